@@ -1,0 +1,316 @@
+"""Read CSV / TSV / XLSX / JSONL / JSON / Parquet tables into all-string DataFrames with clear errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from matcher.errors import InputError
+
+# Encodings tried, in order, when the caller gives none: UTF-8 (with or without BOM), then GB18030
+# (a superset of GBK / GB2312, the usual encoding of CSV files saved by Chinese Excel).
+AUTO_ENCODINGS = ("utf-8-sig", "gb18030")
+
+ENCODING_HINT = "re-save the file as UTF-8 (Excel: 'CSV UTF-8') or pass --encoding <codec> (e.g. --encoding gbk)"
+
+SUPPORTED = ".csv, .tsv, .xlsx, .xlsm, .jsonl, .ndjson, .json, .parquet"
+
+
+def read_table(path: str | Path, *, sheet: str | int | None = None, encoding: str | None = None) -> pd.DataFrame:
+    """Read a table file into a DataFrame whose cells are all strings.
+
+    The format is chosen by the file extension. Missing cells become "", header names are stripped.
+
+    Args:
+        path: the file to read (.csv, .tsv, .xlsx, .xlsm, .jsonl, .ndjson, .json, .parquet).
+        sheet: XLSX only: the sheet name or 0-based index; the first sheet when None.
+        encoding: CSV / TSV / JSON only: the text encoding; when None, UTF-8 (with or without BOM)
+            then GB18030 (which covers GBK) are tried.
+
+    Returns:
+        The table, one row per record, every cell a string, with a default RangeIndex.
+
+    Raises:
+        InputError: the file is missing, empty, of an unknown type, undecodable or corrupt.
+    """
+    path = Path(path)
+    file = str(path)
+    reader = _reader_for(path)
+    if not path.exists():
+        raise InputError("file not found", file=file, hint="check the path and the current directory")
+    if not path.is_file():
+        raise InputError("not a file (is it a directory?)", file=file, hint="give the path of a table file")
+    if path.stat().st_size == 0:
+        raise InputError("the file is empty", file=file, hint="export the table again with a header row and data")
+    frame = reader(path, sheet=sheet, encoding=encoding)
+    return _finish(frame, file)
+
+
+def as_str_series(series: pd.Series) -> pd.Series:
+    """Convert a column to strings: missing values become "", integral floats lose their ".0".
+
+    Args:
+        series: any pandas Series.
+
+    Returns:
+        A Series of Python strings with the same index.
+    """
+    if _is_plain_string(series):
+        return series.fillna("").astype(str)
+    return series.astype(object).map(cell_to_str).astype(str)
+
+
+def cell_to_str(value: Any) -> str:
+    """Render one cell as a string ("" for missing values, JSON for nested lists / dicts).
+
+    Args:
+        value: a cell value of any type.
+
+    Returns:
+        The string form of the value.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if hasattr(value, "tolist") and not isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
+        return cell_to_str(value.tolist())  # numpy scalars and arrays
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        if pd.isna(value):
+            return ""
+        is_midnight = value.hour == value.minute == value.second == value.microsecond == 0
+        return value.date().isoformat() if is_midnight else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if value is pd.NA or value is pd.NaT:
+        return ""
+    return str(value)
+
+
+def _is_plain_string(series: pd.Series) -> bool:
+    """Tell whether a Series holds only strings and missing values (the fast conversion path)."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return True
+    if series.dtype != object:
+        return False
+    present = series.dropna()
+    return bool(present.map(type).eq(str).all())
+
+
+def _reader_for(path: Path) -> Callable[..., pd.DataFrame]:
+    """Pick the reader for a file extension, or raise an InputError naming the supported ones."""
+    suffix = path.suffix.lower()
+    readers: dict[str, Callable[..., pd.DataFrame]] = {
+        ".csv": _read_csv,
+        ".tsv": _read_csv,
+        ".xlsx": _read_xlsx,
+        ".xlsm": _read_xlsx,
+        ".jsonl": _read_jsonl,
+        ".ndjson": _read_jsonl,
+        ".json": _read_json,
+        ".parquet": _read_parquet,
+        ".pq": _read_parquet,
+    }
+    if suffix in readers:
+        return readers[suffix]
+    if suffix == ".xls":
+        hint = "open it in Excel or WPS and save it as .xlsx (the old .xls format is not supported)"
+    else:
+        hint = f"convert it to one of {SUPPORTED}"
+    raise InputError(f"unsupported file type '{suffix or '(none)'}'", file=str(path), hint=hint)
+
+
+def _finish(frame: pd.DataFrame, file: str) -> pd.DataFrame:
+    """Strip header names, reject header-less tables and duplicate headers, and make every cell a string."""
+    if len(frame.columns) == 0:
+        raise InputError("the file has no header row / no columns", file=file,
+                         hint="export the table again with a header row and data")
+    headers = [cell_to_str(c).strip() for c in frame.columns]
+    seen: set[str] = set()
+    for header in headers:
+        if header in seen:
+            raise InputError(f"header '{header}' appears more than once", file=file, column=header,
+                             hint="give every column a distinct header name")
+        seen.add(header)
+    frame = frame.copy()
+    frame.columns = headers
+    for column in headers:
+        frame[column] = as_str_series(frame[column])
+    return frame.reset_index(drop=True)
+
+
+def _decode(data: bytes, file: str, encoding: str | None) -> str:
+    """Decode file bytes with the given encoding, or with UTF-8 then GB18030.
+
+    Raises:
+        InputError: naming the line and byte offset of the first undecodable byte.
+    """
+    candidates = (encoding,) if encoding else AUTO_ENCODINGS
+    first_error: UnicodeDecodeError | None = None
+    for codec in candidates:
+        try:
+            return data.decode(codec).removeprefix("\ufeff")
+        except LookupError as exc:
+            raise InputError(f"unknown encoding '{codec}'", file=file,
+                             hint="use a Python codec name such as utf-8, gbk, gb18030 or big5") from exc
+        except UnicodeDecodeError as exc:
+            first_error = first_error or exc
+    assert first_error is not None
+    raise _decode_error(data, file, candidates, first_error) from first_error
+
+
+def _decode_error(data: bytes, file: str, codecs: tuple[str, ...], exc: UnicodeDecodeError) -> InputError:
+    """Build the InputError for undecodable bytes, pointing at the line and byte offset."""
+    offset = exc.start
+    line = data.count(b"\n", 0, offset) + 1
+    bad = data[offset:offset + 4].hex(" ")
+    names = " or ".join(c.upper().replace("-SIG", "") for c in codecs)
+    message = (f"cannot decode the text as {names}: bad byte(s) {bad} at line {line} "
+               f"(line 1 is the header), byte offset {offset}")
+    return InputError(message, file=file, hint=ENCODING_HINT)
+
+
+def _read_text(path: Path, encoding: str | None) -> str:
+    """Read and decode a text file, rejecting files with nothing but whitespace."""
+    text = _decode(path.read_bytes(), str(path), encoding)
+    if not text.strip():
+        raise InputError("the file is empty", file=str(path), hint="export the table again with a header row and data")
+    return text
+
+
+def _read_csv(path: Path, *, sheet: str | int | None, encoding: str | None) -> pd.DataFrame:
+    """Read a comma- (.csv) or tab- (.tsv) separated file with every cell as a string."""
+    del sheet
+    text = _read_text(path, encoding)
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False)
+    except pd.errors.ParserError as exc:
+        raise _csv_parse_error(path, exc) from exc
+
+
+def _csv_parse_error(path: Path, exc: Exception) -> InputError:
+    """Turn a pandas CSV parser error into an InputError naming the bad line."""
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+    if found:
+        expected, line, saw = found.groups()
+        message = f"line {line} (line 1 is the header) has {saw} fields, but the header has {expected}"
+    else:
+        message = f"the file cannot be parsed as a table ({exc})"
+    return InputError(message, file=str(path),
+                      hint="quote cells that contain the separator or line breaks, or check the separator")
+
+
+def _read_xlsx(path: Path, *, sheet: str | int | None, encoding: str | None) -> pd.DataFrame:
+    """Read one sheet of an Excel workbook (openpyxl) with every cell as a string."""
+    del encoding
+    file = str(path)
+    try:
+        book = pd.ExcelFile(path, engine="openpyxl")
+    except ImportError:
+        raise
+    except Exception as exc:  # BadZipFile, KeyError, InvalidFileException, ... on a damaged workbook
+        raise InputError(f"not a valid .xlsx workbook ({type(exc).__name__}: {exc})", file=file,
+                         hint="open it in Excel or WPS and save it again as .xlsx, or export it as CSV UTF-8") from exc
+    with book:
+        name = _pick_sheet(book.sheet_names, sheet, file)
+        try:
+            return pd.read_excel(book, sheet_name=name, dtype=str)
+        except Exception as exc:  # openpyxl raises many types on a damaged sheet
+            raise InputError(f"cannot read sheet '{name}' ({type(exc).__name__}: {exc})", file=file,
+                             hint="open it in Excel or WPS and save it again, or export it as CSV UTF-8") from exc
+
+
+def _pick_sheet(names: list[str], sheet: str | int | None, file: str) -> str:
+    """Resolve a sheet name or 0-based index against the workbook's sheets."""
+    if not names:
+        raise InputError("the workbook has no sheets", file=file, hint="save a workbook with the table in a sheet")
+    if sheet is None:
+        return names[0]
+    if isinstance(sheet, int) and 0 <= sheet < len(names):
+        return names[sheet]
+    if isinstance(sheet, str) and sheet in names:
+        return sheet
+    if isinstance(sheet, str) and sheet.isdigit() and int(sheet) < len(names):
+        return names[int(sheet)]
+    raise InputError(f"sheet '{sheet}' not found; sheets in the workbook: {', '.join(names)}", file=file,
+                     hint="pass --sheet with one of these names (or a 0-based index)")
+
+
+def _read_jsonl(path: Path, *, sheet: str | int | None, encoding: str | None) -> pd.DataFrame:
+    """Read a JSON Lines file: one JSON object per non-blank line."""
+    del sheet
+    text = _read_text(path, encoding)
+    return _records_frame(_parse_json_lines(text, str(path)), str(path))
+
+
+def _parse_json_lines(text: str, file: str) -> list[dict]:
+    """Parse JSON Lines text into a list of objects, naming the first malformed line."""
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"line {number} is not valid JSON ({exc.msg} at column {exc.colno})", file=file,
+                             hint="fix or remove that line; each line must hold one JSON object") from exc
+        if not isinstance(record, dict):
+            raise InputError(f"line {number} is a JSON {type(record).__name__}, not an object", file=file,
+                             hint='each line must hold one JSON object such as {"id": "...", "title": "..."}')
+        records.append(record)
+    return records
+
+
+def _read_json(path: Path, *, sheet: str | int | None, encoding: str | None) -> pd.DataFrame:
+    """Read a .json file holding an array of objects (JSON Lines content is accepted too)."""
+    del sheet
+    file = str(path)
+    text = _read_text(path, encoding)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":  # several top-level values: treat it as JSON Lines
+            return _records_frame(_parse_json_lines(text, file), file)
+        raise InputError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})", file=file,
+                         hint="fix the JSON, or save the records one object per line as .jsonl") from exc
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise InputError("the JSON must be an array of objects", file=file,
+                         hint='write [{"id": "...", ...}, ...] or one object per line as .jsonl')
+    return _records_frame(data, file)
+
+
+def _records_frame(records: list[dict], file: str) -> pd.DataFrame:
+    """Build a DataFrame from JSON objects (columns in first-seen key order)."""
+    if not records:
+        raise InputError("the file holds no records", file=file, hint="add at least one JSON object")
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def _read_parquet(path: Path, *, sheet: str | int | None, encoding: str | None) -> pd.DataFrame:
+    """Read a Parquet file (pyarrow)."""
+    del sheet, encoding
+    try:
+        return pd.read_parquet(path)
+    except ImportError:
+        raise
+    except Exception as exc:  # pyarrow raises ArrowInvalid / OSError and others on damaged files
+        raise InputError(f"not a valid Parquet file ({type(exc).__name__}: {exc})", file=str(path),
+                         hint="write the file again (pandas: df.to_parquet), or export the table as CSV UTF-8") from exc

@@ -1,0 +1,53 @@
+"""Text normalisation: full-width -> half-width, case folding and whitespace clean-up."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACE = re.compile(r"\s+")
+# Chinese punctuation that NFKC would turn into ASCII; kept as is because sentence splitting and
+# display rely on it.
+_KEEP = set("，。、；：？！“”‘’（）《》【】")
+
+
+def to_halfwidth(text: str) -> str:
+    """Convert full-width ASCII letters, digits and symbols (and the ideographic space) to half-width.
+
+    Args:
+        text: any string.
+
+    Returns:
+        The string with U+FF01..U+FF5E mapped to ASCII and U+3000 to a space; Chinese punctuation
+        such as "，" and "。" is left unchanged.
+    """
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in _KEEP:
+            out.append(ch)
+        elif code == 0x3000:
+            out.append(" ")
+        elif 0xFF01 <= code <= 0xFF5E:
+            out.append(chr(code - 0xFEE0))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def normalize(text: str | None) -> str:
+    """Normalise a text for segmentation and embedding.
+
+    Args:
+        text: raw text (None is treated as empty).
+
+    Returns:
+        Unicode-NFC text with full-width ASCII made half-width, ASCII lower-cased and runs of
+        whitespace collapsed to one space.
+    """
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", str(text))
+    text = to_halfwidth(text)
+    text = "".join(ch.lower() if ch.isascii() else ch for ch in text)
+    return _SPACE.sub(" ", text).strip()
