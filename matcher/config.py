@@ -1,0 +1,116 @@
+"""Engine configuration: encoder, segmentation, indexes and per-direction fusion, in one validated object."""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from matcher.errors import MatcherError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Direction(str, Enum):
+    """A push direction: which side the query comes from and which side is ranked."""
+
+    ENTERPRISE_TO_PATENT = "enterprise->patent"
+    PATENT_TO_ENTERPRISE = "patent->enterprise"
+    TEXT_TO_PATENT = "text->patent"
+    TEXT_TO_ENTERPRISE = "text->enterprise"
+
+
+class FusionConfig(BaseModel):
+    """How dense and BM25 scores are combined for one direction.
+
+    Attributes:
+        method: "weighted" (z-normalised weighted sum over the candidate pool) or "rrf"
+            (weighted reciprocal rank fusion).
+        weights: weight per scorer name ("dense", "bm25").
+        rrf_k: the RRF rank offset.
+    """
+
+    method: Literal["weighted", "rrf"] = "weighted"
+    weights: dict[str, float] = Field(default_factory=lambda: {"dense": 0.5, "bm25": 0.5})
+    rrf_k: int = 60
+
+
+def _default_fusion() -> dict[Direction, FusionConfig]:
+    # Chosen on the dev benchmarks (see README "Quality"): c2p for enterprise->patent, p2c for
+    # patent->enterprise, kw2p for free text (short keyword needs) -> patents.
+    return {
+        Direction.ENTERPRISE_TO_PATENT: FusionConfig(weights={"dense": 0.5, "bm25": 0.5}),
+        Direction.PATENT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.5, "bm25": 0.5}),
+        Direction.TEXT_TO_PATENT: FusionConfig(weights={"dense": 0.3, "bm25": 0.7}),
+        Direction.TEXT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.5, "bm25": 0.5}),
+    }
+
+
+class MatcherConfig(BaseModel):
+    """Everything that determines how the engine builds indexes and ranks.
+
+    Attributes:
+        encoder: "use-m3" (Universal Sentence Encoder Multilingual v3) or a path to a local
+            sentence-transformers model directory. Env var MATCHER_ENCODER overrides the default.
+        cache_dir: embedding cache directory (keyed by model id and text hash).
+        segment_mode: jieba mode for BM25 terms ("search" or "accurate").
+        bm25_k1, bm25_b: BM25 parameters.
+        dense_backend: "auto" (exact inner product up to `exact_limit` vectors, IVF above), "flat",
+            "ivf" or "hnsw".
+        exact_limit: the size up to which "auto" keeps an exact index.
+        pool: candidates taken from each retriever before fusion (grown when filters remove too many).
+        fusion: per-direction fusion settings.
+        key_terms: how many shared key terms an explanation lists.
+    """
+
+    encoder: str = Field(default_factory=lambda: os.environ.get("MATCHER_ENCODER", "use-m3"))
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(os.environ.get("MATCHER_CACHE_DIR", PROJECT_ROOT / "artifacts" / "cache"))
+    )
+    segment_mode: Literal["search", "accurate"] = "search"
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    dense_backend: Literal["auto", "flat", "ivf", "hnsw"] = "auto"
+    exact_limit: int = 200_000
+    pool: int = 200
+    fusion: dict[Direction, FusionConfig] = Field(default_factory=_default_fusion)
+    key_terms: int = 8
+
+    def fusion_for(self, direction: Direction) -> FusionConfig:
+        """The fusion settings of one direction (falls back to the defaults)."""
+        return self.fusion.get(direction) or _default_fusion()[direction]
+
+
+def load_config(path: str | Path | None = None, **overrides) -> MatcherConfig:
+    """Load the engine configuration from a JSON file (optional) plus keyword overrides.
+
+    Args:
+        path: a JSON file with any MatcherConfig fields; None for the defaults.
+        **overrides: fields that win over the file (None values are ignored).
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        MatcherError: the file is missing, not JSON, or has invalid fields.
+    """
+    data: dict = {}
+    if path:
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise MatcherError(f"config file {p} does not exist") from None
+        except json.JSONDecodeError as exc:
+            raise MatcherError(f"config file {p} is not valid JSON (line {exc.lineno}): {exc.msg}") from None
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return MatcherConfig(**data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(x) for x in first["loc"])
+        raise MatcherError(f"config{' file ' + str(path) if path else ''}: field '{field}': {first['msg']}") from None

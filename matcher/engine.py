@@ -1,0 +1,320 @@
+"""The matching engine: patents and enterprises indexed side by side, ranked and explained in both directions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from matcher.config import Direction, MatcherConfig
+from matcher.encode import CachedEncoder, Encoder, load_encoder
+from matcher.errors import MatcherError, NotBuiltError
+from matcher.explain import Explanation, SentenceLocator, shared_key_terms
+from matcher.index.atomic import atomic_dir, recover_dir
+from matcher.index.collection import CONTENT, Collection
+from matcher.rank.fusion import make_fusion
+from matcher.rank.retriever import HybridRetriever
+from matcher.schema import Kind, record_text
+from matcher.text.boilerplate import strip_boilerplate
+from matcher.text.normalize import normalize
+from matcher.text.segment import Segmenter
+
+BATCH = 256
+
+
+@dataclass
+class Query:
+    """What to match: free text, or a stored patent / enterprise.
+
+    Attributes:
+        text: the query text.
+        kind: the side the query comes from (None for free text).
+        id: the record id when the query is a stored record.
+    """
+
+    text: str
+    kind: Kind | None = None
+    id: str | None = None
+
+
+@dataclass
+class Match:
+    """One ranked record for a query, with the evidence for it."""
+
+    rank: int
+    target_id: str
+    score: float
+    components: dict[str, float]
+    ranks: dict[str, int]
+    record: dict
+    explanation: Explanation | None = None
+
+
+@dataclass
+class SearchResult:
+    """The ranked matches of one query.
+
+    Attributes:
+        query: the query.
+        target: the kind of records ranked.
+        matches: best first.
+        available: how many records passed the filters.
+    """
+
+    query: Query
+    target: Kind
+    matches: list[Match] = field(default_factory=list)
+    available: int = 0
+
+    @property
+    def note(self) -> str:
+        """A sentence for the user when fewer results exist than were asked for ('' otherwise)."""
+        if self.available == 0:
+            return f"没有符合筛选条件的{_LABEL[self.target]}（no {self.target.value} passes the filters）"
+        if len(self.matches) < self.available or not self.matches:
+            return ""
+        return f"仅有 {self.available} 条{_LABEL[self.target]}符合筛选条件（only {self.available} pass the filters）"
+
+
+_LABEL = {Kind.PATENT: "专利", Kind.ENTERPRISE: "企业/需求"}
+
+
+def direction_of(query_kind: Kind | None, target: Kind) -> Direction:
+    """The push direction of a query side and a ranked side."""
+    if query_kind == Kind.ENTERPRISE and target == Kind.PATENT:
+        return Direction.ENTERPRISE_TO_PATENT
+    if query_kind == Kind.PATENT and target == Kind.ENTERPRISE:
+        return Direction.PATENT_TO_ENTERPRISE
+    return Direction.TEXT_TO_PATENT if target == Kind.PATENT else Direction.TEXT_TO_ENTERPRISE
+
+
+class Matcher:
+    """Builds, updates, saves and queries the two collections.
+
+    Args:
+        config: engine configuration (defaults: USE-m3, jieba search mode, tuned fusion).
+        encoder: an Encoder to use instead of the configured one (it is wrapped in the disk cache).
+        segmenter: a Segmenter to use instead of one built from the configuration.
+    """
+
+    def __init__(
+        self,
+        config: MatcherConfig | None = None,
+        *,
+        encoder: Encoder | None = None,
+        segmenter: Segmenter | None = None,
+    ) -> None:
+        self.config = config or MatcherConfig()
+        self._encoder = encoder
+        self.segmenter = segmenter or Segmenter(self.config.segment_mode)
+        self.collections: dict[Kind, Collection] = {}
+        self._terms = lru_cache(maxsize=200_000)(self.segmenter.tokens)
+
+    # ----------------------------------------------------------------- components
+    @property
+    def encoder(self) -> Encoder:
+        """The (disk-cached) encoder, loaded on first use."""
+        if self._encoder is None:
+            self._encoder = load_encoder(self.config.encoder)
+        if not isinstance(self._encoder, CachedEncoder):
+            self._encoder = CachedEncoder(self._encoder, self.config.cache_dir)
+        return self._encoder
+
+    def collection(self, kind: Kind | str) -> Collection:
+        """The collection of one kind (NotBuiltError when it has not been built)."""
+        kind = Kind(kind)
+        if kind not in self.collections or len(self.collections[kind]) == 0:
+            raise NotBuiltError(f"no {kind.value}s are indexed yet: run `matcher build` with {kind.value} data")
+        return self.collections[kind]
+
+    @staticmethod
+    def dense_text(text: str) -> str:
+        """The text given to the encoder: normalised, boilerplate removed."""
+        return strip_boilerplate(normalize(text))
+
+    def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        """Embed texts (normalised, boilerplate removed) with the cached encoder."""
+        return self.encoder.encode([self.dense_text(t) for t in texts], show_progress=show_progress)
+
+    def terms(self, text: str) -> list[str]:
+        """BM25 / key terms of a text (memoised)."""
+        return self._terms(text)
+
+    # ----------------------------------------------------------------- build and update
+    def index(self, kind: Kind | str, frame: pd.DataFrame, *, show_progress: bool = False) -> tuple[int, int]:
+        """Add or replace records of one kind (segment, embed, upsert into FAISS and BM25).
+
+        Args:
+            kind: the record kind.
+            frame: validated records with the schema's canonical columns.
+            show_progress: show progress bars.
+
+        Returns:
+            (records added, records replaced).
+        """
+        kind = Kind(kind)
+        if len(frame) == 0:
+            return 0, 0
+        frame = frame.copy()
+        frame[CONTENT] = [record_text(r, kind) for r in frame.to_dict("records")]
+        texts = frame[CONTENT].tolist()
+        tokens = [self.terms(t) for t in tqdm(texts, desc=f"segment {kind.value}s", disable=not show_progress)]
+        vectors = self.embed(texts, show_progress=show_progress)
+        if kind not in self.collections:
+            self.collections[kind] = Collection(
+                kind,
+                vectors.shape[1],
+                self.encoder.model_id,
+                dense_backend=self.config.dense_backend,
+                exact_limit=self.config.exact_limit,
+                bm25_k1=self.config.bm25_k1,
+                bm25_b=self.config.bm25_b,
+                segmenter_config=self.segmenter.config,
+            )
+        return self.collections[kind].upsert(frame, vectors, tokens)
+
+    def delete(self, kind: Kind | str, ids: Sequence[str]) -> int:
+        """Delete records of one kind by id (from records, FAISS and BM25)."""
+        return self.collection(kind).delete(ids)
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, directory: str | Path) -> None:
+        """Save all collections atomically: the previous index stays intact until the new one is complete."""
+        with atomic_dir(directory) as tmp:
+            for kind, coll in self.collections.items():
+                coll.save(tmp / kind.value)
+
+    @classmethod
+    def load(cls, directory: str | Path, config: MatcherConfig | None = None, **kwargs) -> Matcher:
+        """Load a saved index; its manifests must match the configured encoder.
+
+        Raises:
+            NotBuiltError: there is no index at `directory`.
+            IndexMismatchError: the index was built with another encoder or dimension.
+        """
+        directory = Path(directory)
+        recover_dir(directory)
+        if not directory.is_dir():
+            raise NotBuiltError(f"no index at {directory}: run `matcher build` first")
+        matcher = cls(config, **kwargs)
+        for kind in Kind:
+            sub = directory / kind.value
+            if sub.is_dir():
+                matcher.collections[kind] = Collection.load(sub, model_id=matcher.encoder.model_id, kind=kind)
+        if not matcher.collections:
+            raise NotBuiltError(f"the index at {directory} is empty: run `matcher build` first")
+        return matcher
+
+    # ----------------------------------------------------------------- queries
+    def query_for(self, kind: Kind | str, record_id: str) -> Query:
+        """A query made from a stored patent or enterprise."""
+        kind = Kind(kind)
+        record = self.collection(kind).record(record_id)
+        return Query(text=record[CONTENT], kind=kind, id=record_id)
+
+    def _query_vectors(self, queries: Sequence[Query], show_progress: bool) -> np.ndarray:
+        vectors = np.zeros((len(queries), 0), dtype=np.float32)
+        stored = [
+            i for i, q in enumerate(queries) if q.id is not None and q.kind in self.collections and q.id in self.collections[q.kind]
+        ]
+        fresh = [i for i in range(len(queries)) if i not in set(stored)]
+        parts: dict[int, np.ndarray] = {}
+        if fresh:
+            emb = self.embed([queries[i].text for i in fresh], show_progress=show_progress)
+            parts.update(zip(fresh, emb))
+        for kind in {queries[i].kind for i in stored}:
+            idx = [i for i in stored if queries[i].kind == kind]
+            parts.update(zip(idx, self.collections[kind].vectors([queries[i].id for i in idx])))
+        if parts:
+            vectors = np.stack([parts[i] for i in range(len(queries))]).astype(np.float32)
+        return vectors
+
+    def search(
+        self,
+        queries: Query | str | Sequence[Query | str],
+        target: Kind | str,
+        *,
+        k: int = 10,
+        filters: Mapping[str, str | Sequence[str]] | None = None,
+        explain: bool = True,
+        show_progress: bool = False,
+    ) -> list[SearchResult]:
+        """Rank records of `target` for each query.
+
+        Args:
+            queries: one or more queries (a plain string is free text).
+            target: which records to rank ("patent" or "enterprise").
+            k: results per query.
+            filters: column -> accepted value(s) on the target records (see Collection.filter_rows).
+            explain: attach shared key terms and the closest patent sentence to every match.
+            show_progress: show progress bars.
+
+        Returns:
+            One SearchResult per query, in order.
+        """
+        target = Kind(target)
+        coll = self.collection(target)
+        if isinstance(queries, (str, Query)):
+            queries = [queries]
+        queries = [q if isinstance(q, Query) else Query(text=q) for q in queries]
+        for q in queries:
+            if not normalize(q.text):
+                raise MatcherError("the query text is empty: give a demand or patent description")
+        allowed = coll.filter_rows(filters)
+        results: list[SearchResult] = []
+        batches = range(0, len(queries), BATCH)
+        for start in tqdm(batches, desc=f"rank {target.value}s", disable=not show_progress or len(batches) < 2):
+            batch = queries[start : start + BATCH]
+            results.extend(self._search_batch(batch, coll, k, allowed, explain))
+        return results
+
+    def _search_batch(self, batch: Sequence[Query], coll: Collection, k: int, allowed, explain: bool) -> list[SearchResult]:
+        vectors = self._query_vectors(batch, show_progress=False)
+        terms = [self.terms(q.text) for q in batch]
+        exclude = [coll.rows_of([q.id]).tolist() if q.kind == coll.kind and q.id in coll else [] for q in batch]
+        results = []
+        by_direction: dict[Direction, list[int]] = {}
+        for i, q in enumerate(batch):
+            by_direction.setdefault(direction_of(q.kind, coll.kind), []).append(i)
+        rankings: dict[int, object] = {}
+        for direction, idx in by_direction.items():
+            retriever = HybridRetriever(coll, make_fusion(self.config.fusion_for(direction)), pool=self.config.pool)
+            out = retriever.retrieve(vectors[idx], [terms[i] for i in idx], k, allowed=allowed, exclude=[exclude[i] for i in idx])
+            rankings.update(zip(idx, out))
+        for i, q in enumerate(batch):
+            ranking = rankings[i]
+            matches = [
+                Match(rank=r + 1, target_id=str(coll.records.at[h.row, "id"]), score=h.score, components=h.components,
+                      ranks=h.ranks, record=coll.records.loc[h.row].to_dict())
+                for r, h in enumerate(ranking.hits)
+            ]
+            results.append(SearchResult(q, coll.kind, matches, ranking.available))
+        if explain:
+            self._explain(results, vectors, terms, coll)
+        return results
+
+    def _explain(self, results: list[SearchResult], vectors: np.ndarray, terms: list[list[str]], coll: Collection) -> None:
+        idf = coll.lexical.term_idf(sorted({t for ts in terms for t in ts}))
+        patent_texts, other_vectors, slots = [], [], []
+        for i, res in enumerate(results):
+            for m in res.matches:
+                m.explanation = Explanation(shared_key_terms(terms[i], self.terms(m.record[CONTENT]), idf, self.config.key_terms), "", 0.0)
+                if coll.kind == Kind.PATENT:
+                    patent_texts.append(m.record[CONTENT])
+                    other_vectors.append(vectors[i])
+                elif res.query.kind == Kind.PATENT:
+                    patent_texts.append(res.query.text)
+                    other_vectors.append(coll.dense.vectors(coll.rows_of([m.target_id]))[0])
+                else:
+                    continue
+                slots.append(m)
+        if slots:
+            located = SentenceLocator(self.encoder).closest(patent_texts, np.stack(other_vectors))
+            for m, (sentence, sim) in zip(slots, located):
+                m.explanation.closest_sentence = sentence
+                m.explanation.sentence_similarity = sim

@@ -1,0 +1,190 @@
+"""Evaluation on BEIR-format benchmarks (corpus.jsonl, queries.jsonl, qrels/test.tsv) with the full matcher."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from matcher.errors import InputError
+from matcher.schema import Kind, schema_for
+
+# letters of a benchmark name "<query>2<corpus>" -> record kind (None: free text)
+_SIDE = {"c": Kind.ENTERPRISE, "d": Kind.ENTERPRISE, "e": Kind.ENTERPRISE, "p": Kind.PATENT, "kw": None, "t": None, "q": None}
+_NAME = re.compile(r"^(?P<q>[a-z]+)2(?P<c>[a-z]+)(?:[-_].*)?$")
+
+
+@dataclass
+class Benchmark:
+    """One BEIR folder.
+
+    Attributes:
+        name: the folder name.
+        corpus: documents (dicts with _id, title, text).
+        queries: query id -> text (only queries that have judgements).
+        qrels: query id -> {document id: relevance}.
+    """
+
+    name: str
+    corpus: list[dict]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise InputError("file not found", file=str(path), hint="a BEIR folder needs corpus.jsonl, queries.jsonl and qrels/test.tsv")
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"line {lineno} is not valid JSON ({exc.msg})", file=str(path), hint="fix or remove that line") from None
+            if "_id" not in row:
+                raise InputError(f"line {lineno} has no '_id'", file=str(path), column="_id", hint="every BEIR record needs an _id")
+            rows.append(row)
+    return rows
+
+
+def load_beir(folder: str | Path, split: str = "test") -> Benchmark:
+    """Load a BEIR benchmark folder.
+
+    Args:
+        folder: the folder with corpus.jsonl, queries.jsonl and qrels/<split>.tsv.
+        split: the qrels split.
+
+    Returns:
+        The benchmark, with queries restricted to those that have relevance judgements.
+
+    Raises:
+        InputError: a file is missing or malformed (naming the file and line).
+    """
+    folder = Path(folder)
+    corpus = _read_jsonl(folder / "corpus.jsonl")
+    all_queries = {str(q["_id"]): str(q.get("text", "")) for q in _read_jsonl(folder / "queries.jsonl")}
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():
+        raise InputError("file not found", file=str(qrels_path), hint="a BEIR folder needs qrels/test.tsv")
+    qrels: dict[str, dict[str, int]] = {}
+    with qrels_path.open(encoding="utf-8") as fh:
+        for lineno, row in enumerate(csv.reader(fh, delimiter="\t"), 1):
+            if lineno == 1 and row and row[0] == "query-id":
+                continue
+            if len(row) < 3:
+                raise InputError(f"line {lineno} needs 3 tab-separated fields", file=str(qrels_path))
+            try:
+                score = int(row[2])
+            except ValueError:
+                raise InputError(f"line {lineno}: score {row[2]!r} is not an integer", file=str(qrels_path), column="score") from None
+            if score > 0:
+                qrels.setdefault(row[0], {})[row[1]] = score
+    queries = {q: all_queries[q] for q in qrels if q in all_queries}
+    return Benchmark(folder.name, corpus, queries, {q: qrels[q] for q in queries})
+
+
+def sides(name: str) -> tuple[Kind | None, Kind]:
+    """The query side and corpus side encoded in a benchmark name such as c2p-dev, p2c-test or kw2p-dev.
+
+    Returns:
+        (query kind or None for free text, corpus kind).
+
+    Raises:
+        InputError: the name does not follow the "<query>2<corpus>" convention.
+    """
+    m = _NAME.match(name.lower())
+    if not m or m["q"] not in _SIDE or _SIDE.get(m["c"]) is None:
+        raise InputError(
+            f"cannot tell the direction of benchmark '{name}'",
+            hint="name it <query>2<corpus>[-split] (c2p, p2c, kw2p, ...) or pass --query-side and --corpus-side",
+        )
+    return _SIDE[m["q"]], _SIDE[m["c"]]
+
+
+def corpus_frame(bench: Benchmark, kind: Kind) -> pd.DataFrame:
+    """The benchmark corpus as canonical records of `kind` (title -> title/name, text -> abstract/text)."""
+    schema = schema_for(kind)
+    title_col, text_col = schema.text_fields
+    frame = pd.DataFrame(
+        {
+            "id": [str(d["_id"]) for d in bench.corpus],
+            title_col: [str(d.get("title") or "") for d in bench.corpus],
+            text_col: [str(d.get("text") or "") for d in bench.corpus],
+        }
+    )
+    return frame.reindex(columns=schema.columns, fill_value="")
+
+
+def score_run(run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]]) -> dict[str, float]:
+    """nDCG@10, Recall@10, Recall@100 and MRR@10 of ranked lists, averaged over judged queries.
+
+    Args:
+        run: query id -> ranked document ids (best first). Missing queries score 0.
+        qrels: query id -> {document id: graded relevance}.
+
+    Returns:
+        {"ndcg@10", "recall@10", "recall@100", "mrr@10"} (binary relevance for recall and MRR,
+        graded gains for nDCG).
+    """
+    totals = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
+    for qid, rels in qrels.items():
+        ranked = list(run.get(qid, []))
+        dcg = sum(rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
+        ideal = sorted(rels.values(), reverse=True)[:10]
+        idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+        totals["ndcg@10"] += dcg / idcg if idcg else 0.0
+        relevant = {d for d, g in rels.items() if g > 0}
+        totals["recall@10"] += len(relevant.intersection(ranked[:10])) / len(relevant)
+        totals["recall@100"] += len(relevant.intersection(ranked[:100])) / len(relevant)
+        totals["mrr@10"] += next((1.0 / (i + 1) for i, d in enumerate(ranked[:10]) if d in relevant), 0.0)
+    n = max(len(qrels), 1)
+    return {k: v / n for k, v in totals.items()}
+
+
+def run_benchmark(
+    folder: str | Path,
+    matcher,
+    *,
+    query_side: Kind | None | str = "auto",
+    corpus_side: Kind | str | None = None,
+    k: int = 100,
+    show_progress: bool = False,
+) -> dict[str, float]:
+    """Index a benchmark's corpus with a fresh matcher and score its ranking of the queries.
+
+    Args:
+        folder: the BEIR folder.
+        matcher: an empty `matcher.engine.Matcher` (its configuration and encoder are what is measured).
+        query_side: kind of the queries ("enterprise", "patent", None for free text); "auto" reads it
+            from the folder name.
+        corpus_side: kind of the corpus records; None reads it from the folder name.
+        k: ranking depth (100 covers Recall@100).
+        show_progress: show progress bars.
+
+    Returns:
+        The metrics of `score_run`.
+    """
+    from matcher.engine import Query  # the evaluation harness sits above the engine
+
+    bench = load_beir(folder)
+    if query_side == "auto" or corpus_side is None:
+        q_auto, c_auto = sides(bench.name)
+        query_side = q_auto if query_side == "auto" else query_side
+        corpus_side = corpus_side or c_auto
+    q_kind = Kind(query_side) if query_side else None
+    c_kind = Kind(corpus_side)
+    matcher.index(c_kind, corpus_frame(bench, c_kind), show_progress=show_progress)
+    qids = list(bench.queries)
+    results = matcher.search(
+        [Query(bench.queries[q], kind=q_kind) for q in qids], c_kind, k=k, explain=False, show_progress=show_progress
+    )
+    run = {qid: [m.target_id for m in res.matches] for qid, res in zip(qids, results)}
+    return score_run(run, bench.qrels)

@@ -1,0 +1,204 @@
+"""Nightly batch matching: top-k in both directions, written as CSV, Parquet and XLSX, atomically and resumably."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from matcher.engine import Matcher, Query, SearchResult
+from matcher.index.collection import CONTENT
+from matcher.index.atomic import atomic_dir, atomic_write_text
+from matcher.index.manifest import utc_now
+from matcher.schema import Kind
+
+FORMATS = ("csv", "parquet", "xlsx")
+XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, minus the header
+DIRECTIONS = {"enterprise->patent": (Kind.ENTERPRISE, Kind.PATENT), "patent->enterprise": (Kind.PATENT, Kind.ENTERPRISE)}
+_NAME_COL = {Kind.PATENT: "title", Kind.ENTERPRISE: "name"}
+_META = {
+    Kind.PATENT: ("applicant", "applicant_type", "industry", "region", "license_mode", "maturity", "price"),
+    Kind.ENTERPRISE: ("industry", "region", "size", "cooperation", "budget"),
+}
+
+
+@dataclass
+class RunManifest:
+    """What a batch run produced, stored as run_manifest.json beside the exports."""
+
+    run_key: str
+    started_at: str
+    finished_at: str = ""
+    k: int = 10
+    directions: list[str] = field(default_factory=list)
+    filters: dict = field(default_factory=dict)
+    index: dict = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    chunks_total: int = 0
+    chunks_resumed: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def result_rows(direction: str, results: Sequence[SearchResult], names: Mapping[str, str]) -> list[dict]:
+    """Flatten search results into export rows (one per pair).
+
+    Args:
+        direction: "enterprise->patent" or "patent->enterprise".
+        results: the ranked matches of each query.
+        names: query id -> display name of the query record.
+
+    Returns:
+        Rows with the query, the match, its component scores and its explanation.
+    """
+    rows = []
+    for res in results:
+        target = res.target
+        for m in res.matches:
+            exp = m.explanation
+            row = {
+                "direction": direction,
+                "query_id": res.query.id,
+                "query_name": names.get(res.query.id, ""),
+                "rank": m.rank,
+                "target_id": m.target_id,
+                "target_name": m.record.get(_NAME_COL[target], ""),
+                "score": round(m.score, 6),
+                "dense": round(m.components.get("dense", 0.0), 6),
+                "bm25": round(m.components.get("bm25", 0.0), 6),
+                "shared_terms": "、".join(exp.shared_terms) if exp else "",
+                "closest_sentence": exp.closest_sentence if exp else "",
+                "sentence_similarity": round(exp.sentence_similarity, 6) if exp else 0.0,
+            }
+            for col in _META[target]:
+                row[f"target_{col}"] = m.record.get(col, "")
+            rows.append(row)
+    return rows
+
+
+class BatchMatcher:
+    """Runs the nightly all-pairs top-k job over a built index.
+
+    Work is split into chunks of queries; each finished chunk is stored as a Parquet part in a work
+    directory keyed by the index contents and job parameters, so a killed run resumes where it
+    stopped. The final files are assembled in a temporary directory and swapped in atomically: the
+    previous export stays intact until the new one is complete.
+
+    Args:
+        matcher: a loaded Matcher with both collections.
+        k: matches per query.
+        chunk_size: queries per chunk (the unit of resumption).
+        filters: filters on the ranked side, per kind: {"patent": {...}, "enterprise": {...}}.
+        formats: output formats among csv, parquet, xlsx.
+    """
+
+    def __init__(
+        self,
+        matcher: Matcher,
+        *,
+        k: int = 10,
+        chunk_size: int = 500,
+        filters: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+        formats: Sequence[str] = FORMATS,
+        directions: Sequence[str] = tuple(DIRECTIONS),
+    ) -> None:
+        bad = [f for f in formats if f not in FORMATS]
+        if bad:
+            raise ValueError(f"unknown export format(s) {bad}; choose from {FORMATS}")
+        self.matcher = matcher
+        self.k = k
+        self.chunk_size = chunk_size
+        self.filters = {str(kind): dict(f) for kind, f in (filters or {}).items()}
+        self.formats = tuple(formats)
+        self.directions = [d for d in directions if d in DIRECTIONS]
+
+    def run_key(self) -> str:
+        """A key that changes whenever the index contents or the job parameters change."""
+        payload = {
+            "index": {k.value: c.manifest().data_hash for k, c in sorted(self.matcher.collections.items())},
+            "model": self.matcher.encoder.model_id,
+            "config": self.matcher.config.model_dump(mode="json", exclude={"cache_dir"}),
+            "k": self.k,
+            "chunk": self.chunk_size,
+            "filters": self.filters,
+            "directions": self.directions,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+    def run(self, out_dir: str | Path, *, show_progress: bool = False) -> RunManifest:
+        """Match everything and write the exports into `out_dir/matches`.
+
+        Args:
+            out_dir: the export root; parts of unfinished runs live in `out_dir/.work/<run key>`.
+            show_progress: show progress bars.
+
+        Returns:
+            The run manifest (also written as run_manifest.json).
+        """
+        out_dir = Path(out_dir)
+        t0 = time.perf_counter()
+        key = self.run_key()
+        work = out_dir / ".work" / key
+        work.mkdir(parents=True, exist_ok=True)
+        manifest = RunManifest(run_key=key, started_at=utc_now(), k=self.k, directions=self.directions, filters=self.filters)
+        manifest.index = {k.value: {"rows": len(c), "model_id": c.model_id} for k, c in self.matcher.collections.items()}
+        frames: dict[str, pd.DataFrame] = {}
+        for direction in self.directions:
+            frames[direction] = self._run_direction(direction, work, manifest, show_progress)
+        with atomic_dir(out_dir / "matches") as tmp:
+            for direction, frame in frames.items():
+                stem = direction.replace("->", "_to_")
+                manifest.rows[direction] = len(frame)
+                for fmt in self.formats:
+                    path = tmp / f"{stem}.{fmt}"
+                    if fmt == "csv":
+                        frame.to_csv(path, index=False, encoding="utf-8-sig")
+                    elif fmt == "parquet":
+                        frame.to_parquet(path, index=False)
+                    elif len(frame) > XLSX_MAX_ROWS:
+                        manifest.notes.append(f"{stem}.xlsx skipped: {len(frame):,} rows exceed Excel's sheet limit")
+                        continue
+                    else:
+                        frame.to_excel(path, index=False, sheet_name=stem[:31])
+                    manifest.files.append(path.name)
+            manifest.finished_at = utc_now()
+            manifest.seconds = round(time.perf_counter() - t0, 2)
+            atomic_write_text(tmp / "run_manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=2))
+        shutil.rmtree(work, ignore_errors=True)
+        return manifest
+
+    def _run_direction(self, direction: str, work: Path, manifest: RunManifest, show_progress: bool) -> pd.DataFrame:
+        source, target = DIRECTIONS[direction]
+        if source not in self.matcher.collections or target not in self.matcher.collections:
+            manifest.notes.append(f"{direction} skipped: the index has no {source.value if source not in self.matcher.collections else target.value}s")
+            return pd.DataFrame()
+        coll = self.matcher.collections[source]
+        ids = coll.ids
+        names = dict(zip(coll.records["id"], coll.records[_NAME_COL[source]]))
+        texts = dict(zip(coll.records["id"], coll.records[CONTENT]))
+        chunks = [ids[i : i + self.chunk_size] for i in range(0, len(ids), self.chunk_size)]
+        manifest.chunks_total += len(chunks)
+        stem = direction.replace("->", "_to_")
+        parts = []
+        for n, chunk in enumerate(tqdm(chunks, desc=direction, disable=not show_progress)):
+            part = work / f"{stem}-{n:05d}.parquet"
+            if part.exists():
+                manifest.chunks_resumed += 1
+            else:
+                queries = [Query(text=texts[i], kind=source, id=i) for i in chunk]
+                results = self.matcher.search(queries, target, k=self.k, filters=self.filters.get(target.value))
+                tmp = part.with_suffix(".tmp")
+                pd.DataFrame(result_rows(direction, results, names)).to_parquet(tmp, index=False)
+                tmp.replace(part)
+            parts.append(part)
+        frames = [pd.read_parquet(p) for p in parts]
+        frames = [f for f in frames if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -1,0 +1,174 @@
+"""Crash-safe writes: atomic files and atomic directory swaps that never lose the last good copy."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+_TMP_MARK = ".tmp-"
+_BACKUP_SUFFIX = ".old"
+
+
+def _fsync_dir(path: Path) -> None:
+    """Flush a directory entry table to disk (no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _tmp_name(name: str) -> str:
+    """Hidden sibling name for work in progress, tagged with the writer's pid."""
+    return f".{name}{_TMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see either the old file or the complete new one.
+
+    The bytes go to a temporary file in the same directory, are flushed and fsynced, and the file
+    is then renamed over `path` with `os.replace`. On any error the temporary file is removed.
+
+    Args:
+        path: destination file; its parent directory is created if missing.
+        data: the complete file content.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / _tmp_name(path.name)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
+    """Write `text` to `path` atomically (see `atomic_write_bytes`).
+
+    Args:
+        path: destination file.
+        text: the complete file content.
+        encoding: text encoding (UTF-8 by default, so Chinese text round-trips).
+    """
+    atomic_write_bytes(path, text.encode(encoding))
+
+
+def _backup_path(target: Path) -> Path:
+    return target.parent / f".{target.name}{_BACKUP_SUFFIX}"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _stale_tmp_dirs(target: Path) -> list[Path]:
+    """Temporary siblings of `target` left behind by writers that are no longer running."""
+    if not target.parent.is_dir():
+        return []
+    pattern = re.compile(rf"^\.{re.escape(target.name)}{re.escape(_TMP_MARK)}(\d+)-[0-9a-f]+$")
+    stale = []
+    for entry in target.parent.iterdir():
+        match = pattern.match(entry.name)
+        if match and entry.is_dir() and not _pid_alive(int(match.group(1))):
+            stale.append(entry)
+    return stale
+
+
+def recover_dir(target: str | Path) -> None:
+    """Bring `target` back to a consistent state after a crash inside `atomic_dir`.
+
+    States left by a crash and what is done about them:
+    - target missing, backup present (died between the two renames): the backup, which is the
+      last good directory, is renamed back into place;
+    - target and backup both present (died before removing the backup): the backup is removed;
+    - temporary directories of dead writers (died while writing): removed.
+
+    Args:
+        target: the directory managed by `atomic_dir`.
+    """
+    target = Path(target)
+    backup = _backup_path(target)
+    if backup.exists():
+        if target.exists():
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.rename(backup, target)
+            _fsync_dir(target.parent)
+    for tmp in _stale_tmp_dirs(target):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            with open(os.path.join(dirpath, name), "rb") as fh:
+                os.fsync(fh.fileno())
+        _fsync_dir(Path(dirpath))
+
+
+@contextmanager
+def atomic_dir(target: str | Path) -> Iterator[Path]:
+    """Build a directory in a temporary sibling and swap it into place only if the body succeeds.
+
+    On success the old `target` (if any) is renamed to a hidden backup, the new directory is
+    renamed to `target`, and the backup is removed. If the process dies between these renames,
+    `recover_dir` (also run at the start of every `atomic_dir`) restores the last good directory.
+    If the body raises, the temporary directory is removed and `target` is left untouched.
+    Only one writer per target is supported at a time.
+
+    Args:
+        target: the directory to (re)create.
+
+    Returns:
+        A context manager yielding the fresh, empty temporary directory to write into.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    recover_dir(target)
+    tmp = target.parent / _tmp_name(target.name)
+    tmp.mkdir()
+    backup = _backup_path(target)
+    try:
+        yield tmp
+        _fsync_tree(tmp)
+        had_old = target.exists()
+        if had_old:
+            os.rename(target, backup)
+        try:
+            os.rename(tmp, target)
+        except BaseException:
+            if had_old and not target.exists():
+                os.rename(backup, target)
+            raise
+        _fsync_dir(target.parent)
+        if had_old:
+            shutil.rmtree(backup, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

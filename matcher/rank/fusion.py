@@ -1,0 +1,81 @@
+"""Score fusion: z-normalised weighted sum or weighted reciprocal rank fusion over a candidate pool."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from matcher.config import FusionConfig
+
+
+class Fusion(Protocol):
+    """Combines per-scorer scores of one query's candidate pool into one score per candidate."""
+
+    def fuse(self, scores: dict[str, np.ndarray]) -> np.ndarray:
+        """Args: scores: scorer name -> scores aligned on the same candidates. Returns: fused scores."""
+
+
+class WeightedSum:
+    """Convex combination of z-normalised scores.
+
+    Each scorer's scores are standardised over the candidate pool (mean 0, unit variance) so that
+    cosine similarities and unbounded BM25 scores become comparable, then weighted and summed.
+
+    Args:
+        weights: scorer name -> weight; scorers without a weight are ignored.
+    """
+
+    def __init__(self, weights: dict[str, float]) -> None:
+        self.weights = weights
+
+    @staticmethod
+    def _zscore(x: np.ndarray) -> np.ndarray:
+        std = float(x.std())
+        return (x - x.mean()) / std if std > 1e-12 else np.zeros_like(x)
+
+    def fuse(self, scores: dict[str, np.ndarray]) -> np.ndarray:
+        n = len(next(iter(scores.values()))) if scores else 0
+        total = np.zeros(n, dtype=np.float64)
+        for name, w in self.weights.items():
+            if w and name in scores:
+                total += w * self._zscore(np.asarray(scores[name], dtype=np.float64))
+        return total
+
+
+class ReciprocalRankFusion:
+    """Weighted reciprocal rank fusion: sum of weight / (k + rank), ranks 1-based within the pool.
+
+    Args:
+        weights: scorer name -> weight.
+        k: the rank offset (60 in the original RRF paper).
+    """
+
+    def __init__(self, weights: dict[str, float], k: int = 60) -> None:
+        self.weights = weights
+        self.k = k
+
+    def fuse(self, scores: dict[str, np.ndarray]) -> np.ndarray:
+        n = len(next(iter(scores.values()))) if scores else 0
+        total = np.zeros(n, dtype=np.float64)
+        for name, w in self.weights.items():
+            if w and name in scores:
+                order = np.argsort(-np.asarray(scores[name]), kind="stable")
+                ranks = np.empty(n, dtype=np.float64)
+                ranks[order] = np.arange(1, n + 1)
+                total += w / (self.k + ranks)
+        return total
+
+
+def make_fusion(config: FusionConfig) -> Fusion:
+    """Build the fusion strategy named in a FusionConfig.
+
+    Args:
+        config: method ("weighted" or "rrf"), weights and RRF k.
+
+    Returns:
+        A Fusion object.
+    """
+    if config.method == "rrf":
+        return ReciprocalRankFusion(config.weights, k=config.rrf_k)
+    return WeightedSum(config.weights)

@@ -1,0 +1,281 @@
+"""The `matcher` command line: build, upsert, delete, search, match (nightly export) and evaluate."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from matcher.config import PROJECT_ROOT, load_config
+from matcher.engine import Matcher, Query
+from matcher.errors import MatcherError
+from matcher.ingest import LoadResult, load_records, load_source, parse_mapping, shared_dir
+from matcher.schema import Kind
+
+app = typer.Typer(help="专利–企业 matchmaking: build indexes, rank and explain matches, export nightly batches.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_INDEX = PROJECT_ROOT / "artifacts" / "index"
+DEFAULT_EXPORTS = PROJECT_ROOT / "exports"
+DEMO_DIR = PROJECT_ROOT / "data" / "demo"
+# The real sources used when `matcher build` is given no inputs and ../shared is present.
+DEFAULT_SOURCES = ("bdci_patents", "zhibei_demands", "registry_companies")
+
+IndexDir = Annotated[Path, typer.Option("--index-dir", help="Where the index lives.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="JSON file with engine settings.")]
+EncoderOpt = Annotated[Optional[str], typer.Option("--encoder", help="'use-m3' or a local sentence-transformers model directory.")]
+FilterOpt = Annotated[Optional[list[str]], typer.Option("--filter", help="column=value on the ranked side (repeatable), e.g. applicant_type=高校.")]
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _matcher(config: Path | None, encoder: str | None) -> Matcher:
+    return Matcher(load_config(config, encoder=encoder))
+
+
+def _parse_filters(items: list[str] | None) -> dict[str, list[str]]:
+    filters: dict[str, list[str]] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise MatcherError(f"--filter {item!r} must look like column=value (e.g. applicant_type=高校)")
+        col, value = item.split("=", 1)
+        filters.setdefault(col.strip(), []).extend(v.strip() for v in value.split("|") if v.strip())
+    return filters
+
+
+def _load_inputs(patents: list[Path], enterprises: list[Path], sources: list[str], mapping: list[str] | None,
+                 encoding: str | None, sheet: str | None) -> list[LoadResult]:
+    """Read every input; with none given, use the real shared data when present, else the demo set."""
+    if not (patents or enterprises or sources):
+        if (shared_dir() / "data").is_dir():
+            sources = list(DEFAULT_SOURCES)
+            err.print(f"no inputs given: using the real data in {shared_dir()} ({', '.join(sources)})")
+        else:
+            patents, enterprises = [DEMO_DIR / "patents.csv"], [DEMO_DIR / "enterprises.csv"]
+            err.print(f"no inputs given and no shared data: using the illustrative demo set in {DEMO_DIR}")
+    cols = parse_mapping(mapping)
+    loaded = [load_source(name) for name in sources]
+    for kind, paths in ((Kind.PATENT, patents), (Kind.ENTERPRISE, enterprises)):
+        for path in paths:
+            loaded.append(load_records(path, kind, mapping=cols or None, encoding=encoding, sheet=sheet))
+    for result in loaded:
+        err.print(result.report(), highlight=False)
+    return loaded
+
+
+def _index_all(matcher: Matcher, loaded: list[LoadResult]) -> dict[Kind, tuple[int, int]]:
+    counts: dict[Kind, tuple[int, int]] = {}
+    for result in loaded:
+        added, replaced = matcher.index(result.kind, result.frame, show_progress=True)
+        a, r = counts.get(result.kind, (0, 0))
+        counts[result.kind] = (a + added, r + replaced)
+    return counts
+
+
+InputOpts = {
+    "patents": typer.Option("--patents", help="Patent file (CSV/XLSX/JSONL/Parquet), repeatable."),
+    "enterprises": typer.Option("--enterprises", help="Enterprise / demand file, repeatable."),
+    "source": typer.Option("--source", help="A real source from ../shared: bdci_patents, zhibei_demands, zhibei_offers, registry_companies, registry_companies_200k."),
+    "map": typer.Option("--map", help="Column mapping canonical=header, e.g. abstract=摘要内容 (repeatable)."),
+    "encoding": typer.Option("--encoding", help="Force a text encoding for CSV files (e.g. gbk)."),
+    "sheet": typer.Option("--sheet", help="XLSX sheet name or index."),
+}
+
+
+@app.command()
+def build(
+    patents: Annotated[list[Path], InputOpts["patents"]] = [],
+    enterprises: Annotated[list[Path], InputOpts["enterprises"]] = [],
+    source: Annotated[list[str], InputOpts["source"]] = [],
+    map: Annotated[Optional[list[str]], InputOpts["map"]] = None,
+    encoding: Annotated[Optional[str], InputOpts["encoding"]] = None,
+    sheet: Annotated[Optional[str], InputOpts["sheet"]] = None,
+    index_dir: IndexDir = DEFAULT_INDEX,
+    config: ConfigOpt = None,
+    encoder: EncoderOpt = None,
+) -> None:
+    """Ingest -> segment -> embed -> index. Replaces the index atomically (the old one stays until done)."""
+    try:
+        t0 = time.perf_counter()
+        matcher = _matcher(config, encoder)
+        loaded = _load_inputs(patents, enterprises, source, map, encoding, sheet)
+        counts = _index_all(matcher, loaded)
+        matcher.save(index_dir)
+    except MatcherError as exc:
+        _fail(exc)
+    table = Table(title=f"index built at {index_dir}")
+    for col in ("kind", "records", "encoder", "dense backend"):
+        table.add_column(col)
+    for kind, coll in matcher.collections.items():
+        table.add_row(kind.value, f"{len(coll):,}", coll.model_id, coll.dense.active_backend or "-")
+    out.print(table)
+    out.print(f"done in {time.perf_counter() - t0:.1f} s")
+
+
+@app.command()
+def upsert(
+    patents: Annotated[list[Path], InputOpts["patents"]] = [],
+    enterprises: Annotated[list[Path], InputOpts["enterprises"]] = [],
+    map: Annotated[Optional[list[str]], InputOpts["map"]] = None,
+    encoding: Annotated[Optional[str], InputOpts["encoding"]] = None,
+    sheet: Annotated[Optional[str], InputOpts["sheet"]] = None,
+    index_dir: IndexDir = DEFAULT_INDEX,
+    config: ConfigOpt = None,
+    encoder: EncoderOpt = None,
+) -> None:
+    """Add or replace individual patents / enterprises in the existing index (no full rebuild)."""
+    try:
+        if not (patents or enterprises):
+            raise MatcherError("give --patents FILE and/or --enterprises FILE with the records to add or replace")
+        matcher = Matcher.load(index_dir, load_config(config, encoder=encoder))
+        counts = _index_all(matcher, _load_inputs(patents, enterprises, [], map, encoding, sheet))
+        matcher.save(index_dir)
+    except MatcherError as exc:
+        _fail(exc)
+    for kind, (added, replaced) in counts.items():
+        out.print(f"{kind.value}: {added} added, {replaced} replaced; {len(matcher.collections[kind]):,} in the index")
+
+
+@app.command()
+def delete(
+    patent: Annotated[list[str], typer.Option("--patent", help="Patent id to delete (repeatable).")] = [],
+    enterprise: Annotated[list[str], typer.Option("--enterprise", "--demand", help="Enterprise / demand id to delete (repeatable).")] = [],
+    index_dir: IndexDir = DEFAULT_INDEX,
+    config: ConfigOpt = None,
+    encoder: EncoderOpt = None,
+) -> None:
+    """Delete individual patents / enterprises from the index (no full rebuild)."""
+    try:
+        if not (patent or enterprise):
+            raise MatcherError("give --patent ID and/or --enterprise ID")
+        matcher = Matcher.load(index_dir, load_config(config, encoder=encoder))
+        removed = {kind: matcher.delete(kind, ids) for kind, ids in ((Kind.PATENT, patent), (Kind.ENTERPRISE, enterprise)) if ids}
+        matcher.save(index_dir)
+    except MatcherError as exc:
+        _fail(exc)
+    for kind, n in removed.items():
+        out.print(f"{kind.value}: {n} deleted; {len(matcher.collections[kind]):,} left")
+
+
+@app.command()
+def search(
+    text: Annotated[Optional[str], typer.Argument(help="Free text: a demand or a technology description.")] = None,
+    demand: Annotated[Optional[str], typer.Option("--demand", "--enterprise", help="Rank patents for this enterprise / demand id.")] = None,
+    patent: Annotated[Optional[str], typer.Option("--patent", help="Rank enterprises for this patent id.")] = None,
+    target: Annotated[Optional[str], typer.Option("--target", help="What to rank for free text: patent (default) or enterprise.")] = None,
+    k: Annotated[int, typer.Option("--k", "-k", help="How many results.")] = 10,
+    filter: FilterOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    index_dir: IndexDir = DEFAULT_INDEX,
+    config: ConfigOpt = None,
+    encoder: EncoderOpt = None,
+) -> None:
+    """One query, printed as a table: free text, --demand ID (-> patents) or --patent ID (-> enterprises)."""
+    try:
+        if sum(x is not None for x in (text, demand, patent)) != 1:
+            raise MatcherError('give exactly one of: "文本", --demand ID, --patent ID')
+        matcher = Matcher.load(index_dir, load_config(config, encoder=encoder))
+        if demand is not None:
+            query, tgt = matcher.query_for(Kind.ENTERPRISE, demand), Kind.PATENT
+        elif patent is not None:
+            query, tgt = matcher.query_for(Kind.PATENT, patent), Kind.ENTERPRISE
+        else:
+            query, tgt = Query(text=text or ""), Kind(target or "patent")
+        result = matcher.search(query, tgt, k=k, filters=_parse_filters(filter))[0]
+    except (MatcherError, ValueError) as exc:
+        _fail(exc)
+    if as_json:
+        rows = [{"rank": m.rank, "id": m.target_id, "score": m.score, **m.components,
+                 "shared_terms": m.explanation.shared_terms, "closest_sentence": m.explanation.closest_sentence,
+                 "record": m.record} for m in result.matches]
+        print(json.dumps({"available": result.available, "matches": rows}, ensure_ascii=False, indent=2))
+        return
+    name_col = "title" if tgt == Kind.PATENT else "name"
+    table = Table(title=f"{'专利' if tgt == Kind.PATENT else '企业/需求'} 排名 (top {k})", show_lines=True)
+    for col in ("#", "id", "名称", "综合分", "语义", "BM25", "共同关键词", "最相近专利句"):
+        table.add_column(col, overflow="fold")
+    for m in result.matches:
+        table.add_row(str(m.rank), m.target_id, m.record.get(name_col, ""), f"{m.score:.3f}",
+                      f"{m.components['dense']:.3f}", f"{m.components['bm25']:.2f}",
+                      "、".join(m.explanation.shared_terms), m.explanation.closest_sentence[:80])
+    out.print(table)
+    if result.note:
+        out.print(result.note)
+
+
+@app.command()
+def match(
+    index_dir: IndexDir = DEFAULT_INDEX,
+    out_dir: Annotated[Path, typer.Option("--out", help="Export root; files go to OUT/matches.")] = DEFAULT_EXPORTS,
+    k: Annotated[int, typer.Option("--k", "-k", help="Matches per enterprise and per patent.")] = 10,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Queries per resumable chunk.")] = 500,
+    formats: Annotated[str, typer.Option("--formats", help="Comma-separated: csv,parquet,xlsx.")] = "csv,parquet,xlsx",
+    patent_filter: Annotated[Optional[list[str]], typer.Option("--patent-filter", help="column=value on ranked patents, e.g. applicant_type=高校.")] = None,
+    enterprise_filter: Annotated[Optional[list[str]], typer.Option("--enterprise-filter", help="column=value on ranked enterprises.")] = None,
+    config: ConfigOpt = None,
+    encoder: EncoderOpt = None,
+) -> None:
+    """The nightly batch: top-k for every enterprise and every patent, with a run manifest; resumes if killed."""
+    from matcher.export import BatchMatcher
+
+    try:
+        matcher = Matcher.load(index_dir, load_config(config, encoder=encoder))
+        job = BatchMatcher(matcher, k=k, chunk_size=chunk_size, formats=[f.strip() for f in formats.split(",") if f.strip()],
+                           filters={"patent": _parse_filters(patent_filter), "enterprise": _parse_filters(enterprise_filter)})
+        manifest = job.run(out_dir, show_progress=True)
+    except (MatcherError, ValueError) as exc:
+        _fail(exc)
+    out.print(f"exports written to {out_dir / 'matches'}: {', '.join(manifest.files)}")
+    for direction, n in manifest.rows.items():
+        out.print(f"  {direction}: {n:,} pairs")
+    if manifest.chunks_resumed:
+        out.print(f"  resumed {manifest.chunks_resumed} of {manifest.chunks_total} chunks from an interrupted run")
+    for note in manifest.notes:
+        out.print(f"  note: {note}")
+    out.print(f"done in {manifest.seconds:.1f} s")
+
+
+@app.command()
+def evaluate(
+    benchmarks: Annotated[list[Path], typer.Argument(help="BEIR folders (corpus.jsonl, queries.jsonl, qrels/test.tsv).")],
+    config: ConfigOpt = None,
+    encoder: EncoderOpt = None,
+    query_side: Annotated[str, typer.Option("--query-side", help="auto (from the folder name), enterprise, patent or text.")] = "auto",
+    corpus_side: Annotated[Optional[str], typer.Option("--corpus-side", help="patent or enterprise (default: from the folder name).")] = None,
+) -> None:
+    """Run the full matcher on BEIR benchmarks; the last stdout line is one JSON object of metrics."""
+    from matcher.evaluate import run_benchmark
+
+    scores: dict[str, dict[str, float]] = {}
+    try:
+        cfg = load_config(config, encoder=encoder)
+        for folder in benchmarks:
+            t0 = time.perf_counter()
+            qs = None if query_side == "text" else query_side
+            scores[folder.name] = run_benchmark(folder, Matcher(cfg), query_side=qs, corpus_side=corpus_side, show_progress=True)
+            err.print(f"{folder.name}: {time.perf_counter() - t0:.1f} s")
+    except (MatcherError, ValueError) as exc:
+        _fail(exc)
+    table = Table(title="benchmark results")
+    for col in ("benchmark", "nDCG@10", "Recall@10", "Recall@100", "MRR@10"):
+        table.add_column(col)
+    for name, s in scores.items():
+        table.add_row(name, *(f"{s[m]:.4f}" for m in ("ndcg@10", "recall@10", "recall@100", "mrr@10")))
+    out.print(table)
+    sys.stdout.flush()
+    print(json.dumps({name: {m: round(v, 4) for m, v in s.items()} for name, s in scores.items()}))
+
+
+if __name__ == "__main__":
+    app()
