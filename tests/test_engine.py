@@ -1,0 +1,177 @@
+"""Engine behaviour on the demo set with the real USE-m3 encoder: directions, BM25 on Chinese, filters,
+explanations, upsert/delete consistency and index persistence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matcher.config import FusionConfig, MatcherConfig
+from matcher.engine import Matcher, Query
+from matcher.errors import IndexMismatchError, MatcherError, NotBuiltError
+from matcher.index.collection import CONTENT
+from matcher.schema import Kind
+from matcher.text.sentences import split_sentences
+
+
+def test_demand_to_patents_finds_the_intended_patent(matcher):
+    # DEMO-D-001 (anti-pilling scarves) was written to be answered by DEMO-P-049.
+    result = matcher.search(matcher.query_for(Kind.ENTERPRISE, "DEMO-D-001"), Kind.PATENT, k=3)[0]
+    assert result.matches[0].target_id == "DEMO-P-049"
+    assert result.available == 60
+
+
+def test_patent_to_enterprises_and_free_text_directions(matcher):
+    res = matcher.search(matcher.query_for(Kind.PATENT, "DEMO-P-049"), Kind.ENTERPRISE, k=5)[0]
+    assert "DEMO-D-001" in [m.target_id for m in res.matches]
+    text = matcher.search("锂电池正极材料 循环寿命 容量衰减", Kind.PATENT, k=5)[0]
+    assert any("电池" in m.record["title"] for m in text.matches[:3])
+    ent = matcher.search(Query("膜材料 生物降解 薄膜"), Kind.ENTERPRISE, k=5)[0]
+    assert len(ent.matches) == 5
+
+
+def test_bm25_really_scores_chinese_queries(matcher, config):
+    # BM25 alone (dense weight 0) must rank by Chinese terms: a silent dense-only fallback would fail.
+    lexical_only = config.model_copy(update={"fusion": {d: FusionConfig(weights={"bm25": 1.0}) for d in config.fusion}})
+    m = Matcher(lexical_only, encoder=matcher.encoder)
+    m.collections = matcher.collections
+    res = m.search("抗起球 针织", Kind.PATENT, k=3)[0]
+    top = res.matches[0]
+    assert top.components["bm25"] > 0
+    assert "起球" in top.record["abstract"]
+    assert all(m.components["bm25"] >= n.components["bm25"] for m, n in zip(res.matches, res.matches[1:]))
+    assert "起球" in top.explanation.shared_terms or "抗起球" in top.explanation.shared_terms
+
+
+def test_explanations_have_components_terms_and_closest_sentence(matcher):
+    res = matcher.search(matcher.query_for(Kind.ENTERPRISE, "DEMO-D-001"), Kind.PATENT, k=3)[0]
+    for m in res.matches:
+        assert set(m.components) == {"dense", "bm25"}
+        assert -1.0 <= m.components["dense"] <= 1.0
+        patent_text = m.record[CONTENT]
+        assert m.explanation.closest_sentence in split_sentences(patent_text)
+        for term in m.explanation.shared_terms:
+            assert term in matcher.terms(patent_text)
+            assert term in matcher.terms(res.query.text)
+    # patent -> enterprise: the closest sentence comes from the query patent
+    res = matcher.search(matcher.query_for(Kind.PATENT, "DEMO-P-049"), Kind.ENTERPRISE, k=2)[0]
+    sentences = split_sentences(res.query.text)
+    assert all(m.explanation.closest_sentence in sentences for m in res.matches)
+
+
+def test_filters_never_silently_empty(matcher):
+    universities = (matcher.collection(Kind.PATENT).records["applicant_type"] == "企业").sum()
+    res = matcher.search("智能制造 视觉检测", Kind.PATENT, k=50, filters={"applicant_type": "企业"})[0]
+    assert len(res.matches) == res.available == universities
+    assert all(m.record["applicant_type"] == "企业" for m in res.matches)
+    assert "符合筛选条件" in res.note
+    none = matcher.search("智能制造", Kind.PATENT, k=5, filters={"region": "火星"})[0]
+    assert none.matches == [] and none.available == 0 and "没有符合" in none.note
+    # a filter that keeps many still returns k
+    many = matcher.search("材料", Kind.PATENT, k=5, filters={"applicant_type": ["高校", "科研院所"]})[0]
+    assert len(many.matches) == 5
+    with pytest.raises(MatcherError, match="cannot filter patents on 'colour'"):
+        matcher.search("材料", Kind.PATENT, filters={"colour": "red"})
+
+
+def test_filter_pool_grows_beyond_the_direct_limit(matcher):
+    # force the pool-growth path: tiny pool, no direct scoring
+    from matcher.rank.fusion import make_fusion
+    from matcher.rank.retriever import HybridRetriever
+
+    coll = matcher.collection(Kind.PATENT)
+    allowed = coll.filter_rows({"region": "四川"})
+    retriever = HybridRetriever(coll, make_fusion(FusionConfig()), pool=2, direct_limit=0)
+    vec = matcher.embed(["新能源 电池"])
+    ranking = retriever.retrieve(vec, [matcher.terms("新能源 电池")], 5, allowed=allowed)[0]
+    assert len(ranking.hits) == min(5, len(allowed))
+    assert set(h.row for h in ranking.hits) <= set(allowed.tolist())
+
+
+def _new_patent(pid: str, title: str, abstract: str) -> pd.DataFrame:
+    row = {c: "" for c in ("id", "title", "abstract", "applicant", "applicant_type", "ipc", "industry", "region",
+                           "grant_date", "legal_status", "license_mode", "price", "maturity")}
+    row.update(id=pid, title=title, abstract=abstract, applicant="测试大学", applicant_type="高校")
+    return pd.DataFrame([row])
+
+
+def _consistent(coll) -> None:
+    n = len(coll)
+    assert len(coll.dense) == n and len(coll.lexical) == n
+    rows = set(coll.records.index.tolist())
+    assert set(coll.dense.ids.tolist()) == rows and set(coll.lexical.ids.tolist()) == rows
+    assert coll.records["id"].is_unique
+
+
+def test_build_upsert_delete_consistency(matcher, tmp_path, config):
+    coll = matcher.collection(Kind.PATENT)
+    n0 = len(coll)
+    added, replaced = matcher.index(Kind.PATENT, _new_patent("NEW-1", "一种蓝莓花青素提取方法", "本发明公开了一种蓝莓花青素的超声辅助提取方法，提取率高。"))
+    assert (added, replaced) == (1, 0) and len(coll) == n0 + 1
+    _consistent(coll)
+    assert matcher.search("蓝莓 花青素 提取", Kind.PATENT, k=1)[0].matches[0].target_id == "NEW-1"
+
+    # re-adding the same id replaces it: no duplicate in FAISS, BM25 or the records
+    added, replaced = matcher.index(Kind.PATENT, _new_patent("NEW-1", "一种无人机电池快速更换装置", "本发明公开了一种无人机电池快速更换装置，换电时间短。"))
+    assert (added, replaced) == (0, 1) and len(coll) == n0 + 1
+    _consistent(coll)
+    hits = matcher.search("无人机 电池 更换", Kind.PATENT, k=10)[0].matches
+    assert [m.target_id for m in hits].count("NEW-1") == 1 and hits[0].target_id == "NEW-1"
+    assert all(m.target_id != "NEW-1" for m in matcher.search("蓝莓 花青素 提取", Kind.PATENT, k=1)[0].matches) or \
+        matcher.search("蓝莓 花青素 提取", Kind.PATENT, k=1)[0].matches[0].components["bm25"] == 0
+
+    assert matcher.delete(Kind.PATENT, ["NEW-1", "DEMO-P-049"]) == 2
+    _consistent(coll)
+    assert len(coll) == n0 - 1
+    ids = [m.target_id for m in matcher.search(matcher.query_for(Kind.ENTERPRISE, "DEMO-D-001"), Kind.PATENT, k=59)[0].matches]
+    assert "DEMO-P-049" not in ids and "NEW-1" not in ids and len(ids) == 59
+    with pytest.raises(MatcherError, match="unknown patent id"):
+        matcher.delete(Kind.PATENT, ["NO-SUCH-ID"])
+
+    # the updated index survives save / load unchanged
+    path = tmp_path / "index"
+    matcher.save(path)
+    again = Matcher.load(path, config)
+    _consistent(again.collection(Kind.PATENT))
+    assert again.collection(Kind.PATENT).ids == coll.ids
+    q = again.query_for(Kind.ENTERPRISE, "DEMO-D-002")
+    assert [m.target_id for m in again.search(q, Kind.PATENT, k=5)[0].matches] == \
+        [m.target_id for m in matcher.search(q, Kind.PATENT, k=5)[0].matches]
+
+
+def test_failed_save_keeps_the_last_good_index(matcher, demo_index, config, monkeypatch):
+    before = sorted(p.relative_to(demo_index) for p in demo_index.rglob("*"))
+    matcher.index(Kind.PATENT, _new_patent("NEW-2", "一种测试装置", "一种测试装置。"))
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("matcher.index.lexical.BM25Index.save", boom)
+    with pytest.raises(OSError):
+        matcher.save(demo_index)
+    assert sorted(p.relative_to(demo_index) for p in demo_index.rglob("*")) == before
+    assert "NEW-2" not in Matcher.load(demo_index, config).collection(Kind.PATENT)
+
+
+def test_mismatched_manifest_is_refused_with_a_clear_message(demo_index, config, tmp_path):
+    from matcher.encode import SentenceTransformerEncoder
+
+    class OtherModel:
+        model_id = "other-model@1234"
+        dim = 512
+
+        def encode(self, texts, **kwargs):
+            return np.zeros((len(texts), 512), dtype=np.float32)
+
+    other = MatcherConfig(encoder="use-m3", cache_dir=tmp_path)
+    with pytest.raises(IndexMismatchError, match="use-m3"):
+        Matcher.load(demo_index, other, encoder=OtherModel())
+    with pytest.raises(NotBuiltError, match="matcher build"):
+        Matcher.load(tmp_path / "nothing-here", config)
+    assert SentenceTransformerEncoder  # the interface the real encoders implement
+
+
+def test_empty_query_is_rejected(matcher):
+    with pytest.raises(MatcherError, match="empty"):
+        matcher.search("  ", Kind.PATENT)
