@@ -30,7 +30,8 @@ class FusionConfig(BaseModel):
     Attributes:
         method: "weighted" (z-normalised weighted sum over the candidate pool) or "rrf"
             (weighted reciprocal rank fusion).
-        weights: weight per scorer name ("dense", "bm25").
+        weights: weight per scorer name: "dense" (whole-text cosine), "bm25", "items" (best
+            business-scope / demand items against the patent; see matcher.rank.scorers).
         rrf_k: the RRF rank offset.
     """
 
@@ -43,7 +44,7 @@ def _default_fusion() -> dict[Direction, FusionConfig]:
     # Chosen on the dev benchmarks (see README "Quality"): c2p for enterprise->patent, p2c for
     # patent->enterprise, kw2p for free text (short keyword needs) -> patents.
     return {
-        Direction.ENTERPRISE_TO_PATENT: FusionConfig(weights={"dense": 0.5, "bm25": 0.5}),
+        Direction.ENTERPRISE_TO_PATENT: FusionConfig(weights={"dense": 0.2, "bm25": 0.3, "items": 0.6}),
         Direction.PATENT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.5, "bm25": 0.5}),
         Direction.TEXT_TO_PATENT: FusionConfig(weights={"dense": 0.3, "bm25": 0.7}),
         Direction.TEXT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.5, "bm25": 0.5}),
@@ -65,6 +66,7 @@ class MatcherConfig(BaseModel):
         pool: candidates taken from each retriever before fusion (grown when filters remove too many).
         fusion: per-direction fusion settings.
         key_terms: how many shared key terms an explanation lists.
+        items_top_m: best-item scoring averages this many best scope / demand items.
     """
 
     encoder: str = Field(default_factory=lambda: os.environ.get("MATCHER_ENCODER", "use-m3"))
@@ -79,6 +81,7 @@ class MatcherConfig(BaseModel):
     pool: int = 200
     fusion: dict[Direction, FusionConfig] = Field(default_factory=_default_fusion)
     key_terms: int = 8
+    items_top_m: int = 3
 
     def fusion_for(self, direction: Direction) -> FusionConfig:
         """The fusion settings of one direction (falls back to the defaults)."""

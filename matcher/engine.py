@@ -18,9 +18,11 @@ from matcher.explain import Explanation, SentenceLocator, shared_key_terms
 from matcher.index.atomic import atomic_dir, recover_dir
 from matcher.index.collection import CONTENT, Collection
 from matcher.rank.fusion import make_fusion
-from matcher.rank.retriever import HybridRetriever
+from matcher.rank.retriever import HybridRetriever, Ranking
+from matcher.rank.scorers import BM25Scorer, DenseScorer, QueryItemScorer, RecordItemScorer, Scorer
 from matcher.schema import Kind, record_text
 from matcher.text.boilerplate import strip_boilerplate
+from matcher.text.items import split_items
 from matcher.text.normalize import normalize
 from matcher.text.segment import Segmenter
 
@@ -176,7 +178,13 @@ class Matcher:
                 bm25_b=self.config.bm25_b,
                 segmenter_config=self.segmenter.config,
             )
-        return self.collections[kind].upsert(frame, vectors, tokens)
+        coll = self.collections[kind]
+        items, item_vectors = None, None
+        if coll.items is not None:
+            items = [split_items(t) for t in texts]
+            new = coll.items.missing(items)
+            item_vectors = dict(zip(new, self.embed(new, show_progress=show_progress)))
+        return coll.upsert(frame, vectors, tokens, items, item_vectors)
 
     def delete(self, kind: Kind | str, ids: Sequence[str]) -> int:
         """Delete records of one kind by id (from records, FAISS and BM25)."""
@@ -217,22 +225,20 @@ class Matcher:
         record = self.collection(kind).record(record_id)
         return Query(text=record[CONTENT], kind=kind, id=record_id)
 
-    def _query_vectors(self, queries: Sequence[Query], show_progress: bool) -> np.ndarray:
-        vectors = np.zeros((len(queries), 0), dtype=np.float32)
-        stored = [
-            i for i, q in enumerate(queries) if q.id is not None and q.kind in self.collections and q.id in self.collections[q.kind]
-        ]
-        fresh = [i for i in range(len(queries)) if i not in set(stored)]
-        parts: dict[int, np.ndarray] = {}
+    def _query_vectors(self, queries: Sequence[Query]) -> np.ndarray:
+        """Stored vectors for stored records, fresh (cached) embeddings for everything else."""
+        out: list[np.ndarray | None] = [None] * len(queries)
+        fresh = []
+        for i, q in enumerate(queries):
+            coll = self.collections.get(q.kind) if q.kind is not None else None
+            if coll is not None and q.id is not None and q.id in coll:
+                out[i] = coll.vectors([q.id])[0]
+            else:
+                fresh.append(i)
         if fresh:
-            emb = self.embed([queries[i].text for i in fresh], show_progress=show_progress)
-            parts.update(zip(fresh, emb))
-        for kind in {queries[i].kind for i in stored}:
-            idx = [i for i in stored if queries[i].kind == kind]
-            parts.update(zip(idx, self.collections[kind].vectors([queries[i].id for i in idx])))
-        if parts:
-            vectors = np.stack([parts[i] for i in range(len(queries))]).astype(np.float32)
-        return vectors
+            for i, vec in zip(fresh, self.embed([queries[i].text for i in fresh])):
+                out[i] = vec
+        return np.stack(out).astype(np.float32)
 
     def search(
         self,
@@ -273,27 +279,42 @@ class Matcher:
             results.extend(self._search_batch(batch, coll, k, allowed, explain))
         return results
 
+    def _scorers(self, coll: Collection, direction: Direction, batch: Sequence[Query], vectors: np.ndarray,
+                 terms: list[list[str]]) -> list[Scorer]:
+        """The signals used for one direction: dense and BM25 always, best-item scoring when weighted."""
+        scorers: list[Scorer] = [DenseScorer(coll.dense, vectors), BM25Scorer(coll.lexical, terms)]
+        if self.config.fusion_for(direction).weights.get("items"):
+            if coll.items is not None:
+                scorers.append(RecordItemScorer(coll.items, vectors))
+            else:
+                per_query = [split_items(q.text) for q in batch]
+                unique = sorted({t for its in per_query for t in its})
+                vecs = dict(zip(unique, self.embed(unique))) if unique else {}
+                item_vectors = [np.array([vecs[t] for t in its], dtype=np.float32).reshape(-1, coll.dim) for its in per_query]
+                scorers.append(QueryItemScorer(coll.dense, item_vectors, top_m=self.config.items_top_m))
+        return scorers
+
     def _search_batch(self, batch: Sequence[Query], coll: Collection, k: int, allowed, explain: bool) -> list[SearchResult]:
-        vectors = self._query_vectors(batch, show_progress=False)
+        vectors = self._query_vectors(batch)
         terms = [self.terms(q.text) for q in batch]
         exclude = [coll.rows_of([q.id]).tolist() if q.kind == coll.kind and q.id in coll else [] for q in batch]
-        results = []
         by_direction: dict[Direction, list[int]] = {}
         for i, q in enumerate(batch):
             by_direction.setdefault(direction_of(q.kind, coll.kind), []).append(i)
-        rankings: dict[int, object] = {}
+        rankings: dict[int, Ranking] = {}
         for direction, idx in by_direction.items():
-            retriever = HybridRetriever(coll, make_fusion(self.config.fusion_for(direction)), pool=self.config.pool)
-            out = retriever.retrieve(vectors[idx], [terms[i] for i in idx], k, allowed=allowed, exclude=[exclude[i] for i in idx])
-            rankings.update(zip(idx, out))
+            sub = [batch[i] for i in idx]
+            scorers = self._scorers(coll, direction, sub, vectors[idx], [terms[i] for i in idx])
+            retriever = HybridRetriever(len(coll), scorers, make_fusion(self.config.fusion_for(direction)), pool=self.config.pool)
+            rankings.update(zip(idx, retriever.retrieve(len(idx), k, allowed=allowed, exclude=[exclude[i] for i in idx])))
+        results = []
         for i, q in enumerate(batch):
-            ranking = rankings[i]
             matches = [
                 Match(rank=r + 1, target_id=str(coll.records.at[h.row, "id"]), score=h.score, components=h.components,
                       ranks=h.ranks, record=coll.records.loc[h.row].to_dict())
-                for r, h in enumerate(ranking.hits)
+                for r, h in enumerate(rankings[i].hits)
             ]
-            results.append(SearchResult(q, coll.kind, matches, ranking.available))
+            results.append(SearchResult(q, coll.kind, matches, rankings[i].available))
         if explain:
             self._explain(results, vectors, terms, coll)
         return results

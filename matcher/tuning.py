@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matcher.config import FusionConfig
+from matcher.config import Direction, FusionConfig
 from matcher.engine import Matcher, Query
 from matcher.evaluate import Benchmark, corpus_frame, load_beir, score_run, sides
 from matcher.rank.fusion import make_fusion
-from matcher.rank.retriever import HybridRetriever
-from matcher.schema import Kind
+
+SCORERS = ("dense", "bm25", "items")
 
 
 @dataclass
@@ -40,30 +41,28 @@ class CandidatePools:
 
 
 def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200) -> CandidatePools:
-    """Index a benchmark corpus and collect every query's candidate pool with dense and BM25 scores.
+    """Index a benchmark corpus and collect every query's candidate pool with all component scores.
 
     Args:
         folder: a BEIR folder named <query>2<corpus>[-split].
-        matcher: an empty Matcher (its encoder and segmenter are used).
-        pool: candidates per retriever (the union is scored by both).
+        matcher: an empty Matcher (its encoder, segmenter and scorers are what is measured).
+        pool: candidates per scorer (their union is scored by every scorer).
 
     Returns:
         The pools, ready for `CandidatePools.evaluate`.
     """
     bench = load_beir(folder)
     q_kind, c_kind = sides(bench.name)
+    matcher.config = matcher.config.model_copy(
+        update={"pool": pool, "fusion": {d: FusionConfig(weights={s: 1.0 for s in SCORERS}) for d in Direction}}
+    )
     matcher.index(c_kind, corpus_frame(bench, c_kind))
-    coll = matcher.collection(c_kind)
     qids = list(bench.queries)
-    texts = [bench.queries[q] for q in qids]
-    vectors = matcher.embed(texts)
-    terms = [matcher.terms(t) for t in texts]
-    retriever = HybridRetriever(coll, make_fusion(FusionConfig()), pool=pool)
-    rankings = retriever.retrieve(vectors, terms, k=2 * pool)
+    results = matcher.search([Query(bench.queries[q], kind=q_kind) for q in qids], c_kind, k=10**9, explain=False)
     ids, scores = [], []
-    for ranking in rankings:
-        ids.append(np.array([coll.records.at[h.row, "id"] for h in ranking.hits], dtype=object))
-        scores.append({name: np.array([h.components[name] for h in ranking.hits]) for name in ("dense", "bm25")})
+    for res in results:
+        ids.append(np.array([m.target_id for m in res.matches], dtype=object))
+        scores.append({name: np.array([m.components[name] for m in res.matches]) for name in SCORERS})
     return CandidatePools(bench, qids, ids, scores)
 
 
@@ -75,13 +74,18 @@ def grid(pools: CandidatePools, settings: Iterable[FusionConfig]) -> pd.DataFram
     """
     rows = []
     for s in settings:
-        rows.append({"method": s.method, "dense": s.weights.get("dense", 0.0), "bm25": s.weights.get("bm25", 0.0),
-                     "rrf_k": s.rrf_k, **pools.evaluate(s)})
+        rows.append({"method": s.method, **{n: s.weights.get(n, 0.0) for n in SCORERS}, "rrf_k": s.rrf_k,
+                     **pools.evaluate(s)})
     return pd.DataFrame(rows)
 
 
-def default_settings(steps: Sequence[float] = tuple(np.round(np.arange(0.0, 1.01, 0.1), 2))) -> list[FusionConfig]:
-    """Weighted sums with dense weight w and BM25 weight 1-w, and RRF with the same weights."""
-    out = [FusionConfig(method="weighted", weights={"dense": float(w), "bm25": float(1 - w)}) for w in steps]
-    out += [FusionConfig(method="rrf", weights={"dense": float(w), "bm25": float(1 - w)}) for w in steps]
+def default_settings(steps: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)) -> list[FusionConfig]:
+    """Every weighted-sum and RRF setting on a grid of weights for dense, BM25 and items (all-zero excluded)."""
+    out = []
+    for w in itertools.product(steps, repeat=len(SCORERS)):
+        if sum(w) == 0:
+            continue
+        weights = {name: float(x) for name, x in zip(SCORERS, w)}
+        out.append(FusionConfig(method="weighted", weights=weights))
+        out.append(FusionConfig(method="rrf", weights=weights))
     return out

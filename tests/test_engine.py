@@ -47,7 +47,7 @@ def test_bm25_really_scores_chinese_queries(matcher, config):
 def test_explanations_have_components_terms_and_closest_sentence(matcher):
     res = matcher.search(matcher.query_for(Kind.ENTERPRISE, "DEMO-D-001"), Kind.PATENT, k=3)[0]
     for m in res.matches:
-        assert set(m.components) == {"dense", "bm25"}
+        assert set(m.components) == {"dense", "bm25", "items"}  # items: best scope items of the demand
         assert -1.0 <= m.components["dense"] <= 1.0
         patent_text = m.record[CONTENT]
         assert m.explanation.closest_sentence in split_sentences(patent_text)
@@ -79,12 +79,13 @@ def test_filter_pool_grows_beyond_the_direct_limit(matcher):
     # force the pool-growth path: tiny pool, no direct scoring
     from matcher.rank.fusion import make_fusion
     from matcher.rank.retriever import HybridRetriever
+    from matcher.rank.scorers import BM25Scorer, DenseScorer
 
     coll = matcher.collection(Kind.PATENT)
     allowed = coll.filter_rows({"region": "四川"})
-    retriever = HybridRetriever(coll, make_fusion(FusionConfig()), pool=2, direct_limit=0)
-    vec = matcher.embed(["新能源 电池"])
-    ranking = retriever.retrieve(vec, [matcher.terms("新能源 电池")], 5, allowed=allowed)[0]
+    scorers = [DenseScorer(coll.dense, matcher.embed(["新能源 电池"])), BM25Scorer(coll.lexical, [matcher.terms("新能源 电池")])]
+    retriever = HybridRetriever(len(coll), scorers, make_fusion(FusionConfig()), pool=2, direct_limit=0)
+    ranking = retriever.retrieve(1, 5, allowed=allowed)[0]
     assert len(ranking.hits) == min(5, len(allowed))
     assert set(h.row for h in ranking.hits) <= set(allowed.tolist())
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from matcher.errors import MatcherError
 from matcher.index.dense import DenseIndex
+from matcher.index.items import ItemIndex
 from matcher.index.lexical import BM25Index
 from matcher.index.manifest import Manifest, check_manifest, current_versions, data_hash, read_manifest, utc_now, write_manifest
 from matcher.schema import Kind, schema_for
@@ -53,6 +54,8 @@ class Collection:
         self.segmenter_config = dict(segmenter_config or {})
         self.dense = DenseIndex(dim, backend=dense_backend, exact_limit=exact_limit)
         self.lexical = BM25Index(k1=bm25_k1, b=bm25_b)
+        # enterprises also keep their business-scope / demand items for best-item scoring
+        self.items = ItemIndex(dim, backend=dense_backend, exact_limit=exact_limit) if self.kind == Kind.ENTERPRISE else None
         self.records = pd.DataFrame(columns=[*self.schema.columns, CONTENT], index=pd.Index([], dtype="int64"))
         self._row_of: dict[str, int] = {}
         self._next_row = 0
@@ -91,13 +94,22 @@ class Collection:
         return self.dense.vectors(self.rows_of(ids))
 
     # ----------------------------------------------------------------- update
-    def upsert(self, frame: pd.DataFrame, vectors: np.ndarray, tokens: Sequence[Sequence[str]]) -> tuple[int, int]:
-        """Insert new records or replace existing ones (matched by `id`) in records, FAISS and BM25.
+    def upsert(
+        self,
+        frame: pd.DataFrame,
+        vectors: np.ndarray,
+        tokens: Sequence[Sequence[str]],
+        items: Sequence[Sequence[str]] | None = None,
+        item_vectors: Mapping[str, np.ndarray] | None = None,
+    ) -> tuple[int, int]:
+        """Insert new records or replace existing ones (matched by `id`) in records, FAISS, BM25 and items.
 
         Args:
             frame: records with the schema's canonical columns and the indexed text in column CONTENT.
             vectors: their embeddings, aligned with `frame` rows.
             tokens: their BM25 terms, aligned with `frame` rows.
+            items: per row, its items (required for enterprises: see `matcher.text.items`).
+            item_vectors: vectors of the item texts `self.items.missing(items)` reported as new.
 
         Returns:
             (number added, number replaced).
@@ -124,6 +136,10 @@ class Collection:
         new.index = pd.Index(rows_arr, dtype="int64")
         self.dense.add(rows_arr, np.ascontiguousarray(vectors, dtype=np.float32))
         self.lexical.add(rows_arr, [list(t) for t in tokens])
+        if self.items is not None:
+            if items is None or len(items) != len(frame):
+                raise ValueError("enterprise records need their items (one list per row)")
+            self.items.add(rows_arr.tolist(), items, dict(item_vectors or {}))
         keep = self.records.drop(index=rows_arr, errors="ignore")
         self.records = pd.concat([keep, new]).sort_index() if len(keep) else new.sort_index()
         return len(frame) - replaced, replaced
@@ -140,6 +156,8 @@ class Collection:
         rows = self.rows_of(list(ids))
         self.dense.remove(rows)
         self.lexical.remove(rows)
+        if self.items is not None:
+            self.items.remove(rows.tolist())
         self.records = self.records.drop(index=rows)
         for rid in ids:
             self._row_of.pop(rid, None)
@@ -204,6 +222,8 @@ class Collection:
         out.reset_index(drop=True).to_parquet(directory / RECORDS_FILE, index=False)
         self.dense.save(directory / "dense")
         self.lexical.save(directory / "bm25")
+        if self.items is not None:
+            self.items.save(directory / "items")
         write_manifest(directory, self.manifest())
 
     @classmethod
@@ -236,12 +256,15 @@ class Collection:
             records = pd.read_parquet(directory / RECORDS_FILE)
             coll.dense = DenseIndex.load(directory / "dense")
             coll.lexical = BM25Index.load(directory / "bm25")
+            if coll.items is not None:
+                coll.items = ItemIndex.load(directory / "items")
         except (OSError, ValueError) as exc:
             raise MatcherError(f"index at {directory} is damaged ({exc}): rebuild it with `matcher build`") from None
         coll.records = records.set_index(pd.Index(records.pop("_row").to_numpy(dtype=np.int64)))
         coll._row_of = dict(zip(coll.records["id"], coll.records.index.tolist()))
         coll._next_row = int(params.get("next_row", (coll.records.index.max() + 1) if len(records) else 0))
-        if len(coll.records) != manifest.rows or len(coll.dense) != manifest.rows or len(coll.lexical) != manifest.rows:
+        sizes = {len(coll.records), len(coll.dense), len(coll.lexical)} | ({len(coll.items)} if coll.items is not None else set())
+        if sizes != {manifest.rows}:
             raise MatcherError(
                 f"index at {directory} is inconsistent (manifest {manifest.rows} rows, records {len(coll.records)}, "
                 f"dense {len(coll.dense)}, bm25 {len(coll.lexical)}): rebuild it with `matcher build`"

@@ -1,0 +1,183 @@
+"""Item vectors of each record (scope entries, clauses) for best-item scoring and item-level candidate search."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from matcher.errors import MatcherError
+from matcher.index.atomic import atomic_write_text
+from matcher.index.dense import DenseIndex
+
+
+class ItemIndex:
+    """Distinct item texts with one vector each, and the items of every record row.
+
+    Items are shared across records (thousands of companies list "技术开发"), so each distinct item is
+    stored and embedded once; a record scores a query vector by the mean of its `top_m` best items.
+
+    Args:
+        dim: embedding dimension.
+        top_m: how many best items are averaged into a record's score.
+        backend, exact_limit: passed to the DenseIndex over distinct items.
+    """
+
+    def __init__(self, dim: int, *, top_m: int = 3, backend: str = "auto", exact_limit: int = 200_000) -> None:
+        self.dim = dim
+        self.top_m = top_m
+        self.dense = DenseIndex(dim, backend=backend, exact_limit=exact_limit)
+        self._id_of: dict[str, int] = {}
+        self._texts: dict[int, str] = {}
+        self._items_of_row: dict[int, np.ndarray] = {}
+        self._owners: dict[int, set[int]] = {}
+        self._next_item = 0
+
+    def __len__(self) -> int:
+        return len(self._items_of_row)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Row ids that have items."""
+        return np.fromiter(self._items_of_row, dtype=np.int64, count=len(self._items_of_row))
+
+    def missing(self, items: Sequence[Sequence[str]]) -> list[str]:
+        """Distinct item texts not stored yet (the ones the caller must embed)."""
+        return sorted({t for its in items for t in its if t not in self._id_of})
+
+    def add(self, rows: Sequence[int], items: Sequence[Sequence[str]], new_vectors: dict[str, np.ndarray]) -> None:
+        """Set (insert or replace) the items of the given rows.
+
+        Args:
+            rows: record row ids.
+            items: per row, its item texts.
+            new_vectors: vectors of every item text returned by `missing` for these items.
+        """
+        self.remove([r for r in rows if r in self._items_of_row])
+        fresh = [t for t in dict.fromkeys(t for its in items for t in its) if t not in self._id_of]
+        if fresh:
+            lost = [t for t in fresh if t not in new_vectors]
+            if lost:
+                raise MatcherError(f"no vector given for {len(lost)} new item(s), e.g. {lost[0]!r}")
+            ids = np.arange(self._next_item, self._next_item + len(fresh), dtype=np.int64)
+            self._next_item += len(fresh)
+            self.dense.add(ids, np.stack([new_vectors[t] for t in fresh]).astype(np.float32))
+            for t, i in zip(fresh, ids.tolist()):
+                self._id_of[t] = i
+                self._texts[i] = t
+        for row, its in zip(rows, items):
+            ids = np.array([self._id_of[t] for t in its], dtype=np.int64)
+            self._items_of_row[int(row)] = ids
+            for i in ids.tolist():
+                self._owners.setdefault(i, set()).add(int(row))
+
+    def remove(self, rows: Sequence[int]) -> None:
+        """Forget the items of the given rows; items no record uses any more are dropped."""
+        orphans = []
+        for row in rows:
+            for i in self._items_of_row.pop(int(row), np.empty(0, dtype=np.int64)).tolist():
+                owners = self._owners.get(i)
+                if owners is not None:
+                    owners.discard(int(row))
+                    if not owners:
+                        del self._owners[i]
+                        orphans.append(i)
+        if orphans:
+            self.dense.remove(np.array(orphans, dtype=np.int64))
+            for i in orphans:
+                del self._id_of[self._texts.pop(i)]
+
+    def items_of(self, row: int) -> list[str]:
+        """The item texts of one row."""
+        return [self._texts[i] for i in self._items_of_row.get(int(row), np.empty(0, dtype=np.int64)).tolist()]
+
+    def score(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Mean of the top-m item similarities of each row to a query vector (0 for rows without items).
+
+        Args:
+            query: (dim,) L2-normalised vector.
+            rows: row ids to score.
+
+        Returns:
+            float64 scores aligned with `rows`.
+        """
+        lists = [self._items_of_row.get(int(r), np.empty(0, dtype=np.int64)) for r in rows]
+        lengths = np.array([len(x) for x in lists])
+        out = np.zeros(len(rows), dtype=np.float64)
+        if lengths.sum() == 0:
+            return out
+        flat = np.concatenate(lists)
+        uniq, inverse = np.unique(flat, return_inverse=True)
+        sims = self.dense.score(query, uniq)[inverse]
+        padded = np.full((len(rows), int(lengths.max())), -np.inf)
+        mask = np.arange(padded.shape[1]) < lengths[:, None]
+        padded[mask] = sims
+        m = min(self.top_m, padded.shape[1])
+        best = -np.sort(-padded, axis=1)[:, :m]
+        counts = np.minimum(lengths, m)
+        best[~np.isfinite(best)] = 0.0
+        has = counts > 0
+        out[has] = best[has].sum(axis=1) / counts[has]
+        return out
+
+    def search(self, queries: np.ndarray, k: int) -> list[np.ndarray]:
+        """Rows owning the items nearest to each query (item-level candidate generation).
+
+        Args:
+            queries: (m, dim) vectors.
+            k: rows wanted per query.
+
+        Returns:
+            Per query, up to k row ids, owners of the best items first.
+        """
+        _, ids = self.dense.search(queries, max(k, 1))
+        out = []
+        for row_ids in ids:
+            found: dict[int, None] = {}
+            for i in row_ids.tolist():
+                if i < 0:
+                    break
+                for r in self._owners.get(i, ()):
+                    found.setdefault(r, None)
+                if len(found) >= k:
+                    break
+            out.append(np.fromiter(found, dtype=np.int64, count=len(found))[:k])
+        return out
+
+    def save(self, directory: str | Path) -> None:
+        """Write items, row lists and item vectors into `directory`."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        rows = sorted(self._items_of_row)
+        payload = {
+            "dim": self.dim,
+            "top_m": self.top_m,
+            "next_item": self._next_item,
+            "items": {str(i): t for i, t in self._texts.items()},
+            "rows": {str(r): self._items_of_row[r].tolist() for r in rows},
+        }
+        atomic_write_text(directory / "items.json", json.dumps(payload, ensure_ascii=False))
+        self.dense.save(directory / "dense")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ItemIndex:
+        """Read an ItemIndex written by `save`."""
+        directory = Path(directory)
+        try:
+            payload = json.loads((directory / "items.json").read_text(encoding="utf-8"))
+            dense = DenseIndex.load(directory / "dense")
+        except (OSError, ValueError) as exc:
+            raise MatcherError(f"item index at {directory} is damaged ({exc}): rebuild it with `matcher build`") from None
+        index = cls(payload["dim"], top_m=payload["top_m"])
+        index.dense = dense
+        index._next_item = payload["next_item"]
+        index._texts = {int(i): t for i, t in payload["items"].items()}
+        index._id_of = {t: i for i, t in index._texts.items()}
+        for r, ids in payload["rows"].items():
+            arr = np.array(ids, dtype=np.int64)
+            index._items_of_row[int(r)] = arr
+            for i in ids:
+                index._owners.setdefault(i, set()).add(int(r))
+        return index

@@ -1,0 +1,340 @@
+"""Training pairs (anchor, positive) for the contrastive encoder, from the shared data or any user corpus.
+
+Every text is passed through `dense_text` (the same normalisation and boilerplate removal the engine
+applies before embedding), so the encoder is trained on exactly what it will see at query time.
+
+Sources (`shared_pairs`), each a named group so that batches can be drawn from one group at a time:
+
+- ``patent_title``: patent title <-> abstract (bdci_patents).
+- ``applicant_patent``: applicant company name <-> patent, for company applicants (the name carries the
+  trade words, e.g. 新材料 / 电子科技, that bridge business scopes and patent language).
+- ``company_patent``: registered company profile (name + 经营范围) <-> a patent it filed, through the
+  exact applicant <-> 企业名称 link.
+- ``offer`` / ``demand``: Zhibei offer or demand name <-> text.
+- ``offer_class``: the GB/T 4754 classification and industry label of an offer <-> the offer (trade words <->
+  technology words).
+- ``csl``: CSL paper title <-> abstract and keywords <-> abstract.
+- ``company_name`` / ``scope_item``: registry name <-> 经营范围, and one scope item <-> the whole profile.
+
+KPPatent is never used: its abstracts and keyphrases are the kw2p-dev benchmark itself. Companies that are
+queries of c2p-dev or answers of p2c-dev are excluded from every company-derived group (see
+`BenchmarkExclusions`), so the dev numbers measure generalisation to unseen companies.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from matcher.text.boilerplate import strip_boilerplate
+from matcher.text.normalize import normalize
+
+SCOPE_PREFIX = "经营范围："
+"""How the benchmarks and the registry adapter present a business scope after the company name."""
+
+# scope items are separated by Chinese/ASCII list punctuation
+_SCOPE_SPLIT = re.compile(r"[、；;，,。:：\s]+")
+# items that carry no technology ("销售", "货物进出口", ...) are short or purely commercial
+_COMMERCIAL = re.compile(r"^(?:销售|批发|零售|生产|加工|制造|经营|代理|咨询|服务|货物进出口|技术进出口|进出口|及|和|等)+$")
+
+DEV_BENCHMARKS = ("c2p-dev", "p2c-dev", "kw2p-dev")
+
+
+def dense_text(text: str | None) -> str:
+    """The text the engine embeds: normalised, boilerplate removed (mirrors `Matcher.dense_text`).
+
+    Args:
+        text: raw text.
+
+    Returns:
+        The cleaned text ("" for empty input).
+    """
+    return strip_boilerplate(normalize(text))
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One positive training pair.
+
+    Attributes:
+        anchor: the query-side text.
+        positive: the text that should be close to it.
+        source: the group the pair belongs to (batches never mix groups).
+    """
+
+    anchor: str
+    positive: str
+    source: str
+
+
+@dataclass
+class BenchmarkExclusions:
+    """What must never be trained on, read from the dev benchmarks.
+
+    Attributes:
+        companies: company names that are c2p-dev queries or p2c-dev answers.
+        patent_ids: patent ids that are p2c-dev queries or c2p-dev answers (their link to a company is the
+            label being measured).
+    """
+
+    companies: set[str] = field(default_factory=set)
+    patent_ids: set[str] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return len(self.companies)
+
+
+def _jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _qrels(path: Path) -> list[tuple[str, str]]:
+    frame = pd.read_csv(path, sep="\t", dtype=str)
+    frame = frame[pd.to_numeric(frame["score"], errors="coerce").fillna(0) > 0]
+    return list(zip(frame["query-id"], frame["corpus-id"]))
+
+
+def company_name_of(profile: str) -> str:
+    """The company name at the head of a profile text "NAME。经营范围：...".
+
+    Args:
+        profile: a company profile as the benchmarks write it.
+
+    Returns:
+        The name (the text before the first "。"), stripped.
+    """
+    return profile.split("。", 1)[0].strip()
+
+
+def benchmark_exclusions(benchmark_dirs: Iterable[str | Path]) -> BenchmarkExclusions:
+    """Collect the companies and patents that the dev benchmarks query or judge.
+
+    Folders are recognised by name: c2p-* (queries are company profiles, answers patents) and p2c-*
+    (queries are patents, answers company profiles whose title is the name). Other folders, and folders
+    that do not exist, are skipped.
+
+    Args:
+        benchmark_dirs: BEIR folders.
+
+    Returns:
+        The exclusion sets.
+    """
+    out = BenchmarkExclusions()
+    for folder in map(Path, benchmark_dirs):
+        if not (folder / "queries.jsonl").is_file():
+            continue
+        name = folder.name.lower()
+        if name.startswith("c2p"):
+            for query in _jsonl(folder / "queries.jsonl"):
+                out.companies.add(company_name_of(str(query.get("text", ""))))
+            out.patent_ids.update(doc for _, doc in _qrels(folder / "qrels" / "test.tsv"))
+        elif name.startswith("p2c"):
+            titles = {str(d["_id"]): str(d.get("title") or "") for d in _jsonl(folder / "corpus.jsonl")}
+            for query_id, doc in _qrels(folder / "qrels" / "test.tsv"):
+                out.patent_ids.add(query_id)
+                if titles.get(doc):
+                    out.companies.add(titles[doc].strip())
+    out.companies.discard("")
+    return out
+
+
+def scope_items(scope: str, *, min_chars: int = 3) -> list[str]:
+    """Split a business scope into its trade items, dropping purely commercial ones.
+
+    Args:
+        scope: a 经营范围 text.
+        min_chars: shortest item kept.
+
+    Returns:
+        The items in order, de-duplicated.
+    """
+    items = []
+    for item in _SCOPE_SPLIT.split(dense_text(scope)):
+        item = item.strip("（）()【】\"'“”")
+        if len(item) >= min_chars and not _COMMERCIAL.match(item) and item not in items:
+            items.append(item)
+    return items
+
+
+def company_profile(name: str, scope: str) -> str:
+    """A company profile in the form the engine embeds ("NAME。经营范围：SCOPE", then cleaned)."""
+    return dense_text(f"{name}。{SCOPE_PREFIX}{scope}" if scope else name)
+
+
+def patent_text(title: str, abstract: str) -> str:
+    """A patent in the form the engine embeds ("TITLE。ABSTRACT", then cleaned)."""
+    return dense_text("。".join(p for p in (str(title or "").strip(), str(abstract or "").strip()) if p))
+
+
+def _add(out: list[Pair], anchor: str, positive: str, source: str, min_chars: int = 2) -> None:
+    anchor, positive = anchor.strip(), positive.strip()
+    if len(anchor) >= min_chars and len(positive) >= min_chars and anchor != positive:
+        out.append(Pair(anchor, positive, source))
+
+
+# ---- user corpora (self-supervised) ----
+def corpus_pairs(
+    patents: pd.DataFrame | None = None,
+    enterprises: pd.DataFrame | None = None,
+    *,
+    seed: int = 0,
+    items_per_company: int = 2,
+    exclude_companies: set[str] = frozenset(),
+    prefix: str = "",
+) -> list[Pair]:
+    """Self-supervised pairs from canonical records (any user corpus, no labels needed).
+
+    Args:
+        patents: patent records with `title` and `abstract` (canonical schema).
+        enterprises: enterprise records with `name` and `text` (a demand or a business scope).
+        seed: chooses the scope items.
+        items_per_company: scope items paired with each profile.
+        exclude_companies: names never used.
+        prefix: prepended to the source names (to tell corpora apart).
+
+    Returns:
+        Pairs: title <-> title+abstract ("patent_title"), name <-> profile ("company_name"), scope item <->
+        profile ("scope_item").
+    """
+    rng = random.Random(seed)
+    out: list[Pair] = []
+    if patents is not None and len(patents):
+        for title, abstract in zip(patents["title"].fillna(""), patents["abstract"].fillna("")):
+            if str(abstract).strip():
+                _add(out, dense_text(title), patent_text("", abstract), prefix + "patent_title")
+    if enterprises is not None and len(enterprises):
+        for name, text in zip(enterprises["name"].fillna(""), enterprises["text"].fillna("")):
+            name, text = str(name).strip(), str(text).strip()
+            if not text or name in exclude_companies:
+                continue
+            scope = text.removeprefix(SCOPE_PREFIX)
+            _add(out, dense_text(name), dense_text(scope), prefix + "company_name")
+            items = scope_items(scope)
+            for item in rng.sample(items, min(items_per_company, len(items))):
+                _add(out, item, company_profile(name, scope), prefix + "scope_item")
+    return out
+
+
+# ---- the shared data ----
+def _read_jsonl_frame(path: Path) -> pd.DataFrame:
+    return pd.DataFrame(_jsonl(path)).fillna("")
+
+
+def shared_pairs(
+    shared_dir: str | Path,
+    *,
+    exclusions: BenchmarkExclusions | None = None,
+    seed: int = 0,
+    registry_sample: int = 40_000,
+    items_per_company: int = 2,
+    sources: Sequence[str] | None = None,
+) -> list[Pair]:
+    """Build every training pair group from the shared data folder.
+
+    Args:
+        shared_dir: the folder with data/ and benchmarks/.
+        exclusions: companies / patents to leave out; None reads them from shared_dir/benchmarks/*-dev.
+        seed: sampling seed (registry sample, scope items).
+        registry_sample: companies taken from tech_companies_200k.parquet (0: none) in addition to
+            companies_20k.csv.
+        items_per_company: scope items per registry company.
+        sources: keep only these groups (None: all).
+
+    Returns:
+        The pairs, in a deterministic order.
+    """
+    shared = Path(shared_dir)
+    data = shared / "data"
+    if exclusions is None:
+        exclusions = benchmark_exclusions(shared / "benchmarks" / name for name in DEV_BENCHMARKS)
+    bad_companies = exclusions.companies
+    rng = random.Random(seed)
+    out: list[Pair] = []
+
+    # registry: name -> scope (20k + a sample of the 200k)
+    registry = pd.read_csv(data / "registry" / "companies_20k.csv", dtype=str).fillna("")
+    scopes = dict(zip(registry["企业名称"].str.strip(), registry["经营范围"]))
+    big_path = data / "registry" / "tech_companies_200k.parquet"
+    if registry_sample and big_path.is_file():
+        big = pd.read_parquet(big_path, columns=["企业名称", "经营范围"]).fillna("")
+        big = big.sample(n=min(registry_sample, len(big)), random_state=seed)
+        registry = pd.concat([registry[["企业名称", "经营范围"]], big], ignore_index=True)
+    registry = registry.drop_duplicates("企业名称")
+    out += corpus_pairs(
+        enterprises=pd.DataFrame({"name": registry["企业名称"], "text": registry["经营范围"]}),
+        seed=seed, items_per_company=items_per_company, exclude_companies=bad_companies,
+    )
+
+    # patents: title <-> abstract, applicant name <-> patent, registered profile <-> patent
+    patents = pd.read_csv(data / "bdci_patents" / "patents.csv", dtype=str).fillna("")
+    out += corpus_pairs(patents=patents, seed=seed)
+    for row in patents.itertuples(index=False):
+        applicant = row.applicant.strip()
+        if row.applicant_type != "company" or applicant in bad_companies or row.id in exclusions.patent_ids:
+            continue
+        text = patent_text(row.title, row.abstract)
+        _add(out, dense_text(applicant), text, "applicant_patent")
+        if applicant in scopes and scopes[applicant].strip():
+            _add(out, company_profile(applicant, scopes[applicant]), text, "company_patent")
+
+    # zhibei offers and demands
+    zhibei = data / "zhibei"
+    if (zhibei / "offers.jsonl").is_file():
+        offers = _read_jsonl_frame(zhibei / "offers.jsonl")
+        for row in offers.itertuples(index=False):
+            text = patent_text(row.name, row.context)
+            _add(out, dense_text(row.name), dense_text(row.context), "offer")
+            label = "。".join(
+                part for part in (str(row.classification).replace("——", "、"), str(row.industry).replace("-", "、"))
+                if part.strip()
+            )
+            _add(out, dense_text(label), text, "offer_class")
+    if (zhibei / "demands.jsonl").is_file():
+        demands = _read_jsonl_frame(zhibei / "demands.jsonl")
+        for row in demands.itertuples(index=False):
+            _add(out, dense_text(row.name), dense_text(row.context), "demand")
+
+    # CSL papers
+    csl_dir = data / "csl"
+    for path in sorted(csl_dir.glob("csl_benchmark_*_joined.csv")):
+        papers = pd.read_csv(path, dtype=str).fillna("")
+        for row in papers.itertuples(index=False):
+            abstract = dense_text(row.abstract)
+            _add(out, dense_text(row.title), abstract, "csl")
+            keywords = " ".join(k for k in row.keywords.split("_") if k.strip())
+            _add(out, dense_text(keywords), abstract, "csl")
+    tsv = csl_dir / "sswdxl_zh_csl_camera_readly_subset.tsv"
+    if tsv.is_file():
+        with tsv.open(encoding="utf-8") as handle:
+            for line in handle:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) >= 2:
+                    _add(out, dense_text(parts[0]), dense_text(parts[1]), "csl")
+
+    if sources is not None:
+        keep = set(sources)
+        out = [p for p in out if p.source in keep]
+    rng.shuffle(out)  # deterministic for a seed; the trainer groups by source anyway
+    return out
+
+
+def summarize(pairs: Sequence[Pair]) -> dict[str, int]:
+    """Pairs per source group.
+
+    Args:
+        pairs: the pairs.
+
+    Returns:
+        {source: count}, sorted by source name.
+    """
+    counts: dict[str, int] = {}
+    for pair in pairs:
+        counts[pair.source] = counts.get(pair.source, 0) + 1
+    return dict(sorted(counts.items()))

@@ -1,0 +1,413 @@
+"""Seeded, reproducible contrastive training of the static patent/enterprise encoder, with a model card.
+
+The model is a StaticEmbedding (mean of learned piece vectors, then L2 normalisation) over a Unigram
+tokenizer trained on the same texts. Training is symmetric in-batch InfoNCE (MultipleNegativesRankingLoss
+in both directions) on (anchor, positive) pairs; every batch is drawn from one source group, so in-batch
+negatives are of the same kind as the positive (company profiles against company profiles, ...).
+It runs on CPU in a few minutes and is bit-for-bit reproducible for a seed on the same machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from matcher.training.model import build_model, init_weights, train_tokenizer
+from matcher.training.pairs import DEV_BENCHMARKS, Pair, benchmark_exclusions, shared_pairs, summarize
+
+# Per-epoch sampling rate of each source group (1.0: every pair once; >1: repeated; <1: a random
+# subset each epoch). Company <-> patent links are rare and the most on-target, so they are repeated.
+DEFAULT_MIX: dict[str, float] = {
+    "company_patent": 8.0,
+    "applicant_patent": 2.0,
+    "offer_class": 1.0,
+    "patent_title": 1.0,
+    "offer": 1.0,
+    "demand": 1.0,
+    "csl": 1.0,
+    "company_name": 0.5,
+    "scope_item": 0.25,
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines the trained model (written into the model card).
+
+    Attributes:
+        seed: seeds Python, NumPy and torch (pair sampling, init, batch order).
+        epochs: passes over the (re-sampled) pairs.
+        dim: embedding size.
+        vocab_size: Unigram vocabulary size.
+        batch_size: pairs per batch (in-batch negatives = batch_size - 1).
+        lr: peak learning rate (Adam on sparse gradients), decayed linearly to 10%.
+        scale: similarity scale of the InfoNCE logits (1 / temperature).
+        mix: per-source sampling rate per epoch (sources not named use 1.0).
+        registry_sample: extra companies sampled from the 200k registry for name / scope pairs.
+        tokenizer_texts: at most this many distinct texts train the tokenizer.
+        threads: torch threads.
+    """
+
+    seed: int = 0
+    epochs: int = 3
+    dim: int = 256
+    vocab_size: int = 30_000
+    batch_size: int = 256
+    lr: float = 0.05
+    scale: float = 20.0
+    mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
+    registry_sample: int = 40_000
+    tokenizer_texts: int = 120_000
+    threads: int = 2
+
+
+@dataclass
+class TrainResult:
+    """What `train_encoder` produced.
+
+    Attributes:
+        output_dir: the model directory.
+        config: the training configuration.
+        pair_counts: training pairs per source (before per-epoch sampling).
+        seconds: wall-clock training time (tokenizer + optimisation, not pair building or evaluation).
+        steps: optimiser steps.
+        losses: mean loss per epoch.
+        metrics: benchmark results when evaluated ({} otherwise).
+    """
+
+    output_dir: Path
+    config: TrainConfig
+    pair_counts: dict[str, int]
+    seconds: float
+    steps: int
+    losses: list[float]
+    metrics: dict[str, dict] = field(default_factory=dict)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _batches(pairs: Sequence[Pair], config: TrainConfig, rng: np.random.Generator) -> list[np.ndarray]:
+    """One epoch of batches: per source, sample by the mix rate, shuffle, cut; then shuffle batch order."""
+    by_source: dict[str, list[int]] = {}
+    for i, pair in enumerate(pairs):
+        by_source.setdefault(pair.source, []).append(i)
+    batches: list[np.ndarray] = []
+    for source in sorted(by_source):
+        idx = np.asarray(by_source[source])
+        rate = float(config.mix.get(source, 1.0))
+        if rate <= 0:
+            continue
+        whole, frac = int(math.floor(rate)), rate - math.floor(rate)
+        parts = [rng.permutation(idx) for _ in range(whole)]
+        if frac > 0:
+            parts.append(rng.permutation(idx)[: int(round(frac * len(idx)))])
+        drawn = np.concatenate(parts) if parts else idx[:0]
+        for start in range(0, len(drawn), config.batch_size):
+            chunk = drawn[start : start + config.batch_size]
+            if len(chunk) >= 2:
+                batches.append(chunk)
+    order = rng.permutation(len(batches))
+    return [batches[i] for i in order]
+
+
+def _bag_inputs(token_ids: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = np.fromiter((len(t) for t in token_ids), dtype=np.int64, count=len(token_ids))
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    flat = np.concatenate(token_ids) if len(token_ids) else np.zeros(0, dtype=np.int64)
+    return torch.from_numpy(flat.astype(np.int64)), torch.from_numpy(offsets.astype(np.int64))
+
+
+def _info_nce(a: torch.Tensor, p: torch.Tensor, a_ids: np.ndarray, p_ids: np.ndarray, scale: float) -> torch.Tensor:
+    """Symmetric in-batch InfoNCE; duplicates of the same text are not used as negatives."""
+    a = F.normalize(a, dim=-1)
+    p = F.normalize(p, dim=-1)
+    logits = scale * a @ p.T
+    same_p = torch.from_numpy(p_ids[:, None] == p_ids[None, :])
+    same_a = torch.from_numpy(a_ids[:, None] == a_ids[None, :])
+    false_neg = (same_p | same_a) & ~torch.eye(len(a_ids), dtype=torch.bool)
+    logits = logits.masked_fill(false_neg, -1e4)
+    target = torch.arange(len(a_ids))
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
+def train_encoder(
+    output_dir: str | Path,
+    *,
+    pairs: Sequence[Pair] | None = None,
+    shared_dir: str | Path | None = None,
+    config: TrainConfig | None = None,
+    evaluate: bool = False,
+    benchmarks: Sequence[str | Path] | None = None,
+    cache_dir: str | Path | None = None,
+    log=print,
+) -> TrainResult:
+    """Train the static encoder and write a sentence-transformers model directory with a model card.
+
+    Args:
+        output_dir: where the model is written (created; existing model files are overwritten).
+        pairs: training pairs; None builds them from `shared_dir` (with the dev benchmark companies
+            excluded).
+        shared_dir: the shared data folder (needed when `pairs` is None, and for the default benchmarks).
+        config: training settings (defaults: `TrainConfig()`).
+        evaluate: run the dev benchmarks afterwards (full engine, fusion re-tuned per benchmark) and put
+            the numbers into the model card.
+        benchmarks: BEIR folders to evaluate on; None: shared_dir/benchmarks/{c2p,p2c,kw2p}-dev.
+        cache_dir: embedding cache for the evaluation (default: a folder inside output_dir's parent
+            named .eval-cache).
+        log: progress printer.
+
+    Returns:
+        The training result (also summarised in output_dir/README.md and training_config.json).
+
+    Raises:
+        ValueError: no pairs to train on.
+    """
+    config = config or TrainConfig()
+    output_dir = Path(output_dir)
+    if pairs is None:
+        if shared_dir is None:
+            raise ValueError("give either pairs or shared_dir")
+        started = time.perf_counter()
+        pairs = shared_pairs(shared_dir, seed=config.seed, registry_sample=config.registry_sample)
+        log(f"built {len(pairs)} pairs in {time.perf_counter() - started:.0f}s: {summarize(pairs)}")
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("no training pairs")
+
+    torch.set_num_threads(max(1, config.threads))
+    seed_everything(config.seed)
+    started = time.perf_counter()
+
+    # distinct texts -> token ids (the tokenizer is trained on them first)
+    texts: dict[str, int] = {}
+    for pair in pairs:
+        texts.setdefault(pair.anchor, len(texts))
+        texts.setdefault(pair.positive, len(texts))
+    text_list = list(texts)
+    tokenizer_sample = text_list
+    if len(text_list) > config.tokenizer_texts:
+        pick = np.random.default_rng(config.seed).choice(len(text_list), config.tokenizer_texts, replace=False)
+        tokenizer_sample = [text_list[i] for i in np.sort(pick)]
+    tokenizer = train_tokenizer(tokenizer_sample, vocab_size=config.vocab_size)
+    vocab = tokenizer.get_vocab_size()
+    encoded = tokenizer.encode_batch(text_list, add_special_tokens=False)
+    token_ids = [np.asarray(e.ids if e.ids else [0], dtype=np.int64) for e in encoded]
+    anchors = np.array([texts[p.anchor] for p in pairs], dtype=np.int64)
+    positives = np.array([texts[p.positive] for p in pairs], dtype=np.int64)
+    log(f"tokenizer: {vocab} pieces, {len(text_list)} distinct texts ({time.perf_counter() - started:.0f}s)")
+
+    bag = torch.nn.EmbeddingBag(vocab, config.dim, mode="mean", sparse=True)
+    with torch.no_grad():
+        bag.weight.copy_(init_weights(vocab, config.dim, config.seed))
+    optimizer = torch.optim.SparseAdam(bag.parameters(), lr=config.lr)
+    rng = np.random.default_rng(config.seed)
+    epochs = [_batches(pairs, config, rng) for _ in range(config.epochs)]
+    total = sum(len(e) for e in epochs)
+    step, losses = 0, []
+    for epoch, batches in enumerate(epochs):
+        running = 0.0
+        for batch in batches:
+            for group in optimizer.param_groups:  # linear decay to 10% of the peak
+                group["lr"] = config.lr * (1.0 - 0.9 * step / max(1, total))
+            a_ids, p_ids = anchors[batch], positives[batch]
+            a = bag(*_bag_inputs([token_ids[i] for i in a_ids]))
+            p = bag(*_bag_inputs([token_ids[i] for i in p_ids]))
+            loss = _info_nce(a, p, a_ids, p_ids, config.scale)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            running += float(loss)
+            step += 1
+        losses.append(running / max(1, len(batches)))
+        log(f"epoch {epoch + 1}/{config.epochs}: {len(batches)} batches, loss {losses[-1]:.4f} "
+            f"({time.perf_counter() - started:.0f}s)")
+    seconds = time.perf_counter() - started
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model = build_model(tokenizer, bag.weight.detach())
+    model.save(str(output_dir))
+    result = TrainResult(output_dir, config, summarize(pairs), seconds, step, losses)
+    (output_dir / "training_config.json").write_text(
+        json.dumps({**asdict(config), "pair_counts": result.pair_counts, "steps": step,
+                    "train_seconds": round(seconds, 1)}, ensure_ascii=False, indent=2),
+        encoding="utf-8",
+    )
+    if evaluate:
+        if benchmarks is None:
+            if shared_dir is None:
+                raise ValueError("give benchmarks or shared_dir to evaluate")
+            benchmarks = [Path(shared_dir) / "benchmarks" / name for name in DEV_BENCHMARKS]
+        cache = Path(cache_dir) if cache_dir else output_dir.parent / ".eval-cache"
+        result.metrics = evaluate_encoder(output_dir, benchmarks, cache_dir=cache, log=log)
+    write_model_card(result)
+    return result
+
+
+def evaluate_encoder(
+    model_dir: str | Path, benchmarks: Sequence[str | Path], *, cache_dir: str | Path, pool: int = 200, log=print
+) -> dict[str, dict]:
+    """Score an encoder with the full engine on BEIR benchmarks, re-tuning the fusion per benchmark.
+
+    For each benchmark the candidate pools (dense top-`pool` united with BM25 top-`pool`) are collected
+    once and every setting of `matcher.tuning.default_settings()` (weighted z-score sums and RRF, dense
+    weight 0..1 by 0.1) is scored; the best nDCG@10 setting is kept (one setting per benchmark, never per
+    query), next to dense alone.
+
+    Args:
+        model_dir: the encoder ("use-m3" or a model directory).
+        benchmarks: BEIR folders named <query>2<corpus>-<split>.
+        cache_dir: embedding cache.
+        pool: candidates per retriever.
+        log: progress printer.
+
+    Returns:
+        {benchmark name: {"dense": metrics, "best": metrics, "fusion": {method, dense, bm25, rrf_k}}}.
+    """
+    from matcher.config import FusionConfig, MatcherConfig
+    from matcher.engine import Matcher
+    from matcher.tuning import collect_pools, default_settings, grid
+
+    out: dict[str, dict] = {}
+    for folder in map(Path, benchmarks):
+        started = time.perf_counter()
+        matcher = Matcher(MatcherConfig(encoder=str(model_dir), cache_dir=Path(cache_dir), pool=pool))
+        pools = collect_pools(folder, matcher, pool=pool)
+        table = grid(pools, default_settings())
+        best = table.sort_values(["ndcg@10", "recall@100"], ascending=False, kind="stable").iloc[0]
+        dense = pools.evaluate(FusionConfig(method="weighted", weights={"dense": 1.0, "bm25": 0.0}))
+        bm25 = pools.evaluate(FusionConfig(method="weighted", weights={"dense": 0.0, "bm25": 1.0}))
+        metrics = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+        out[folder.name] = {
+            "dense": {m: float(dense[m]) for m in metrics},
+            "bm25": {m: float(bm25[m]) for m in metrics},
+            "best": {m: float(best[m]) for m in metrics},
+            "fusion": {"method": str(best["method"]), "dense": float(best["dense"]), "bm25": float(best["bm25"]),
+                       "rrf_k": int(best["rrf_k"])},
+        }
+        log(f"{folder.name}: dense ndcg@10 {dense['ndcg@10']:.4f}, fused {best['ndcg@10']:.4f} "
+            f"({best['method']} dense={best['dense']:.1f}) R@100 {best['recall@100']:.4f} "
+            f"MRR@10 {best['mrr@10']:.4f} ({time.perf_counter() - started:.0f}s)")
+    return out
+
+
+def write_model_card(result: TrainResult) -> Path:
+    """Write README.md (model card) into the model directory.
+
+    Args:
+        result: the training result.
+
+    Returns:
+        The card's path.
+    """
+    cfg = result.config
+    lines = [
+        f"# {result.output_dir.name}: static Chinese patent / enterprise encoder",
+        "",
+        "A sentence-transformers StaticEmbedding model (mean of learned Unigram-piece vectors, then L2 "
+        "normalisation) trained from scratch on this machine by `pipelines/train_encoder.py` "
+        "(`matcher.training.train_encoder`). No pretrained weights were used.",
+        "",
+        "Load it with `matcher.encode.load_encoder(path)` or `MatcherConfig(encoder=path)`.",
+        "",
+        "## Training data",
+        "",
+        "Contrastive (anchor, positive) pairs; each batch comes from one group. KPPatent (the kw2p-dev corpus) "
+        "is never used; companies that are c2p-dev queries or p2c-dev answers, and their patents, are excluded.",
+        "",
+        "| group | pairs | sampled per epoch |",
+        "|---|---|---|",
+    ]
+    for source, count in result.pair_counts.items():
+        lines.append(f"| {source} | {count} | x{cfg.mix.get(source, 1.0):g} |")
+    lines += [
+        "",
+        "Registry data (CC BY-NC-SA 4.0) is used for training only inside this evaluation setting; a model "
+        "trained on it is not for release.",
+        "",
+        "## Parameters",
+        "",
+        "```json",
+        json.dumps(asdict(cfg), ensure_ascii=False, indent=2),
+        "```",
+        "",
+        f"Training time: {result.seconds:.0f} s for {result.steps} steps on {torch.get_num_threads()} CPU "
+        f"thread(s) ({platform.processor() or platform.machine()}); losses per epoch: "
+        f"{', '.join(f'{x:.4f}' for x in result.losses)}.",
+        "",
+    ]
+    if result.metrics:
+        lines += [
+            "## Dev benchmarks (full engine)",
+            "",
+            "Fusion re-tuned per benchmark with `matcher.tuning` (one setting per benchmark).",
+            "",
+            "| benchmark | dense nDCG@10 | fused nDCG@10 | fused Recall@100 | fused MRR@10 | fusion |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, m in result.metrics.items():
+            fusion = m["fusion"]
+            lines.append(
+                f"| {name} | {m['dense']['ndcg@10']:.4f} | {m['best']['ndcg@10']:.4f} | "
+                f"{m['best']['recall@100']:.4f} | {m['best']['mrr@10']:.4f} | "
+                f"{fusion['method']} dense {fusion['dense']:.1f} / bm25 {fusion['bm25']:.1f} |"
+            )
+        lines.append("")
+        (result.output_dir / "metrics.json").write_text(json.dumps(result.metrics, indent=2), encoding="utf-8")
+    path = result.output_dir / "README.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def load_pairs_for(shared_dir: str | Path, config: TrainConfig) -> list[Pair]:
+    """The shared-data pairs for a config (dev companies excluded).
+
+    Args:
+        shared_dir: the shared folder.
+        config: supplies seed and registry_sample.
+
+    Returns:
+        The pairs.
+    """
+    exclusions = benchmark_exclusions(Path(shared_dir) / "benchmarks" / name for name in DEV_BENCHMARKS)
+    return shared_pairs(shared_dir, exclusions=exclusions, seed=config.seed, registry_sample=config.registry_sample)
+
+
+def parse_mix(items: Sequence[str] | Mapping[str, float] | None) -> dict[str, float]:
+    """Parse "source=rate" overrides on top of DEFAULT_MIX.
+
+    Args:
+        items: e.g. ["company_patent=4", "scope_item=0"], or a mapping.
+
+    Returns:
+        The full mix.
+
+    Raises:
+        ValueError: an item is not source=number.
+    """
+    mix = dict(DEFAULT_MIX)
+    if not items:
+        return mix
+    if isinstance(items, Mapping):
+        mix.update({k: float(v) for k, v in items.items()})
+        return mix
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"mix item {item!r} is not source=rate")
+        mix[key.strip()] = float(value)
+    return mix

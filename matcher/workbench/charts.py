@@ -1,0 +1,73 @@
+"""Plotly figures of the overview page (built from plain frames, so they can be tested without a browser)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from matcher.tracking import STATUSES
+
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=340, font=dict(family="Noto Sans CJK SC, WenQuanYi Micro Hei, sans-serif"))
+
+
+def _empty(title: str, message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_layout(title=title, xaxis_visible=False, yaxis_visible=False, **_LAYOUT)
+    return fig
+
+
+def matches_per_industry(matches: pd.DataFrame) -> go.Figure:
+    """Bar chart: matched pairs per patent industry (frame with column 'industry')."""
+    title = "各行业匹配数（每个企业/需求的前 K 名专利）"
+    if matches.empty:
+        return _empty(title, "暂无匹配")
+    counts = matches.groupby("industry").size().reset_index(name="匹配数").sort_values("匹配数", ascending=False)
+    fig = px.bar(counts, x="industry", y="匹配数", title=title, labels={"industry": "专利行业"})
+    fig.update_layout(**_LAYOUT)
+    return fig
+
+
+def score_distribution(matches: pd.DataFrame) -> go.Figure:
+    """Histogram of the overall scores (frame with column 'score')."""
+    title = "综合分分布"
+    if matches.empty:
+        return _empty(title, "暂无匹配")
+    fig = px.histogram(matches, x="score", nbins=30, title=title, labels={"score": "综合分", "count": "对数"})
+    fig.update_layout(yaxis_title="匹配对数", **_LAYOUT)
+    return fig
+
+
+def funnel(stages: pd.DataFrame) -> go.Figure:
+    """Outreach funnel: how many shortlisted pairs reached each stage (columns stage, count)."""
+    title = "推送漏斗（到达各阶段的记录数）"
+    if stages.empty or int(stages["count"].sum()) == 0:
+        return _empty(title, "推送清单为空")
+    fig = go.Figure(go.Funnel(y=stages["stage"], x=stages["count"], textinfo="value+percent initial"))
+    fig.update_layout(title=title, **_LAYOUT)
+    return fig
+
+
+def status_by_industry(frame: pd.DataFrame) -> go.Figure:
+    """Stacked bars: current status of the shortlist per industry (columns industry, status, count)."""
+    title = "各行业推送状态"
+    if frame.empty:
+        return _empty(title, "推送清单为空")
+    data = frame.copy()
+    data["status"] = data["status"].astype(str)
+    fig = px.bar(data, x="industry", y="count", color="status", title=title, barmode="stack",
+                 category_orders={"status": list(STATUSES)}, labels={"industry": "行业", "count": "记录数", "status": "状态"})
+    fig.update_layout(**_LAYOUT)
+    return fig
+
+
+def reply_times(frame: pd.DataFrame) -> go.Figure:
+    """Histogram of days from push to reply (columns days, industry)."""
+    title = "推送到回复的天数"
+    if frame.empty:
+        return _empty(title, "暂无已回复的记录")
+    fig = px.histogram(frame, x="days", color="industry", nbins=20, title=title,
+                       labels={"days": "天数", "industry": "行业"})
+    fig.update_layout(yaxis_title="记录数", **_LAYOUT)
+    return fig

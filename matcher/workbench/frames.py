@@ -1,0 +1,165 @@
+"""The tables the workbench shows (and exports): ranked pairs and the shortlist, with Chinese headers."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from matcher.engine import Match, SearchResult
+from matcher.schema import Kind
+from matcher.tracking import Item
+
+# Beijing time for display (the database stores naive UTC)
+LOCAL_OFFSET = timedelta(hours=8)
+
+PAIR_COLUMNS = [
+    "排名", "专利号", "专利名称", "企业/需求编号", "企业/需求名称", "综合分", "语义分", "关键词分", "共有关键词",
+    "最相关专利句", "句子相似度", "申请人", "申请人类型", "专利行业", "专利地区", "许可方式", "价格", "成熟度",
+    "企业地区", "跟踪状态",
+]
+
+SHORTLIST_COLUMNS = [
+    "记录号", "专利号", "专利名称", "企业/需求编号", "企业/需求名称", "行业", "匹配分", "状态", "拒绝原因", "负责人",
+    "备注", "下次跟进", "推送时间", "回复时间", "最后修改人", "最后修改时间", "版本",
+]
+
+
+def text_query_id(text: str) -> str:
+    """A stable id for a pasted demand text (used as the enterprise side of a shortlisted pair)."""
+    return "TEXT-" + hashlib.sha1(text.strip().encode("utf-8")).hexdigest()[:10]
+
+
+def clean(value: object) -> str:
+    """A cell as display text ('' for missing values)."""
+    if value is None:
+        return ""
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    text = str(value).strip()
+    return "" if text.lower() in ("nan", "none", "<na>") else text
+
+
+def local_time(value: datetime | None) -> str:
+    """A stored UTC timestamp as Beijing time text ('' for None)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
+        return ""
+    return (pd.Timestamp(value).to_pydatetime() + LOCAL_OFFSET).strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass
+class Pair:
+    """One ranked pair as shown on a card: the patent side, the enterprise side and the evidence."""
+
+    match: Match
+    patent: dict
+    enterprise: dict
+    query_side: Kind | None  # which side the query came from (None: pasted text)
+    item: Item | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def patent_id(self) -> str:
+        return clean(self.patent.get("id"))
+
+    @property
+    def enterprise_id(self) -> str:
+        return clean(self.enterprise.get("id"))
+
+
+def make_pairs(result: SearchResult, query_record: Mapping | None, pair_items: Mapping[tuple[str, str], Item]) -> list[Pair]:
+    """The pairs of a search result (query_record: the stored query record, or None for pasted text)."""
+    pairs = []
+    query = result.query
+    if query_record is None:
+        query_record = {"id": text_query_id(query.text), "name": _short(query.text), "text": query.text, "content": query.text}
+    for m in result.matches:
+        if result.target == Kind.PATENT:
+            patent, enterprise = m.record, dict(query_record)
+        else:
+            patent, enterprise = dict(query_record), m.record
+        pair = Pair(m, patent, enterprise, query.kind)
+        pair.item = pair_items.get((pair.patent_id, pair.enterprise_id))
+        pairs.append(pair)
+    return pairs
+
+
+def _short(text: str, n: int = 24) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[:n] + "…"
+
+
+def pair_frame(pairs: Iterable[Pair]) -> pd.DataFrame:
+    """The on-screen table of ranked pairs (the same frame is exported)."""
+    rows = []
+    for p in pairs:
+        m, pat, ent = p.match, p.patent, p.enterprise
+        ex = m.explanation
+        rows.append({
+            "排名": m.rank,
+            "专利号": p.patent_id,
+            "专利名称": clean(pat.get("title")),
+            "企业/需求编号": p.enterprise_id,
+            "企业/需求名称": clean(ent.get("name")),
+            "综合分": round(float(m.score), 3),
+            "语义分": round(float(m.components.get("dense", 0.0)), 3),
+            "关键词分": round(float(m.components.get("bm25", 0.0)), 3),
+            "共有关键词": "、".join(ex.shared_terms) if ex else "",
+            "最相关专利句": ex.closest_sentence if ex else "",
+            "句子相似度": round(float(ex.sentence_similarity), 3) if ex else 0.0,
+            "申请人": clean(pat.get("applicant")),
+            "申请人类型": clean(pat.get("applicant_type")),
+            "专利行业": clean(pat.get("industry")),
+            "专利地区": clean(pat.get("region")),
+            "许可方式": clean(pat.get("license_mode")),
+            "价格": clean(pat.get("price")),
+            "成熟度": clean(pat.get("maturity")),
+            "企业地区": clean(ent.get("region")),
+            "跟踪状态": p.item.status if p.item else "",
+        })
+    return pd.DataFrame(rows, columns=PAIR_COLUMNS)
+
+
+def shortlist_frame(items: Iterable[Item]) -> pd.DataFrame:
+    """The on-screen shortlist table (the same frame is exported)."""
+    rows = [{
+        "记录号": i.id,
+        "专利号": i.patent_id,
+        "专利名称": i.patent_title,
+        "企业/需求编号": i.enterprise_id,
+        "企业/需求名称": i.enterprise_name,
+        "行业": i.industry,
+        "匹配分": None if i.score is None else round(float(i.score), 3),
+        "状态": i.status,
+        "拒绝原因": i.reason or "",
+        "负责人": i.owner,
+        "备注": i.note,
+        "下次跟进": i.next_action.isoformat() if i.next_action else "",
+        "推送时间": local_time(i.pushed_at),
+        "回复时间": local_time(i.replied_at),
+        "最后修改人": i.updated_by,
+        "最后修改时间": local_time(i.updated_at),
+        "版本": i.version,
+    } for i in items]
+    return pd.DataFrame(rows, columns=SHORTLIST_COLUMNS)
+
+
+def option_values(frame: pd.DataFrame, column: str, *, major: bool = False, split: str | None = None) -> list[str]:
+    """Distinct non-empty values of a column for a filter (major: the part before '-'; split: a separator)."""
+    if column not in frame.columns:
+        return []
+    values: set[str] = set()
+    for v in frame[column].map(clean):
+        if not v:
+            continue
+        parts = [x.strip() for x in v.replace("，", ",").split(split)] if split else [v]
+        for x in parts:
+            if x:
+                values.add(x.split("-")[0].strip() if major else x)
+    return sorted(values)

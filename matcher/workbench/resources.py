@@ -1,0 +1,114 @@
+"""Long-lived resources of the workbench, cached per server process with st.cache_resource.
+
+The engine is loaded with a lazy encoder for USE-m3: browsing stored patents and enterprises uses the
+stored vectors and the embedding cache, so the encoder model (seconds to load) is only loaded when a
+new text must be embedded, and it is warmed in a background thread after start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from matcher.auth import User, load_users, users_file
+from matcher.config import PROJECT_ROOT, load_config
+from matcher.encode import load_encoder
+from matcher.engine import Matcher
+from matcher.tracking import TrackingStore, database_url
+
+DEFAULT_INDEX_DIR = PROJECT_ROOT / "artifacts" / "index"
+_USE_DIMS = {"use-m3": 512, "use-m3-denoise": 512}
+
+
+def index_dir() -> Path:
+    """The index directory: env MATCHER_INDEX_DIR, else artifacts/index."""
+    return Path(os.environ.get("MATCHER_INDEX_DIR") or DEFAULT_INDEX_DIR).expanduser()
+
+
+class LazyEncoder:
+    """The USE-m3 encoder, loaded on first use (thread-safe); model_id and dim are known without loading.
+
+    Args:
+        spec: "use-m3" or "use-m3-denoise".
+    """
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self.model_id = spec
+        self.dim = _USE_DIMS[spec]
+        self._inner = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._inner is not None
+
+    def load(self):
+        with self._lock:
+            if self._inner is None:
+                self._inner = load_encoder(self.spec)
+            return self._inner
+
+    def preload(self) -> None:
+        """Load the model in a background thread (so the first free-text search does not wait)."""
+        if not self.loaded:
+            threading.Thread(target=self.load, name="encoder-preload", daemon=True).start()
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        return self.load().encode(texts, batch_size=batch_size, show_progress=show_progress)
+
+
+def load_matcher(directory: str | Path | None = None, config_path: str | None = None, *, preload: bool = True) -> Matcher:
+    """Load the engine (MatcherError when the index is missing or does not fit the encoder)."""
+    config = load_config(config_path or os.environ.get("MATCHER_CONFIG") or None)
+    lazy = LazyEncoder(config.encoder.strip()) if config.encoder.strip() in _USE_DIMS else None
+    matcher = Matcher.load(directory or index_dir(), config, encoder=lazy) if lazy else Matcher.load(directory or index_dir(), config)
+    if lazy is not None and preload and os.environ.get("MATCHER_PRELOAD_ENCODER", "1") != "0":
+        lazy.preload()
+    return matcher
+
+
+def _stamp(directory: Path) -> float:
+    """Latest modification time of the index files (a rebuilt index gets a new cache entry)."""
+    try:
+        return max((p.stat().st_mtime for p in directory.rglob("*") if p.is_file()), default=0.0)
+    except OSError:
+        return 0.0
+
+
+@st.cache_resource(show_spinner="正在加载匹配引擎…", max_entries=4)
+def _cached_matcher(directory: str, config_path: str, stamp: float) -> Matcher:  # noqa: ARG001 - stamp is a cache key
+    return load_matcher(directory, config_path or None)
+
+
+def get_matcher() -> Matcher:
+    """The engine of MATCHER_INDEX_DIR, loaded once per server process."""
+    directory = index_dir()
+    return _cached_matcher(str(directory), os.environ.get("MATCHER_CONFIG", ""), _stamp(directory))
+
+
+@st.cache_resource(show_spinner="正在连接跟踪数据库…", max_entries=8)
+def _cached_store(url: str) -> TrackingStore:
+    return TrackingStore(url)
+
+
+def get_store() -> TrackingStore:
+    """The tracking store of DATABASE_URL (or the SQLite file), migrated once per server process."""
+    return _cached_store(database_url())
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _cached_users(path: str, mtime: float) -> dict[str, User]:  # noqa: ARG001 - mtime is a cache key
+    return load_users(path)
+
+
+def get_users() -> dict[str, User]:
+    """The officer accounts (re-read when the users file changes)."""
+    p = users_file()
+    mtime = p.stat().st_mtime if p.is_file() else 0.0
+    return _cached_users(str(p), mtime)
