@@ -102,6 +102,8 @@ def _consistent(coll) -> None:
     assert len(coll.dense) == n and len(coll.lexical) == n
     rows = set(coll.records.index.tolist())
     assert set(coll.dense.ids.tolist()) == rows and set(coll.lexical.ids.tolist()) == rows
+    if coll.items is not None:
+        assert set(coll.items.rows.tolist()) == rows
     assert coll.records["id"].is_unique
 
 
@@ -176,3 +178,22 @@ def test_mismatched_manifest_is_refused_with_a_clear_message(demo_index, config,
 def test_empty_query_is_rejected(matcher):
     with pytest.raises(MatcherError, match="empty"):
         matcher.search("  ", Kind.PATENT)
+
+
+def test_enterprise_upsert_and_delete_keep_items_consistent(matcher):
+    coll = matcher.collection(Kind.ENTERPRISE)
+    n0 = len(coll)
+    row = {c: "" for c in ("id", "name", "text", "industry", "region", "size", "budget", "cooperation")}
+    row.update(id="NEW-E", name="蓝海无人机有限公司", text="无人机电池、无人机电机的研发、生产；航拍服务")
+    matcher.index(Kind.ENTERPRISE, pd.DataFrame([row]))
+    _consistent(coll)
+    assert coll.items.items_of(coll.rows_of(["NEW-E"])[0])[:2] == ["蓝海无人机有限公司", "无人机电池"]
+    row.update(text="茶叶深加工、茶饮料生产")
+    matcher.index(Kind.ENTERPRISE, pd.DataFrame([row]))
+    _consistent(coll)
+    assert "无人机电池" not in coll.items.items_of(coll.rows_of(["NEW-E"])[0])
+    hits = matcher.search(matcher.query_for(Kind.ENTERPRISE, "NEW-E"), Kind.PATENT, k=3)[0].matches
+    assert any("茶" in m.record["title"] for m in hits)
+    matcher.delete(Kind.ENTERPRISE, ["NEW-E"])
+    _consistent(coll)
+    assert len(coll) == n0 and "NEW-E" not in coll

@@ -55,7 +55,6 @@ class ItemIndex:
             items: per row, its item texts.
             new_vectors: vectors of every item text returned by `missing` for these items.
         """
-        self.remove([r for r in rows if r in self._items_of_row])
         fresh = [t for t in dict.fromkeys(t for its in items for t in its) if t not in self._id_of]
         if fresh:
             lost = [t for t in fresh if t not in new_vectors]
@@ -67,27 +66,42 @@ class ItemIndex:
             for t, i in zip(fresh, ids.tolist()):
                 self._id_of[t] = i
                 self._texts[i] = t
+        orphans: list[int] = []
         for row, its in zip(rows, items):
+            row = int(row)
             ids = np.array([self._id_of[t] for t in its], dtype=np.int64)
-            self._items_of_row[int(row)] = ids
+            old = self._items_of_row.get(row, np.empty(0, dtype=np.int64))
+            self._items_of_row[row] = ids
             for i in ids.tolist():
-                self._owners.setdefault(i, set()).add(int(row))
+                self._owners.setdefault(i, set()).add(row)
+            for i in set(old.tolist()) - set(ids.tolist()):
+                orphans += self._release(i, row)
+        self._drop(orphans)
+
+    def _release(self, item: int, row: int) -> list[int]:
+        """Remove `row` from an item's owners; returns [item] when nobody uses it any more."""
+        owners = self._owners.get(item)
+        if owners is None:
+            return []
+        owners.discard(row)
+        if owners:
+            return []
+        del self._owners[item]
+        return [item]
+
+    def _drop(self, items: list[int]) -> None:
+        if items:
+            self.dense.remove(np.array(items, dtype=np.int64))
+            for i in items:
+                del self._id_of[self._texts.pop(i)]
 
     def remove(self, rows: Sequence[int]) -> None:
         """Forget the items of the given rows; items no record uses any more are dropped."""
-        orphans = []
+        orphans: list[int] = []
         for row in rows:
             for i in self._items_of_row.pop(int(row), np.empty(0, dtype=np.int64)).tolist():
-                owners = self._owners.get(i)
-                if owners is not None:
-                    owners.discard(int(row))
-                    if not owners:
-                        del self._owners[i]
-                        orphans.append(i)
-        if orphans:
-            self.dense.remove(np.array(orphans, dtype=np.int64))
-            for i in orphans:
-                del self._id_of[self._texts.pop(i)]
+                orphans += self._release(i, int(row))
+        self._drop(orphans)
 
     def items_of(self, row: int) -> list[str]:
         """The item texts of one row."""
