@@ -245,7 +245,7 @@ class Matcher:
         queries: Query | str | Sequence[Query | str],
         target: Kind | str,
         *,
-        k: int = 10,
+        k: int | None = 10,
         filters: Mapping[str, str | Sequence[str]] | None = None,
         explain: bool = True,
         show_progress: bool = False,
@@ -255,7 +255,7 @@ class Matcher:
         Args:
             queries: one or more queries (a plain string is free text).
             target: which records to rank ("patent" or "enterprise").
-            k: results per query.
+            k: results per query (None: the whole scored candidate pool, for tuning).
             filters: column -> accepted value(s) on the target records (see Collection.filter_rows).
             explain: attach shared key terms and the closest patent sentence to every match.
             show_progress: show progress bars.
@@ -294,7 +294,7 @@ class Matcher:
                 scorers.append(QueryItemScorer(coll.dense, item_vectors, top_m=self.config.items_top_m))
         return scorers
 
-    def _search_batch(self, batch: Sequence[Query], coll: Collection, k: int, allowed, explain: bool) -> list[SearchResult]:
+    def _search_batch(self, batch: Sequence[Query], coll: Collection, k: int | None, allowed, explain: bool) -> list[SearchResult]:
         vectors = self._query_vectors(batch)
         terms = [self.terms(q.text) for q in batch]
         exclude = [coll.rows_of([q.id]).tolist() if q.kind == coll.kind and q.id in coll else [] for q in batch]
@@ -307,13 +307,15 @@ class Matcher:
             scorers = self._scorers(coll, direction, sub, vectors[idx], [terms[i] for i in idx])
             retriever = HybridRetriever(len(coll), scorers, make_fusion(self.config.fusion_for(direction)), pool=self.config.pool)
             rankings.update(zip(idx, retriever.retrieve(len(idx), k, allowed=allowed, exclude=[exclude[i] for i in idx])))
+        hit_rows = [h.row for i in range(len(batch)) for h in rankings[i].hits]
+        records = iter(coll.records.loc[hit_rows].to_dict("records")) if hit_rows else iter(())
         results = []
         for i, q in enumerate(batch):
-            matches = [
-                Match(rank=r + 1, target_id=str(coll.records.at[h.row, "id"]), score=h.score, components=h.components,
-                      ranks=h.ranks, record=coll.records.loc[h.row].to_dict())
-                for r, h in enumerate(rankings[i].hits)
-            ]
+            matches = []
+            for r, h in enumerate(rankings[i].hits):
+                record = next(records)
+                matches.append(Match(rank=r + 1, target_id=str(record["id"]), score=h.score, components=h.components,
+                                     ranks=h.ranks, record=record))
             results.append(SearchResult(q, coll.kind, matches, rankings[i].available))
         if explain:
             self._explain(results, vectors, terms, coll)

@@ -26,7 +26,9 @@ class Explanation:
     sentence_similarity: float
 
 
-def shared_key_terms(query_terms: Sequence[str], doc_terms: Sequence[str], idf: Mapping[str, float], limit: int = 8) -> list[str]:
+def shared_key_terms(
+    query_terms: Sequence[str], doc_terms: Sequence[str], idf: Mapping[str, float], limit: int = 8, min_chars: int = 2
+) -> list[str]:
     """Terms present in both texts, ranked by IDF, without terms contained in a longer chosen term.
 
     Args:
@@ -34,11 +36,12 @@ def shared_key_terms(query_terms: Sequence[str], doc_terms: Sequence[str], idf: 
         doc_terms: terms of the other side.
         idf: term -> IDF in the ranked collection (unknown terms rank last).
         limit: how many terms to return.
+        min_chars: shorter terms (single characters such as 混, 共) are not shown as evidence.
 
     Returns:
         Up to `limit` shared terms, most informative first.
     """
-    common = set(query_terms) & set(doc_terms)
+    common = {t for t in set(query_terms) & set(doc_terms) if len(t) >= min_chars}
     ranked = sorted(common, key=lambda t: (-idf.get(t, 0.0), -len(t), t))
     chosen: list[str] = []
     for term in ranked:

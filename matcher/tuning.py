@@ -58,7 +58,7 @@ def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200) -> C
     )
     matcher.index(c_kind, corpus_frame(bench, c_kind))
     qids = list(bench.queries)
-    results = matcher.search([Query(bench.queries[q], kind=q_kind) for q in qids], c_kind, k=10**9, explain=False)
+    results = matcher.search([Query(bench.queries[q], kind=q_kind) for q in qids], c_kind, k=None, explain=False)
     ids, scores = [], []
     for res in results:
         ids.append(np.array([m.target_id for m in res.matches], dtype=object))

@@ -68,7 +68,7 @@ class HybridRetriever:
     def retrieve(
         self,
         n_queries: int,
-        k: int,
+        k: int | None,
         *,
         allowed: np.ndarray | None = None,
         exclude: Sequence[Sequence[int]] | None = None,
@@ -77,7 +77,7 @@ class HybridRetriever:
 
         Args:
             n_queries: number of queries in the batch.
-            k: results per query.
+            k: results per query; None returns the whole scored candidate pool (for tuning and analysis).
             allowed: row ids that pass the filters (None: all rows).
             exclude: per query, row ids never to return (e.g. the query record itself).
 
@@ -96,7 +96,8 @@ class HybridRetriever:
 
         results: list[Ranking | None] = [None] * n_queries
         pending = list(range(n_queries))
-        pool = max(self.pool, k)
+        want = k or 0
+        pool = max(self.pool, want)
         while pending:
             size = min(pool, self.size)
             found = [scorer.candidates(pending, size) for scorer in self.scorers]
@@ -107,7 +108,7 @@ class HybridRetriever:
                     cand = np.setdiff1d(cand, np.asarray(exclude[q], dtype=np.int64))
                 if allowed is not None:
                     cand = cand[np.isin(cand, allowed)]
-                if len(cand) >= k or size >= self.size:
+                if len(cand) >= want or size >= self.size:
                     results[q] = self._rank(q, cand, k, available)
                 else:
                     still.append(q)
@@ -115,7 +116,7 @@ class HybridRetriever:
             pool *= 4
         return results  # type: ignore[return-value]
 
-    def _rank(self, query: int, rows: np.ndarray, k: int, available: int) -> Ranking:
+    def _rank(self, query: int, rows: np.ndarray, k: int | None, available: int) -> Ranking:
         if len(rows) == 0:
             return Ranking([], available)
         scores = {s.name: s.score(query, rows) for s in self.scorers}

@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from matcher.config import PROJECT_ROOT
 from matcher.errors import MatcherError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DEFAULT_SQLITE = PROJECT_ROOT / "artifacts" / "tracking.sqlite"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -64,6 +67,8 @@ def make_engine(url: str | None = None) -> Engine:
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic configuration pointing at the packaged migrations (no alembic.ini needed)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["url"] = database_url(url)
@@ -80,6 +85,8 @@ def upgrade_db(url: str | Engine | None = None, revision: str = "head") -> None:
     Raises:
         MatcherError: the database cannot be reached or migrated.
     """
+    from alembic import command
+
     engine = url if isinstance(url, Engine) else make_engine(url)
     cfg = alembic_config(None if isinstance(url, Engine) else url)
     try:

@@ -54,10 +54,19 @@ class LazyEncoder:
                 self._inner = load_encoder(self.spec)
             return self._inner
 
-    def preload(self) -> None:
-        """Load the model in a background thread (so the first free-text search does not wait)."""
+    def preload(self, delay: float = 8.0) -> None:
+        """Load the model in a background thread after `delay` seconds (so the first free-text search
+        does not wait, while the first pages after start-up do not compete with it for the CPU)."""
         if not self.loaded:
-            threading.Thread(target=self.load, name="encoder-preload", daemon=True).start()
+            timer = threading.Timer(delay, self._quiet_load)
+            timer.daemon = True
+            timer.start()
+
+    def _quiet_load(self) -> None:
+        try:
+            self.load()
+        except Exception:  # noqa: BLE001 - a failure shows up (as a message) when the encoder is really needed
+            pass
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
         return self.load().encode(texts, batch_size=batch_size, show_progress=show_progress)
@@ -90,6 +99,28 @@ def get_matcher() -> Matcher:
     """The engine of MATCHER_INDEX_DIR, loaded once per server process."""
     directory = index_dir()
     return _cached_matcher(str(directory), os.environ.get("MATCHER_CONFIG", ""), _stamp(directory))
+
+
+_warming = threading.Lock()
+_warmed: set[str] = set()
+
+
+def warm_matcher() -> None:
+    """Start loading the engine in the background (called by the login page, so that the first page
+    after the login finds it cached). Nothing is shown; a failure is reported by the pages later."""
+    key = f"{index_dir()}|{os.environ.get('MATCHER_CONFIG', '')}"
+    with _warming:
+        if key in _warmed:
+            return
+        _warmed.add(key)
+
+    def run() -> None:
+        try:
+            get_matcher()
+        except Exception:  # noqa: BLE001 - shown by the pages when they need the engine
+            pass
+
+    threading.Thread(target=run, name="engine-warmup", daemon=True).start()
 
 
 @st.cache_resource(show_spinner="正在连接跟踪数据库…", max_entries=8)

@@ -39,12 +39,14 @@ from matcher.workbench.frames import (
     option_values,
     pair_frame,
     shortlist_frame,
+    text_query_id,
 )
 from matcher.workbench.highlight import highlight_terms
-from matcher.workbench.resources import get_matcher, get_store, get_users, index_dir
+from matcher.workbench.resources import get_matcher, get_store, get_users, index_dir, warm_matcher
 
 APP_TITLE = "专利–企业匹配工作台"
 SELECT_LIMIT = 200  # options listed in a name picker at once (the search box narrows thousands down)
+OVERVIEW_MAX_QUERIES = 2000  # enterprises / demands ranked for the overview charts (cached per index)
 DIRECTIONS = {"enterprise": "企业/需求 → 专利", "patent": "专利 → 企业", "text": "新需求文本 → 专利"}
 
 _CSS = """
@@ -76,6 +78,18 @@ def show_flash() -> None:
         getattr(st, level)(message)
 
 
+def keep(key: str, default=None) -> str:
+    """Make a widget keep its value across page switches (Streamlit drops the state of unrendered widgets).
+
+    Call before creating the widget with this key and without a default value argument.
+    """
+    kept: dict = st.session_state.setdefault("_kept", {})
+    if key not in st.session_state:
+        st.session_state[key] = kept.get(key, default)
+    kept[key] = st.session_state[key]
+    return key
+
+
 def login_gate() -> User:
     """Return the signed-in user; otherwise render the login form and stop the script (no data shown)."""
     user = current_user()
@@ -86,6 +100,7 @@ def login_gate() -> User:
                 st.session_state.clear()
                 st.rerun()
         return user
+    warm_matcher()  # load the engine while the officer types the password
     st.title(APP_TITLE)
     st.caption("技术经理人工作台：双向匹配浏览、推送跟踪、总览与导出。请先登录。")
     try:
@@ -166,6 +181,8 @@ def download_buttons(frame: pd.DataFrame, stem: str, key: str) -> None:
 def _multiselect(label: str, options: list[str], key: str, help: str | None = None) -> list[str]:
     if not options:
         return []
+    keep(key, [])
+    st.session_state[key] = [v for v in st.session_state[key] if v in options]
     return st.sidebar.multiselect(label, options, key=key, placeholder="不限", help=help)
 
 
@@ -186,10 +203,10 @@ def sidebar_filters(matcher: Matcher, target: Kind) -> tuple[dict[str, list[str]
         filters["region"] = _multiselect("地区", option_values(recs, "region"), "f_e_region")
         filters["size"] = _multiselect("企业规模", option_values(recs, "size"), "f_e_size")
         filters["cooperation"] = _multiselect("合作方式", option_values(recs, "cooperation", split=","), "f_e_cooperation")
-    min_score = st.sidebar.number_input("最低综合分", value=None, step=0.1, placeholder="不限", key="f_min_score",
+    min_score = st.sidebar.number_input("最低综合分", value=None, step=0.1, placeholder="不限", key=keep("f_min_score"),
                                         help="综合分为语义分与关键词分融合后的分数，越高越相关")
-    hide_contacted = st.sidebar.checkbox("隐藏已联系的组合", key="f_hide_contacted", help="已推送及之后状态的组合不再列出")
-    k = st.sidebar.slider("结果数", min_value=5, max_value=50, value=10, step=5, key="f_k")
+    hide_contacted = st.sidebar.checkbox("隐藏已联系的组合", key=keep("f_hide_contacted", False), help="已推送及之后状态的组合不再列出")
+    k = st.sidebar.slider("结果数", min_value=5, max_value=50, step=5, key=keep("f_k", 10))
     return {c: v for c, v in filters.items() if v}, min_score, hide_contacted, k
 
 
@@ -200,7 +217,7 @@ def _pick_record(matcher: Matcher, kind: Kind) -> str | None:
     label = "专利" if kind == Kind.PATENT else "企业/需求"
     names = dict(zip(recs["id"].astype(str), recs[name_col].map(clean)))
     c1, c2 = st.columns([1, 2])
-    needle = c1.text_input(f"按名称或编号查找{label}", key=f"q_{kind.value}_search", placeholder="输入关键字")
+    needle = c1.text_input(f"按名称或编号查找{label}", key=keep(f"q_{kind.value}_search", ""), placeholder="输入关键字")
     ids = recs["id"].astype(str)
     if needle.strip():
         hit = ids.str.contains(needle.strip(), case=False, regex=False) | recs[name_col].astype(str).str.contains(
@@ -211,7 +228,10 @@ def _pick_record(matcher: Matcher, kind: Kind) -> str | None:
         c2.warning(f"没有名称或编号包含「{needle.strip()}」的{label}")
         return None
     caption = f"共 {len(ids)} 条{label}" + (f"，下拉框列出前 {SELECT_LIMIT} 条，请输入关键字缩小范围" if len(ids) > SELECT_LIMIT else "")
-    chosen = c2.selectbox(f"选择{label}", options, index=None, key=f"q_{kind.value}",
+    pick = keep(f"q_{kind.value}")
+    if st.session_state[pick] not in options:
+        st.session_state[pick] = None
+    chosen = c2.selectbox(f"选择{label}", options, index=None, key=pick,
                           format_func=lambda i: f"{names.get(i, '')}（{i}）", placeholder="请选择…", help=caption)
     c2.caption(caption)
     return chosen
@@ -219,7 +239,7 @@ def _pick_record(matcher: Matcher, kind: Kind) -> str | None:
 
 def _free_text() -> str | None:
     with st.form("free_text_form"):
-        text = st.text_area("粘贴新的需求描述（将实时计算向量）", key="free_text_input", height=130,
+        text = st.text_area("粘贴新的需求描述（将实时计算向量）", key=keep("free_text_input", ""), height=130,
                             placeholder="例如：我公司生产可降解购物袋，薄膜易撕裂，希望提高韧性和抗撕裂性能……")
         submitted = st.form_submit_button("匹配专利", type="primary")
     if submitted:
@@ -250,7 +270,7 @@ def browse_page() -> None:
     user = require_user()
     st.title("匹配浏览")
     matcher, store = _engine(), _store()
-    mode = st.radio("匹配方向", list(DIRECTIONS), format_func=DIRECTIONS.get, horizontal=True, key="mode")
+    mode = st.radio("匹配方向", list(DIRECTIONS), format_func=DIRECTIONS.get, horizontal=True, key=keep("mode", "enterprise"))
     target = Kind.ENTERPRISE if mode == "patent" else Kind.PATENT
     filters, min_score, hide_contacted, k = sidebar_filters(matcher, target)
 
@@ -271,7 +291,10 @@ def browse_page() -> None:
         query_record = matcher.collection(kind).record(chosen)
 
     contacted = store.contacted_pairs() if hide_contacted else set()
-    result = _search(matcher, query, target, k + (len(contacted) if hide_contacted else 0), filters)
+    # ask for enough results that hiding this query's contacted pairs still leaves k to show
+    own = sum(1 for pair in contacted if (query_record is not None and str(query_record.get("id")) in pair)
+              or (query_record is None and text_query_id(query.text) in pair))
+    result = _search(matcher, query, target, k + own, filters)
     pairs = make_pairs(result, query_record, store.pair_status())
     low = [p for p in pairs if min_score is not None and p.match.score < min_score]
     done = [p for p in pairs if not (min_score is not None and p.match.score < min_score)
@@ -399,10 +422,10 @@ def tracking_page() -> None:
     st.title("推送跟踪")
     items = store.items()
     st.sidebar.header("筛选推送清单")
-    statuses = st.sidebar.multiselect("状态", list(STATUSES), key="t_status", placeholder="全部")
+    statuses = st.sidebar.multiselect("状态", list(STATUSES), key=keep("t_status", []), placeholder="全部")
     owners = sorted({i.owner for i in items if i.owner})
     chosen_owners = st.sidebar.multiselect("负责人", owners, key="t_owner", placeholder="全部") if owners else []
-    needle = st.sidebar.text_input("关键字（专利/企业名称或编号）", key="t_search").strip().lower()
+    needle = st.sidebar.text_input("关键字（专利/企业名称或编号）", key=keep("t_search", "")).strip().lower()
     shown = [
         i for i in items
         if (not statuses or i.status in statuses) and (not chosen_owners or i.owner in chosen_owners)
@@ -419,6 +442,9 @@ def tracking_page() -> None:
         st.warning("没有符合筛选条件的记录：请放宽侧栏中的状态、负责人或关键字。")
         return
     by_id = {i.id: i for i in shown}
+    keep("t_item")
+    if st.session_state["t_item"] not in by_id:
+        st.session_state["t_item"] = next(iter(by_id))
     chosen = st.selectbox("选择记录查看与编辑", list(by_id), key="t_item",
                           format_func=lambda i: f"#{i} {by_id[i].patent_title} ↔ {by_id[i].enterprise_name}［{by_id[i].status}］")
     if chosen is not None:
@@ -499,7 +525,7 @@ def _describe(changes: dict) -> str:
 @st.cache_data(show_spinner="正在计算总览…", max_entries=8)
 def overview_matches(_matcher: Matcher, index_key: str, k: int) -> pd.DataFrame:  # noqa: ARG001 - index_key: cache key
     """The top-k patents of every enterprise / demand: columns enterprise_id, patent_id, score, industry."""
-    ids = _matcher.collection(Kind.ENTERPRISE).ids
+    ids = _matcher.collection(Kind.ENTERPRISE).ids[:OVERVIEW_MAX_QUERIES]
     if not ids or Kind.PATENT not in _matcher.collections:
         return pd.DataFrame(columns=["enterprise_id", "patent_id", "score", "industry"])
     results = _matcher.search([_matcher.query_for(Kind.ENTERPRISE, i) for i in ids], Kind.PATENT, k=k, explain=False)
@@ -514,7 +540,7 @@ def overview_page() -> None:
     require_user()
     matcher, store = _engine(), _store()
     st.title("总览")
-    k = st.sidebar.selectbox("每个企业/需求取前 K 名专利", [3, 5, 10, 20], index=1, key="o_k")
+    k = st.sidebar.selectbox("每个企业/需求取前 K 名专利", [3, 5, 10, 20], key=keep("o_k", 5))
     patents = len(matcher.collections.get(Kind.PATENT, [])) if Kind.PATENT in matcher.collections else 0
     enterprises = len(matcher.collections[Kind.ENTERPRISE]) if Kind.ENTERPRISE in matcher.collections else 0
     items = store.frame()
@@ -526,6 +552,8 @@ def overview_page() -> None:
     c[3].metric("已许可/已转让", deals)
     matches = overview_matches(matcher, f"{index_dir()}:{patents}:{enterprises}", k) if enterprises and patents else pd.DataFrame(
         columns=["enterprise_id", "patent_id", "score", "industry"])
+    if enterprises > OVERVIEW_MAX_QUERIES:
+        st.caption(f"匹配统计基于前 {OVERVIEW_MAX_QUERIES} 个企业/需求（共 {enterprises} 个）")
     left, right = st.columns(2)
     left.plotly_chart(charts.matches_per_industry(matches), key="chart_industry")
     right.plotly_chart(charts.score_distribution(matches), key="chart_scores")

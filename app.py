@@ -1,0 +1,27 @@
+"""专利–企业匹配工作台: `streamlit run app.py`.
+
+Login gate first (nothing of the data is shown without it), then three pages. The engine
+(MATCHER_INDEX_DIR, default artifacts/index) and the tracking store (DATABASE_URL, default
+artifacts/tracking.sqlite) are cached per server process with st.cache_resource.
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+from matcher.workbench.resources import get_matcher
+from matcher.workbench.views import APP_TITLE, login_gate
+
+PAGES = Path(__file__).resolve().parent / "matcher" / "workbench" / "page_files"
+
+st.set_page_config(page_title=APP_TITLE, page_icon="🔗", layout="wide")
+login_gate()
+try:
+    get_matcher()  # warm the cached engine once per process
+except Exception:  # noqa: BLE001 - the pages show the reason as a message
+    pass
+st.navigation([
+    st.Page(PAGES / "browse.py", title="匹配浏览", icon=":material/search:", default=True),
+    st.Page(PAGES / "tracking.py", title="推送跟踪", icon=":material/checklist:"),
+    st.Page(PAGES / "overview.py", title="总览", icon=":material/bar_chart:"),
+]).run()

@@ -1,0 +1,419 @@
+"""Streamlit AppTest tests of the workbench: login gate, every page, and the whole tracking workflow.
+
+The engine runs on the demo index built by the conftest fixture (real USE-m3, per-session embedding
+cache); the tracking workflow runs against SQLite and a real PostgreSQL server (tests/pg.py).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from matcher.workbench.export import to_csv_bytes, to_xlsx_bytes
+from matcher.workbench.frames import PAIR_COLUMNS, SHORTLIST_COLUMNS
+from matcher.workbench.highlight import highlight_terms
+from pg import pg_server_url, pg_url  # noqa: F401 - pytest fixtures
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+USERS = ROOT / "config" / "users.example.toml"
+EDITOR = ("editor", "demo-editor-2024")
+VIEWER = ("viewer", "demo-viewer-2024")
+TRACKING = "matcher/workbench/page_files/tracking.py"
+OVERVIEW = "matcher/workbench/page_files/overview.py"
+BROWSE = "matcher/workbench/page_files/browse.py"
+TIMEOUT = 180
+
+
+@pytest.fixture()
+def app_env(monkeypatch, demo_index, cache_dir, tmp_path):
+    """Environment of the app: demo index, session embedding cache, demo users, a fresh SQLite tracking DB."""
+    monkeypatch.setenv("MATCHER_INDEX_DIR", str(demo_index))
+    monkeypatch.setenv("MATCHER_CACHE_DIR", str(cache_dir))
+    monkeypatch.setenv("MATCHER_USERS_FILE", str(USERS))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'tracking.sqlite'}")
+    monkeypatch.delenv("MATCHER_CONFIG", raising=False)
+    return monkeypatch
+
+
+def new_app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def login(at: AppTest, who: tuple[str, str] = EDITOR) -> AppTest:
+    at.run()
+    at.text_input(key="login_user").input(who[0])
+    at.text_input(key="login_password").input(who[1])
+    _button(at, "登录").click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _button(at: AppTest, label: str):
+    found = [b for b in at.button if b.label == label]
+    assert found, f"no button {label!r}: {[b.label for b in at.button]}"
+    return found[0]
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.caption]
+    parts += [str(x.value) for kind in ("error", "warning", "info", "success") for x in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+def _no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def pick_demand(at: AppTest, demand: str = "DEMO-D-002") -> AppTest:
+    at.selectbox(key="q_enterprise").select(demand)
+    at.run()
+    _no_errors(at)
+    return at
+
+
+# ----------------------------------------------------------------------------- access
+def test_without_login_nothing_of_the_data_is_shown(app_env):
+    at = new_app()
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["专利–企业匹配工作台"]
+    assert not at.dataframe and not at.selectbox and not at.get("plotly_chart")
+    assert "DEMO-" not in _texts(at)
+    at.text_input(key="login_user").input("editor")
+    at.text_input(key="login_password").input("wrong password")
+    _button(at, "登录").click()
+    at.run()
+    assert [e.value for e in at.error] == ["用户名或密码错误"]
+    assert not at.selectbox and "DEMO-" not in _texts(at)
+    # asking for a page directly still gives the login form only
+    at.switch_page(TRACKING).run()
+    assert not at.exception and not at.dataframe and not at.selectbox
+    assert [t.value for t in at.title] == ["专利–企业匹配工作台"] and "DEMO-" not in _texts(at)
+
+
+def test_missing_users_file_is_a_clear_message(app_env, tmp_path):
+    app_env.setenv("MATCHER_USERS_FILE", str(tmp_path / "nope.toml"))
+    at = new_app()
+    at.run()
+    assert not at.exception
+    assert "未找到用户配置文件" in at.error[0].value
+    assert not at.text_input
+
+
+def test_logout(app_env):
+    at = login(new_app())
+    at.button(key="logout").click()
+    at.run()
+    assert at.text_input(key="login_user") is not None
+    assert "DEMO-" not in _texts(at)
+
+
+def test_broken_index_is_a_message_not_a_traceback(app_env, tmp_path):
+    app_env.setenv("MATCHER_INDEX_DIR", str(tmp_path / "no-index"))
+    at = login(new_app())
+    assert not at.exception
+    assert "匹配引擎无法加载" in at.error[0].value and "matcher build" in at.info[0].value
+
+
+# ----------------------------------------------------------------------------- browse
+def test_enterprise_to_patents_cards(app_env):
+    at = pick_demand(login(new_app()))
+    text = _texts(at)
+    assert "共 60 条专利符合筛选条件，显示 10 条" in text
+    cards = [m.value for m in at.markdown if m.value.startswith("#### #")]
+    assert len(cards) == 10 and cards[0].startswith("#### #1 一种可降解聚乳酸薄膜") and "DEMO-P-001" in cards[0]
+    # scores, shared terms highlighted in both texts, closest sentence, patent metadata
+    assert [m.label for m in at.metric][:3] == ["综合分", "语义分", "关键词分"]
+    assert "<mark>购物袋</mark>" in text and "<mark>可降解</mark>" in text
+    both = [m.value for m in at.markdown if m.value.startswith("<div class='mw-text'>")][:2]
+    assert all("<mark>" in b for b in both)
+    assert "最相关专利句（相似度 0.59）" in text and "<mark>撕裂</mark>强度" in text
+    assert "申请人：江南理工大学" in text and "成熟度：中试" in text and "许可方式：开放许可" in text and "价格：8万元" in text
+    frame = at.dataframe[0].value
+    assert list(frame.columns) == PAIR_COLUMNS and len(frame) == 10
+    assert frame["专利号"].iloc[0] == "DEMO-P-001" and frame["企业/需求编号"].iloc[0] == "DEMO-D-002"
+
+
+def test_sidebar_filters_note_and_never_silently_empty(app_env, demo_patents):
+    at = pick_demand(login(new_app()))
+    at.sidebar.multiselect(key="f_p_applicant_type").select("高校")
+    at.run()
+    _no_errors(at)
+    n_univ = int((demo_patents["applicant_type"] == "高校").sum())
+    assert f"共 {n_univ} 条专利符合筛选条件" in _texts(at)
+    assert set(at.dataframe[0].value["申请人类型"]) == {"高校"}
+    # a narrow filter: the engine's note is shown
+    at.sidebar.multiselect(key="f_p_industry").select("纺织服装")
+    at.sidebar.multiselect(key="f_p_region").select("浙江")
+    at.run()
+    text = _texts(at)
+    assert "仅有" in text or "没有符合筛选条件" in text
+    # minimum score above every result: the list is empty with the reason, not silently
+    at.sidebar.multiselect(key="f_p_industry").unselect("纺织服装")
+    at.sidebar.multiselect(key="f_p_region").unselect("浙江")
+    at.sidebar.number_input(key="f_min_score").set_value(1000.0)
+    at.run()
+    text = _texts(at)
+    assert "当前没有可显示的匹配" in text and "最低综合分" in text and "低于最低综合分 1000" in text
+    assert not at.dataframe
+
+
+def test_grade_filter_uses_maturity(app_env):
+    at = pick_demand(login(new_app()))
+    at.sidebar.multiselect(key="f_p_maturity").select("中试")
+    at.run()
+    _no_errors(at)
+    assert set(at.dataframe[0].value["成熟度"]) == {"中试"}
+
+
+def test_patent_to_enterprises(app_env):
+    at = login(new_app())
+    at.radio(key="mode").set_value("patent")
+    at.run()
+    at.selectbox(key="q_patent").select("DEMO-P-001")
+    at.run()
+    _no_errors(at)
+    frame = at.dataframe[0].value
+    assert frame["企业/需求编号"].iloc[0] == "DEMO-D-002"
+    assert set(frame["专利号"]) == {"DEMO-P-001"}
+    assert "共 40 条企业/需求符合筛选条件" in _texts(at)
+    assert at.sidebar.multiselect(key="f_e_cooperation") is not None
+
+
+def test_free_text_demand(app_env):
+    at = login(new_app())
+    at.radio(key="mode").set_value("text")
+    at.run()
+    at.text_area(key="free_text_input").input("我们生产可降解购物袋，薄膜容易撕裂，希望提高薄膜韧性和抗撕裂性能")
+    _button(at, "匹配专利").click()
+    at.run()
+    _no_errors(at)
+    frame = at.dataframe[0].value
+    assert frame["专利号"].iloc[0] == "DEMO-P-001"
+    assert frame["企业/需求编号"].iloc[0].startswith("TEXT-")
+
+
+def test_name_search_narrows_the_picker(app_env):
+    at = login(new_app())
+    at.text_input(key="q_enterprise_search").input("购物袋")
+    at.run()
+    assert at.selectbox(key="q_enterprise").options == ["可降解购物袋薄膜强度提升（DEMO-D-002）"]
+    at.text_input(key="q_enterprise_search").input("no such thing")
+    at.run()
+    assert "没有名称或编号包含「no such thing」" in at.warning[0].value
+
+
+def test_export_equals_screen(app_env):
+    at = pick_demand(login(new_app()))
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["导出 CSV", "导出 XLSX"]
+    screen = at.dataframe[0].value
+    from_csv = pd.read_csv(io.BytesIO(to_csv_bytes(screen)), encoding="utf-8-sig", keep_default_na=False)
+    from_xlsx = pd.read_excel(io.BytesIO(to_xlsx_bytes(screen)), keep_default_na=False)
+    for back in (from_csv, from_xlsx):
+        assert list(back.columns) == list(screen.columns)
+        assert back.astype(str).values.tolist() == screen.astype(str).values.tolist()
+
+
+def test_highlight_escapes_and_prefers_longer_terms():
+    assert highlight_terms("可降解薄膜<b>", ["薄膜", "可降解薄膜"]) == "<mark>可降解薄膜</mark>&lt;b&gt;"
+    assert highlight_terms("PLA film", ["pla"]) == "<mark>PLA</mark> film"
+    assert highlight_terms("abc", []) == "abc"
+
+
+def test_export_guards_formula_cells():
+    frame = pd.DataFrame({"a": ["=1+1", "ok"]})
+    assert b"'=1+1" in to_csv_bytes(frame)
+
+
+# ----------------------------------------------------------------------------- tracking workflow
+@pytest.fixture(params=["sqlite", "postgresql"])
+def tracking_env(request, app_env):
+    if request.param == "postgresql":
+        app_env.setenv("DATABASE_URL", request.getfixturevalue("pg_url"))
+    return app_env
+
+
+def test_whole_tracking_workflow(tracking_env):
+    at = pick_demand(login(new_app()))
+    # add the top pair to the shortlist from its card, then push it from the card
+    at.button(key="add_DEMO-P-001_DEMO-D-002").click()
+    at.run()
+    _no_errors(at)
+    assert "已加入推送清单" in at.success[0].value
+    assert "跟踪状态：**待推送**" in _texts(at)
+    at.button(key="move_DEMO-P-001_DEMO-D-002_已推送").click()
+    at.run()
+    _no_errors(at)
+    assert "跟踪状态：**已推送**" in _texts(at)
+    assert at.dataframe[0].value["跟踪状态"].iloc[0] == "已推送"
+    # a second pair goes on the list too (to be refused below)
+    second = at.dataframe[0].value["专利号"].iloc[1]
+    at.button(key=f"add_{second}_DEMO-D-002").click()
+    at.run()
+
+    at.switch_page(TRACKING).run()
+    _no_errors(at)
+    table = at.dataframe[0].value
+    assert list(table.columns) == SHORTLIST_COLUMNS and len(table) == 2
+    first_id = int(table.loc[table["专利号"] == "DEMO-P-001", "记录号"].iloc[0])
+    at.selectbox(key="t_item").select(first_id)
+    at.run()
+    for step, version in (("已回复", 2), ("洽谈中", 3), ("已许可", 4)):
+        at.selectbox(key=f"e_status_{first_id}_{version}").select(step)
+        if step == "已回复":
+            at.text_input(key=f"e_owner_{first_id}_{version}").input("李老师")
+            at.text_area(key=f"e_note_{first_id}_{version}").input("企业技术总监回复，约下周面谈")
+            at.date_input(key=f"e_next_{first_id}_{version}").set_value("2030-01-15")
+        _button(at, "保存修改").click()
+        at.run()
+        _no_errors(at)
+        assert f"现为「{step}」" in at.success[0].value
+    history = at.dataframe[1].value
+    assert list(history["状态"]) == ["待推送", "待推送 → 已推送", "已推送 → 已回复", "已回复 → 洽谈中", "洽谈中 → 已许可"]
+    assert "负责人" in history["修改内容"].iloc[2] and "下次跟进" in history["修改内容"].iloc[2]
+    row = at.dataframe[0].value.set_index("记录号").loc[first_id]
+    assert (row["状态"], row["负责人"], row["下次跟进"], row["版本"]) == ("已许可", "李老师", "2030-01-15", 5)
+
+    # refuse the second pair: a reason code is required
+    second_id = int(table.loc[table["专利号"] == second, "记录号"].iloc[0])
+    at.selectbox(key="t_item").select(second_id)
+    at.run()
+    at.selectbox(key=f"e_status_{second_id}_1").select("已拒绝")
+    _button(at, "保存修改").click()
+    at.run()
+    assert "必须选择原因" in at.error[0].value
+    at.selectbox(key=f"e_status_{second_id}_1").select("已拒绝")
+    at.selectbox(key=f"e_reason_{second_id}_1").select("已有方案")
+    _button(at, "保存修改").click()
+    at.run()
+    _no_errors(at)
+    table = at.dataframe[0].value.set_index("记录号")
+    assert (table.loc[second_id, "状态"], table.loc[second_id, "拒绝原因"]) == ("已拒绝", "已有方案")
+
+    # the status filter and the export of the shortlist (equal to the screen)
+    at.sidebar.multiselect(key="t_status").select("已拒绝")
+    at.run()
+    screen = at.dataframe[0].value
+    assert list(screen["记录号"]) == [second_id]
+    back = pd.read_csv(io.BytesIO(to_csv_bytes(screen)), encoding="utf-8-sig", keep_default_na=False)
+    assert back.astype(str).values.tolist() == screen.astype(str).values.tolist()
+
+    # "hide contacted" on the browse page now hides both pairs
+    at.switch_page(BROWSE).run()
+    at.sidebar.checkbox(key="f_hide_contacted").check()
+    at.run()
+    frame = at.dataframe[0].value
+    assert "DEMO-P-001" not in set(frame["专利号"]) and second not in set(frame["专利号"]) and len(frame) == 10
+    assert "2 条已联系" in _texts(at)
+
+
+def test_two_officers_at_once_lose_nothing(tracking_env):
+    a = pick_demand(login(new_app()))
+    a.button(key="add_DEMO-P-001_DEMO-D-002").click()
+    a.run()
+    a.switch_page(TRACKING).run()
+    b = login(new_app())
+    b.switch_page(TRACKING).run()
+    item_id = int(a.dataframe[0].value["记录号"].iloc[0])
+    for at in (a, b):
+        at.selectbox(key="t_item").select(item_id)
+        at.run()
+    # B saves first
+    b.selectbox(key=f"e_status_{item_id}_1").select("已推送")
+    b.text_area(key=f"e_note_{item_id}_1").input("B：已发邮件")
+    _button(b, "保存修改").click()
+    b.run()
+    _no_errors(b)
+    # A, still on version 1, saves a note: refused with a clear message, nothing overwritten
+    a.text_area(key=f"e_note_{item_id}_1").input("A：电话联系过")
+    _button(a, "保存修改").click()
+    a.run()
+    assert not a.exception
+    assert "重新加载" in a.error[0].value and "未保存" in a.error[0].value
+    assert "B：已发邮件" in b.dataframe[0].value["备注"].iloc[0]
+    # A reloads, sees B's change, and redoes the edit
+    a.button(key=f"reload_{item_id}").click()
+    a.run()
+    _no_errors(a)
+    assert a.text_area(key=f"e_note_{item_id}_2").value == "B：已发邮件"
+    a.text_area(key=f"e_note_{item_id}_2").input("B：已发邮件；A：电话联系过")
+    _button(a, "保存修改").click()
+    a.run()
+    _no_errors(a)
+    row = a.dataframe[0].value.iloc[0]
+    assert (row["状态"], row["备注"], row["版本"]) == ("已推送", "B：已发邮件；A：电话联系过", 3)
+
+
+def test_viewer_cannot_change_tracking(app_env):
+    editor = pick_demand(login(new_app()))
+    editor.button(key="add_DEMO-P-001_DEMO-D-002").click()
+    editor.run()
+    viewer = pick_demand(login(new_app(), VIEWER))
+    assert not [b for b in viewer.button if b.label in ("加入推送清单",) or b.label.startswith("标记为")]
+    assert "跟踪状态：**待推送**" in _texts(viewer)
+    viewer.switch_page(TRACKING).run()
+    _no_errors(viewer)
+    assert "只读账号" in viewer.info[0].value
+    assert not [b for b in viewer.button if b.label == "保存修改"]
+    assert len(viewer.dataframe[0].value) == 1  # but may read (and export) the shortlist
+
+
+# ----------------------------------------------------------------------------- overview and load time
+def test_overview_page(app_env):
+    at = pick_demand(login(new_app()))
+    at.button(key="add_DEMO-P-001_DEMO-D-002").click()
+    at.run()
+    at.button(key="move_DEMO-P-001_DEMO-D-002_已推送").click()
+    at.run()
+    at.switch_page(TRACKING).run()
+    item_id = int(at.dataframe[0].value["记录号"].iloc[0])
+    at.selectbox(key="t_item").select(item_id)
+    at.run()
+    at.selectbox(key=f"e_status_{item_id}_2").select("已回复")
+    _button(at, "保存修改").click()
+    at.run()
+    at.switch_page(OVERVIEW).run()
+    _no_errors(at)
+    assert [t.value for t in at.title] == ["总览"]
+    assert [(m.label, m.value) for m in at.metric] == [("专利", "60"), ("企业/需求", "40"), ("推送清单", "1"), ("已许可/已转让", "0")]
+    charts = at.get("plotly_chart")
+    assert len(charts) == 5
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in charts]
+    for title in ("各行业匹配数", "综合分分布", "推送漏斗", "各行业推送状态", "推送到回复的天数"):
+        assert any(title in t for t in titles), titles
+    assert "已回复 1 条" in _texts(at)
+
+
+def test_engine_loads_fast(demo_index, cache_dir, monkeypatch):
+    """The demo index loads in well under 3 s (the encoder model is loaded lazily)."""
+    from matcher.workbench.resources import load_matcher
+
+    monkeypatch.setenv("MATCHER_CACHE_DIR", str(cache_dir))
+    start = time.perf_counter()
+    matcher = load_matcher(demo_index, preload=False)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 3.0, elapsed
+    assert len(matcher.collection("patent")) == 60
+
+
+def test_first_page_after_login_is_fast(app_env):
+    at = new_app()
+    at.run()
+    at.text_input(key="login_user").input(EDITOR[0])
+    at.text_input(key="login_password").input(EDITOR[1])
+    _button(at, "登录").click()
+    start = time.perf_counter()
+    at.run()
+    assert time.perf_counter() - start < 3.0
+    _no_errors(at)
+    assert at.selectbox(key="q_enterprise") is not None
