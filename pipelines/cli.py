@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from matcher.config import PROJECT_ROOT, load_config
@@ -36,7 +37,7 @@ FilterOpt = Annotated[Optional[list[str]], typer.Option("--filter", help="column
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -70,7 +71,7 @@ def _load_inputs(patents: list[Path], enterprises: list[Path], sources: list[str
         for path in paths:
             loaded.append(load_records(path, kind, mapping=cols or None, encoding=encoding, sheet=sheet))
     for result in loaded:
-        err.print(result.report(), highlight=False)
+        err.print(escape(result.report()), highlight=False, soft_wrap=True)
     return loaded
 
 
@@ -206,9 +207,9 @@ def search(
     for col in ("#", "id", "名称", "综合分", "语义", "BM25", "共同关键词", "最相近专利句"):
         table.add_column(col, overflow="fold")
     for m in result.matches:
-        table.add_row(str(m.rank), m.target_id, m.record.get(name_col, ""), f"{m.score:.3f}",
+        table.add_row(str(m.rank), escape(m.target_id), escape(m.record.get(name_col, "")), f"{m.score:.3f}",
                       f"{m.components['dense']:.3f}", f"{m.components['bm25']:.2f}",
-                      "、".join(m.explanation.shared_terms), m.explanation.closest_sentence[:80])
+                      escape("、".join(m.explanation.shared_terms)), escape(m.explanation.closest_sentence[:80]))
     out.print(table)
     if result.note:
         out.print(result.note)

@@ -1,0 +1,283 @@
+"""The nightly batch export (matcher.export.BatchMatcher and `matcher match`) on the demo index with the real
+USE-m3 encoder: the files and their content, atomic swap and resumption after a real SIGKILL, the XLSX row
+limit and filters."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import matcher.export as export
+from matcher.engine import Matcher
+from matcher.export import BatchMatcher
+from matcher.schema import Kind
+from pipelines.cli import app
+
+STEMS = ("enterprise_to_patent", "patent_to_enterprise")
+FORMATS = ("csv", "parquet", "xlsx")
+SCORE_COLUMNS = ("score", "dense", "bm25")
+
+
+@pytest.fixture(autouse=True)
+def _shared_cache(monkeypatch, cache_dir):
+    """CLI runs (in-process and subprocesses) use the session's embedding cache and the default encoder."""
+    monkeypatch.setenv("MATCHER_CACHE_DIR", str(cache_dir))
+    monkeypatch.delenv("MATCHER_ENCODER", raising=False)
+
+
+@pytest.fixture(scope="module")
+def loaded(demo_index, config) -> Matcher:
+    """The demo index, loaded once for the read-only batch runs of this module."""
+    return Matcher.load(demo_index, config)
+
+
+@pytest.fixture(scope="module")
+def default_run(loaded, tmp_path_factory):
+    """One default batch run (k=10, all formats) on the demo index: (out dir, manifest)."""
+    out = tmp_path_factory.mktemp("export")
+    manifest = BatchMatcher(loaded, k=10).run(out)
+    return out, manifest
+
+
+def _same_content(parquet: pd.DataFrame, other: pd.DataFrame, what: str) -> None:
+    """`other` (read back from CSV or XLSX as strings) holds exactly the Parquet frame's rows."""
+    assert list(other.columns) == list(parquet.columns), what
+    assert len(other) == len(parquet), what
+    for col in parquet.columns:
+        if pd.api.types.is_numeric_dtype(parquet[col]):
+            np.testing.assert_allclose(other[col].astype(float).to_numpy(), parquet[col].astype(float).to_numpy(),
+                                       rtol=0, atol=1e-9, err_msg=f"{what}: column {col}")
+        else:
+            assert other[col].fillna("").astype(str).tolist() == parquet[col].fillna("").astype(str).tolist(), \
+                f"{what}: column {col}"
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+
+
+def _read_xlsx(path: Path) -> pd.DataFrame:
+    return pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _frames(matches: Path) -> dict[str, pd.DataFrame]:
+    return {stem: pd.read_parquet(matches / f"{stem}.parquet") for stem in STEMS}
+
+
+# --------------------------------------------------------------------------- files and content
+def test_batch_writes_every_format_and_a_manifest(default_run, demo_patents, demo_enterprises):
+    out, manifest = default_run
+    matches = out / "matches"
+    expected = {f"{stem}.{fmt}" for stem in STEMS for fmt in FORMATS}
+    assert {p.name for p in matches.iterdir()} == expected | {"run_manifest.json"}
+    assert set(manifest.files) == expected
+
+    stored = json.loads((matches / "run_manifest.json").read_text(encoding="utf-8"))
+    assert stored["run_key"] == manifest.run_key and stored["k"] == 10
+    assert stored["rows"] == {"enterprise->patent": 40 * 10, "patent->enterprise": 60 * 10}
+    assert stored["index"]["patent"]["rows"] == 60 and stored["index"]["enterprise"]["rows"] == 40
+    assert stored["index"]["patent"]["model_id"] == "use-m3"
+    assert stored["chunks_total"] == 2 and stored["chunks_resumed"] == 0
+    assert stored["notes"] == [] and stored["finished_at"] >= stored["started_at"]
+
+    # the work dir of this run is gone after success
+    assert not (out / ".work" / manifest.run_key).exists()
+    assert not list(out.glob(".work/*/*"))
+
+
+@pytest.mark.parametrize(
+    ("stem", "queries", "targets"),
+    [("enterprise_to_patent", "enterprises", "patents"), ("patent_to_enterprise", "patents", "enterprises")],
+)
+def test_every_query_gets_k_ranked_existing_targets_with_evidence(default_run, demo_patents, demo_enterprises,
+                                                                  stem, queries, targets):
+    out, _ = default_run
+    ids = {"patents": set(demo_patents["id"]), "enterprises": set(demo_enterprises["id"])}
+    frame = pd.read_parquet(out / "matches" / f"{stem}.parquet")
+    for col in ("direction", "query_id", "query_name", "rank", "target_id", "target_name", *SCORE_COLUMNS,
+                "shared_terms", "closest_sentence", "sentence_similarity"):
+        assert col in frame.columns, col
+    assert set(frame["direction"]) == {stem.replace("_to_", "->")}
+    assert set(frame["query_id"]) == ids[queries]
+    for qid, group in frame.groupby("query_id"):
+        assert group["rank"].tolist() == list(range(1, 11)), qid
+        assert group["target_id"].is_unique, qid
+        assert (group["score"].diff().dropna() <= 1e-9).all(), f"{qid}: scores are not best first"
+    assert set(frame["target_id"]) <= ids[targets]
+    assert not (frame["query_id"] == frame["target_id"]).any()
+    for col in SCORE_COLUMNS:
+        assert pd.api.types.is_float_dtype(frame[col]) and frame[col].notna().all()
+    assert frame["dense"].between(-1, 1).all() and (frame["bm25"] >= 0).all()
+    # the evidence is filled in (closest sentence for both directions: a patent is on one side)
+    assert (frame["closest_sentence"].str.len() > 0).all()
+    assert (frame["shared_terms"].str.len() > 0).mean() > 0.5
+    # display names come from the records
+    names = dict(zip(demo_patents["id"], demo_patents["title"])) | dict(zip(demo_enterprises["id"], demo_enterprises["name"]))
+    assert (frame["query_name"] == frame["query_id"].map(names)).all()
+    assert (frame["target_name"] == frame["target_id"].map(names)).all()
+
+
+def test_the_intended_patent_tops_its_demand(default_run):
+    out, _ = default_run
+    frame = pd.read_parquet(out / "matches" / "enterprise_to_patent.parquet")
+    top = frame[(frame["query_id"] == "DEMO-D-001") & (frame["rank"] == 1)].iloc[0]
+    assert top["target_id"] == "DEMO-P-049"
+    assert "起球" in top["shared_terms"] and "起球" in top["closest_sentence"]
+    assert top["target_applicant_type"] == "高校"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_csv_and_xlsx_hold_the_parquet_content(default_run, stem):
+    out, _ = default_run
+    matches = out / "matches"
+    parquet = pd.read_parquet(matches / f"{stem}.parquet")
+    raw = (matches / f"{stem}.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "the CSV must carry a UTF-8 BOM so that Excel opens it as UTF-8"
+    assert parquet["target_name"].iloc[0] in raw.decode("utf-8-sig")  # Chinese text kept as UTF-8
+    _same_content(parquet, _read_csv(matches / f"{stem}.csv"), f"{stem}.csv")
+    _same_content(parquet, _read_xlsx(matches / f"{stem}.xlsx"), f"{stem}.xlsx")
+
+
+# --------------------------------------------------------------------------- XLSX limit and filters
+def test_xlsx_beyond_the_row_limit_is_skipped_with_a_note(loaded, demo_index, tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 250)
+    manifest = BatchMatcher(loaded, k=5).run(tmp_path)  # 200 enterprise rows, 300 patent rows
+    matches = tmp_path / "matches"
+    assert (matches / "enterprise_to_patent.xlsx").is_file()
+    assert not (matches / "patent_to_enterprise.xlsx").exists()
+    assert "patent_to_enterprise.xlsx" not in manifest.files
+    assert {"patent_to_enterprise.csv", "patent_to_enterprise.parquet"} <= set(manifest.files)
+    assert len(manifest.notes) == 1
+    assert "patent_to_enterprise.xlsx skipped" in manifest.notes[0] and "300" in manifest.notes[0]
+    stored = json.loads((matches / "run_manifest.json").read_text(encoding="utf-8"))
+    assert stored["notes"] == manifest.notes
+    assert len(pd.read_parquet(matches / "patent_to_enterprise.parquet")) == 300
+
+    # the CLI shows the note too
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 10)
+    res = CliRunner().invoke(app, ["match", "--index-dir", str(demo_index), "--out",
+                                   str(tmp_path / "cli"), "-k", "1"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert "note: enterprise_to_patent.xlsx skipped" in res.stdout
+    assert "note: patent_to_enterprise.xlsx skipped" in res.stdout
+    assert not list((tmp_path / "cli" / "matches").glob("*.xlsx"))
+
+
+def test_filters_are_honoured_in_the_batch(loaded, tmp_path):
+    universities = set(loaded.collection(Kind.PATENT).records.query("applicant_type == '高校'")["id"])
+    assert 10 < len(universities) < 60
+    job = BatchMatcher(loaded, k=5, filters={"patent": {"applicant_type": ["高校"]}, "enterprise": {"region": ["浙江"]}})
+    manifest = job.run(tmp_path)
+    frames = _frames(tmp_path / "matches")
+    e2p, p2e = frames["enterprise_to_patent"], frames["patent_to_enterprise"]
+    # enterprise -> patent: only university patents, still k for every enterprise
+    assert set(e2p["target_applicant_type"]) == {"高校"} and set(e2p["target_id"]) <= universities
+    assert e2p.groupby("query_id").size().eq(5).all() and e2p["query_id"].nunique() == 40
+    # patent -> enterprise: only enterprises in 浙江 (fewer than k: all of them, ranks 1..n)
+    zhejiang = set(loaded.collection(Kind.ENTERPRISE).records.query("region == '浙江'")["id"])
+    assert 0 < len(zhejiang)
+    assert set(p2e["target_region"]) == {"浙江"} and set(p2e["target_id"]) <= zhejiang
+    per_patent = min(5, len(zhejiang))
+    assert p2e.groupby("query_id")["rank"].apply(list).map(lambda r: r == list(range(1, per_patent + 1))).all()
+    assert manifest.filters == {"patent": {"applicant_type": ["高校"]}, "enterprise": {"region": ["浙江"]}}
+    # the batch ranks exactly what a filtered single search ranks
+    one = loaded.search(loaded.query_for(Kind.ENTERPRISE, "DEMO-D-002"), Kind.PATENT, k=5,
+                        filters={"applicant_type": "高校"})[0]
+    assert e2p[e2p["query_id"] == "DEMO-D-002"]["target_id"].tolist() == [m.target_id for m in one.matches]
+    # a different filter is a different job: it never resumes the parts of another one
+    assert job.run_key() != BatchMatcher(loaded, k=5).run_key()
+
+
+# --------------------------------------------------------------------------- kill and resume
+def _matcher_cmd() -> list[str]:
+    script = Path(sys.executable).with_name("matcher")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "pipelines.cli"]
+
+
+def _env(cache_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "MATCHER_ENCODER"}
+    env.update(MATCHER_CACHE_DIR=str(cache_dir), COLUMNS="250", PYTHONUNBUFFERED="1")
+    return env
+
+
+def test_killed_run_resumes_and_keeps_the_previous_export(demo_index, cache_dir, tmp_path):
+    out = tmp_path / "out"
+    base = [*_matcher_cmd(), "match", "--index-dir", str(demo_index), "--out", str(out)]
+    env = _env(cache_dir)
+
+    # 1. a complete run
+    first = subprocess.run(base, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
+    before = _hashes(out / "matches")
+    assert len(before) == 7
+
+    # 2. another job (many chunks), killed as soon as its first part is on disk
+    args = [*base, "-k", "3", "--chunk-size", "1"]
+    log = tmp_path / "killed.log"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(args, env=env, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        parts: list[Path] = []
+        deadline = time.monotonic() + 240
+        try:
+            while time.monotonic() < deadline and proc.poll() is None:
+                parts = list(out.glob(".work/*/*.parquet"))
+                if parts:
+                    proc.send_signal(signal.SIGKILL)
+                    break
+                time.sleep(0.01)
+        finally:
+            if proc.poll() is None and not parts:
+                proc.kill()
+            proc.wait(timeout=60)
+    tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+    assert parts, f"the run ended (rc {proc.returncode}) or timed out before a part appeared:\n{tail}"
+    assert proc.returncode == -signal.SIGKILL, tail
+
+    # the previous export is untouched, the finished parts are kept
+    assert _hashes(out / "matches") == before
+    work_dirs = [d for d in (out / ".work").iterdir() if d.is_dir()]
+    assert len(work_dirs) == 1
+    kept = sorted(work_dirs[0].glob("*.parquet"))
+    assert kept and len(kept) < 100
+
+    # 3. the same command again resumes and completes
+    again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
+    found = re.search(r"resumed (\d+) of (\d+) chunks", again.stdout)
+    assert found, again.stdout
+    resumed, total = map(int, found.groups())
+    assert resumed == len(kept) >= 1 and total == 100, (resumed, total, len(kept))
+    manifest = json.loads((out / "matches" / "run_manifest.json").read_text(encoding="utf-8"))
+    assert manifest["chunks_resumed"] == resumed and manifest["chunks_total"] == 100 and manifest["k"] == 3
+    assert not work_dirs[0].exists()
+    assert _hashes(out / "matches") != before
+
+    # 4. ... with the rows of a clean, uninterrupted run of the same job
+    clean = tmp_path / "clean"
+    res = CliRunner().invoke(app, ["match", "--index-dir", str(demo_index), "--out", str(clean), "-k", "3",
+                                   "--chunk-size", "1"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert "resumed" not in res.stdout
+    resumed_frames, clean_frames = _frames(out / "matches"), _frames(clean / "matches")
+    for stem in STEMS:
+        assert len(resumed_frames[stem]) == {"enterprise_to_patent": 40 * 3, "patent_to_enterprise": 60 * 3}[stem]
+        pd.testing.assert_frame_equal(resumed_frames[stem], clean_frames[stem])
+        _same_content(clean_frames[stem], _read_csv(out / "matches" / f"{stem}.csv"), f"resumed {stem}.csv")
+        _same_content(clean_frames[stem], _read_xlsx(out / "matches" / f"{stem}.xlsx"), f"resumed {stem}.xlsx")
