@@ -33,21 +33,27 @@ class FusionConfig(BaseModel):
         weights: weight per scorer name: "dense" (whole-text cosine), "bm25", "items" (best
             business-scope / demand items against the patent; see matcher.rank.scorers).
         rrf_k: the RRF rank offset.
+        query_segment_mode: jieba mode for the query's BM25 terms (documents are always indexed in
+            the configured `segment_mode`): "accurate" suits demands, scopes and keyword needs,
+            "search" suits long patent texts used as queries.
     """
 
     method: Literal["weighted", "rrf"] = "weighted"
     weights: dict[str, float] = Field(default_factory=lambda: {"dense": 0.5, "bm25": 0.5})
     rrf_k: int = 60
+    query_segment_mode: Literal["search", "accurate"] = "search"
 
 
 def _default_fusion() -> dict[Direction, FusionConfig]:
-    # Chosen on the dev benchmarks (see README "Quality"): c2p for enterprise->patent, p2c for
-    # patent->enterprise, kw2p for free text (short keyword needs) -> patents.
+    # Chosen on the dev benchmarks with `pipelines/tune_fusion.py` (one setting per direction, never per
+    # query; see README "Quality"): c2p-dev for enterprise->patent, p2c-dev for patent->enterprise,
+    # kw2p-dev (short keyword needs) for free text -> patents. Free text -> enterprises has no benchmark
+    # and follows patent->enterprise, since such text describes a technology.
     return {
-        Direction.ENTERPRISE_TO_PATENT: FusionConfig(weights={"dense": 0.2, "bm25": 0.3, "items": 0.6}),
-        Direction.PATENT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.5, "bm25": 0.5}),
-        Direction.TEXT_TO_PATENT: FusionConfig(weights={"dense": 0.3, "bm25": 0.7}),
-        Direction.TEXT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.5, "bm25": 0.5}),
+        Direction.ENTERPRISE_TO_PATENT: FusionConfig(method="rrf", weights={"dense": 0.25, "bm25": 0.25, "items": 0.5}),
+        Direction.PATENT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.0, "bm25": 0.5, "items": 0.5}),
+        Direction.TEXT_TO_PATENT: FusionConfig(weights={"dense": 0.2, "bm25": 1.0}, query_segment_mode="accurate"),
+        Direction.TEXT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.0, "bm25": 0.5, "items": 0.5}),
     }
 
 

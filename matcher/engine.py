@@ -116,6 +116,7 @@ class Matcher:
         self.segmenter = segmenter or Segmenter(self.config.segment_mode)
         self.collections: dict[Kind, Collection] = {}
         self._terms = lru_cache(maxsize=200_000)(self.segmenter.tokens)
+        self._query_terms = lru_cache(maxsize=50_000)(self.segmenter.tokens)
 
     # ----------------------------------------------------------------- components
     @property
@@ -144,8 +145,12 @@ class Matcher:
         return self.encoder.encode([self.dense_text(t) for t in texts], show_progress=show_progress)
 
     def terms(self, text: str) -> list[str]:
-        """BM25 / key terms of a text (memoised)."""
+        """BM25 / key terms of a record text, as indexed (memoised)."""
         return self._terms(text)
+
+    def query_terms(self, text: str, direction: Direction) -> list[str]:
+        """BM25 terms of a query, segmented in the direction's query mode (memoised)."""
+        return self._query_terms(text, self.config.fusion_for(direction).query_segment_mode)
 
     # ----------------------------------------------------------------- build and update
     def index(self, kind: Kind | str, frame: pd.DataFrame, *, show_progress: bool = False) -> tuple[int, int]:
@@ -296,7 +301,7 @@ class Matcher:
 
     def _search_batch(self, batch: Sequence[Query], coll: Collection, k: int | None, allowed, explain: bool) -> list[SearchResult]:
         vectors = self._query_vectors(batch)
-        terms = [self.terms(q.text) for q in batch]
+        terms = [self.query_terms(q.text, direction_of(q.kind, coll.kind)) for q in batch]
         exclude = [coll.rows_of([q.id]).tolist() if q.kind == coll.kind and q.id in coll else [] for q in batch]
         by_direction: dict[Direction, list[int]] = {}
         for i, q in enumerate(batch):

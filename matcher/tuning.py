@@ -40,13 +40,14 @@ class CandidatePools:
         return score_run(run, self.bench.qrels)
 
 
-def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200) -> CandidatePools:
+def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200, query_segment_mode: str = "search") -> CandidatePools:
     """Index a benchmark corpus and collect every query's candidate pool with all component scores.
 
     Args:
         folder: a BEIR folder named <query>2<corpus>[-split].
         matcher: an empty Matcher (its encoder, segmenter and scorers are what is measured).
         pool: candidates per scorer (their union is scored by every scorer).
+        query_segment_mode: jieba mode for the queries' BM25 terms.
 
     Returns:
         The pools, ready for `CandidatePools.evaluate`.
@@ -54,7 +55,7 @@ def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200) -> C
     bench = load_beir(folder)
     q_kind, c_kind = sides(bench.name)
     matcher.config = matcher.config.model_copy(
-        update={"pool": pool, "fusion": {d: FusionConfig(weights={s: 1.0 for s in SCORERS}) for d in Direction}}
+        update={"pool": pool, "fusion": {d: FusionConfig(weights={s: 1.0 for s in SCORERS}, query_segment_mode=query_segment_mode) for d in Direction}}
     )
     matcher.index(c_kind, corpus_frame(bench, c_kind))
     qids = list(bench.queries)
@@ -66,7 +67,7 @@ def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200) -> C
     return CandidatePools(bench, qids, ids, scores)
 
 
-def grid(pools: CandidatePools, settings: Iterable[FusionConfig]) -> pd.DataFrame:
+def grid(pools: CandidatePools, settings: Iterable[FusionConfig], query_segment_mode: str = "search") -> pd.DataFrame:
     """Evaluate many fusion settings on the same pools.
 
     Returns:
@@ -74,7 +75,8 @@ def grid(pools: CandidatePools, settings: Iterable[FusionConfig]) -> pd.DataFram
     """
     rows = []
     for s in settings:
-        rows.append({"method": s.method, **{n: s.weights.get(n, 0.0) for n in SCORERS}, "rrf_k": s.rrf_k,
+        s = s.model_copy(update={"query_segment_mode": query_segment_mode})
+        rows.append({"query_mode": s.query_segment_mode, "method": s.method, **{n: s.weights.get(n, 0.0) for n in SCORERS}, "rrf_k": s.rrf_k,
                      **pools.evaluate(s)})
     return pd.DataFrame(rows)
 

@@ -45,6 +45,10 @@ def _matcher(config: Path | None, encoder: str | None) -> Matcher:
     return Matcher(load_config(config, encoder=encoder))
 
 
+def _load(index_dir: Path, config: Path | None, encoder: str | None) -> Matcher:
+    return Matcher.load(index_dir, load_config(config, encoder=encoder))
+
+
 def _parse_filters(items: list[str] | None) -> dict[str, list[str]]:
     filters: dict[str, list[str]] = {}
     for item in items or []:
@@ -110,8 +114,7 @@ def build(
     try:
         t0 = time.perf_counter()
         matcher = _matcher(config, encoder)
-        loaded = _load_inputs(patents, enterprises, source, map, encoding, sheet)
-        counts = _index_all(matcher, loaded)
+        _index_all(matcher, _load_inputs(patents, enterprises, source, map, encoding, sheet))
         matcher.save(index_dir)
     except MatcherError as exc:
         _fail(exc)
@@ -139,7 +142,7 @@ def upsert(
     try:
         if not (patents or enterprises):
             raise MatcherError("give --patents FILE and/or --enterprises FILE with the records to add or replace")
-        matcher = Matcher.load(index_dir, load_config(config, encoder=encoder))
+        matcher = _load(index_dir, config, encoder)
         counts = _index_all(matcher, _load_inputs(patents, enterprises, [], map, encoding, sheet))
         matcher.save(index_dir)
     except MatcherError as exc:
@@ -160,7 +163,7 @@ def delete(
     try:
         if not (patent or enterprise):
             raise MatcherError("give --patent ID and/or --enterprise ID")
-        matcher = Matcher.load(index_dir, load_config(config, encoder=encoder))
+        matcher = _load(index_dir, config, encoder)
         removed = {kind: matcher.delete(kind, ids) for kind, ids in ((Kind.PATENT, patent), (Kind.ENTERPRISE, enterprise)) if ids}
         matcher.save(index_dir)
     except MatcherError as exc:
@@ -186,7 +189,7 @@ def search(
     try:
         if sum(x is not None for x in (text, demand, patent)) != 1:
             raise MatcherError('give exactly one of: "文本", --demand ID, --patent ID')
-        matcher = Matcher.load(index_dir, load_config(config, encoder=encoder))
+        matcher = _load(index_dir, config, encoder)
         if demand is not None:
             query, tgt = matcher.query_for(Kind.ENTERPRISE, demand), Kind.PATENT
         elif patent is not None:
@@ -231,7 +234,7 @@ def match(
     from matcher.export import BatchMatcher
 
     try:
-        matcher = Matcher.load(index_dir, load_config(config, encoder=encoder))
+        matcher = _load(index_dir, config, encoder)
         job = BatchMatcher(matcher, k=k, chunk_size=chunk_size, formats=[f.strip() for f in formats.split(",") if f.strip()],
                            filters={"patent": _parse_filters(patent_filter), "enterprise": _parse_filters(enterprise_filter)})
         manifest = job.run(out_dir, show_progress=True)

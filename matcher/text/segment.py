@@ -93,18 +93,21 @@ class Segmenter:
             return False
         return not (self.drop_numbers and _PURE_NUMBER.match(token))
 
-    def tokens(self, text: str) -> list[str]:
+    def tokens(self, text: str, mode: str | None = None) -> list[str]:
         """Segment one text into index terms.
 
         Args:
             text: raw text; it is normalised first (half-width, lower case).
+            mode: "search" or "accurate" for this call (default: the segmenter's mode). Documents are
+                indexed in search mode (words plus sub-words); a query segmented in accurate mode then
+                matches both a document's whole words and its sub-words.
 
         Returns:
             Terms in text order, stopwords and punctuation removed; repeated terms are kept
             (BM25 needs term frequencies).
         """
         text = normalize(text)
-        if self.mode == "search":
+        if (mode or self.mode) == "search":
             raw = self._jieba.cut_for_search(text, HMM=True)
         else:
             raw = self._jieba.cut(text, HMM=True)
