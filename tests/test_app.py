@@ -6,10 +6,9 @@ cache); the tracking workflow runs against SQLite and a real PostgreSQL server (
 
 from __future__ import annotations
 
-
 import io
-import re
 import json
+import re
 import time
 from pathlib import Path
 
