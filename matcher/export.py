@@ -74,6 +74,7 @@ def result_rows(direction: str, results: Sequence[SearchResult], names: Mapping[
                 "score": round(m.score, 6),
                 "dense": round(m.components.get("dense", 0.0), 6),
                 "bm25": round(m.components.get("bm25", 0.0), 6),
+                "items": round(m.components.get("items", 0.0), 6),
                 "shared_terms": "、".join(exp.shared_terms) if exp else "",
                 "closest_sentence": exp.closest_sentence if exp else "",
                 "sentence_similarity": round(exp.sentence_similarity, 6) if exp else 0.0,
