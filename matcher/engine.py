@@ -21,7 +21,7 @@ from matcher.rank.fusion import make_fusion
 from matcher.rank.retriever import HybridRetriever, Ranking
 from matcher.rank.scorers import BM25Scorer, DenseScorer, QueryItemScorer, RecordItemScorer, Scorer
 from matcher.schema import Kind, record_text
-from matcher.text.boilerplate import strip_boilerplate
+from matcher.text.boilerplate import embedding_text
 from matcher.text.items import split_items
 from matcher.text.normalize import normalize
 from matcher.text.segment import Segmenter
@@ -138,7 +138,7 @@ class Matcher:
     @staticmethod
     def dense_text(text: str) -> str:
         """The text given to the encoder: normalised, boilerplate removed."""
-        return strip_boilerplate(normalize(text))
+        return embedding_text(text)
 
     def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """Embed texts (normalised, boilerplate removed) with the cached encoder."""

@@ -281,5 +281,14 @@ def evaluate(
     print(json.dumps({name: {m: round(v, 4) for m, v in s.items()} for name, s in scores.items()}))
 
 
+def _register_train() -> None:
+    from pipelines.train_encoder import main as train_main
+
+    app.command("train", help="Train an in-domain static encoder from scratch (see pipelines/train_encoder.py); "
+                              "use the result with --encoder DIR.")(train_main)
+
+
+_register_train()
+
 if __name__ == "__main__":
     app()

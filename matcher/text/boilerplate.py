@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from matcher.text.normalize import normalize
+
 _PATTERNS = [
     # business scope (经营范围) legal notes and headers
     re.compile(r"[（(]?依法须经批准的项目[^）)]*[）)]?"),
@@ -30,3 +32,15 @@ def strip_boilerplate(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub("", text)
     return _PUNCT_RUN.sub(r"\1", text).strip(" ；。，、")
+
+
+def embedding_text(text: str | None) -> str:
+    """The text given to an encoder: normalised (half-width, lower-case ASCII) with boilerplate removed.
+
+    Args:
+        text: raw text (None is treated as empty).
+
+    Returns:
+        The cleaned text.
+    """
+    return strip_boilerplate(normalize(text))

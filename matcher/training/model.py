@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+import json
+import math
+import unicodedata
+from collections import Counter
+
 import numpy as np
 import torch
 
@@ -11,7 +16,9 @@ UNK = "<unk>"
 """The unknown-piece token (id 0)."""
 
 
-def train_tokenizer(texts: Iterable[str], *, vocab_size: int = 30_000, max_piece_length: int = 6):
+def train_tokenizer(
+    texts: Iterable[str], *, vocab_size: int = 30_000, max_piece_length: int = 6, rescore_texts: int = 20_000
+):
     """Train a Unigram tokenizer on Chinese / mixed text with `tokenizers` (no download).
 
     Chinese has no spaces, so pieces are learned inside runs of characters; punctuation and whitespace
@@ -19,15 +26,21 @@ def train_tokenizer(texts: Iterable[str], *, vocab_size: int = 30_000, max_piece
 
     Args:
         texts: the training texts (any iterable; consumed once).
-        vocab_size: target vocabulary size (the trainer may return fewer pieces on a small corpus).
+        vocab_size: target vocabulary size (raised to the number of distinct characters plus 100 when that
+            is larger; the trainer may return fewer pieces on a small corpus).
         max_piece_length: longest piece in characters.
+        rescore_texts: the first this many texts give the final piece scores.
 
     Returns:
-        A `tokenizers.Tokenizer`. Training is single-pass and deterministic for the same texts in the same
-        order.
+        A `tokenizers.Tokenizer`: the pieces chosen by `tokenizers`' UnigramTrainer, scored by
+        `_rescore` and ordered by score, so the same texts in the same order give the same tokenizer.
     """
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
+    texts = list(_strings(texts))
+    # Unigram needs every character in the vocabulary: grow it on corpora with many distinct characters
+    chars = {ch for text in texts for ch in unicodedata.normalize("NFKC", text).lower() if not ch.isspace()}
+    vocab_size = max(int(vocab_size), len(chars) + 100)
     tokenizer = Tokenizer(models.Unigram())
     tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
@@ -42,10 +55,41 @@ def train_tokenizer(texts: Iterable[str], *, vocab_size: int = 30_000, max_piece
         n_sub_iterations=2,
         show_progress=False,
     )
-    tokenizer.train_from_iterator(_strings(texts), trainer=trainer)
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    # The trainer's piece set is stable, but its EM scores vary in the last digits between runs (it sums
+    # over hash maps), which can change segmentations: re-score the pieces deterministically.
+    pieces = [piece for piece, _ in json.loads(tokenizer.to_str())["model"]["vocab"] if piece != UNK]
+    tokenizer.model = models.Unigram(_rescore(pieces, texts[:rescore_texts], max_piece_length), unk_id=0)
     tokenizer.no_padding()
     tokenizer.no_truncation()
     return tokenizer
+
+
+def _rescore(pieces: list[str], texts: list[str], max_len: int) -> list[tuple[str, float]]:
+    """Deterministic Unigram scores: log relative frequency of each piece as a substring of the texts.
+
+    Longer pieces are rarer than their parts but replace several of them, so Viterbi segmentation with
+    these scores prefers the longest known pieces (close to forward maximum matching).
+
+    Args:
+        pieces: the vocabulary (without the unknown token).
+        texts: sample texts.
+        max_len: longest piece.
+
+    Returns:
+        [(UNK, lowest score), (piece, score), ...], pieces sorted by score then by text.
+    """
+    known = set(pieces)
+    counts = Counter()
+    for text in texts:
+        text = unicodedata.normalize("NFKC", text).lower()
+        for size in range(1, max_len + 1):
+            counts.update(gram for gram in (text[i : i + size] for i in range(len(text) - size + 1)) if gram in known)
+    total = float(sum(counts.values()) + len(known))
+    scored = sorted(((piece, round(math.log((counts[piece] + 1) / total), 6)) for piece in known),
+                    key=lambda item: (-item[1], item[0]))
+    lowest = scored[-1][1] if scored else 0.0
+    return [(UNK, lowest - 10.0), *scored]
 
 
 def _strings(texts: Iterable[str]) -> Iterator[str]:

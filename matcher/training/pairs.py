@@ -32,30 +32,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from matcher.text.boilerplate import strip_boilerplate
-from matcher.text.normalize import normalize
+from matcher.text.boilerplate import embedding_text
+from matcher.text.items import split_items
 
 SCOPE_PREFIX = "经营范围："
 """How the benchmarks and the registry adapter present a business scope after the company name."""
 
 # scope items are separated by Chinese/ASCII list punctuation
-_SCOPE_SPLIT = re.compile(r"[、；;，,。:：\s]+")
 # items that carry no technology ("销售", "货物进出口", ...) are short or purely commercial
 _COMMERCIAL = re.compile(r"^(?:销售|批发|零售|生产|加工|制造|经营|代理|咨询|服务|货物进出口|技术进出口|进出口|及|和|等)+$")
 
 DEV_BENCHMARKS = ("c2p-dev", "p2c-dev", "kw2p-dev")
 
 
-def dense_text(text: str | None) -> str:
-    """The text the engine embeds: normalised, boilerplate removed (mirrors `Matcher.dense_text`).
-
-    Args:
-        text: raw text.
-
-    Returns:
-        The cleaned text ("" for empty input).
-    """
-    return strip_boilerplate(normalize(text))
+dense_text = embedding_text  # the text the engine embeds (see Matcher.dense_text)
 
 
 @dataclass(frozen=True)
@@ -155,12 +145,7 @@ def scope_items(scope: str, *, min_chars: int = 3) -> list[str]:
     Returns:
         The items in order, de-duplicated.
     """
-    items = []
-    for item in _SCOPE_SPLIT.split(dense_text(scope)):
-        item = item.strip("（）()【】\"'“”")
-        if len(item) >= min_chars and not _COMMERCIAL.match(item) and item not in items:
-            items.append(item)
-    return items
+    return [item for item in split_items(scope, min_chars=min_chars, max_items=10_000) if not _COMMERCIAL.match(item)]
 
 
 def company_profile(name: str, scope: str) -> str:

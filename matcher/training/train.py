@@ -189,7 +189,40 @@ def train_encoder(
     if not pairs:
         raise ValueError("no training pairs")
 
+    previous_threads = torch.get_num_threads()
     torch.set_num_threads(max(1, config.threads))
+    try:
+        tokenizer, weights, steps, losses, seconds = _fit(pairs, config, log)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model = build_model(tokenizer, weights)
+    model.save(str(output_dir))
+    result = TrainResult(output_dir, config, summarize(pairs), seconds, steps, losses)
+    (output_dir / "training_config.json").write_text(
+        # no timings here: this file is part of the model id hash (the card README.md is not)
+        json.dumps({**asdict(config), "pair_counts": result.pair_counts, "steps": steps}, ensure_ascii=False,
+                   indent=2),
+        encoding="utf-8",
+    )
+    if evaluate:
+        if benchmarks is None:
+            if shared_dir is None:
+                raise ValueError("give benchmarks or shared_dir to evaluate")
+            benchmarks = [Path(shared_dir) / "benchmarks" / name for name in DEV_BENCHMARKS]
+        cache = Path(cache_dir) if cache_dir else output_dir.parent / ".eval-cache"
+        result.metrics = evaluate_encoder(output_dir, benchmarks, cache_dir=cache, log=log)
+    write_model_card(result)
+    return result
+
+
+def _fit(pairs: Sequence[Pair], config: TrainConfig, log) -> tuple:
+    """Train the tokenizer and the embedding table.
+
+    Returns:
+        (tokenizer, weights tensor, steps, mean loss per epoch, seconds).
+    """
     seed_everything(config.seed)
     started = time.perf_counter()
 
@@ -231,31 +264,12 @@ def train_encoder(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            running += float(loss)
+            running += float(loss.detach())
             step += 1
         losses.append(running / max(1, len(batches)))
         log(f"epoch {epoch + 1}/{config.epochs}: {len(batches)} batches, loss {losses[-1]:.4f} "
             f"({time.perf_counter() - started:.0f}s)")
-    seconds = time.perf_counter() - started
-
-    output_dir.mkdir(parents=True, exist_ok=True)
-    model = build_model(tokenizer, bag.weight.detach())
-    model.save(str(output_dir))
-    result = TrainResult(output_dir, config, summarize(pairs), seconds, step, losses)
-    (output_dir / "training_config.json").write_text(
-        json.dumps({**asdict(config), "pair_counts": result.pair_counts, "steps": step,
-                    "train_seconds": round(seconds, 1)}, ensure_ascii=False, indent=2),
-        encoding="utf-8",
-    )
-    if evaluate:
-        if benchmarks is None:
-            if shared_dir is None:
-                raise ValueError("give benchmarks or shared_dir to evaluate")
-            benchmarks = [Path(shared_dir) / "benchmarks" / name for name in DEV_BENCHMARKS]
-        cache = Path(cache_dir) if cache_dir else output_dir.parent / ".eval-cache"
-        result.metrics = evaluate_encoder(output_dir, benchmarks, cache_dir=cache, log=log)
-    write_model_card(result)
-    return result
+    return tokenizer, bag.weight.detach(), step, losses, time.perf_counter() - started
 
 
 def evaluate_encoder(
@@ -263,9 +277,9 @@ def evaluate_encoder(
 ) -> dict[str, dict]:
     """Score an encoder with the full engine on BEIR benchmarks, re-tuning the fusion per benchmark.
 
-    For each benchmark the candidate pools (dense top-`pool` united with BM25 top-`pool`) are collected
-    once and every setting of `matcher.tuning.default_settings()` (weighted z-score sums and RRF, dense
-    weight 0..1 by 0.1) is scored; the best nDCG@10 setting is kept (one setting per benchmark, never per
+    For each benchmark the candidate pools (the union of every scorer's top-`pool`: dense, BM25 and
+    best-item) are collected once and every setting of `matcher.tuning.default_settings()` (weighted
+    z-score sums and RRF over a weight grid) is scored; the best nDCG@10 setting is kept (one setting per benchmark, never per
     query), next to dense alone.
 
     Args:
@@ -276,11 +290,12 @@ def evaluate_encoder(
         log: progress printer.
 
     Returns:
-        {benchmark name: {"dense": metrics, "best": metrics, "fusion": {method, dense, bm25, rrf_k}}}.
+        {benchmark name: {"dense", "bm25", "best", "best_dense_bm25": metrics, "fusion", "fusion_dense_bm25":
+        the chosen settings}}.
     """
     from matcher.config import FusionConfig, MatcherConfig
     from matcher.engine import Matcher
-    from matcher.tuning import collect_pools, default_settings, grid
+    from matcher.tuning import SCORERS, collect_pools, default_settings, grid
 
     out: dict[str, dict] = {}
     for folder in map(Path, benchmarks):
@@ -288,7 +303,9 @@ def evaluate_encoder(
         matcher = Matcher(MatcherConfig(encoder=str(model_dir), cache_dir=Path(cache_dir), pool=pool))
         pools = collect_pools(folder, matcher, pool=pool)
         table = grid(pools, default_settings())
-        best = table.sort_values(["ndcg@10", "recall@100"], ascending=False, kind="stable").iloc[0]
+        ranked = table.sort_values(["ndcg@10", "recall@100"], ascending=False, kind="stable")
+        best = ranked.iloc[0]
+        no_items = ranked[ranked["items"] == 0].iloc[0] if "items" in ranked else best
         dense = pools.evaluate(FusionConfig(method="weighted", weights={"dense": 1.0, "bm25": 0.0}))
         bm25 = pools.evaluate(FusionConfig(method="weighted", weights={"dense": 0.0, "bm25": 1.0}))
         metrics = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
@@ -296,11 +313,14 @@ def evaluate_encoder(
             "dense": {m: float(dense[m]) for m in metrics},
             "bm25": {m: float(bm25[m]) for m in metrics},
             "best": {m: float(best[m]) for m in metrics},
-            "fusion": {"method": str(best["method"]), "dense": float(best["dense"]), "bm25": float(best["bm25"]),
+            "best_dense_bm25": {m: float(no_items[m]) for m in metrics},
+            "fusion_dense_bm25": {"method": str(no_items["method"]), "dense": float(no_items["dense"]),
+                                  "bm25": float(no_items["bm25"]), "rrf_k": int(no_items["rrf_k"])},
+            "fusion": {"method": str(best["method"]), **{name: float(best[name]) for name in SCORERS},
                        "rrf_k": int(best["rrf_k"])},
         }
         log(f"{folder.name}: dense ndcg@10 {dense['ndcg@10']:.4f}, fused {best['ndcg@10']:.4f} "
-            f"({best['method']} dense={best['dense']:.1f}) R@100 {best['recall@100']:.4f} "
+            f"({best['method']} " + " ".join(f"{n}={best[n]:.1f}" for n in SCORERS) + f") R@100 {best['recall@100']:.4f} "
             f"MRR@10 {best['mrr@10']:.4f} ({time.perf_counter() - started:.0f}s)")
     return out
 
@@ -345,7 +365,7 @@ def write_model_card(result: TrainResult) -> Path:
         json.dumps(asdict(cfg), ensure_ascii=False, indent=2),
         "```",
         "",
-        f"Training time: {result.seconds:.0f} s for {result.steps} steps on {torch.get_num_threads()} CPU "
+        f"Training time: {result.seconds:.0f} s for {result.steps} steps on {cfg.threads} CPU "
         f"thread(s) ({platform.processor() or platform.machine()}); losses per epoch: "
         f"{', '.join(f'{x:.4f}' for x in result.losses)}.",
         "",
@@ -364,10 +384,13 @@ def write_model_card(result: TrainResult) -> Path:
             lines.append(
                 f"| {name} | {m['dense']['ndcg@10']:.4f} | {m['best']['ndcg@10']:.4f} | "
                 f"{m['best']['recall@100']:.4f} | {m['best']['mrr@10']:.4f} | "
-                f"{fusion['method']} dense {fusion['dense']:.1f} / bm25 {fusion['bm25']:.1f} |"
+                f"{fusion['method']} " + " / ".join(f"{k} {v:g}" for k, v in fusion.items() if k not in ("method", "rrf_k"))
+                + (f" (k={fusion['rrf_k']})" if fusion["method"] == "rrf" else "") + " |"
             )
         lines.append("")
-        (result.output_dir / "metrics.json").write_text(json.dumps(result.metrics, indent=2), encoding="utf-8")
+        # in a sub-folder: files there are not part of the model id hash
+        (result.output_dir / "eval").mkdir(exist_ok=True)
+        (result.output_dir / "eval" / "metrics.json").write_text(json.dumps(result.metrics, indent=2), encoding="utf-8")
     path = result.output_dir / "README.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
