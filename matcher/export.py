@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from matcher import __version__
 from matcher.engine import Matcher, Query, SearchResult
 from matcher.index.collection import CONTENT
 from matcher.index.atomic import atomic_dir, atomic_write_text
@@ -22,6 +23,10 @@ from matcher.schema import Kind
 FORMATS = ("csv", "parquet", "xlsx")
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, minus the header
 DIRECTIONS = {"enterprise->patent": (Kind.ENTERPRISE, Kind.PATENT), "patent->enterprise": (Kind.PATENT, Kind.ENTERPRISE)}
+# the per-pair columns written before the target's metadata columns (part of the run key: parts written
+# with other columns are never resumed)
+EXPORT_COLUMNS = ["direction", "query_id", "query_name", "rank", "target_id", "target_name", "score", "dense", "bm25",
+                  "items", "shared_terms", "closest_sentence", "sentence_similarity"]
 _NAME_COL = {Kind.PATENT: "title", Kind.ENTERPRISE: "name"}
 _META = {
     Kind.PATENT: ("applicant", "applicant_type", "industry", "region", "license_mode", "maturity", "price"),
@@ -64,21 +69,14 @@ def result_rows(direction: str, results: Sequence[SearchResult], names: Mapping[
         target = res.target
         for m in res.matches:
             exp = m.explanation
-            row = {
-                "direction": direction,
-                "query_id": res.query.id,
-                "query_name": names.get(res.query.id, ""),
-                "rank": m.rank,
-                "target_id": m.target_id,
-                "target_name": m.record.get(_NAME_COL[target], ""),
-                "score": round(m.score, 6),
-                "dense": round(m.components.get("dense", 0.0), 6),
-                "bm25": round(m.components.get("bm25", 0.0), 6),
-                "items": round(m.components.get("items", 0.0), 6),
-                "shared_terms": "、".join(exp.shared_terms) if exp else "",
-                "closest_sentence": exp.closest_sentence if exp else "",
-                "sentence_similarity": round(exp.sentence_similarity, 6) if exp else 0.0,
-            }
+            values = [
+                direction, res.query.id, names.get(res.query.id, ""), m.rank, m.target_id,
+                m.record.get(_NAME_COL[target], ""), round(m.score, 6), round(m.components.get("dense", 0.0), 6),
+                round(m.components.get("bm25", 0.0), 6), round(m.components.get("items", 0.0), 6),
+                "、".join(exp.shared_terms) if exp else "", exp.closest_sentence if exp else "",
+                round(exp.sentence_similarity, 6) if exp else 0.0,
+            ]
+            row = dict(zip(EXPORT_COLUMNS, values, strict=True))
             for col in _META[target]:
                 row[f"target_{col}"] = m.record.get(col, "")
             rows.append(row)
@@ -124,6 +122,8 @@ class BatchMatcher:
     def run_key(self) -> str:
         """A key that changes whenever the index contents or the job parameters change."""
         payload = {
+            "version": __version__,
+            "columns": EXPORT_COLUMNS,
             "index": {k.value: c.manifest().data_hash for k, c in sorted(self.matcher.collections.items())},
             "model": self.matcher.encoder.model_id,
             "config": self.matcher.config.model_dump(mode="json", exclude={"cache_dir"}),
