@@ -290,7 +290,7 @@ class Matcher:
         scorers: list[Scorer] = [DenseScorer(coll.dense, vectors), BM25Scorer(coll.lexical, terms)]
         if self.config.fusion_for(direction).weights.get("items"):
             if coll.items is not None:
-                scorers.append(RecordItemScorer(coll.items, vectors))
+                scorers.append(RecordItemScorer(coll.items, vectors, top_m=self.config.items_top_m))
             else:
                 per_query = [split_items(q.text) for q in batch]
                 unique = sorted({t for its in per_query for t in its})

@@ -107,12 +107,13 @@ class ItemIndex:
         """The item texts of one row."""
         return [self._texts[i] for i in self._items_of_row.get(int(row), np.empty(0, dtype=np.int64)).tolist()]
 
-    def score(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def score(self, query: np.ndarray, rows: np.ndarray, top_m: int | None = None) -> np.ndarray:
         """Mean of the top-m item similarities of each row to a query vector (0 for rows without items).
 
         Args:
             query: (dim,) L2-normalised vector.
             rows: row ids to score.
+            top_m: items averaged (default: the index's `top_m`).
 
         Returns:
             float64 scores aligned with `rows`.
@@ -128,7 +129,7 @@ class ItemIndex:
         padded = np.full((len(rows), int(lengths.max())), -np.inf)
         mask = np.arange(padded.shape[1]) < lengths[:, None]
         padded[mask] = sims
-        m = min(self.top_m, padded.shape[1])
+        m = min(top_m or self.top_m, padded.shape[1])
         best = -np.sort(-padded, axis=1)[:, :m]
         counts = np.minimum(lengths, m)
         best[~np.isfinite(best)] = 0.0

@@ -47,7 +47,7 @@ class DenseScorer:
         return [row[row >= 0] for row in ids]
 
     def score(self, query: int, rows: np.ndarray) -> np.ndarray:
-        return self.index.score(self.vectors[query], rows).astype(np.float64)
+        return self.index.score(self.vectors[query], rows, top_m=self.top_m).astype(np.float64)
 
 
 class BM25Scorer:
@@ -116,16 +116,18 @@ class RecordItemScorer:
     Args:
         index: the enterprises' item index.
         vectors: (m, dim) query vectors.
+        top_m: items averaged.
     """
 
     name = "items"
 
-    def __init__(self, index: ItemIndex, vectors: np.ndarray) -> None:
+    def __init__(self, index: ItemIndex, vectors: np.ndarray, top_m: int = 3) -> None:
         self.index = index
         self.vectors = vectors
+        self.top_m = top_m
 
     def candidates(self, queries: Sequence[int], size: int) -> list[np.ndarray]:
         return self.index.search(self.vectors[list(queries)], size)
 
     def score(self, query: int, rows: np.ndarray) -> np.ndarray:
-        return self.index.score(self.vectors[query], rows)
+        return self.index.score(self.vectors[query], rows, top_m=self.top_m)
