@@ -47,7 +47,7 @@ class DenseScorer:
         return [row[row >= 0] for row in ids]
 
     def score(self, query: int, rows: np.ndarray) -> np.ndarray:
-        return self.index.score(self.vectors[query], rows, top_m=self.top_m).astype(np.float64)
+        return self.index.score(self.vectors[query], rows).astype(np.float64)
 
 
 class BM25Scorer:
