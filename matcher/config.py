@@ -31,7 +31,8 @@ class FusionConfig(BaseModel):
         method: "weighted" (z-normalised weighted sum over the candidate pool) or "rrf"
             (weighted reciprocal rank fusion).
         weights: weight per scorer name: "dense" (whole-text cosine), "bm25", "items" (best
-            business-scope / demand items against the patent; see matcher.rank.scorers).
+            business-scope / demand items against the patent), "phrase" (the query's keywords found
+            verbatim in the record); see matcher.rank.scorers.
         rrf_k: the RRF rank offset.
         query_segment_mode: jieba mode for the query's BM25 terms (documents are always indexed in
             the configured `segment_mode`): "accurate" suits demands, scopes and keyword needs,
@@ -52,7 +53,7 @@ def _default_fusion() -> dict[Direction, FusionConfig]:
     return {
         Direction.ENTERPRISE_TO_PATENT: FusionConfig(method="rrf", weights={"dense": 0.25, "bm25": 0.25, "items": 0.5}),
         Direction.PATENT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.0, "bm25": 0.5, "items": 0.5}),
-        Direction.TEXT_TO_PATENT: FusionConfig(weights={"dense": 0.2, "bm25": 1.0}, query_segment_mode="accurate"),
+        Direction.TEXT_TO_PATENT: FusionConfig(weights={"dense": 0.25, "bm25": 1.0, "phrase": 1.0}, query_segment_mode="accurate"),
         Direction.TEXT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.0, "bm25": 0.5, "items": 0.5}),
     }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +19,12 @@ from matcher.index.atomic import atomic_dir, recover_dir
 from matcher.index.collection import CONTENT, Collection
 from matcher.rank.fusion import make_fusion
 from matcher.rank.retriever import HybridRetriever, Ranking
-from matcher.rank.scorers import BM25Scorer, DenseScorer, QueryItemScorer, RecordItemScorer, Scorer
+from matcher.rank.scorers import BM25Scorer, DenseScorer, PhraseScorer, QueryItemScorer, RecordItemScorer, Scorer
 from matcher.schema import Kind, record_text
 from matcher.text.boilerplate import embedding_text
 from matcher.text.items import split_items
 from matcher.text.normalize import normalize
+from matcher.text.phrases import query_phrases
 from matcher.text.segment import Segmenter
 
 BATCH = 256
@@ -117,6 +118,7 @@ class Matcher:
         self.collections: dict[Kind, Collection] = {}
         self._terms = lru_cache(maxsize=200_000)(self.segmenter.tokens)
         self._query_terms = lru_cache(maxsize=50_000)(self.segmenter.tokens)
+        self._query_phrases = lru_cache(maxsize=50_000)(partial(query_phrases, segmenter=self.segmenter))
 
     # ----------------------------------------------------------------- components
     @property
@@ -151,6 +153,10 @@ class Matcher:
     def query_terms(self, text: str, direction: Direction) -> list[str]:
         """BM25 terms of a query, segmented in the direction's query mode (memoised)."""
         return self._query_terms(text, self.config.fusion_for(direction).query_segment_mode)
+
+    def query_phrases(self, text: str) -> list[str]:
+        """Literal phrases of a query for the phrase scorer (memoised; see `matcher.text.phrases`)."""
+        return self._query_phrases(text)
 
     # ----------------------------------------------------------------- build and update
     def index(self, kind: Kind | str, frame: pd.DataFrame, *, show_progress: bool = False) -> tuple[int, int]:
@@ -286,9 +292,12 @@ class Matcher:
 
     def _scorers(self, coll: Collection, direction: Direction, batch: Sequence[Query], vectors: np.ndarray,
                  terms: list[list[str]]) -> list[Scorer]:
-        """The signals used for one direction: dense and BM25 always, best-item scoring when weighted."""
+        """The signals used for one direction: dense and BM25 always, literal phrases and best items when weighted."""
         scorers: list[Scorer] = [DenseScorer(coll.dense, vectors), BM25Scorer(coll.lexical, terms)]
-        if self.config.fusion_for(direction).weights.get("items"):
+        weights = self.config.fusion_for(direction).weights
+        if weights.get("phrase"):
+            scorers.append(PhraseScorer(coll.substrings, [self.query_phrases(q.text) for q in batch]))
+        if weights.get("items"):
             if coll.items is not None:
                 scorers.append(RecordItemScorer(coll.items, vectors, top_m=self.config.items_top_m))
             else:

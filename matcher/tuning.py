@@ -15,7 +15,7 @@ from matcher.engine import Matcher, Query
 from matcher.evaluate import Benchmark, corpus_frame, load_beir, score_run, sides
 from matcher.rank.fusion import make_fusion
 
-SCORERS = ("dense", "bm25", "items")
+SCORERS = ("dense", "bm25", "items", "phrase")
 
 
 @dataclass
@@ -81,11 +81,15 @@ def grid(pools: CandidatePools, settings: Iterable[FusionConfig], query_segment_
     return pd.DataFrame(rows)
 
 
-def default_settings(steps: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)) -> list[FusionConfig]:
-    """Every weighted-sum and RRF setting on a grid of weights for dense, BM25 and items (all-zero excluded)."""
+def default_settings(steps: Sequence[float] = (0.0, 0.25, 0.5, 1.0)) -> list[FusionConfig]:
+    """Every weighted-sum and RRF setting on a grid of weights for every scorer in SCORERS.
+
+    Both fusions rank the same for proportional weights, so only settings whose largest weight is the
+    largest step are generated (all-zero excluded).
+    """
     out = []
     for w in itertools.product(steps, repeat=len(SCORERS)):
-        if sum(w) == 0:
+        if max(w) != max(steps):
             continue
         weights = {name: float(x) for name, x in zip(SCORERS, w)}
         out.append(FusionConfig(method="weighted", weights=weights))

@@ -13,6 +13,7 @@ from matcher.index.dense import DenseIndex
 from matcher.index.items import ItemIndex
 from matcher.index.lexical import BM25Index
 from matcher.index.manifest import Manifest, check_manifest, current_versions, data_hash, read_manifest, utc_now, write_manifest
+from matcher.index.substring import SubstringIndex
 from matcher.schema import Kind, schema_for
 
 RECORDS_FILE = "records.parquet"
@@ -59,6 +60,7 @@ class Collection:
         self.records = pd.DataFrame(columns=[*self.schema.columns, CONTENT], index=pd.Index([], dtype="int64"))
         self._row_of: dict[str, int] = {}
         self._next_row = 0
+        self._substrings: SubstringIndex | None = None
 
     # ----------------------------------------------------------------- access
     def __len__(self) -> int:
@@ -88,6 +90,13 @@ class Collection:
         """One record as a dict of its columns (raises MatcherError for an unknown id)."""
         row = self.rows_of([record_id])[0]
         return self.records.loc[row].to_dict()
+
+    @property
+    def substrings(self) -> SubstringIndex:
+        """Literal phrase lookup over the records' texts (derived from the records, rebuilt after changes)."""
+        if self._substrings is None:
+            self._substrings = SubstringIndex(self.records.index.to_numpy(dtype=np.int64), self.records[CONTENT].tolist())
+        return self._substrings
 
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
         """Stored embeddings of the given record ids."""
@@ -142,6 +151,7 @@ class Collection:
             self.items.add(rows_arr.tolist(), items, dict(item_vectors or {}))
         keep = self.records.drop(index=rows_arr, errors="ignore")
         self.records = pd.concat([keep, new]).sort_index() if len(keep) else new.sort_index()
+        self._substrings = None
         return len(frame) - replaced, replaced
 
     def delete(self, ids: Sequence[str]) -> int:
@@ -159,6 +169,7 @@ class Collection:
         if self.items is not None:
             self.items.remove(rows.tolist())
         self.records = self.records.drop(index=rows)
+        self._substrings = None
         for rid in ids:
             self._row_of.pop(rid, None)
         return len(rows)

@@ -204,7 +204,7 @@ def sidebar_filters(matcher: Matcher, target: Kind) -> tuple[dict[str, list[str]
         filters["size"] = _multiselect("企业规模", option_values(recs, "size"), "f_e_size")
         filters["cooperation"] = _multiselect("合作方式", option_values(recs, "cooperation", split=","), "f_e_cooperation")
     min_score = st.sidebar.number_input("最低综合分", value=None, step=0.1, placeholder="不限", key=keep("f_min_score"),
-                                        help="综合分为语义分、关键词分与条目分融合后的分数，越高越相关")
+                                        help="综合分为语义分、关键词分、条目分与短语分融合后的分数，越高越相关")
     hide_contacted = st.sidebar.checkbox("隐藏已联系的组合", key=keep("f_hide_contacted", False), help="已推送及之后状态的组合不再列出")
     k = st.sidebar.slider("结果数", min_value=5, max_value=50, step=5, key=keep("f_k", 10))
     return {c: v for c, v in filters.items() if v}, min_score, hide_contacted, k
@@ -344,8 +344,12 @@ def match_card(pair: Pair, user: User, target: Kind) -> None:
         s1.metric("综合分", f"{m.score:.2f}")
         s2.metric("语义分", f"{m.components.get('dense', 0.0):.2f}")
         s3.metric("关键词分", f"{m.components.get('bm25', 0.0):.2f}")
-        s4.metric("条目分", f"{m.components.get('items', 0.0):.2f}",
-                  help="企业经营范围/需求中最匹配的条目与专利的语义相似度（取最佳 3 条的平均）")
+        if "phrase" in m.components and "items" not in m.components:
+            s4.metric("短语分", f"{m.components['phrase']:.2f}",
+                      help="需求中的关键词原样出现在专利文本中的程度（按词的稀有度加权求和）")
+        else:
+            s4.metric("条目分", f"{m.components.get('items', 0.0):.2f}",
+                      help="企业经营范围/需求中最匹配的条目与专利的语义相似度（取最佳 3 条的平均）")
         if terms:
             chips = "".join(f"<span>{highlight_terms(t, [])}</span>" for t in terms)
             st.markdown(f"<div class='mw-terms'>共有关键词：{chips}</div>", unsafe_allow_html=True)
