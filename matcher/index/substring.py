@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 from matcher.text.normalize import normalize
+
+
+_SEP = "\x00"
 
 
 class SubstringIndex:
@@ -25,7 +28,10 @@ class SubstringIndex:
 
     def __init__(self, rows: np.ndarray, texts: Sequence[str], cache_size: int = 50_000) -> None:
         self.rows = np.asarray(rows, dtype=np.int64)
-        self._texts = pd.Series([normalize(t) for t in texts], dtype=object)
+        texts = [normalize(t).replace(_SEP, " ") for t in texts]
+        # one string with a separator no phrase contains: a phrase is found with one C-level scan
+        self._blob = _SEP.join(texts)
+        self._starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]]) if texts else np.zeros(0, dtype=np.int64)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
 
@@ -37,8 +43,8 @@ class SubstringIndex:
         phrase = normalize(phrase)
         hit = self._cache.get(phrase)
         if hit is None:
-            mask = self._texts.str.contains(phrase, regex=False).to_numpy(dtype=bool) if phrase else np.zeros(len(self), bool)
-            hit = self.rows[mask]
+            positions = [m.start() for m in re.finditer(re.escape(phrase), self._blob)] if phrase and _SEP not in phrase else []
+            hit = self.rows[np.unique(np.searchsorted(self._starts, positions, side="right") - 1)] if positions else self.rows[:0]
             self._cache[phrase] = hit
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
