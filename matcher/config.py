@@ -53,7 +53,7 @@ def _default_fusion() -> dict[Direction, FusionConfig]:
     return {
         Direction.ENTERPRISE_TO_PATENT: FusionConfig(method="rrf", weights={"dense": 0.25, "bm25": 0.25, "items": 0.5}),
         Direction.PATENT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.0, "bm25": 0.5, "items": 0.5}),
-        Direction.TEXT_TO_PATENT: FusionConfig(weights={"dense": 0.25, "bm25": 1.0, "phrase": 1.0}, query_segment_mode="accurate"),
+        Direction.TEXT_TO_PATENT: FusionConfig(weights={"dense": 0.25, "bm25": 0.5, "phrase": 1.0}, query_segment_mode="accurate"),
         Direction.TEXT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.0, "bm25": 0.5, "items": 0.5}),
     }
 

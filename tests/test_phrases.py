@@ -44,7 +44,7 @@ def test_substring_index_finds_phrases_jieba_would_split():
     assert index.idf("石墨烯") == 0.0
 
 
-def test_phrase_scorer_ranks_by_idf_weighted_hits():
+def test_phrase_scorer_is_bm25_over_literal_occurrences():
     index = SubstringIndex(np.array([10, 11, 12, 13]), TEXTS)
     scorer = PhraseScorer(index, [["反渗透", "螺旋", "石墨烯"], ["不存在"]])
     first, empty = scorer.candidates([0, 1], size=10)
@@ -52,7 +52,17 @@ def test_phrase_scorer_ranks_by_idf_weighted_hits():
     assert empty.tolist() == []
     scores = scorer.score(0, np.array([13, 12, 11]))
     assert scores[0] == 0 and 0 < scores[1] < scores[2]
-    assert scores[2] == pytest.approx(index.idf("反渗透") + index.idf("螺旋"))
+    lengths = np.array([len(t) for t in TEXTS], dtype=float)
+    norm = 1.2 * (1 - 0.75 + 0.75 * lengths[1] / lengths.mean())
+    expected = (index.idf("反渗透") + index.idf("螺旋")) * 2.2 / (1 + norm)
+    assert scores[2] == pytest.approx(expected)
+
+
+def test_repeated_phrases_count_with_saturation():
+    texts = ["石墨烯导热膜。", "石墨烯导热膜石墨烯。", "铜箔散热片。", "铝合金外壳。"]
+    index = SubstringIndex(np.arange(4), texts, k1=1.2, b=0.0)
+    once, twice = PhraseScorer(index, [["石墨烯"]]).score(0, np.array([0, 1]))
+    assert once < twice < 2 * once
 
 
 def test_engine_uses_phrases_when_weighted_and_follows_updates(matcher, config):

@@ -95,7 +95,8 @@ class Collection:
     def substrings(self) -> SubstringIndex:
         """Literal phrase lookup over the records' texts (derived from the records, rebuilt after changes)."""
         if self._substrings is None:
-            self._substrings = SubstringIndex(self.records.index.to_numpy(dtype=np.int64), self.records[CONTENT].tolist())
+            self._substrings = SubstringIndex(self.records.index.to_numpy(dtype=np.int64), self.records[CONTENT].tolist(),
+                                              k1=self.lexical.k1, b=self.lexical.b)
         return self._substrings
 
     def vectors(self, ids: Sequence[str]) -> np.ndarray:

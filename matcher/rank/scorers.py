@@ -135,11 +135,11 @@ class RecordItemScorer:
 
 
 class PhraseScorer:
-    """Literal phrase matching: the idf-weighted sum of the query's phrases that a record contains verbatim.
+    """Literal phrase matching: BM25 over the query's phrases found verbatim in a record.
 
     Keyword needs are lists of technical terms ("反渗透膜 螺旋 脱盐"); a term found verbatim in a patent
     is strong evidence even where jieba segments the patent differently, which BM25 over jieba words
-    misses (see `matcher.text.phrases`).
+    misses (see `matcher.text.phrases` and `matcher.index.substring`).
 
     Args:
         index: the collection's substring index.
@@ -151,30 +151,9 @@ class PhraseScorer:
     def __init__(self, index: SubstringIndex, phrases: Sequence[Sequence[str]]) -> None:
         self.index = index
         self.phrases = phrases
-        self._weights: dict[int, list[tuple[np.ndarray, float]]] = {}
-
-    def _matches(self, query: int) -> list[tuple[np.ndarray, float]]:
-        """(rows containing the phrase, idf) for each matching phrase of one query."""
-        if query not in self._weights:
-            pairs = [(self.index.rows_containing(p), self.index.idf(p)) for p in self.phrases[query]]
-            self._weights[query] = [(rows, w) for rows, w in pairs if w > 0]
-        return self._weights[query]
 
     def candidates(self, queries: Sequence[int], size: int) -> list[np.ndarray]:
-        out = []
-        for q in queries:
-            matches = self._matches(q)
-            if not matches:
-                out.append(np.empty(0, dtype=np.int64))
-                continue
-            rows, inverse = np.unique(np.concatenate([r for r, _ in matches]), return_inverse=True)
-            totals = np.bincount(inverse, weights=np.concatenate([np.full(len(r), w) for r, w in matches]))
-            best = np.argsort(-totals, kind="stable")[:size]
-            out.append(rows[best])
-        return out
+        return [self.index.top(self.phrases[q], size) for q in queries]
 
     def score(self, query: int, rows: np.ndarray) -> np.ndarray:
-        total = np.zeros(len(rows))
-        for hit, w in self._matches(query):
-            total += w * np.isin(rows, hit, assume_unique=False)
-        return total
+        return self.index.score(self.phrases[query], rows)
