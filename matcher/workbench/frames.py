@@ -17,7 +17,7 @@ from matcher.tracking import Item
 LOCAL_OFFSET = timedelta(hours=8)
 
 PAIR_COLUMNS = [
-    "排名", "专利号", "专利名称", "企业/需求编号", "企业/需求名称", "综合分", "语义分", "关键词分", "条目分", "短语分",
+    "排名", "专利号", "专利名称", "企业/需求编号", "企业/需求名称", "综合分", "语义分", "关键词分", "条目分",
     "共有关键词", "最相关专利句", "句子相似度", "申请人", "申请人类型", "专利行业", "专利地区", "许可方式", "价格", "成熟度",
     "企业地区", "跟踪状态",
 ]
@@ -111,7 +111,6 @@ def pair_frame(pairs: Iterable[Pair]) -> pd.DataFrame:
             "语义分": round(float(m.components.get("dense", 0.0)), 3),
             "关键词分": round(float(m.components.get("bm25", 0.0)), 3),
             "条目分": round(float(m.components.get("items", 0.0)), 3),
-            "短语分": round(float(m.components.get("phrase", 0.0)), 3),
             "共有关键词": "、".join(ex.shared_terms) if ex else "",
             "最相关专利句": ex.closest_sentence if ex else "",
             "句子相似度": round(float(ex.sentence_similarity), 3) if ex else 0.0,
