@@ -72,7 +72,9 @@ class PostgresServer:
         return self.url
 
     def _run(self, cmd: list[str]) -> None:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        # run from the cluster's folder: the server user must be able to read its working directory (the
+        # test process may sit in a root-only or already removed temporary folder)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=self.dir)
         if proc.returncode != 0:
             log = ""
             if self.dir and (self.dir / "server.log").exists():
@@ -84,7 +86,7 @@ class PostgresServer:
             return
         if self.bin is not None and (self.dir / "data" / "postmaster.pid").exists():
             subprocess.run(self._cmd("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop"),
-                           capture_output=True, timeout=60)
+                           capture_output=True, timeout=60, cwd=self.dir)
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
 
