@@ -75,15 +75,20 @@ class SubstringIndex:
         pos, tf = self._occurrences(phrase)
         return pos, self.idf(phrase) * tf * (self.k1 + 1) / (tf + self._norm[pos])
 
-    def top(self, phrases: Sequence[str], k: int) -> np.ndarray:
-        """Row ids of the `k` best records for the phrases (only records containing at least one)."""
+    def search(self, phrases: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, row ids) of the `k` best records for the phrases (only records containing at least one)."""
         parts = [self._phrase_scores(p) for p in phrases]
         parts = [(pos, s) for pos, s in parts if len(pos)]
         if not parts:
-            return np.zeros(0, dtype=np.int64)
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
         pos, inverse = np.unique(np.concatenate([p for p, _ in parts]), return_inverse=True)
         totals = np.bincount(inverse, weights=np.concatenate([s for _, s in parts]))
-        return self.rows[pos[np.argsort(-totals, kind="stable")[:k]]]
+        best = np.argsort(-totals, kind="stable")[:k]
+        return totals[best], self.rows[pos[best]]
+
+    def search_many(self, queries: Sequence[Sequence[str]], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`search` for each query (the same interface as `BM25Index.search_many`)."""
+        return [self.search(q, k) for q in queries]
 
     def score(self, phrases: Sequence[str], rows: np.ndarray) -> np.ndarray:
         """BM25 scores of the given row ids (0 for rows containing none of the phrases)."""

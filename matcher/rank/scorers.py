@@ -61,7 +61,7 @@ class BM25Scorer:
 
     name = "bm25"
 
-    def __init__(self, index: BM25Index, terms: Sequence[Sequence[str]]) -> None:
+    def __init__(self, index: BM25Index | SubstringIndex, terms: Sequence[Sequence[str]]) -> None:
         self.index = index
         self.terms = terms
 
@@ -134,7 +134,7 @@ class RecordItemScorer:
         return self.index.score(self.vectors[query], rows, top_m=self.top_m)
 
 
-class PhraseScorer:
+class PhraseScorer(BM25Scorer):
     """Literal phrase matching: BM25 over the query's phrases found verbatim in a record.
 
     Keyword needs are lists of technical terms ("反渗透膜 螺旋 脱盐"); a term found verbatim in a patent
@@ -142,18 +142,8 @@ class PhraseScorer:
     misses (see `matcher.text.phrases` and `matcher.index.substring`).
 
     Args:
-        index: the collection's substring index.
-        phrases: per query, its phrases.
+        index: the collection's substring index (same search / score interface as BM25Index).
+        terms: per query, its phrases.
     """
 
     name = "phrase"
-
-    def __init__(self, index: SubstringIndex, phrases: Sequence[Sequence[str]]) -> None:
-        self.index = index
-        self.phrases = phrases
-
-    def candidates(self, queries: Sequence[int], size: int) -> list[np.ndarray]:
-        return [self.index.top(self.phrases[q], size) for q in queries]
-
-    def score(self, query: int, rows: np.ndarray) -> np.ndarray:
-        return self.index.score(self.phrases[query], rows)
