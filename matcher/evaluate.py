@@ -91,6 +91,33 @@ def load_beir(folder: str | Path, split: str = "test") -> Benchmark:
     return Benchmark(folder.name, corpus, queries, {q: qrels[q] for q in queries})
 
 
+def write_subset(folder: str | Path, query_ids: set[str], out_dir: str | Path) -> Path:
+    """Write a BEIR folder with only some of a benchmark's queries (same name, same corpus).
+
+    Args:
+        folder: the source BEIR folder.
+        query_ids: the queries to keep (with their judgements).
+        out_dir: the parent of the new folder (created).
+
+    Returns:
+        out_dir / folder.name.
+    """
+    folder, target = Path(folder), Path(out_dir) / Path(folder).name
+    (target / "qrels").mkdir(parents=True, exist_ok=True)
+    bench = load_beir(folder)
+    keep = [q for q in bench.queries if q in query_ids]
+    with (target / "queries.jsonl").open("w", encoding="utf-8") as out:
+        for q in keep:
+            out.write(json.dumps({"_id": q, "text": bench.queries[q]}, ensure_ascii=False) + "\n")
+    with (target / "qrels" / "test.tsv").open("w", encoding="utf-8") as out:
+        out.write("query-id\tcorpus-id\tscore\n")
+        out.writelines(f"{q}\t{doc}\t{score}\n" for q in keep for doc, score in bench.qrels[q].items())
+    corpus = target / "corpus.jsonl"
+    corpus.unlink(missing_ok=True)
+    corpus.write_bytes((folder / "corpus.jsonl").read_bytes())
+    return target
+
+
 def sides(name: str) -> tuple[Kind | None, Kind]:
     """The query side and corpus side encoded in a benchmark name such as c2p-dev, p2c-test or kw2p-dev.
 

@@ -30,16 +30,31 @@ def main(
     mix: Annotated[Optional[list[str]], typer.Option("--mix", help="per-source rate, e.g. --mix scope_item=0.5")] = None,
     evaluate: Annotated[bool, typer.Option("--evaluate", help="score the dev benchmarks and re-tune fusion")] = False,
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="embedding cache for --evaluate")] = None,
+    holdout_fold: Annotated[Optional[int], typer.Option(
+        "--holdout-fold", help="leave this fold of dev companies out of training and score c2p / p2c on it")] = None,
+    folds: Annotated[int, typer.Option("--folds", min=2, help="dev-company folds")] = 2,
+    cross_validate: Annotated[bool, typer.Option(
+        "--cross-validate", help="train one model per fold (OUT/fold-K), score each on its held-out companies, "
+                                 "pool the c2p / p2c numbers into OUT/cross_validation.json")] = False,
 ) -> None:
-    """Build training pairs (dev-benchmark companies excluded), train, write the model and its card."""
+    """Build training pairs (held-out companies excluded), train, write the model and its card."""
     from matcher.ingest.sources import shared_dir as default_shared_dir
-    from matcher.training.train import TrainConfig, parse_mix, train_encoder
+    from matcher.training.train import TrainConfig, cross_validate as run_cross_validation, parse_mix, train_encoder
 
     shared = shared_dir or default_shared_dir()
     if not (shared / "data").is_dir():
         raise typer.BadParameter(f"{shared} has no data/ folder", param_hint="--shared-dir")
     config = TrainConfig(seed=seed, epochs=epochs, dim=dim, vocab_size=vocab_size, batch_size=batch_size, lr=lr,
-                         registry_sample=registry_sample, tokenizer_texts=tokenizer_texts, mix=parse_mix(mix))
+                         registry_sample=registry_sample, tokenizer_texts=tokenizer_texts, mix=parse_mix(mix),
+                         holdout_fold=holdout_fold, folds=folds)
+    if holdout_fold is not None and not 0 <= holdout_fold < folds:
+        raise typer.BadParameter(f"must be between 0 and {folds - 1}", param_hint="--holdout-fold")
+    if cross_validate:
+        pooled = run_cross_validation(out, shared_dir=shared, config=config, cache_dir=cache_dir,
+                                      log=lambda msg: typer.echo(msg, err=True))
+        typer.echo(json.dumps({name: {"queries": e["queries"], "dense": e["dense"], "best": e["best"]}
+                               for name, e in pooled.items()}, ensure_ascii=False))
+        return
     result = train_encoder(out, shared_dir=shared, config=config, evaluate=evaluate, cache_dir=cache_dir,
                            log=lambda msg: typer.echo(msg, err=True))
     typer.echo(json.dumps({"model": str(result.output_dir), "train_seconds": round(result.seconds, 1),

@@ -1,5 +1,5 @@
 """Training the static encoder: a tiny run on the demo corpus loads in the engine, is reproducible, and the pair
-builder keeps dev-benchmark companies out."""
+builder trains only on the dev companies' labels (and can hold a fold of them out)."""
 
 from __future__ import annotations
 
@@ -113,18 +113,114 @@ def test_pair_builder_excludes_benchmark_companies(tmp_path):
     assert isinstance(BenchmarkExclusions(), BenchmarkExclusions)
 
 
+def _mini_shared(root: Path) -> Path:
+    """A shared/ folder in miniature: 3 dev companies, 1 labelled company outside dev, 1 unlabelled company."""
+    data = root / "data"
+    (data / "registry").mkdir(parents=True)
+    (data / "bdci_patents").mkdir(parents=True)
+    names = ["甲材料科技有限公司", "乙电池（深圳）有限公司", "丙机械有限公司", "丁测试科技有限公司", "戊贸易有限公司"]
+    pd.DataFrame({"企业名称": names, "经营范围": [f"{n[:2]}相关技术开发、产品制造" for n in names]}).to_csv(
+        data / "registry" / "companies_20k.csv", index=False)
+    # the patents write half-width parentheses where the registry writes full-width ones
+    applicants = ["甲材料科技有限公司", "乙电池(深圳)有限公司", "丙机械有限公司", "丁测试科技有限公司", "某大学"]
+    patents = pd.DataFrame({
+        "id": [f"P{i}" for i in range(5)], "title": [f"一种装置{i}" for i in range(5)],
+        "applicant": applicants, "applicant_type": ["company"] * 4 + ["university"],
+        "abstract": [f"本发明公开了一种装置{i}，包括壳体和传感器{i}。" for i in range(5)],
+    })
+    patents.to_csv(data / "bdci_patents" / "patents.csv", index=False)
+    bench = root / "benchmarks"
+    _write_bench(bench / "c2p-dev", [{"_id": f"C{i}", "text": f"{names[i]}。经营范围：技术开发"} for i in range(3)],
+                 [{"_id": f"P{i}", "title": f"一种装置{i}", "text": "摘要"} for i in range(5)],
+                 [(f"C{i}", f"P{i}") for i in range(3)])
+    _write_bench(bench / "p2c-dev", [{"_id": f"P{i}", "text": f"一种装置{i}"} for i in range(3)],
+                 [{"_id": f"C{i}", "title": names[i], "text": "经营范围：技术开发"} for i in range(5)],
+                 [(f"P{i}", f"C{i}") for i in range(3)])
+    return root
+
+
+def test_company_links_come_from_dev_companies_only(tmp_path):
+    from matcher.training.pairs import company_fold, company_key, fold_query_ids, shared_pairs, training_exclusions
+
+    shared = _mini_shared(tmp_path / "shared")
+    dev = ["甲材料科技有限公司", "乙电池（深圳）有限公司", "丙机械有限公司"]
+
+    full = training_exclusions(shared)
+    # the labelled company outside the dev sets is a possible held-out answer: never trained on
+    assert full.companies == {"丁测试科技有限公司"} and full.patent_ids == {"P3"}
+    pairs = shared_pairs(shared, registry_sample=0, sources=["company_patent", "applicant_patent", "company_name"])
+    text = " ".join(p.anchor + p.positive for p in pairs)
+    assert "丁测试" not in text and "装置3" not in text
+    linked = {company_key(p.anchor.split("。", 1)[0]) for p in pairs if p.source == "company_patent"}
+    assert linked == {company_key(n) for n in dev}  # full-width / half-width names are one company
+
+    for fold in (0, 1):
+        held = {company_key(n) for n in dev if company_fold(n, 2) == fold}
+        excl = training_exclusions(shared, holdout_fold=fold, folds=2)
+        assert excl.companies == held | {"丁测试科技有限公司"}
+        fold_pairs = shared_pairs(shared, holdout_fold=fold, folds=2, registry_sample=0,
+                                  sources=["company_patent", "applicant_patent", "company_name", "scope_item"])
+        heads = {company_key(p.anchor.split("。", 1)[0]) for p in fold_pairs}
+        assert not heads & excl.companies
+        c2p_queries = fold_query_ids(shared / "benchmarks" / "c2p-dev", fold, 2)
+        p2c_queries = fold_query_ids(shared / "benchmarks" / "p2c-dev", fold, 2)
+        expected = {f"C{i}" for i, n in enumerate(dev) if company_fold(n, 2) == fold}
+        assert c2p_queries == expected
+        assert p2c_queries == {q.replace("C", "P") for q in expected}
+    assert company_fold("腾讯科技（深圳）有限公司", 2) == company_fold("腾讯科技(深圳)有限公司", 2)
+
+
+def test_holdout_benchmarks_keep_only_the_fold_queries(tmp_path):
+    from matcher.evaluate import load_beir
+    from matcher.training.pairs import company_fold, fold_query_ids
+    from matcher.training.train import holdout_benchmarks
+
+    shared = _mini_shared(tmp_path / "shared")
+    fold = company_fold("甲材料科技有限公司", 2)
+    config = TrainConfig(holdout_fold=fold, folds=2)
+    cut = holdout_benchmarks([shared / "benchmarks" / "c2p-dev", shared / "benchmarks" / "p2c-dev"], config, tmp_path / "cut")
+    c2p, p2c = (load_beir(folder) for folder in cut)
+    assert cut[0].name == "c2p-dev" and cut[0].parent == tmp_path / "cut"
+    assert "C0" in c2p.queries and "P0" in p2c.queries
+    assert all(company_fold(text.split("。")[0], 2) == fold for text in c2p.queries.values())
+    assert len(c2p.corpus) == 5 and len(p2c.corpus) == 5  # the corpus is whole
+    assert c2p.qrels["C0"] == {"P0": 1}
+    assert fold_query_ids(shared / "benchmarks" / "kw2p-dev", 0, 2) is None
+
+
+def test_cross_validation_scores_each_fold_on_unseen_companies(tmp_path):
+    from matcher.training.train import cross_validate
+
+    shared = _mini_shared(tmp_path / "shared")
+    out = tmp_path / "cv"
+    pooled = cross_validate(out, shared_dir=shared, config=_tiny_config(), cache_dir=tmp_path / "cache", log=lambda _m: None)
+    assert set(pooled) == {"c2p-dev", "p2c-dev"}
+    assert pooled["c2p-dev"]["queries"] == 3 and pooled["p2c-dev"]["queries"] == 3
+    for entry in pooled.values():
+        assert sum(f["queries"] for f in entry["folds"]) == entry["queries"]
+        assert 0.0 <= entry["best"]["ndcg@10"] <= 1.0 and entry["best"]["ndcg@10"] >= entry["dense"]["ndcg@10"] - 1e-9
+        assert entry["fusion"]["method"] in ("weighted", "rrf")
+    saved = json.loads((out / "cross_validation.json").read_text(encoding="utf-8"))
+    assert saved["c2p-dev"]["best"] == pytest.approx(pooled["c2p-dev"]["best"])
+    for fold in {f["fold"] for e in pooled.values() for f in e["folds"]}:
+        card = (out / f"fold-{fold}" / "README.md").read_text(encoding="utf-8")
+        assert f"fold {fold} of 2" in card
+
+
 @pytest.mark.skipif(not (ROOT.parent / "shared" / "benchmarks" / "c2p-dev").is_dir(), reason="shared data not present")
-def test_shared_pairs_never_use_dev_companies():
-    from matcher.training.pairs import DEV_BENCHMARKS, shared_pairs
+def test_shared_pairs_hold_out_labelled_companies():
+    from matcher.training.pairs import company_key, shared_pairs, training_exclusions
 
     shared = ROOT.parent / "shared"
-    excl = benchmark_exclusions(shared / "benchmarks" / name for name in DEV_BENCHMARKS)
-    assert len(excl.companies) >= 100
-    pairs = shared_pairs(shared, exclusions=excl, registry_sample=0,
-                         sources=["company_patent", "applicant_patent", "company_name"])
-    heads = {p.anchor.split("。", 1)[0] for p in pairs}
-    assert not heads & excl.companies
-    assert {p.source for p in pairs} == {"company_patent", "applicant_patent", "company_name"}
+    for fold in (None, 0):
+        excl = training_exclusions(shared, holdout_fold=fold)
+        assert len(excl.companies) >= 100
+        pairs = shared_pairs(shared, exclusions=excl, registry_sample=0,
+                             sources=["company_patent", "applicant_patent", "company_name"])
+        heads = {company_key(p.anchor.split("。", 1)[0]) for p in pairs}
+        assert not heads & excl.companies
+        assert {p.source for p in pairs} == {"company_patent", "applicant_patent", "company_name"}
+    assert sum(p.source == "company_patent" for p in shared_pairs(shared, registry_sample=0, sources=["company_patent"])) == 305
 
 
 def test_scope_items_split_and_drop_commercial_words():

@@ -16,9 +16,14 @@ Sources (`shared_pairs`), each a named group so that batches can be drawn from o
 - ``csl``: CSL paper title <-> abstract and keywords <-> abstract.
 - ``company_name`` / ``scope_item``: registry name <-> 经营范围, and one scope item <-> the whole profile.
 
-KPPatent is never used: its abstracts and keyphrases are the kw2p-dev benchmark itself. Companies that are
-queries of c2p-dev or answers of p2c-dev are excluded from every company-derived group (see
-`BenchmarkExclusions`), so the dev numbers measure generalisation to unseen companies.
+KPPatent is never used: its abstracts and keyphrases are the kw2p-dev benchmark itself.
+
+Which company <-> patent labels may be trained on (`training_exclusions`): only those of the dev benchmarks'
+companies (c2p-dev queries, p2c-dev answers). Every other registered company that filed a patent in the shared
+patents is a possible answer of a held-out benchmark, so it is left out of every company-derived group (its
+links, its name and scope). For an honest dev number the dev companies are split into folds by a hash of the
+name (`company_fold`); a model trained with `holdout_fold=k` never sees the companies of fold k, and is scored
+on the dev queries of that fold only (`fold_query_ids`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from __future__ import annotations
 import json
 import random
 import re
+import unicodedata
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,12 +72,12 @@ class Pair:
 
 @dataclass
 class BenchmarkExclusions:
-    """What must never be trained on, read from the dev benchmarks.
+    """Company <-> patent labels that must never be trained on.
 
     Attributes:
-        companies: company names that are c2p-dev queries or p2c-dev answers.
-        patent_ids: patent ids that are p2c-dev queries or c2p-dev answers (their link to a company is the
-            label being measured).
+        companies: company names (left out of every company-derived pair group).
+        patent_ids: patent ids whose link to a company is a label being measured (never paired with their
+            applicant).
     """
 
     companies: set[str] = field(default_factory=set)
@@ -89,6 +96,12 @@ def _qrels(path: Path) -> list[tuple[str, str]]:
     frame = pd.read_csv(path, sep="\t", dtype=str)
     frame = frame[pd.to_numeric(frame["score"], errors="coerce").fillna(0) > 0]
     return list(zip(frame["query-id"], frame["corpus-id"]))
+
+
+def company_key(name: str) -> str:
+    """The form in which company names are compared (NFKC, stripped): the patents write
+    "腾讯科技(深圳)有限公司" where the registry writes "腾讯科技（深圳）有限公司"."""
+    return unicodedata.normalize("NFKC", str(name)).strip()
 
 
 def company_name_of(profile: str) -> str:
@@ -123,16 +136,82 @@ def benchmark_exclusions(benchmark_dirs: Iterable[str | Path]) -> BenchmarkExclu
         name = folder.name.lower()
         if name.startswith("c2p"):
             for query in _jsonl(folder / "queries.jsonl"):
-                out.companies.add(company_name_of(str(query.get("text", ""))))
+                out.companies.add(company_key(company_name_of(str(query.get("text", "")))))
             out.patent_ids.update(doc for _, doc in _qrels(folder / "qrels" / "test.tsv"))
         elif name.startswith("p2c"):
             titles = {str(d["_id"]): str(d.get("title") or "") for d in _jsonl(folder / "corpus.jsonl")}
             for query_id, doc in _qrels(folder / "qrels" / "test.tsv"):
                 out.patent_ids.add(query_id)
                 if titles.get(doc):
-                    out.companies.add(titles[doc].strip())
+                    out.companies.add(company_key(titles[doc]))
     out.companies.discard("")
     return out
+
+
+def company_fold(name: str, folds: int) -> int:
+    """The cross-validation fold of a company (a stable hash of its name, the same on every machine).
+
+    Args:
+        name: the company name.
+        folds: number of folds (>= 2).
+
+    Returns:
+        0 .. folds - 1.
+    """
+    return zlib.crc32(company_key(name).encode("utf-8")) % folds
+
+
+def fold_query_ids(folder: str | Path, fold: int, folds: int) -> set[str] | None:
+    """The queries of a c2p-* or p2c-* benchmark whose company falls in `fold`.
+
+    Args:
+        folder: the BEIR folder (c2p: the query is the company; p2c: the judged answer is).
+        fold: the fold.
+        folds: number of folds.
+
+    Returns:
+        Query ids; None for benchmarks without a company side (kw2p-*).
+    """
+    folder = Path(folder)
+    name = folder.name.lower()
+    if name.startswith("c2p"):
+        return {
+            str(q["_id"]) for q in _jsonl(folder / "queries.jsonl")
+            if company_fold(company_name_of(str(q.get("text", ""))), folds) == fold
+        }
+    if name.startswith("p2c"):
+        titles = {str(d["_id"]): str(d.get("title") or "") for d in _jsonl(folder / "corpus.jsonl")}
+        return {query for query, doc in _qrels(folder / "qrels" / "test.tsv") if company_fold(titles.get(doc, ""), folds) == fold}
+    return None
+
+
+def training_exclusions(
+    shared_dir: str | Path, *, holdout_fold: int | None = None, folds: int = 2
+) -> BenchmarkExclusions:
+    """The companies and patents whose company <-> patent link must not be trained on.
+
+    These are every registered company (companies_20k) that filed one of the shared patents, except the
+    dev benchmarks' companies outside `holdout_fold`; and the patents those companies filed.
+
+    Args:
+        shared_dir: the folder with data/ and benchmarks/.
+        holdout_fold: the fold of dev companies to hold out too (None: train on every dev company).
+        folds: number of folds.
+
+    Returns:
+        The exclusion sets.
+    """
+    shared = Path(shared_dir)
+    dev = benchmark_exclusions(shared / "benchmarks" / name for name in DEV_BENCHMARKS)
+    trainable = {c for c in dev.companies if holdout_fold is None or company_fold(c, folds) != holdout_fold}
+    registry = pd.read_csv(shared / "data" / "registry" / "companies_20k.csv", dtype=str, usecols=["企业名称"])
+    registered = set(registry["企业名称"].fillna("").map(company_key))
+    patents = pd.read_csv(shared / "data" / "bdci_patents" / "patents.csv", dtype=str, usecols=["id", "applicant"])
+    applicants = patents["applicant"].fillna("").map(company_key)
+    labelled = (set(applicants) & registered) | dev.companies
+    excluded = labelled - trainable
+    excluded.discard("")
+    return BenchmarkExclusions(companies=excluded, patent_ids=set(patents.loc[applicants.isin(excluded), "id"]))
 
 
 def scope_items(scope: str, *, min_chars: int = 3) -> list[str]:
@@ -181,7 +260,7 @@ def corpus_pairs(
         enterprises: enterprise records with `name` and `text` (a demand or a business scope).
         seed: chooses the scope items.
         items_per_company: scope items paired with each profile.
-        exclude_companies: names never used.
+        exclude_companies: names never used (compared by `company_key`).
         prefix: prepended to the source names (to tell corpora apart).
 
     Returns:
@@ -197,7 +276,7 @@ def corpus_pairs(
     if enterprises is not None and len(enterprises):
         for name, text in zip(enterprises["name"].fillna(""), enterprises["text"].fillna("")):
             name, text = str(name).strip(), str(text).strip()
-            if not text or name in exclude_companies:
+            if not text or company_key(name) in exclude_companies:
                 continue
             scope = text.removeprefix(SCOPE_PREFIX)
             _add(out, dense_text(name), dense_text(scope), prefix + "company_name")
@@ -216,6 +295,8 @@ def shared_pairs(
     shared_dir: str | Path,
     *,
     exclusions: BenchmarkExclusions | None = None,
+    holdout_fold: int | None = None,
+    folds: int = 2,
     seed: int = 0,
     registry_sample: int = 40_000,
     items_per_company: int = 2,
@@ -225,7 +306,10 @@ def shared_pairs(
 
     Args:
         shared_dir: the folder with data/ and benchmarks/.
-        exclusions: companies / patents to leave out; None reads them from shared_dir/benchmarks/*-dev.
+        exclusions: companies / patents to leave out; None: `training_exclusions(shared_dir, holdout_fold,
+            folds)`.
+        holdout_fold: dev-company fold left out (see `training_exclusions`).
+        folds: number of folds.
         seed: sampling seed (registry sample, scope items).
         registry_sample: companies taken from tech_companies_200k.parquet (0: none) in addition to
             companies_20k.csv.
@@ -238,14 +322,14 @@ def shared_pairs(
     shared = Path(shared_dir)
     data = shared / "data"
     if exclusions is None:
-        exclusions = benchmark_exclusions(shared / "benchmarks" / name for name in DEV_BENCHMARKS)
+        exclusions = training_exclusions(shared, holdout_fold=holdout_fold, folds=folds)
     bad_companies = exclusions.companies
     rng = random.Random(seed)
     out: list[Pair] = []
 
     # registry: name -> scope (20k + a sample of the 200k)
     registry = pd.read_csv(data / "registry" / "companies_20k.csv", dtype=str).fillna("")
-    scopes = dict(zip(registry["企业名称"].str.strip(), registry["经营范围"]))
+    scopes = dict(zip(registry["企业名称"].map(company_key), registry["经营范围"]))
     big_path = data / "registry" / "tech_companies_200k.parquet"
     if registry_sample and big_path.is_file():
         big = pd.read_parquet(big_path, columns=["企业名称", "经营范围"]).fillna("")
@@ -262,12 +346,13 @@ def shared_pairs(
     out += corpus_pairs(patents=patents, seed=seed)
     for row in patents.itertuples(index=False):
         applicant = row.applicant.strip()
-        if row.applicant_type != "company" or applicant in bad_companies or row.id in exclusions.patent_ids:
+        key = company_key(applicant)
+        if row.applicant_type != "company" or key in bad_companies or row.id in exclusions.patent_ids:
             continue
         text = patent_text(row.title, row.abstract)
         _add(out, dense_text(applicant), text, "applicant_patent")
-        if applicant in scopes and scopes[applicant].strip():
-            _add(out, company_profile(applicant, scopes[applicant]), text, "company_patent")
+        if scopes.get(key, "").strip():
+            _add(out, company_profile(applicant, scopes[key]), text, "company_patent")
 
     # zhibei offers and demands
     zhibei = data / "zhibei"

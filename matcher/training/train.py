@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from matcher.training.model import build_model, init_weights, train_tokenizer
-from matcher.training.pairs import DEV_BENCHMARKS, Pair, benchmark_exclusions, shared_pairs, summarize
+from matcher.training.pairs import DEV_BENCHMARKS, Pair, fold_query_ids, shared_pairs, summarize
 
 # Per-epoch sampling rate of each source group (1.0: every pair once; >1: repeated; <1: a random
 # subset each epoch). Company <-> patent links are rare and the most on-target, so they are repeated.
@@ -56,6 +56,9 @@ class TrainConfig:
         registry_sample: extra companies sampled from the 200k registry for name / scope pairs.
         tokenizer_texts: at most this many distinct texts train the tokenizer.
         threads: torch threads.
+        holdout_fold: dev-company fold never trained on, for cross-validation (None: every dev company's
+            patents are training pairs; see `matcher.training.pairs.training_exclusions`).
+        folds: number of dev-company folds.
     """
 
     seed: int = 0
@@ -69,6 +72,8 @@ class TrainConfig:
     registry_sample: int = 40_000
     tokenizer_texts: int = 120_000
     threads: int = 2
+    holdout_fold: int | None = None
+    folds: int = 2
 
 
 @dataclass
@@ -183,7 +188,7 @@ def train_encoder(
         if shared_dir is None:
             raise ValueError("give either pairs or shared_dir")
         started = time.perf_counter()
-        pairs = shared_pairs(shared_dir, seed=config.seed, registry_sample=config.registry_sample)
+        pairs = load_pairs_for(shared_dir, config)
         log(f"built {len(pairs)} pairs in {time.perf_counter() - started:.0f}s: {summarize(pairs)}")
     pairs = list(pairs)
     if not pairs:
@@ -211,6 +216,8 @@ def train_encoder(
             if shared_dir is None:
                 raise ValueError("give benchmarks or shared_dir to evaluate")
             benchmarks = [Path(shared_dir) / "benchmarks" / name for name in DEV_BENCHMARKS]
+        if config.holdout_fold is not None:
+            benchmarks = holdout_benchmarks(benchmarks, config, output_dir / "eval" / "benchmarks")
         cache = Path(cache_dir) if cache_dir else output_dir.parent / ".eval-cache"
         result.metrics = evaluate_encoder(output_dir, benchmarks, cache_dir=cache, log=log)
     write_model_card(result)
@@ -272,6 +279,72 @@ def _fit(pairs: Sequence[Pair], config: TrainConfig, log) -> tuple:
     return tokenizer, bag.weight.detach(), step, losses, time.perf_counter() - started
 
 
+_METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+
+
+def benchmark_grid(folder: str | Path, model_dir: str | Path, *, cache_dir: str | Path, pool: int = 200):
+    """Score every fusion setting of `matcher.tuning.default_settings()` for one encoder on one benchmark.
+
+    Args:
+        folder: a BEIR folder named <query>2<corpus>-<split>.
+        model_dir: the encoder ("use-m3" or a model directory).
+        cache_dir: embedding cache.
+        pool: candidates per retriever.
+
+    Returns:
+        (the grid table, one row per setting in a fixed order; {"dense", "bm25": metrics of one scorer alone},
+        number of queries).
+    """
+    from matcher.config import FusionConfig, MatcherConfig
+    from matcher.engine import Matcher
+    from matcher.tuning import collect_pools, default_settings, grid
+
+    matcher = Matcher(MatcherConfig(encoder=str(model_dir), cache_dir=Path(cache_dir), pool=pool))
+    pools = collect_pools(folder, matcher, pool=pool)
+    single = {
+        name: dict(pools.evaluate(FusionConfig(method="weighted", weights={"dense": float(name == "dense"),
+                                                                              "bm25": float(name == "bm25")})))
+        for name in ("dense", "bm25")
+    }
+    return grid(pools, default_settings()), single, len(pools.qids)
+
+
+def summarize_grid(table, single: Mapping[str, Mapping[str, float]]) -> dict:
+    """The best setting of a grid table (nDCG@10, then Recall@100), and the best without the items scorer.
+
+    Args:
+        table: a `benchmark_grid` table (or a query-weighted mean of several).
+        single: the one-scorer metrics from `benchmark_grid`.
+
+    Returns:
+        {"dense", "bm25", "best", "best_dense_bm25": metrics, "fusion", "fusion_dense_bm25": settings}.
+    """
+    from matcher.tuning import SCORERS
+
+    ranked = table.sort_values(["ndcg@10", "recall@100"], ascending=False, kind="stable")
+    best = ranked.iloc[0]
+    no_items = ranked[ranked["items"] == 0].iloc[0] if "items" in ranked else best
+    return {
+        "dense": {m: float(single["dense"][m]) for m in _METRICS},
+        "bm25": {m: float(single["bm25"][m]) for m in _METRICS},
+        "best": {m: float(best[m]) for m in _METRICS},
+        "best_dense_bm25": {m: float(no_items[m]) for m in _METRICS},
+        "fusion_dense_bm25": {"method": str(no_items["method"]), "dense": float(no_items["dense"]),
+                              "bm25": float(no_items["bm25"]), "rrf_k": int(no_items["rrf_k"])},
+        "fusion": {"method": str(best["method"]), **{name: float(best[name]) for name in SCORERS},
+                   "rrf_k": int(best["rrf_k"])},
+    }
+
+
+def _describe(name: str, summary: dict, seconds: float) -> str:
+    from matcher.tuning import SCORERS
+
+    fusion, best = summary["fusion"], summary["best"]
+    return (f"{name}: dense ndcg@10 {summary['dense']['ndcg@10']:.4f}, fused {best['ndcg@10']:.4f} ({fusion['method']} "
+            + " ".join(f"{n}={fusion[n]:g}" for n in SCORERS)
+            + f") R@100 {best['recall@100']:.4f} MRR@10 {best['mrr@10']:.4f} ({seconds:.0f}s)")
+
+
 def evaluate_encoder(
     model_dir: str | Path, benchmarks: Sequence[str | Path], *, cache_dir: str | Path, pool: int = 200, log=print
 ) -> dict[str, dict]:
@@ -279,8 +352,8 @@ def evaluate_encoder(
 
     For each benchmark the candidate pools (the union of every scorer's top-`pool`: dense, BM25 and
     best-item) are collected once and every setting of `matcher.tuning.default_settings()` (weighted
-    z-score sums and RRF over a weight grid) is scored; the best nDCG@10 setting is kept (one setting per benchmark, never per
-    query), next to dense alone.
+    z-score sums and RRF over a weight grid) is scored; the best nDCG@10 setting is kept (one setting per
+    benchmark, never per query), next to dense alone.
 
     Args:
         model_dir: the encoder ("use-m3" or a model directory).
@@ -290,38 +363,14 @@ def evaluate_encoder(
         log: progress printer.
 
     Returns:
-        {benchmark name: {"dense", "bm25", "best", "best_dense_bm25": metrics, "fusion", "fusion_dense_bm25":
-        the chosen settings}}.
+        {benchmark name: `summarize_grid` result}.
     """
-    from matcher.config import FusionConfig, MatcherConfig
-    from matcher.engine import Matcher
-    from matcher.tuning import SCORERS, collect_pools, default_settings, grid
-
     out: dict[str, dict] = {}
     for folder in map(Path, benchmarks):
         started = time.perf_counter()
-        matcher = Matcher(MatcherConfig(encoder=str(model_dir), cache_dir=Path(cache_dir), pool=pool))
-        pools = collect_pools(folder, matcher, pool=pool)
-        table = grid(pools, default_settings())
-        ranked = table.sort_values(["ndcg@10", "recall@100"], ascending=False, kind="stable")
-        best = ranked.iloc[0]
-        no_items = ranked[ranked["items"] == 0].iloc[0] if "items" in ranked else best
-        dense = pools.evaluate(FusionConfig(method="weighted", weights={"dense": 1.0, "bm25": 0.0}))
-        bm25 = pools.evaluate(FusionConfig(method="weighted", weights={"dense": 0.0, "bm25": 1.0}))
-        metrics = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
-        out[folder.name] = {
-            "dense": {m: float(dense[m]) for m in metrics},
-            "bm25": {m: float(bm25[m]) for m in metrics},
-            "best": {m: float(best[m]) for m in metrics},
-            "best_dense_bm25": {m: float(no_items[m]) for m in metrics},
-            "fusion_dense_bm25": {"method": str(no_items["method"]), "dense": float(no_items["dense"]),
-                                  "bm25": float(no_items["bm25"]), "rrf_k": int(no_items["rrf_k"])},
-            "fusion": {"method": str(best["method"]), **{name: float(best[name]) for name in SCORERS},
-                       "rrf_k": int(best["rrf_k"])},
-        }
-        log(f"{folder.name}: dense ndcg@10 {dense['ndcg@10']:.4f}, fused {best['ndcg@10']:.4f} "
-            f"({best['method']} " + " ".join(f"{n}={best[n]:.1f}" for n in SCORERS) + f") R@100 {best['recall@100']:.4f} "
-            f"MRR@10 {best['mrr@10']:.4f} ({time.perf_counter() - started:.0f}s)")
+        table, single, _ = benchmark_grid(folder, model_dir, cache_dir=cache_dir, pool=pool)
+        out[folder.name] = summarize_grid(table, single)
+        log(_describe(folder.name, out[folder.name], time.perf_counter() - started))
     return out
 
 
@@ -347,7 +396,13 @@ def write_model_card(result: TrainResult) -> Path:
         "## Training data",
         "",
         "Contrastive (anchor, positive) pairs; each batch comes from one group. KPPatent (the kw2p-dev corpus) "
-        "is never used; companies that are c2p-dev queries or p2c-dev answers, and their patents, are excluded.",
+        "is never used. Company <-> patent links come only from the dev benchmarks' companies; every other "
+        "registered company that filed a shared patent (a possible held-out answer) is left out of every "
+        "company-derived group"
+        + (f", and so are the dev companies of fold {cfg.holdout_fold} of {cfg.folds}: the c2p / p2c numbers below are "
+           "on that fold's queries only." if cfg.holdout_fold is not None else
+           ". The dev c2p / p2c numbers below are therefore in-sample; see cross_validation.json of a "
+           "`--cross-validate` run for held-out ones."),
         "",
         "| group | pairs | sampled per epoch |",
         "|---|---|---|",
@@ -397,17 +452,93 @@ def write_model_card(result: TrainResult) -> Path:
 
 
 def load_pairs_for(shared_dir: str | Path, config: TrainConfig) -> list[Pair]:
-    """The shared-data pairs for a config (dev companies excluded).
+    """The shared-data pairs for a config (held-out companies excluded).
 
     Args:
         shared_dir: the shared folder.
-        config: supplies seed and registry_sample.
+        config: supplies seed, registry_sample, holdout_fold and folds.
 
     Returns:
         The pairs.
     """
-    exclusions = benchmark_exclusions(Path(shared_dir) / "benchmarks" / name for name in DEV_BENCHMARKS)
-    return shared_pairs(shared_dir, exclusions=exclusions, seed=config.seed, registry_sample=config.registry_sample)
+    return shared_pairs(shared_dir, holdout_fold=config.holdout_fold, folds=config.folds, seed=config.seed,
+                        registry_sample=config.registry_sample)
+
+
+def holdout_benchmarks(benchmarks: Sequence[str | Path], config: TrainConfig, out_dir: Path) -> list[Path]:
+    """The company benchmarks (c2p-*, p2c-*) cut to the queries of the held-out fold; others as they are.
+
+    Args:
+        benchmarks: BEIR folders.
+        config: supplies holdout_fold and folds.
+        out_dir: where the cut folders are written.
+
+    Returns:
+        The folders to evaluate on (a company benchmark with no query in the fold is left out).
+    """
+    from matcher.evaluate import write_subset
+
+    out: list[Path] = []
+    for folder in map(Path, benchmarks):
+        keep = fold_query_ids(folder, config.holdout_fold, config.folds)
+        if keep is None:
+            out.append(folder)
+        elif keep:
+            out.append(write_subset(folder, keep, out_dir))
+    return out
+
+
+def cross_validate(
+    output_dir: str | Path, *, shared_dir: str | Path, config: TrainConfig | None = None,
+    cache_dir: str | Path | None = None, pool: int = 200, log=print,
+) -> dict[str, dict]:
+    """Train one model per dev-company fold and score each on the companies it never saw.
+
+    Only the company benchmarks (c2p-dev, p2c-dev) are cut by fold. Every dev query is scored once, by the
+    model that did not train on its company; each fusion setting's metrics are pooled over the folds
+    (query-weighted mean) and one setting per benchmark is chosen on the pooled numbers, as for any other
+    row of the comparison.
+
+    Args:
+        output_dir: models are written to output_dir/fold-K; the pooled numbers to
+            output_dir/cross_validation.json.
+        shared_dir: the shared data folder.
+        config: training settings (holdout_fold is set per fold).
+        cache_dir: embedding cache for the evaluation (default: output_dir/.eval-cache).
+        pool: candidates per retriever.
+        log: progress printer.
+
+    Returns:
+        {benchmark: `summarize_grid` result + "queries" and per-fold "folds" (queries, train seconds)}.
+    """
+    config = config or TrainConfig()
+    output_dir = Path(output_dir)
+    cache = Path(cache_dir) if cache_dir else output_dir / ".eval-cache"
+    benchmarks = [Path(shared_dir) / "benchmarks" / name for name in DEV_BENCHMARKS if not name.startswith("kw")]
+    parts: dict[str, list] = {}
+    for fold in range(config.folds):
+        fold_config = TrainConfig(**{**asdict(config), "holdout_fold": fold})
+        model_dir = output_dir / f"fold-{fold}"
+        result = train_encoder(model_dir, shared_dir=shared_dir, config=fold_config, log=log)
+        for folder in holdout_benchmarks(benchmarks, fold_config, model_dir / "eval" / "benchmarks"):
+            started = time.perf_counter()
+            table, single, n = benchmark_grid(folder, model_dir, cache_dir=cache, pool=pool)
+            log(_describe(f"fold {fold} {folder.name} ({n} queries)", summarize_grid(table, single),
+                          time.perf_counter() - started))
+            parts.setdefault(folder.name, []).append((fold, n, result.seconds, table, single))
+    pooled: dict[str, dict] = {}
+    for name, items in parts.items():
+        total = sum(n for _, n, *_ in items)
+        table = items[0][3].copy()
+        for metric in _METRICS:
+            table[metric] = sum(t[metric].to_numpy() * n for _, n, _, t, _ in items) / total
+        single = {key: {m: sum(s[key][m] * n for _, n, _, _, s in items) / total for m in _METRICS} for key in ("dense", "bm25")}
+        pooled[name] = {"queries": total, **summarize_grid(table, single),
+                        "folds": [{"fold": f, "queries": n, "train_seconds": round(sec, 1)} for f, n, sec, _, _ in items]}
+        log(_describe(f"pooled over {config.folds} folds: {name} ({total} queries)", pooled[name], 0))
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "cross_validation.json").write_text(json.dumps(pooled, indent=2), encoding="utf-8")
+    return pooled
 
 
 def parse_mix(items: Sequence[str] | Mapping[str, float] | None) -> dict[str, float]:
