@@ -28,7 +28,7 @@ def main(
     registry_sample: Annotated[int, typer.Option("--registry-sample", help="companies from the 200k registry")] = 40_000,
     tokenizer_texts: Annotated[int, typer.Option("--tokenizer-texts", help="texts that train the tokenizer")] = 120_000,
     mix: Annotated[Optional[list[str]], typer.Option("--mix", help="per-source rate, e.g. --mix scope_item=0.5")] = None,
-    evaluate: Annotated[bool, typer.Option("--evaluate", help="score the dev benchmarks and re-tune fusion")] = False,
+    evaluate: Annotated[bool, typer.Option("--evaluate", help="score kw2p-dev (with --holdout-fold also c2p / p2c-dev on the held-out companies), re-tuning fusion")] = False,
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="embedding cache for --evaluate")] = None,
     holdout_fold: Annotated[Optional[int], typer.Option(
         "--holdout-fold", help="leave this fold of dev companies out of training and score c2p / p2c on it")] = None,

@@ -161,6 +161,11 @@ def company_fold(name: str, folds: int) -> int:
     return zlib.crc32(company_key(name).encode("utf-8")) % folds
 
 
+def is_company_benchmark(folder: str | Path) -> bool:
+    """Whether a BEIR folder judges company <-> patent links (c2p-*, p2c-*): the labels trained on."""
+    return Path(folder).name.lower().startswith(("c2p", "p2c"))
+
+
 def fold_query_ids(folder: str | Path, fold: int, folds: int) -> set[str] | None:
     """The queries of a c2p-* or p2c-* benchmark whose company falls in `fold`.
 
@@ -174,15 +179,15 @@ def fold_query_ids(folder: str | Path, fold: int, folds: int) -> set[str] | None
     """
     folder = Path(folder)
     name = folder.name.lower()
+    if not is_company_benchmark(folder):
+        return None
     if name.startswith("c2p"):
         return {
             str(q["_id"]) for q in _jsonl(folder / "queries.jsonl")
             if company_fold(company_name_of(str(q.get("text", ""))), folds) == fold
         }
-    if name.startswith("p2c"):
-        titles = {str(d["_id"]): str(d.get("title") or "") for d in _jsonl(folder / "corpus.jsonl")}
-        return {query for query, doc in _qrels(folder / "qrels" / "test.tsv") if company_fold(titles.get(doc, ""), folds) == fold}
-    return None
+    titles = {str(d["_id"]): str(d.get("title") or "") for d in _jsonl(folder / "corpus.jsonl")}
+    return {query for query, doc in _qrels(folder / "qrels" / "test.tsv") if company_fold(titles.get(doc, ""), folds) == fold}
 
 
 def training_exclusions(

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from matcher.training.model import build_model, init_weights, train_tokenizer
-from matcher.training.pairs import DEV_BENCHMARKS, Pair, fold_query_ids, shared_pairs, summarize
+from matcher.training.pairs import DEV_BENCHMARKS, Pair, fold_query_ids, is_company_benchmark, shared_pairs, summarize
 
 # Per-epoch sampling rate of each source group (1.0: every pair once; >1: repeated; <1: a random
 # subset each epoch). Company <-> patent links are rare and the most on-target, so they are repeated.
@@ -171,7 +171,8 @@ def train_encoder(
         config: training settings (defaults: `TrainConfig()`).
         evaluate: run the dev benchmarks afterwards (full engine, fusion re-tuned per benchmark) and put
             the numbers into the model card.
-        benchmarks: BEIR folders to evaluate on; None: shared_dir/benchmarks/{c2p,p2c,kw2p}-dev.
+        benchmarks: BEIR folders to evaluate on; None: shared_dir/benchmarks/kw2p-dev, plus c2p-dev / p2c-dev
+            cut to the held-out fold when `config.holdout_fold` is set.
         cache_dir: embedding cache for the evaluation (default: a folder inside output_dir's parent
             named .eval-cache).
         log: progress printer.
@@ -216,6 +217,9 @@ def train_encoder(
             if shared_dir is None:
                 raise ValueError("give benchmarks or shared_dir to evaluate")
             benchmarks = [Path(shared_dir) / "benchmarks" / name for name in DEV_BENCHMARKS]
+            if config.holdout_fold is None:
+                # every dev company's links were training pairs: c2p / p2c would be in-sample (use --cross-validate)
+                benchmarks = [b for b in benchmarks if not is_company_benchmark(b)]
         if config.holdout_fold is not None:
             benchmarks = holdout_benchmarks(benchmarks, config, output_dir / "eval" / "benchmarks")
         cache = Path(cache_dir) if cache_dir else output_dir.parent / ".eval-cache"
@@ -401,8 +405,8 @@ def write_model_card(result: TrainResult) -> Path:
         "company-derived group"
         + (f", and so are the dev companies of fold {cfg.holdout_fold} of {cfg.folds}: the c2p / p2c numbers below are "
            "on that fold's queries only." if cfg.holdout_fold is not None else
-           ". The dev c2p / p2c numbers below are therefore in-sample; see cross_validation.json of a "
-           "`--cross-validate` run for held-out ones."),
+           ". Dev c2p / p2c numbers of this model would be in-sample, so `--evaluate` scores kw2p only; "
+           "`--cross-validate` measures c2p / p2c on companies held out of training."),
         "",
         "| group | pairs | sampled per epoch |",
         "|---|---|---|",
@@ -514,7 +518,8 @@ def cross_validate(
     config = config or TrainConfig()
     output_dir = Path(output_dir)
     cache = Path(cache_dir) if cache_dir else output_dir / ".eval-cache"
-    benchmarks = [Path(shared_dir) / "benchmarks" / name for name in DEV_BENCHMARKS if not name.startswith("kw")]
+    benchmarks = [folder for folder in (Path(shared_dir) / "benchmarks" / name for name in DEV_BENCHMARKS)
+                  if is_company_benchmark(folder)]
     parts: dict[str, list] = {}
     for fold in range(config.folds):
         fold_config = TrainConfig(**{**asdict(config), "holdout_fold": fold})
