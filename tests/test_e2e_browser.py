@@ -140,7 +140,8 @@ def test_login_pick_demand_push_reload(server, tmp_path):
             print(f"first page after login: {_login(page, server):.2f} s")
             _pick_demand(page, "DEMO-D-002")
             card = page.locator(".st-key-card_DEMO-P-001_DEMO-D-002")
-            card.wait_for(timeout=WAIT_MS)
+            # the card's container is attached before Streamlit fills it: wait for its title, not the box
+            card.get_by_text("一种可降解聚乳酸薄膜").first.wait_for(timeout=WAIT_MS)
             assert "一种可降解聚乳酸薄膜" in card.inner_text()
             assert card.locator("mark").count() > 0  # shared key terms highlighted
             _settle(page)
