@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import re
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,9 +113,7 @@ def write_subset(folder: str | Path, query_ids: set[str], out_dir: str | Path) -
     with (target / "qrels" / "test.tsv").open("w", encoding="utf-8") as out:
         out.write("query-id\tcorpus-id\tscore\n")
         out.writelines(f"{q}\t{doc}\t{score}\n" for q in keep for doc, score in bench.qrels[q].items())
-    corpus = target / "corpus.jsonl"
-    corpus.unlink(missing_ok=True)
-    corpus.write_bytes((folder / "corpus.jsonl").read_bytes())
+    shutil.copyfile(folder / "corpus.jsonl", target / "corpus.jsonl")
     return target
 
 

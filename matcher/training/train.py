@@ -403,8 +403,8 @@ def write_model_card(result: TrainResult) -> Path:
         "is never used. Company <-> patent links come only from the dev benchmarks' companies; every other "
         "registered company that filed a shared patent (a possible held-out answer) is left out of every "
         "company-derived group"
-        + (f", and so are the dev companies of fold {cfg.holdout_fold} of {cfg.folds}: the c2p / p2c numbers below are "
-           "on that fold's queries only." if cfg.holdout_fold is not None else
+        + (f", and so are the dev companies of fold {cfg.holdout_fold} of {cfg.folds}: c2p / p2c are scored on that "
+           "fold's queries only." if cfg.holdout_fold is not None else
            ". Dev c2p / p2c numbers of this model would be in-sample, so `--evaluate` scores kw2p only; "
            "`--cross-validate` measures c2p / p2c on companies held out of training."),
         "",
@@ -492,6 +492,17 @@ def holdout_benchmarks(benchmarks: Sequence[str | Path], config: TrainConfig, ou
     return out
 
 
+@dataclass
+class _FoldScore:
+    """One fold's model on one benchmark cut to that fold's queries."""
+
+    fold: int
+    queries: int
+    seconds: float  # training time of the fold's model
+    table: object  # the `benchmark_grid` table
+    single: dict
+
+
 def cross_validate(
     output_dir: str | Path, *, shared_dir: str | Path, config: TrainConfig | None = None,
     cache_dir: str | Path | None = None, pool: int = 200, log=print,
@@ -520,7 +531,7 @@ def cross_validate(
     cache = Path(cache_dir) if cache_dir else output_dir / ".eval-cache"
     benchmarks = [folder for folder in (Path(shared_dir) / "benchmarks" / name for name in DEV_BENCHMARKS)
                   if is_company_benchmark(folder)]
-    parts: dict[str, list] = {}
+    parts: dict[str, list[_FoldScore]] = {}
     for fold in range(config.folds):
         fold_config = TrainConfig(**{**asdict(config), "holdout_fold": fold})
         model_dir = output_dir / f"fold-{fold}"
@@ -530,16 +541,21 @@ def cross_validate(
             table, single, n = benchmark_grid(folder, model_dir, cache_dir=cache, pool=pool)
             log(_describe(f"fold {fold} {folder.name} ({n} queries)", summarize_grid(table, single),
                           time.perf_counter() - started))
-            parts.setdefault(folder.name, []).append((fold, n, result.seconds, table, single))
+            parts.setdefault(folder.name, []).append(_FoldScore(fold, n, result.seconds, table, single))
     pooled: dict[str, dict] = {}
-    for name, items in parts.items():
-        total = sum(n for _, n, *_ in items)
-        table = items[0][3].copy()
+    for name, scores in parts.items():
+        total = sum(score.queries for score in scores)
+
+        def mean(values) -> float:  # query-weighted over the folds
+            return sum(value * score.queries for value, score in zip(values, scores)) / total
+
+        table = scores[0].table.copy()
         for metric in _METRICS:
-            table[metric] = sum(t[metric].to_numpy() * n for _, n, _, t, _ in items) / total
-        single = {key: {m: sum(s[key][m] * n for _, n, _, _, s in items) / total for m in _METRICS} for key in ("dense", "bm25")}
+            table[metric] = mean(score.table[metric].to_numpy() for score in scores)
+        single = {key: {m: mean(score.single[key][m] for score in scores) for m in _METRICS} for key in ("dense", "bm25")}
         pooled[name] = {"queries": total, **summarize_grid(table, single),
-                        "folds": [{"fold": f, "queries": n, "train_seconds": round(sec, 1)} for f, n, sec, _, _ in items]}
+                        "folds": [{"fold": score.fold, "queries": score.queries, "train_seconds": round(score.seconds, 1)}
+                                  for score in scores]}
         log(_describe(f"pooled over {config.folds} folds: {name} ({total} queries)", pooled[name], 0))
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "cross_validation.json").write_text(json.dumps(pooled, indent=2), encoding="utf-8")
