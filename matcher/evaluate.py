@@ -149,28 +149,47 @@ def corpus_frame(bench: Benchmark, kind: Kind) -> pd.DataFrame:
     return frame.reindex(columns=schema.columns, fill_value="")
 
 
+METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+
+
+def query_scores(ranked: Sequence[str], rels: Mapping[str, int]) -> dict[str, float]:
+    """nDCG@10, Recall@10, Recall@100 and MRR@10 of one query's ranked list.
+
+    Args:
+        ranked: document ids, best first.
+        rels: {document id: graded relevance} of the query.
+
+    Returns:
+        One value per name in METRICS (binary relevance for recall and MRR, graded gains for nDCG).
+    """
+    ranked = list(ranked)
+    dcg = sum(rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
+    ideal = sorted(rels.values(), reverse=True)[:10]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    relevant = {d for d, g in rels.items() if g > 0}
+    n_rel = max(len(relevant), 1)
+    return {
+        "ndcg@10": dcg / idcg if idcg else 0.0,
+        "recall@10": len(relevant.intersection(ranked[:10])) / n_rel,
+        "recall@100": len(relevant.intersection(ranked[:100])) / n_rel,
+        "mrr@10": next((1.0 / (i + 1) for i, d in enumerate(ranked[:10]) if d in relevant), 0.0),
+    }
+
+
 def score_run(run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]]) -> dict[str, float]:
-    """nDCG@10, Recall@10, Recall@100 and MRR@10 of ranked lists, averaged over judged queries.
+    """The metrics of `query_scores` averaged over judged queries.
 
     Args:
         run: query id -> ranked document ids (best first). Missing queries score 0.
         qrels: query id -> {document id: graded relevance}.
 
     Returns:
-        {"ndcg@10", "recall@10", "recall@100", "mrr@10"} (binary relevance for recall and MRR,
-        graded gains for nDCG).
+        {"ndcg@10", "recall@10", "recall@100", "mrr@10"}.
     """
-    totals = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
+    totals = dict.fromkeys(METRICS, 0.0)
     for qid, rels in qrels.items():
-        ranked = list(run.get(qid, []))
-        dcg = sum(rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
-        ideal = sorted(rels.values(), reverse=True)[:10]
-        idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-        totals["ndcg@10"] += dcg / idcg if idcg else 0.0
-        relevant = {d for d, g in rels.items() if g > 0}
-        totals["recall@10"] += len(relevant.intersection(ranked[:10])) / len(relevant)
-        totals["recall@100"] += len(relevant.intersection(ranked[:100])) / len(relevant)
-        totals["mrr@10"] += next((1.0 / (i + 1) for i, d in enumerate(ranked[:10]) if d in relevant), 0.0)
+        for name, value in query_scores(run.get(qid, []), rels).items():
+            totals[name] += value
     n = max(len(qrels), 1)
     return {k: v / n for k, v in totals.items()}
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from matcher.config import Direction, FusionConfig
 from matcher.engine import Matcher, Query
-from matcher.evaluate import Benchmark, corpus_frame, load_beir, score_run, sides
+from matcher.evaluate import METRICS, Benchmark, corpus_frame, load_beir, query_scores, score_run, sides
 from matcher.rank.fusion import make_fusion
 
 SCORERS = ("dense", "bm25", "items", "phrase")
@@ -27,8 +27,8 @@ class CandidatePools:
     ids: list[np.ndarray]
     scores: list[dict[str, np.ndarray]]
 
-    def evaluate(self, fusion: FusionConfig, k: int = 100) -> dict[str, float]:
-        """Metrics of one fusion setting over the stored pools."""
+    def run(self, fusion: FusionConfig, k: int = 100) -> dict[str, list[str]]:
+        """Every query's top-k candidate ids under one fusion setting."""
         fuse = make_fusion(fusion)
         run = {}
         for qid, ids, comps in zip(self.qids, self.ids, self.scores):
@@ -37,7 +37,16 @@ class CandidatePools:
                 continue
             order = np.argsort(-fuse.fuse(comps), kind="stable")[:k]
             run[qid] = ids[order].tolist()
-        return score_run(run, self.bench.qrels)
+        return run
+
+    def evaluate(self, fusion: FusionConfig, k: int = 100) -> dict[str, float]:
+        """Metrics of one fusion setting over the stored pools."""
+        return score_run(self.run(fusion, k), self.bench.qrels)
+
+    def query_metrics(self, fusion: FusionConfig, k: int = 100) -> np.ndarray:
+        """(n_queries, len(METRICS)) metrics of one fusion setting, rows in `qids` order."""
+        run = self.run(fusion, k)
+        return np.array([[m[name] for name in METRICS] for m in (query_scores(run[q], self.bench.qrels[q]) for q in self.qids)])
 
 
 def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200, query_segment_mode: str = "search") -> CandidatePools:
@@ -67,17 +76,25 @@ def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200, quer
     return CandidatePools(bench, qids, ids, scores)
 
 
-def grid(pools: CandidatePools, settings: Iterable[FusionConfig], query_segment_mode: str = "search") -> pd.DataFrame:
+def grid(pools: CandidatePools, settings: Sequence[FusionConfig], query_segment_mode: str = "search",
+         table: np.ndarray | None = None) -> pd.DataFrame:
     """Evaluate many fusion settings on the same pools.
 
+    Args:
+        pools: the candidate pools.
+        settings: the fusion settings.
+        query_segment_mode: recorded in the rows (the pools were collected with it).
+        table: their `query_table`, when already computed.
+
     Returns:
-        One row per setting: method, weights, rrf_k and the metrics.
+        One row per setting: method, weights, rrf_k and the metrics (means over the queries).
     """
+    settings = list(settings)
+    means = (query_table(pools, settings) if table is None else table).mean(axis=1)
     rows = []
-    for s in settings:
-        s = s.model_copy(update={"query_segment_mode": query_segment_mode})
-        rows.append({"query_mode": s.query_segment_mode, "method": s.method, **{n: s.weights.get(n, 0.0) for n in SCORERS}, "rrf_k": s.rrf_k,
-                     **pools.evaluate(s)})
+    for s, m in zip(settings, means):
+        rows.append({"query_mode": query_segment_mode, "method": s.method, **{n: s.weights.get(n, 0.0) for n in SCORERS}, "rrf_k": s.rrf_k,
+                     **dict(zip(METRICS, m.tolist()))})
     return pd.DataFrame(rows)
 
 
@@ -95,3 +112,92 @@ def default_settings(steps: Sequence[float] = (0.0, 0.25, 0.5, 1.0)) -> list[Fus
         out.append(FusionConfig(method="weighted", weights=weights))
         out.append(FusionConfig(method="rrf", weights=weights))
     return out
+
+
+# --- choosing one setting per benchmark, and what that choice is worth on queries it was not chosen on ---------------
+
+
+def query_table(pools: CandidatePools, settings: Sequence[FusionConfig]) -> np.ndarray:
+    """Per-query metrics of every setting: an array (n_settings, n_queries, len(METRICS))."""
+    return np.stack([pools.query_metrics(s) for s in settings])
+
+
+def grid_neighbours(settings: Sequence[FusionConfig]) -> list[np.ndarray]:
+    """For each setting, the settings of the same method (and RRF k) whose every weight is at most one grid step away.
+
+    A grid step is the distance between two adjacent weight values that occur for that scorer in `settings`;
+    every setting is its own neighbour.
+    """
+    names = sorted({n for s in settings for n in s.weights})
+    steps = {n: sorted({s.weights.get(n, 0.0) for s in settings}) for n in names}
+    pos = np.array([[steps[n].index(s.weights.get(n, 0.0)) for n in names] for s in settings]).reshape(len(settings), len(names))
+    group = np.array([hash((s.method, s.rrf_k if s.method == "rrf" else None)) for s in settings])
+    return [np.flatnonzero((group == group[i]) & (np.abs(pos - pos[i]).max(axis=1) <= 1)) for i in range(len(settings))]
+
+
+def select_setting(table: np.ndarray, neighbours: Sequence[np.ndarray] | None = None, queries: np.ndarray | None = None,
+                   metric: str = "ndcg@10") -> int:
+    """Index of the best setting on the given queries.
+
+    Args:
+        table: `query_table` output.
+        neighbours: `grid_neighbours` of the same settings to rank each setting by the mean of its grid
+            neighbourhood (a flat optimum, which holds better on unseen queries than a lucky peak);
+            None ranks settings by their own score.
+        queries: query positions to choose on (default all).
+        metric: the metric to maximise.
+
+    Returns:
+        The position of the chosen setting (the first one on ties).
+    """
+    rows = table[:, slice(None) if queries is None else queries, METRICS.index(metric)].mean(axis=1)
+    if neighbours is not None:
+        rows = np.array([rows[nb].mean() for nb in neighbours])
+    return int(np.argmax(rows))
+
+
+@dataclass
+class SelectionEstimate:
+    """Held-out value of choosing a fusion setting on a benchmark's other queries.
+
+    Attributes:
+        metrics: METRICS on held-out queries, pooled over the folds and averaged over the repeats.
+        ndcg_sd: standard deviation of nDCG@10 over the repeats (how much the split itself moves it).
+        folds, repeats: the cross-validation plan.
+    """
+
+    metrics: dict[str, float]
+    ndcg_sd: float
+    folds: int
+    repeats: int
+
+
+def cross_validate_selection(table: np.ndarray, neighbours: Sequence[np.ndarray] | None = None, *, folds: int = 5,
+                             repeats: int = 5, seed: int = 0) -> SelectionEstimate:
+    """Estimate what the chosen setting scores on queries it was not chosen on.
+
+    The queries are split into `folds` random folds; each fold is ranked with the setting `select_setting`
+    picks on the other folds; the held-out metrics are pooled over all queries. Repeated with `repeats`
+    different splits (seeded), because the split itself moves small benchmarks by several points.
+
+    Args:
+        table: `query_table` output.
+        neighbours: as in `select_setting` (None: plain best setting).
+        folds: number of folds (at least 2, at most the number of queries).
+        repeats: number of random splits.
+        seed: seed of the splits.
+    """
+    n_queries = table.shape[1]
+    if not 2 <= folds <= n_queries:
+        raise ValueError(f"folds must be between 2 and the number of queries ({n_queries}), got {folds}")
+    rng = np.random.default_rng(seed)
+    pooled = []
+    for _ in range(repeats):
+        fold_of = rng.permutation(n_queries) % folds
+        held = np.empty((n_queries, table.shape[2]))
+        for k in range(folds):
+            test = np.flatnonzero(fold_of == k)
+            held[test] = table[select_setting(table, neighbours, np.flatnonzero(fold_of != k)), test]
+        pooled.append(held.mean(axis=0))
+    pooled = np.array(pooled)
+    return SelectionEstimate(dict(zip(METRICS, pooled.mean(axis=0).tolist())), float(pooled[:, 0].std()), folds, repeats)
