@@ -131,8 +131,9 @@ def grid_neighbours(settings: Sequence[FusionConfig]) -> list[np.ndarray]:
     names = sorted({n for s in settings for n in s.weights})
     steps = {n: sorted({s.weights.get(n, 0.0) for s in settings}) for n in names}
     pos = np.array([[steps[n].index(s.weights.get(n, 0.0)) for n in names] for s in settings]).reshape(len(settings), len(names))
-    group = np.array([hash((s.method, s.rrf_k if s.method == "rrf" else None)) for s in settings])
-    return [np.flatnonzero((group == group[i]) & (np.abs(pos - pos[i]).max(axis=1) <= 1)) for i in range(len(settings))]
+    group = [(s.method, s.rrf_k if s.method == "rrf" else None) for s in settings]
+    same = np.array([[a == b for b in group] for a in group])
+    return [np.flatnonzero(same[i] & (np.abs(pos - pos[i]).max(axis=1) <= 1)) for i in range(len(settings))]
 
 
 def select_setting(table: np.ndarray, neighbours: Sequence[np.ndarray] | None = None, queries: np.ndarray | None = None,
