@@ -12,7 +12,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from matcher.config import Direction, MatcherConfig
-from matcher.encode import CachedEncoder, Encoder, load_encoder
+from matcher.encode import Encoder, load_encoder, with_cache
 from matcher.errors import MatcherError, NotBuiltError
 from matcher.explain import Explanation, SentenceLocator, shared_key_terms
 from matcher.index.atomic import atomic_dir, recover_dir
@@ -114,6 +114,7 @@ class Matcher:
     ) -> None:
         self.config = config or MatcherConfig()
         self._encoder = encoder
+        self._encoder_cached = False
         self.segmenter = segmenter or Segmenter(self.config.segment_mode)
         self.collections: dict[Kind, Collection] = {}
         self._terms = lru_cache(maxsize=200_000)(self.segmenter.tokens)
@@ -126,8 +127,9 @@ class Matcher:
         """The (disk-cached) encoder, loaded on first use."""
         if self._encoder is None:
             self._encoder = load_encoder(self.config.encoder)
-        if not isinstance(self._encoder, CachedEncoder):
-            self._encoder = CachedEncoder(self._encoder, self.config.cache_dir)
+        if not self._encoder_cached:
+            self._encoder = with_cache(self._encoder, self.config.cache_dir)
+            self._encoder_cached = True
         return self._encoder
 
     def collection(self, kind: Kind | str) -> Collection:

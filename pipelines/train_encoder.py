@@ -36,6 +36,9 @@ def main(
     cross_validate: Annotated[bool, typer.Option(
         "--cross-validate", help="train one model per fold (OUT/fold-K), score each on its held-out companies, "
                                  "pool the c2p / p2c numbers into OUT/cross_validation.json")] = False,
+    eval_encoder: Annotated[str, typer.Option(
+        "--eval-encoder", help="with --cross-validate: the encoder spec scored, {model} standing for the fold model, "
+                               "e.g. 'use-m3+{model}*2' for the ensemble with USE-m3")] = "{model}",
 ) -> None:
     """Build training pairs (held-out companies excluded), train, write the model and its card."""
     from matcher.ingest.sources import shared_dir as default_shared_dir
@@ -49,9 +52,11 @@ def main(
                          holdout_fold=holdout_fold, folds=folds)
     if holdout_fold is not None and not 0 <= holdout_fold < folds:
         raise typer.BadParameter(f"must be between 0 and {folds - 1}", param_hint="--holdout-fold")
+    if "{model}" not in eval_encoder:
+        raise typer.BadParameter("must contain {model} (the fold's model directory)", param_hint="--eval-encoder")
     if cross_validate:
         pooled = run_cross_validation(out, shared_dir=shared, config=config, cache_dir=cache_dir,
-                                      log=lambda msg: typer.echo(msg, err=True))
+                                      eval_encoder=eval_encoder, log=lambda msg: typer.echo(msg, err=True))
         typer.echo(json.dumps({name: {"queries": e["queries"], "dense": e["dense"], "best": e["best"]}
                                for name, e in pooled.items()}, ensure_ascii=False))
         return

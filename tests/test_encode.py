@@ -15,9 +15,12 @@ from matcher.encode import (
     CACHE_FILE,
     CachedEncoder,
     Encoder,
+    EnsembleEncoder,
     SentenceTransformerEncoder,
     load_encoder,
+    parse_ensemble,
     text_hash,
+    with_cache,
 )
 from matcher.errors import MatcherError
 
@@ -306,3 +309,73 @@ def test_cache_errors(tmp_path: Path) -> None:
         with pytest.raises(MatcherError, match="not a string"):
             cached.encode(["a", None])  # type: ignore[list-item]
     assert text_hash("专利") == hashlib.sha1("专利".encode()).hexdigest()
+
+
+# ---- ensembles ----
+def test_ensemble_cosine_is_weighted_mean_of_parts() -> None:
+    a, b = HashEncoder(dim=8, model_id="a"), HashEncoder(dim=16, model_id="b")
+    ensemble = EnsembleEncoder([(a, 1.0), (b, 3.0)])
+    assert ensemble.dim == 24 and ensemble.model_id == "a*1+b*3"
+    vectors = ensemble.encode(TEXTS)
+    assert vectors.shape == (len(TEXTS), 24) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    va, vb = a.encode(TEXTS), b.encode(TEXTS)
+    np.testing.assert_allclose(vectors @ vectors.T, 0.25 * (va @ va.T) + 0.75 * (vb @ vb.T), atol=1e-5)
+    assert ensemble.encode([]).shape == (0, 24)
+    with pytest.raises(MatcherError, match="not a string"):
+        ensemble.encode(["a", None])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="at least two"):
+        EnsembleEncoder([(a, 1.0)])
+    with pytest.raises(ValueError, match="positive"):
+        EnsembleEncoder([(a, 1.0), (b, 0.0)])
+
+
+class ZeroForEmptyEncoder(HashEncoder):
+    """Maps texts without any character in "专利" to the zero vector (as a static model does for unknown tokens)."""
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        out = super().encode(texts)
+        out[[not set(t) & set("专利") for t in texts]] = 0.0
+        return out
+
+
+def test_ensemble_renormalises_rows_with_a_zero_part() -> None:
+    ensemble = EnsembleEncoder([(HashEncoder(dim=4, model_id="a"), 1.0), (ZeroForEmptyEncoder(dim=4, model_id="z"), 1.0)])
+    vectors = ensemble.encode(["专利许可", "无关文本"])
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(vectors[1, 4:], 0.0)  # the zero part stays zero, the other part carries the row
+
+
+def test_parse_ensemble_specs(tmp_path: Path) -> None:
+    assert parse_ensemble("use-m3") is None
+    assert parse_ensemble("use-m3+models/x*2") == [("use-m3", 1.0), ("models/x", 2.0)]
+    assert parse_ensemble(" use-m3 * 0.5 + b ") == [("use-m3", 0.5), ("b", 1.0)]
+    plus_dir = tmp_path / "a+b"
+    plus_dir.mkdir()
+    assert parse_ensemble(plus_dir) is None  # an existing path is one encoder even with "+" in its name
+    with pytest.raises(MatcherError, match="'x' of part 'b\\*x' is not a number"):
+        parse_ensemble("use-m3+b*x")
+    with pytest.raises(MatcherError, match="empty part"):
+        parse_ensemble("use-m3+")
+    with pytest.raises(MatcherError, match="positive"):
+        parse_ensemble("use-m3+b*-1")
+
+
+def test_load_ensemble_and_cache_each_part(tmp_path: Path, use: SentenceTransformerEncoder) -> None:
+    static = _save_static_model(tmp_path / "static_zh", seed=0)
+    ensemble = load_encoder(f"use-m3+{static}*2")
+    assert isinstance(ensemble, EnsembleEncoder) and ensemble.dim == 512 + 32
+    assert re.fullmatch(r"use-m3\*1\+static_zh@[0-9a-f]{12}\*2", ensemble.model_id)
+    with pytest.raises(MatcherError, match="not found"):
+        load_encoder(f"use-m3+{tmp_path / 'missing'}")
+
+    cache = tmp_path / "cache"
+    with CachedEncoder(use, cache) as cached_use:
+        cached_use.encode(TEXTS[:2])  # USE vectors computed before the ensemble existed
+    counting = CountingEncoder(use)
+    cached = with_cache(EnsembleEncoder([(counting, 1.0), (ensemble.parts[1][0], 2.0)]), cache)
+    assert isinstance(cached, EnsembleEncoder) and all(isinstance(part, CachedEncoder) for part, _ in cached.parts)
+    vectors = cached.encode(TEXTS)
+    assert counting.calls == [TEXTS[2:]]  # only the texts USE had not cached
+    np.testing.assert_allclose(vectors, ensemble.encode(TEXTS), atol=1e-5)
+    assert with_cache(cached, cache) is cached

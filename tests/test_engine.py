@@ -197,3 +197,30 @@ def test_enterprise_upsert_and_delete_keep_items_consistent(matcher):
     matcher.delete(Kind.ENTERPRISE, ["NEW-E"])
     _consistent(coll)
     assert len(coll) == n0 and "NEW-E" not in coll
+
+
+def test_encoder_ensemble_builds_searches_and_reloads(demo_index, config, demo_patents, demo_enterprises, tmp_path):
+    # Two USE variants stand in for "USE-m3 + a trained model": the spec, per-part caching, the wider
+    # index and the manifest check are the same.
+    from matcher.encode import CachedEncoder, EnsembleEncoder
+
+    spec = "use-m3+use-m3-denoise*0.5"
+    ensemble_config = config.model_copy(update={"encoder": spec})
+    built = Matcher(ensemble_config)
+    assert isinstance(built.encoder, EnsembleEncoder)
+    use_part = built.encoder.parts[0][0]
+    assert isinstance(use_part, CachedEncoder) and use_part.model_id == "use-m3"
+    built.index(Kind.PATENT, demo_patents)
+    built.index(Kind.ENTERPRISE, demo_enterprises)
+    assert use_part.stats.misses == 0  # every USE vector came from the cache the plain index filled
+    assert built.collection(Kind.PATENT).dim == 1024
+    path = tmp_path / "ensemble-index"
+    built.save(path)
+
+    reloaded = Matcher.load(path, ensemble_config)
+    res = reloaded.search(reloaded.query_for(Kind.ENTERPRISE, "DEMO-D-001"), Kind.PATENT, k=3)[0]
+    assert res.matches[0].target_id == "DEMO-P-049"
+    assert -1.0 <= res.matches[0].components["dense"] <= 1.0
+    assert res.matches[0].explanation.closest_sentence
+    with pytest.raises(IndexMismatchError, match="use-m3-denoise"):
+        Matcher.load(path, config)  # an index built by the ensemble refuses the plain encoder

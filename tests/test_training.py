@@ -193,8 +193,11 @@ def test_cross_validation_scores_each_fold_on_unseen_companies(tmp_path):
 
     shared = _mini_shared(tmp_path / "shared")
     out = tmp_path / "cv"
-    pooled = cross_validate(out, shared_dir=shared, config=_tiny_config(), cache_dir=tmp_path / "cache", log=lambda _m: None)
+    # scored as the ensemble of USE-m3 and each fold's model (what docs/quality.md reports)
+    pooled = cross_validate(out, shared_dir=shared, config=_tiny_config(), cache_dir=tmp_path / "cache",
+                            eval_encoder="use-m3*0.5+{model}", log=lambda _m: None)
     assert set(pooled) == {"c2p-dev", "p2c-dev"}
+    assert all(entry["encoder"] == "use-m3*0.5+{model}" for entry in pooled.values())
     assert pooled["c2p-dev"]["queries"] == 3 and pooled["p2c-dev"]["queries"] == 3
     for entry in pooled.values():
         assert sum(f["queries"] for f in entry["folds"]) == entry["queries"]
@@ -205,6 +208,8 @@ def test_cross_validation_scores_each_fold_on_unseen_companies(tmp_path):
     for fold in {f["fold"] for e in pooled.values() for f in e["folds"]}:
         card = (out / f"fold-{fold}" / "README.md").read_text(encoding="utf-8")
         assert f"fold {fold} of 2" in card
+    with pytest.raises(ValueError, match="must contain"):
+        cross_validate(out, shared_dir=shared, config=_tiny_config(), eval_encoder="use-m3", log=lambda _m: None)
 
 
 @pytest.mark.skipif(not (ROOT.parent / "shared" / "benchmarks" / "c2p-dev").is_dir(), reason="shared data not present")

