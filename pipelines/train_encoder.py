@@ -39,6 +39,9 @@ def main(
     eval_encoder: Annotated[str, typer.Option(
         "--eval-encoder", help="with --cross-validate: the encoder spec scored, {model} standing for the fold model, "
                                "e.g. 'use-m3+{model}*2' for the ensemble with USE-m3")] = "{model}",
+    reuse_models: Annotated[bool, typer.Option(
+        "--reuse-models", help="with --cross-validate: score fold models already in OUT that were trained with the "
+                               "same settings instead of retraining them")] = False,
 ) -> None:
     """Build training pairs (held-out companies excluded), train, write the model and its card."""
     from matcher.ingest.sources import shared_dir as default_shared_dir
@@ -56,7 +59,7 @@ def main(
         raise typer.BadParameter("must contain {model} (the fold's model directory)", param_hint="--eval-encoder")
     if cross_validate:
         pooled = run_cross_validation(out, shared_dir=shared, config=config, cache_dir=cache_dir,
-                                      eval_encoder=eval_encoder, log=lambda msg: typer.echo(msg, err=True))
+                                      eval_encoder=eval_encoder, reuse_models=reuse_models, log=lambda msg: typer.echo(msg, err=True))
         typer.echo(json.dumps({name: {"queries": e["queries"], "dense": e["dense"], "best": e["best"]}
                                for name, e in pooled.items()}, ensure_ascii=False))
         return

@@ -208,6 +208,13 @@ def test_cross_validation_scores_each_fold_on_unseen_companies(tmp_path):
     for fold in {f["fold"] for e in pooled.values() for f in e["folds"]}:
         card = (out / f"fold-{fold}" / "README.md").read_text(encoding="utf-8")
         assert f"fold {fold} of 2" in card
+    # re-scoring the same fold models (e.g. with another ensemble weight) does not retrain them
+    messages: list[str] = []
+    again = cross_validate(out, shared_dir=shared, config=_tiny_config(), cache_dir=tmp_path / "cache",
+                           eval_encoder="use-m3*0.5+{model}", reuse_models=True, log=messages.append)
+    assert sum("reusing the model" in m for m in messages) == 2 and not any("epoch" in m for m in messages)
+    assert again["c2p-dev"]["best"] == pytest.approx(pooled["c2p-dev"]["best"])
+    assert again["p2c-dev"]["folds"] == pooled["p2c-dev"]["folds"]  # training times carried over
     with pytest.raises(ValueError, match="must contain"):
         cross_validate(out, shared_dir=shared, config=_tiny_config(), eval_encoder="use-m3", log=lambda _m: None)
 

@@ -395,7 +395,9 @@ def write_model_card(result: TrainResult) -> Path:
         "normalisation) trained from scratch on this machine by `pipelines/train_encoder.py` "
         "(`matcher.training.train_encoder`). No pretrained weights were used.",
         "",
-        "Load it with `matcher.encode.load_encoder(path)` or `MatcherConfig(encoder=path)`.",
+        "Load it with `matcher.encode.load_encoder(path)` or `MatcherConfig(encoder=path)`; on the company "
+        "benchmarks it works best as an ensemble with USE-m3: `MATCHER_ENCODER=\"use-m3+<path>\"` "
+        "(`matcher.encode.ensemble`).",
         "",
         "## Training data",
         "",
@@ -498,14 +500,15 @@ class _FoldScore:
 
     fold: int
     queries: int
-    seconds: float  # training time of the fold's model
+    seconds: float | None  # training time of the fold's model (None: reused, time unknown)
     table: object  # the `benchmark_grid` table
     single: dict
 
 
 def cross_validate(
     output_dir: str | Path, *, shared_dir: str | Path, config: TrainConfig | None = None,
-    cache_dir: str | Path | None = None, pool: int = 200, eval_encoder: str = "{model}", log=print,
+    cache_dir: str | Path | None = None, pool: int = 200, eval_encoder: str = "{model}", reuse_models: bool = False,
+    log=print,
 ) -> dict[str, dict]:
     """Train one model per dev-company fold and score each on the companies it never saw.
 
@@ -523,6 +526,9 @@ def cross_validate(
         pool: candidates per retriever.
         eval_encoder: the encoder spec scored, "{model}" standing for the fold's model directory; e.g.
             "use-m3+{model}*2" scores the ensemble of USE-m3 and the fold model (`matcher.encode.ensemble`).
+        reuse_models: score a fold model already in output_dir/fold-K instead of retraining it when its
+            training_config.json records the same settings (its training time then comes from the previous
+            cross_validation.json, when there is one).
         log: progress printer.
 
     Returns:
@@ -543,13 +549,17 @@ def cross_validate(
     for fold in range(config.folds):
         fold_config = TrainConfig(**{**asdict(config), "holdout_fold": fold})
         model_dir = output_dir / f"fold-{fold}"
-        result = train_encoder(model_dir, shared_dir=shared_dir, config=fold_config, log=log)
+        if reuse_models and _trained_with(model_dir, fold_config):
+            seconds = _previous_train_seconds(output_dir, fold)
+            log(f"fold {fold}: reusing the model in {model_dir}")
+        else:
+            seconds = train_encoder(model_dir, shared_dir=shared_dir, config=fold_config, log=log).seconds
         for folder in holdout_benchmarks(benchmarks, fold_config, model_dir / "eval" / "benchmarks"):
             started = time.perf_counter()
             table, single, n = benchmark_grid(folder, eval_encoder.replace("{model}", str(model_dir)), cache_dir=cache, pool=pool)
             log(_describe(f"fold {fold} {folder.name} ({n} queries)", summarize_grid(table, single),
                           time.perf_counter() - started))
-            parts.setdefault(folder.name, []).append(_FoldScore(fold, n, result.seconds, table, single))
+            parts.setdefault(folder.name, []).append(_FoldScore(fold, n, seconds, table, single))
     pooled: dict[str, dict] = {}
     for name, scores in parts.items():
         total = sum(score.queries for score in scores)
@@ -562,12 +572,34 @@ def cross_validate(
             table[metric] = mean(score.table[metric].to_numpy() for score in scores)
         single = {key: {m: mean(score.single[key][m] for score in scores) for m in _METRICS} for key in ("dense", "bm25")}
         pooled[name] = {"queries": total, "encoder": eval_encoder, **summarize_grid(table, single),
-                        "folds": [{"fold": score.fold, "queries": score.queries, "train_seconds": round(score.seconds, 1)}
+                        "folds": [{"fold": score.fold, "queries": score.queries, "train_seconds": None if score.seconds is None else round(score.seconds, 1)}
                                   for score in scores]}
         log(_describe(f"pooled over {config.folds} folds: {name} ({total} queries)", pooled[name], 0))
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "cross_validation.json").write_text(json.dumps(pooled, indent=2), encoding="utf-8")
     return pooled
+
+
+def _trained_with(model_dir: Path, config: TrainConfig) -> bool:
+    """Whether model_dir holds a model trained with exactly these settings."""
+    try:
+        saved = json.loads((model_dir / "training_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (model_dir / "modules.json").is_file() and all(saved.get(k) == v for k, v in asdict(config).items())
+
+
+def _previous_train_seconds(output_dir: Path, fold: int) -> float | None:
+    """A fold's training time as recorded by an earlier `cross_validate` run into output_dir (None if unknown)."""
+    try:
+        earlier = json.loads((output_dir / "cross_validation.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for entry in earlier.values():
+        for part in entry.get("folds", []):
+            if part.get("fold") == fold and part.get("train_seconds") is not None:
+                return float(part["train_seconds"])
+    return None
 
 
 def parse_mix(items: Sequence[str] | Mapping[str, float] | None) -> dict[str, float]:
