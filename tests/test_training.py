@@ -76,6 +76,28 @@ def test_training_pulls_pairs_together(tmp_path, demo_pairs):
     assert float(np.mean(np.diag(sims))) > float(np.mean(sims)) + 0.1
 
 
+def test_ensemble_config_runs_the_engine_with_a_trained_model(tmp_path, demo_pairs, demo_patents, demo_enterprises, cache_dir):
+    # config/ensemble.json: USE-m3 + the trained model, with the fusion chosen for that ensemble (docs/quality.md)
+    from matcher.config import Direction, MatcherConfig, load_config
+    from matcher.engine import Matcher
+    from matcher.schema import Kind
+
+    shipped = load_config(ROOT / "config" / "ensemble.json")
+    assert shipped.encoder == "use-m3+models/patent-static"
+    assert shipped.fusion_for(Direction.ENTERPRISE_TO_PATENT).weights["items"] == 1.0
+    assert shipped.fusion_for(Direction.TEXT_TO_PATENT) == MatcherConfig().fusion_for(Direction.TEXT_TO_PATENT)
+
+    model = _train(tmp_path, "m", demo_pairs)
+    config = load_config(ROOT / "config" / "ensemble.json", encoder=f"use-m3+{model}", cache_dir=cache_dir)
+    matcher = Matcher(config)
+    matcher.index(Kind.PATENT, demo_patents)
+    matcher.index(Kind.ENTERPRISE, demo_enterprises)
+    assert matcher.collection(Kind.PATENT).dim == 512 + 32
+    top = matcher.search(matcher.query_for(Kind.ENTERPRISE, "DEMO-D-001"), Kind.PATENT, k=5)[0].matches
+    assert "DEMO-P-049" in [m.target_id for m in top]  # the demand written for that patent
+    assert set(top[0].components) == {"dense", "bm25", "items"}
+
+
 def _write_bench(folder: Path, queries: list[dict], corpus: list[dict], qrels: list[tuple[str, str]]) -> Path:
     (folder / "qrels").mkdir(parents=True)
     for name, rows in (("queries.jsonl", queries), ("corpus.jsonl", corpus)):
