@@ -65,23 +65,16 @@ class EnsembleEncoder:
         return EnsembleEncoder([(wrap(encoder), weight) for encoder, weight in self.parts])
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
-        """Embed texts with every part and concatenate the scaled vectors.
-
-        Args:
-            texts: the texts, in order.
-            batch_size: passed to each part.
-            show_progress: passed to each part.
-
-        Returns:
-            float32 array (len(texts), dim), rows L2-normalised (zero rows stay zero).
+        """`Encoder.encode` by every part (batch_size and show_progress passed on), scaled and concatenated.
 
         Raises:
             MatcherError: a text is not a string.
         """
         items = check_texts(texts)
-        blocks = [scale * encoder.encode(items, batch_size=batch_size, show_progress=show_progress)
-                  for (encoder, _), scale in zip(self.parts, self.scales)]
-        vectors = np.concatenate(blocks, axis=1).astype(np.float32) if items else np.zeros((0, self.dim), np.float32)
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = np.concatenate([scale * encoder.encode(items, batch_size=batch_size, show_progress=show_progress)
+                                  for (encoder, _), scale in zip(self.parts, self.scales)], axis=1).astype(np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         uneven = (np.abs(norms - 1.0) > 1e-4) & (norms > 0)
         if uneven.any():
