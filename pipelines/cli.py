@@ -32,7 +32,8 @@ DEFAULT_SOURCES = ("bdci_patents", "zhibei_demands", "registry_companies")
 
 IndexDir = Annotated[Path, typer.Option("--index-dir", help="Where the index lives.")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="JSON file with engine settings.")]
-EncoderOpt = Annotated[Optional[str], typer.Option("--encoder", help="'use-m3' or a local sentence-transformers model directory.")]
+EncoderOpt = Annotated[Optional[str], typer.Option(
+    "--encoder", help="'use-m3', a local sentence-transformers model directory, or an ensemble such as 'use-m3+DIR' (wins over --config).")]
 FilterOpt = Annotated[Optional[list[str]], typer.Option("--filter", help="column=value on the ranked side (repeatable), e.g. applicant_type=高校.")]
 
 
@@ -285,7 +286,8 @@ def _register_train() -> None:
     from pipelines.train_encoder import main as train_main
 
     app.command("train", help="Train an in-domain static encoder from scratch (see pipelines/train_encoder.py); "
-                              "use the result with --encoder DIR.")(train_main)
+                              "use the result with --config config/ensemble.json (USE-m3 + models/patent-static) "
+                              "or --encoder DIR.")(train_main)
 
 
 _register_train()
