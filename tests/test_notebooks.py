@@ -112,6 +112,12 @@ def test_03_fusion_tuning(kernel_dir, run_env, monkeypatch):
     summary = pd.read_csv(out / "03_fusion_recommended.csv")
     check_metrics(summary)
     assert set(summary["direction"]) == {"enterprise->patent", "patent->enterprise", "text->patent"}
+    held = pd.read_csv(out / "03_fusion_held_out.csv")
+    assert set(held["benchmark"]) == {"c2p-dev", "p2c-dev", "kw2p-dev"}
+    assert set(held["choice"]) == {"best setting", "best neighbourhood"}
+    for column in ("ndcg@10 on all queries", "held-out ndcg@10", "held-out recall@100", "held-out mrr@10"):
+        assert held[column].between(0.0, 1.0).all() and (held[column] > 0).any(), column
+    assert (held["held-out ndcg@10 sd"] >= 0).all()
     config = load_config(out / "03_fusion_config.json")
     assert {d.value for d in config.fusion} == {"enterprise->patent", "patent->enterprise", "text->patent"}
 
