@@ -341,4 +341,3 @@ def with_cache(encoder: Encoder, cache_dir: str | os.PathLike[str]) -> Encoder:
             return encoder
         return encoder.map_parts(lambda part: with_cache(part, cache_dir))
     return CachedEncoder(encoder, cache_dir)
-

@@ -572,7 +572,8 @@ def cross_validate(
             table[metric] = mean(score.table[metric].to_numpy() for score in scores)
         single = {key: {m: mean(score.single[key][m] for score in scores) for m in _METRICS} for key in ("dense", "bm25")}
         pooled[name] = {"queries": total, "encoder": eval_encoder, **summarize_grid(table, single),
-                        "folds": [{"fold": score.fold, "queries": score.queries, "train_seconds": None if score.seconds is None else round(score.seconds, 1)}
+                        "folds": [{"fold": score.fold, "queries": score.queries,
+                                   "train_seconds": None if score.seconds is None else round(score.seconds, 1)}
                                   for score in scores]}
         log(_describe(f"pooled over {config.folds} folds: {name} ({total} queries)", pooled[name], 0))
     output_dir.mkdir(parents=True, exist_ok=True)
