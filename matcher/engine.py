@@ -114,7 +114,6 @@ class Matcher:
     ) -> None:
         self.config = config or MatcherConfig()
         self._encoder = encoder
-        self._encoder_cached = False
         self.segmenter = segmenter or Segmenter(self.config.segment_mode)
         self.collections: dict[Kind, Collection] = {}
         self._terms = lru_cache(maxsize=200_000)(self.segmenter.tokens)
@@ -127,9 +126,7 @@ class Matcher:
         """The (disk-cached) encoder, loaded on first use."""
         if self._encoder is None:
             self._encoder = load_encoder(self.config.encoder)
-        if not self._encoder_cached:
-            self._encoder = with_cache(self._encoder, self.config.cache_dir)
-            self._encoder_cached = True
+        self._encoder = with_cache(self._encoder, self.config.cache_dir)  # no-op once cached
         return self._encoder
 
     def collection(self, kind: Kind | str) -> Collection:
