@@ -143,6 +143,8 @@ def test_login_pick_demand_push_reload(server, tmp_path):
             # the card's container is attached before Streamlit fills it: wait for its title, not the box
             card.get_by_text("一种可降解聚乳酸薄膜").first.wait_for(timeout=WAIT_MS)
             assert "一种可降解聚乳酸薄膜" in card.inner_text()
+            # the highlighted texts are later elements of the same card: wait for them too (CI read 0 marks once)
+            card.locator("mark").first.wait_for(timeout=WAIT_MS)
             assert card.locator("mark").count() > 0  # shared key terms highlighted
             _settle(page)
             shot("browse", page)
