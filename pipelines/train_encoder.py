@@ -37,8 +37,10 @@ def main(
         "--cross-validate", help="train one model per fold (OUT/fold-K), score each on its held-out companies, "
                                  "pool the c2p / p2c numbers into OUT/cross_validation.json")] = False,
     eval_encoder: Annotated[str, typer.Option(
-        "--eval-encoder", help="with --cross-validate: the encoder spec scored, {model} standing for the fold model, "
-                               "e.g. 'use-m3+{model}*2' for the ensemble with USE-m3")] = "{model}",
+        "--eval-encoder", help="with --cross-validate: the encoder spec scored, {model} standing for the fold model "
+                               "and {fold} for its number, e.g. 'use-m3+{model}*2' for the ensemble with USE-m3, "
+                               "'use-m3*3+{model}+models/cv-s1/fold-{fold}+models/cv-s2/fold-{fold}' with two more "
+                               "seeds' fold models")] = "{model}",
     reuse_models: Annotated[bool, typer.Option(
         "--reuse-models", help="with --cross-validate: score fold models already in OUT that were trained with the "
                                "same settings instead of retraining them")] = False,

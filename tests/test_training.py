@@ -237,6 +237,15 @@ def test_cross_validation_scores_each_fold_on_unseen_companies(tmp_path):
     assert sum("reusing the model" in m for m in messages) == 2 and not any("epoch" in m for m in messages)
     assert again["c2p-dev"]["best"] == pytest.approx(pooled["c2p-dev"]["best"])
     assert again["p2c-dev"]["folds"] == pooled["p2c-dev"]["folds"]  # training times carried over
+    # {fold} names the same fold's model of another run (here this run's own: the same as weighting it twice)
+    twice = cross_validate(out, shared_dir=shared, config=_tiny_config(), cache_dir=tmp_path / "cache",
+                           eval_encoder="use-m3*0.5+{model}*2", reuse_models=True, log=lambda _m: None)
+    by_fold = cross_validate(out, shared_dir=shared, config=_tiny_config(), cache_dir=tmp_path / "cache",
+                             eval_encoder=f"use-m3*0.5+{{model}}+{out}/fold-{{fold}}", reuse_models=True,
+                             log=lambda _m: None)
+    for name in ("c2p-dev", "p2c-dev"):
+        assert by_fold[name]["best"] == pytest.approx(twice[name]["best"])
+        assert by_fold[name]["dense"] == pytest.approx(twice[name]["dense"])
     with pytest.raises(ValueError, match="must contain"):
         cross_validate(out, shared_dir=shared, config=_tiny_config(), eval_encoder="use-m3", log=lambda _m: None)
 

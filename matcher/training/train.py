@@ -524,8 +524,10 @@ def cross_validate(
         config: training settings (holdout_fold is set per fold).
         cache_dir: embedding cache for the evaluation (default: output_dir/.eval-cache).
         pool: candidates per retriever.
-        eval_encoder: the encoder spec scored, "{model}" standing for the fold's model directory; e.g.
-            "use-m3+{model}*2" scores the ensemble of USE-m3 and the fold model (`matcher.encode.ensemble`).
+        eval_encoder: the encoder spec scored, "{model}" standing for the fold's model directory and "{fold}"
+            for the fold number; e.g. "use-m3+{model}*2" scores the ensemble of USE-m3 and the fold model
+            (`matcher.encode.ensemble`), and "use-m3*3+{model}+models/cv-s1/fold-{fold}+models/cv-s2/fold-{fold}"
+            adds the same fold's models of two other seeds (cross-validated with `--seed 1` / `--seed 2`).
         reuse_models: score a fold model already in output_dir/fold-K instead of retraining it when its
             training_config.json records the same settings (its training time then comes from the previous
             cross_validation.json, when there is one).
@@ -556,7 +558,8 @@ def cross_validate(
             seconds = train_encoder(model_dir, shared_dir=shared_dir, config=fold_config, log=log).seconds
         for folder in holdout_benchmarks(benchmarks, fold_config, model_dir / "eval" / "benchmarks"):
             started = time.perf_counter()
-            table, single, n = benchmark_grid(folder, eval_encoder.replace("{model}", str(model_dir)), cache_dir=cache, pool=pool)
+            spec = eval_encoder.replace("{model}", str(model_dir)).replace("{fold}", str(fold))
+            table, single, n = benchmark_grid(folder, spec, cache_dir=cache, pool=pool)
             log(_describe(f"fold {fold} {folder.name} ({n} queries)", summarize_grid(table, single),
                           time.perf_counter() - started))
             parts.setdefault(folder.name, []).append(_FoldScore(fold, n, seconds, table, single))
