@@ -32,7 +32,8 @@ class FusionConfig(BaseModel):
             (weighted reciprocal rank fusion).
         weights: weight per scorer name: "dense" (whole-text cosine), "bm25", "items" (best
             business-scope / demand items against the patent), "phrase" (the query's keywords found
-            verbatim in the record); see matcher.rank.scorers.
+            verbatim in the record), "portfolio" (the patents an enterprise already holds against the
+            patent, when applicants name indexed enterprises); see matcher.rank.scorers.
         rrf_k: the RRF rank offset.
         query_segment_mode: jieba mode for the query's BM25 terms (documents are always indexed in
             the configured `segment_mode`): "accurate" suits demands, scopes and keyword needs,
@@ -49,10 +50,12 @@ def _default_fusion() -> dict[Direction, FusionConfig]:
     # Chosen on the dev benchmarks with `pipelines/tune_fusion.py` (one setting per direction, never per
     # query; see README "Quality"): c2p-dev for enterprise->patent, p2c-dev for patent->enterprise,
     # kw2p-dev (short keyword needs) for free text -> patents. Free text -> enterprises has no benchmark
-    # and follows patent->enterprise, since such text describes a technology.
+    # and follows patent->enterprise, since such text describes a technology. The "portfolio" weights (the
+    # patents an enterprise already holds; inactive unless applicants name indexed enterprises) were chosen on
+    # top of those settings with `pipelines/bench_portfolio.py` (ownership held out by fold; docs/quality.md).
     return {
-        Direction.ENTERPRISE_TO_PATENT: FusionConfig(method="rrf", weights={"dense": 0.25, "bm25": 0.25, "items": 0.5}),
-        Direction.PATENT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.0, "bm25": 0.5, "items": 0.5}),
+        Direction.ENTERPRISE_TO_PATENT: FusionConfig(method="rrf", weights={"dense": 0.25, "bm25": 0.25, "items": 0.5, "portfolio": 1.0}),
+        Direction.PATENT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.0, "bm25": 0.5, "items": 0.5, "portfolio": 0.5}),
         Direction.TEXT_TO_PATENT: FusionConfig(weights={"dense": 0.25, "bm25": 0.5, "phrase": 1.0}, query_segment_mode="accurate"),
         Direction.TEXT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.0, "bm25": 0.5, "items": 0.5}),
     }
@@ -74,6 +77,10 @@ class MatcherConfig(BaseModel):
         fusion: per-direction fusion settings.
         key_terms: how many shared key terms an explanation lists.
         items_top_m: best-item scoring averages this many best scope / demand items.
+        portfolio_floor: a held patent's cosine to the other patent counts only above this (the "portfolio"
+            signal is max(0, cosine - floor)).
+        exclude_held: never push a patent to an enterprise that already holds it (applicant = enterprise name,
+            see matcher.index.portfolio), in either direction.
     """
 
     encoder: str = Field(default_factory=lambda: os.environ.get("MATCHER_ENCODER", "use-m3"))
@@ -89,6 +96,8 @@ class MatcherConfig(BaseModel):
     fusion: dict[Direction, FusionConfig] = Field(default_factory=_default_fusion)
     key_terms: int = 8
     items_top_m: int = 3
+    portfolio_floor: float = 0.2
+    exclude_held: bool = True
 
     def fusion_for(self, direction: Direction) -> FusionConfig:
         """The fusion settings of one direction (falls back to the defaults)."""

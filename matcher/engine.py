@@ -17,9 +17,19 @@ from matcher.errors import MatcherError, NotBuiltError
 from matcher.explain import Explanation, SentenceLocator, shared_key_terms
 from matcher.index.atomic import atomic_dir, recover_dir
 from matcher.index.collection import CONTENT, Collection
+from matcher.index.portfolio import Portfolio
 from matcher.rank.fusion import make_fusion
 from matcher.rank.retriever import HybridRetriever, Ranking
-from matcher.rank.scorers import BM25Scorer, DenseScorer, PhraseScorer, QueryItemScorer, RecordItemScorer, Scorer
+from matcher.rank.scorers import (
+    BM25Scorer,
+    DenseScorer,
+    HeldPatentScorer,
+    HolderScorer,
+    PhraseScorer,
+    QueryItemScorer,
+    RecordItemScorer,
+    Scorer,
+)
 from matcher.schema import Kind, record_text
 from matcher.text.boilerplate import embedding_text
 from matcher.text.items import split_items
@@ -116,6 +126,7 @@ class Matcher:
         self._encoder = encoder
         self.segmenter = segmenter or Segmenter(self.config.segment_mode)
         self.collections: dict[Kind, Collection] = {}
+        self._portfolio: Portfolio | None = None
         self._terms = lru_cache(maxsize=200_000)(self.segmenter.tokens)
         self._query_terms = lru_cache(maxsize=50_000)(self.segmenter.tokens)
         self._query_phrases = lru_cache(maxsize=50_000)(partial(query_phrases, segmenter=self.segmenter))
@@ -128,6 +139,15 @@ class Matcher:
             self._encoder = load_encoder(self.config.encoder)
         self._encoder = with_cache(self._encoder, self.config.cache_dir)  # no-op once cached
         return self._encoder
+
+    @property
+    def portfolio(self) -> Portfolio:
+        """Which indexed enterprises hold which indexed patents (applicant = enterprise name), rebuilt after changes."""
+        if self._portfolio is None:
+            patents, enterprises = self.collections.get(Kind.PATENT), self.collections.get(Kind.ENTERPRISE)
+            both = patents is not None and enterprises is not None
+            self._portfolio = Portfolio.link(patents.records, enterprises.records) if both else Portfolio()
+        return self._portfolio
 
     def collection(self, kind: Kind | str) -> Collection:
         """The collection of one kind (NotBuiltError when it has not been built)."""
@@ -189,6 +209,7 @@ class Matcher:
                 segmenter_config=self.segmenter.config,
             )
         coll = self.collections[kind]
+        self._portfolio = None
         items, item_vectors = None, None
         if coll.items is not None:
             items = [split_items(t) for t in texts]
@@ -198,6 +219,7 @@ class Matcher:
 
     def delete(self, kind: Kind | str, ids: Sequence[str]) -> int:
         """Delete records of one kind by id (from records, FAISS and BM25)."""
+        self._portfolio = None
         return self.collection(kind).delete(ids)
 
     # ----------------------------------------------------------------- persistence
@@ -290,10 +312,14 @@ class Matcher:
         return results
 
     def _scorers(self, coll: Collection, direction: Direction, batch: Sequence[Query], vectors: np.ndarray,
-                 terms: list[list[str]]) -> list[Scorer]:
-        """The signals used for one direction: dense and BM25 always, literal phrases and best items when weighted."""
+                 terms: list[list[str]], own_rows: Sequence[int | None]) -> list[Scorer]:
+        """The signals used for one direction: dense and BM25 always; literal phrases, best items and the
+        enterprises' patent portfolios when weighted."""
         scorers: list[Scorer] = [DenseScorer(coll.dense, vectors), BM25Scorer(coll.lexical, terms)]
         weights = self.config.fusion_for(direction).weights
+        if weights.get("portfolio") and len(self.portfolio):
+            scorers.append(self._portfolio_scorer(coll, [r if q.kind not in (None, coll.kind) else None
+                                                         for q, r in zip(batch, own_rows)], vectors))
         if weights.get("phrase"):
             scorers.append(PhraseScorer(coll.substrings, [self.query_phrases(q.text) for q in batch]))
         if weights.get("items"):
@@ -307,17 +333,48 @@ class Matcher:
                 scorers.append(QueryItemScorer(coll.dense, item_vectors, top_m=self.config.items_top_m))
         return scorers
 
+    def _portfolio_scorer(self, coll: Collection, own_rows: Sequence[int | None], vectors: np.ndarray) -> Scorer:
+        """The portfolio signal for queries from the other side (own_rows: their rows there, None if not stored)."""
+        patents = self.collections[Kind.PATENT]
+        if coll.kind == Kind.PATENT:  # enterprise -> patent: the patents the querying enterprise holds
+            empty = np.empty(0, dtype=np.int64)
+            held = [patents.dense.vectors(self.portfolio.patents_of(r) if r is not None else empty) for r in own_rows]
+            return HeldPatentScorer(coll.dense, held, floor=self.config.portfolio_floor)
+        held_rows = self.portfolio.held  # patent -> enterprise: the patents each enterprise holds
+        position = {int(r): i for i, r in enumerate(held_rows)}
+        skip = [position.get(r, -1) if r is not None else -1 for r in own_rows]
+        return HolderScorer(patents.dense.vectors(held_rows), [self.portfolio.owners_of(r) for r in held_rows], vectors, skip,
+                            floor=self.config.portfolio_floor)
+
+    def _own_row(self, query: Query) -> int | None:
+        """The query's row in its own collection when it is a stored record."""
+        coll = self.collections.get(query.kind) if query.kind is not None else None
+        return int(coll.rows_of([query.id])[0]) if coll is not None and query.id is not None and query.id in coll else None
+
+    def _excluded(self, query: Query, own_row: int | None, coll: Collection) -> list[int]:
+        """Rows of `coll` never returned for a query: the query record itself, and (config `exclude_held`) the
+        patents an enterprise already holds or the enterprises already holding a patent."""
+        if own_row is None:
+            return []
+        if query.kind == coll.kind:
+            return [own_row]
+        if not self.config.exclude_held:
+            return []
+        held = self.portfolio.patents_of(own_row) if coll.kind == Kind.PATENT else self.portfolio.owners_of(own_row)
+        return held.tolist()
+
     def _search_batch(self, batch: Sequence[Query], coll: Collection, k: int | None, allowed, explain: bool) -> list[SearchResult]:
         vectors = self._query_vectors(batch)
         terms = [self.query_terms(q.text, direction_of(q.kind, coll.kind)) for q in batch]
-        exclude = [coll.rows_of([q.id]).tolist() if q.kind == coll.kind and q.id in coll else [] for q in batch]
+        own_rows = [self._own_row(q) for q in batch]
+        exclude = [self._excluded(q, r, coll) for q, r in zip(batch, own_rows)]
         by_direction: dict[Direction, list[int]] = {}
         for i, q in enumerate(batch):
             by_direction.setdefault(direction_of(q.kind, coll.kind), []).append(i)
         rankings: dict[int, Ranking] = {}
         for direction, idx in by_direction.items():
             sub = [batch[i] for i in idx]
-            scorers = self._scorers(coll, direction, sub, vectors[idx], [terms[i] for i in idx])
+            scorers = self._scorers(coll, direction, sub, vectors[idx], [terms[i] for i in idx], [own_rows[i] for i in idx])
             retriever = HybridRetriever(len(coll), scorers, make_fusion(self.config.fusion_for(direction)), pool=self.config.pool)
             rankings.update(zip(idx, retriever.retrieve(len(idx), k, allowed=allowed, exclude=[exclude[i] for i in idx])))
         hit_rows = [h.row for i in range(len(batch)) for h in rankings[i].hits]
@@ -332,6 +389,7 @@ class Matcher:
             results.append(SearchResult(q, coll.kind, matches, rankings[i].available))
         if explain:
             self._explain(results, vectors, terms, coll)
+            self._explain_held(results, vectors, own_rows, coll)
         return results
 
     def _explain(self, results: list[SearchResult], vectors: np.ndarray, terms: list[list[str]], coll: Collection) -> None:
@@ -354,3 +412,28 @@ class Matcher:
             for m, (sentence, sim) in zip(slots, located):
                 m.explanation.closest_sentence = sentence
                 m.explanation.sentence_similarity = sim
+
+    def _explain_held(self, results: list[SearchResult], vectors: np.ndarray, own_rows: Sequence[int | None],
+                      coll: Collection) -> None:
+        """Name, for each pair of an enterprise and a patent, the enterprise's own patent closest to that patent
+        (when its similarity is above `portfolio_floor`, i.e. when it counted in the portfolio signal)."""
+        if not len(self.portfolio):
+            return
+        patents = self.collections[Kind.PATENT]
+        for res, vector, own in zip(results, vectors, own_rows):
+            if res.query.kind in (None, coll.kind) or (own is None and coll.kind == Kind.PATENT):
+                continue
+            for m in res.matches:
+                if coll.kind == Kind.PATENT:  # the querying enterprise's patents against the matched patent
+                    held, target = self.portfolio.patents_of(own), patents.dense.vectors(patents.rows_of([m.target_id]))[0]
+                else:  # the matched enterprise's patents against the querying patent
+                    held, target = self.portfolio.patents_of(coll.rows_of([m.target_id])[0]), vector
+                    held = held[held != own] if own is not None else held
+                if len(held) == 0 or m.explanation is None:
+                    continue
+                sims = patents.dense.vectors(held) @ target
+                best = int(np.argmax(sims))
+                if sims[best] <= self.config.portfolio_floor:  # only a held patent that counted is named
+                    continue
+                m.explanation.held_patent = str(patents.records.loc[held[best], "title"])
+                m.explanation.held_similarity = float(sims[best])

@@ -1,4 +1,4 @@
-"""Why a pair matched: component scores, shared key terms and the closest patent sentence."""
+"""Why a pair matched: component scores, shared key terms, the closest patent sentence and held patent."""
 
 from __future__ import annotations
 
@@ -19,11 +19,16 @@ class Explanation:
         shared_terms: key terms found in both texts, most specific (highest IDF) first.
         closest_sentence: the patent sentence closest in meaning to the enterprise / query text.
         sentence_similarity: cosine similarity of that sentence to the other text.
+        held_patent: title of the enterprise's own patent closest to the pair's patent ("" when the enterprise
+            holds none, or none more similar than the configured portfolio floor; see matcher.index.portfolio).
+        held_similarity: cosine similarity of that held patent to the pair's patent.
     """
 
     shared_terms: list[str]
     closest_sentence: str
     sentence_similarity: float
+    held_patent: str = ""
+    held_similarity: float = 0.0
 
 
 def shared_key_terms(

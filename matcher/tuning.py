@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from matcher.config import Direction, FusionConfig
-from matcher.engine import Matcher, Query
+from matcher.config import Direction, FusionConfig, MatcherConfig
+from matcher.engine import Matcher, Query, SearchResult
 from matcher.evaluate import METRICS, Benchmark, corpus_frame, load_beir, query_scores, score_run, sides
 from matcher.rank.fusion import make_fusion
 
 SCORERS = ("dense", "bm25", "items", "phrase")
+"""The signals of every benchmark in ../shared (BEIR corpora carry no applicants, so no portfolio)."""
+PORTFOLIO = "portfolio"
 
 
 @dataclass
@@ -49,6 +51,14 @@ class CandidatePools:
         return np.array([[m[name] for name in METRICS] for m in (query_scores(run[q], self.bench.qrels[q]) for q in self.qids)])
 
 
+def pooling_config(config: MatcherConfig, pool: int, query_segment_mode: str = "search",
+                   scorers: Sequence[str] = SCORERS) -> MatcherConfig:
+    """The configuration that makes a search return every scorer's component for the whole candidate pool."""
+    weights = {s: 1.0 for s in scorers}
+    return config.model_copy(update={"pool": pool, "fusion": {d: FusionConfig(weights=weights, query_segment_mode=query_segment_mode)
+                                                              for d in Direction}})
+
+
 def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200, query_segment_mode: str = "search") -> CandidatePools:
     """Index a benchmark corpus and collect every query's candidate pool with all component scores.
 
@@ -63,17 +73,28 @@ def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200, quer
     """
     bench = load_beir(folder)
     q_kind, c_kind = sides(bench.name)
-    matcher.config = matcher.config.model_copy(
-        update={"pool": pool, "fusion": {d: FusionConfig(weights={s: 1.0 for s in SCORERS}, query_segment_mode=query_segment_mode) for d in Direction}}
-    )
+    matcher.config = pooling_config(matcher.config, pool, query_segment_mode)
     matcher.index(c_kind, corpus_frame(bench, c_kind))
     qids = list(bench.queries)
     results = matcher.search([Query(bench.queries[q], kind=q_kind) for q in qids], c_kind, k=None, explain=False)
+    return pools_from_results(bench, qids, results)
+
+
+def pools_from_results(bench: Benchmark, qids: Sequence[str], results: Sequence[SearchResult],
+                       scorers: Sequence[str] = SCORERS) -> CandidatePools:
+    """Candidate pools from whole-pool search results (`Matcher.search(..., k=None)` with every scorer weighted).
+
+    Args:
+        bench: the judgements the pools are scored against.
+        qids: the query id of each result, in order.
+        results: the search results.
+        scorers: the component scores kept.
+    """
     ids, scores = [], []
     for res in results:
         ids.append(np.array([m.target_id for m in res.matches], dtype=object))
-        scores.append({name: np.array([m.components[name] for m in res.matches]) for name in SCORERS})
-    return CandidatePools(bench, qids, ids, scores)
+        scores.append({name: np.array([m.components[name] for m in res.matches]) for name in scorers})
+    return CandidatePools(bench, list(qids), ids, scores)
 
 
 def grid(pools: CandidatePools, settings: Sequence[FusionConfig], query_segment_mode: str = "search",
@@ -91,24 +112,25 @@ def grid(pools: CandidatePools, settings: Sequence[FusionConfig], query_segment_
     """
     settings = list(settings)
     means = (query_table(pools, settings) if table is None else table).mean(axis=1)
+    names = [n for n in (*SCORERS, PORTFOLIO) if any(n in s.weights for s in settings)]
     rows = []
     for s, m in zip(settings, means):
-        rows.append({"query_mode": query_segment_mode, "method": s.method, **{n: s.weights.get(n, 0.0) for n in SCORERS}, "rrf_k": s.rrf_k,
+        rows.append({"query_mode": query_segment_mode, "method": s.method, **{n: s.weights.get(n, 0.0) for n in names}, "rrf_k": s.rrf_k,
                      **dict(zip(METRICS, m.tolist()))})
     return pd.DataFrame(rows)
 
 
-def default_settings(steps: Sequence[float] = (0.0, 0.25, 0.5, 1.0)) -> list[FusionConfig]:
-    """Every weighted-sum and RRF setting on a grid of weights for every scorer in SCORERS.
+def default_settings(steps: Sequence[float] = (0.0, 0.25, 0.5, 1.0), scorers: Sequence[str] = SCORERS) -> list[FusionConfig]:
+    """Every weighted-sum and RRF setting on a grid of weights for the given scorers.
 
     Both fusions rank the same for proportional weights, so only settings whose largest weight is the
     largest step are generated (all-zero excluded).
     """
     out = []
-    for w in itertools.product(steps, repeat=len(SCORERS)):
+    for w in itertools.product(steps, repeat=len(scorers)):
         if max(w) != max(steps):
             continue
-        weights = {name: float(x) for name, x in zip(SCORERS, w)}
+        weights = {name: float(x) for name, x in zip(scorers, w)}
         out.append(FusionConfig(method="weighted", weights=weights))
         out.append(FusionConfig(method="rrf", weights=weights))
     return out

@@ -203,6 +203,7 @@ def search(
     if as_json:
         rows = [{"rank": m.rank, "id": m.target_id, "score": m.score, **m.components,
                  "shared_terms": m.explanation.shared_terms, "closest_sentence": m.explanation.closest_sentence,
+                 "held_patent": m.explanation.held_patent, "held_similarity": m.explanation.held_similarity,
                  "record": m.record} for m in result.matches]
         print(json.dumps({"available": result.available, "matches": rows}, ensure_ascii=False, indent=2))
         return

@@ -95,7 +95,8 @@ def test_ensemble_config_runs_the_engine_with_a_trained_model(tmp_path, demo_pai
     assert matcher.collection(Kind.PATENT).dim == 512 + 32
     top = matcher.search(matcher.query_for(Kind.ENTERPRISE, "DEMO-D-001"), Kind.PATENT, k=5)[0].matches
     assert "DEMO-P-049" in [m.target_id for m in top]  # the demand written for that patent
-    assert set(top[0].components) == {"dense", "bm25", "items"}
+    assert set(top[0].components) == {"dense", "bm25", "items", "portfolio"}
+    assert top[0].components["portfolio"] == 0.0  # a demand holds no patents
 
 
 def _write_bench(folder: Path, queries: list[dict], corpus: list[dict], qrels: list[tuple[str, str]]) -> Path:

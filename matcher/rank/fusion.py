@@ -46,6 +46,9 @@ class WeightedSum:
 class ReciprocalRankFusion:
     """Weighted reciprocal rank fusion: sum of weight / (k + rank), ranks 1-based within the pool.
 
+    A signal that is constant over the pool (e.g. the portfolio of an enterprise without patents) is left
+    out, as the weighted sum leaves it out through its zero z-scores, instead of ranking by input order.
+
     Args:
         weights: scorer name -> weight.
         k: the rank offset (60 in the original RRF paper).
@@ -59,7 +62,7 @@ class ReciprocalRankFusion:
         n = len(next(iter(scores.values()))) if scores else 0
         total = np.zeros(n, dtype=np.float64)
         for name, w in self.weights.items():
-            if w and name in scores:
+            if w and name in scores and n and np.ptp(scores[name]) > 0:  # a constant signal has no ranking to give
                 order = np.argsort(-np.asarray(scores[name]), kind="stable")
                 ranks = np.empty(n, dtype=np.float64)
                 ranks[order] = np.arange(1, n + 1)

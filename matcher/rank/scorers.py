@@ -147,3 +147,82 @@ class PhraseScorer(BM25Scorer):
     """
 
     name = "phrase"
+
+
+class HeldPatentScorer(QueryItemScorer):
+    """Enterprise -> patent: a patent scores its best cosine to any patent the querying enterprise already holds.
+
+    The enterprise's own patents (see `matcher.index.portfolio`) describe its technology in patent language, so
+    they reach patents that its business scope does not name. Queries without held patents score 0 everywhere
+    (a constant that both fusions ignore).
+
+    Args:
+        index: the patents' dense index.
+        held_vectors: per query, (n_held, dim) vectors of the patents it holds (may be empty).
+        floor: cosines up to this count as no evidence (score = max(0, cosine - floor)).
+    """
+
+    name = "portfolio"
+
+    def __init__(self, index: DenseIndex, held_vectors: Sequence[np.ndarray], floor: float = 0.0) -> None:
+        super().__init__(index, held_vectors, top_m=1)
+        self.floor = floor
+
+    def score(self, query: int, rows: np.ndarray) -> np.ndarray:
+        scores = super().score(query, rows)
+        return np.maximum(scores - self.floor, 0.0) if len(self.item_vectors[query]) else scores
+
+
+class HolderScorer:
+    """Patent -> enterprise: an enterprise scores the best cosine between the query patent and the patents it holds.
+
+    Enterprises without indexed patents score 0, so do cosines up to `floor` (score = max(0, cosine - floor)):
+    most enterprises hold nothing, and a weak resemblance must not lift a holder above them. The query patent itself (when it is stored and held) is
+    ignored, so its owner is not scored by the patent's similarity to itself.
+
+    Args:
+        held_vectors: (n_held, dim) vectors of the patents held by at least one enterprise.
+        held_owners: for each held patent, the enterprise rows holding it.
+        vectors: (m, dim) query vectors.
+        skip: per query, the position in `held_vectors` to ignore (-1 for none).
+        floor: see above.
+    """
+
+    name = "portfolio"
+
+    def __init__(self, held_vectors: np.ndarray, held_owners: Sequence[np.ndarray], vectors: np.ndarray,
+                 skip: Sequence[int] | None = None, floor: float = 0.0) -> None:
+        owner_of_pair = np.concatenate(held_owners).astype(np.int64) if len(held_owners) else np.empty(0, np.int64)
+        self._pair_held = np.repeat(np.arange(len(held_owners)), [len(o) for o in held_owners])
+        self.holders, self._pair_holder = np.unique(owner_of_pair, return_inverse=True)
+        self.held_vectors = held_vectors
+        self.vectors = vectors
+        self.skip = list(skip) if skip is not None else [-1] * len(vectors)
+        self.floor = floor
+        self._best: dict[int, np.ndarray] = {}
+
+    def _holder_scores(self, query: int) -> np.ndarray:
+        """Best cosine per holder (aligned with `self.holders`) for one query."""
+        if query not in self._best:
+            sims = self.held_vectors @ self.vectors[query] if len(self.held_vectors) else np.empty(0)
+            if self.skip[query] >= 0:
+                sims[self.skip[query]] = -np.inf
+            best = np.full(len(self.holders), -np.inf)
+            np.maximum.at(best, self._pair_holder, sims[self._pair_held])
+            self._best[query] = np.maximum(best - self.floor, 0.0)  # no held patent, or only unrelated ones: no evidence
+        return self._best[query]
+
+    def candidates(self, queries: Sequence[int], size: int) -> list[np.ndarray]:
+        out = []
+        for q in queries:
+            best = self._holder_scores(q)
+            top = np.argsort(-best, kind="stable")[:size]
+            out.append(self.holders[top[best[top] > 0]])
+        return out
+
+    def score(self, query: int, rows: np.ndarray) -> np.ndarray:
+        best = self._holder_scores(query)
+        if len(self.holders) == 0:
+            return np.zeros(len(rows))
+        pos = np.minimum(np.searchsorted(self.holders, rows), len(self.holders) - 1)
+        return np.where(self.holders[pos] == rows, best[pos], 0.0).astype(np.float64)

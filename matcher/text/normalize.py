@@ -51,3 +51,12 @@ def normalize(text: str | None) -> str:
     text = to_halfwidth(text)
     text = "".join(ch.lower() if ch.isascii() else ch for ch in text)
     return _SPACE.sub(" ", text).strip()
+
+
+def company_key(name: str | None) -> str:
+    """The form in which company names are compared across sources (NFKC, stripped).
+
+    Patents write "腾讯科技(深圳)有限公司" where the registry writes "腾讯科技（深圳）有限公司"; both give the
+    same key.
+    """
+    return unicodedata.normalize("NFKC", str(name or "")).strip()

@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ import pandas as pd
 
 from matcher.text.boilerplate import embedding_text
 from matcher.text.items import split_items
+from matcher.text.normalize import company_key
 
 SCOPE_PREFIX = "经营范围："
 """How the benchmarks and the registry adapter present a business scope after the company name."""
@@ -96,12 +96,6 @@ def _qrels(path: Path) -> list[tuple[str, str]]:
     frame = pd.read_csv(path, sep="\t", dtype=str)
     frame = frame[pd.to_numeric(frame["score"], errors="coerce").fillna(0) > 0]
     return list(zip(frame["query-id"], frame["corpus-id"]))
-
-
-def company_key(name: str) -> str:
-    """The form in which company names are compared (NFKC, stripped): the patents write
-    "腾讯科技(深圳)有限公司" where the registry writes "腾讯科技（深圳）有限公司"."""
-    return unicodedata.normalize("NFKC", str(name)).strip()
 
 
 def company_name_of(profile: str) -> str:

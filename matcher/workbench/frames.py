@@ -18,7 +18,7 @@ LOCAL_OFFSET = timedelta(hours=8)
 
 PAIR_COLUMNS = [
     "排名", "专利号", "专利名称", "企业/需求编号", "企业/需求名称", "综合分", "语义分", "关键词分", "条目分",
-    "共有关键词", "最相关专利句", "句子相似度", "申请人", "申请人类型", "专利行业", "专利地区", "许可方式", "价格", "成熟度",
+    "共有关键词", "最相关专利句", "句子相似度", "企业已持有相近专利", "申请人", "申请人类型", "专利行业", "专利地区", "许可方式", "价格", "成熟度",
     "企业地区", "跟踪状态",
 ]
 
@@ -114,6 +114,7 @@ def pair_frame(pairs: Iterable[Pair]) -> pd.DataFrame:
             "共有关键词": "、".join(ex.shared_terms) if ex else "",
             "最相关专利句": ex.closest_sentence if ex else "",
             "句子相似度": round(float(ex.sentence_similarity), 3) if ex else 0.0,
+            "企业已持有相近专利": f"{ex.held_patent}（相似度 {ex.held_similarity:.2f}）" if ex and ex.held_patent else "",
             "申请人": clean(pat.get("applicant")),
             "申请人类型": clean(pat.get("applicant_type")),
             "专利行业": clean(pat.get("industry")),

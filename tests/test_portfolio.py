@@ -1,0 +1,129 @@
+"""The patents an enterprise already holds: the applicant link, the "portfolio" signal in both directions, the
+held-patent exclusion and explanation, and the held-out-ownership benchmark on real data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import SHARED
+from matcher.config import Direction, FusionConfig
+from matcher.engine import Matcher
+from matcher.index.portfolio import Portfolio, applicant_keys
+from matcher.rank.fusion import ReciprocalRankFusion, WeightedSum
+from matcher.schema import Kind
+
+
+def test_link_by_company_key_with_several_applicants():
+    patents = pd.DataFrame({"applicant": ["甲科技(深圳)有限公司；乙大学", "丙有限公司", None, "乙大学、丙有限公司"]},
+                           index=[10, 11, 12, 13])
+    enterprises = pd.DataFrame({"name": ["甲科技（深圳）有限公司", "丙有限公司", "丁有限公司"]}, index=[0, 1, 2])
+    link = Portfolio.link(patents, enterprises)
+    assert applicant_keys("甲科技(深圳)有限公司；乙大学") == ["甲科技(深圳)有限公司", "乙大学"]
+    assert link.patents_of(0).tolist() == [10]  # full-width and half-width brackets are one company
+    assert link.patents_of(1).tolist() == [11, 13]
+    assert link.patents_of(2).tolist() == [] and link.owners_of(12).tolist() == []
+    assert link.owners_of(13).tolist() == [1]
+    assert len(link) == 2 and link.holders.tolist() == [0, 1] and link.held.tolist() == [10, 11, 13]
+    assert len(Portfolio.link(patents.drop(columns="applicant"), enterprises)) == 0
+
+
+def test_rrf_ignores_a_constant_signal_as_the_weighted_sum_does():
+    scores = {"dense": np.array([0.1, 0.9, 0.5]), "portfolio": np.zeros(3)}
+    for fusion in (ReciprocalRankFusion({"dense": 1.0, "portfolio": 1.0}), WeightedSum({"dense": 1.0, "portfolio": 1.0})):
+        alone = type(fusion)({"dense": 1.0}).fuse(scores)
+        assert np.allclose(fusion.fuse(scores), alone)
+
+
+def _rows(matcher: Matcher, kind: Kind, ids: list[str]) -> np.ndarray:
+    return matcher.collection(kind).rows_of(ids)
+
+
+def _vector(matcher: Matcher, kind: Kind, record_id: str) -> np.ndarray:
+    return matcher.collection(kind).vectors([record_id])[0]
+
+
+def test_enterprise_to_patents_uses_and_excludes_its_own_patents(matcher):
+    # demo: 固驰汽车零部件 (DEMO-C-008) filed DEMO-P-060, 睿驱电子科技 (DEMO-C-012) filed DEMO-P-055
+    c008 = _rows(matcher, Kind.ENTERPRISE, ["DEMO-C-008"])[0]
+    assert matcher.portfolio.patents_of(c008).tolist() == _rows(matcher, Kind.PATENT, ["DEMO-P-060"]).tolist()
+    res = matcher.search(matcher.query_for(Kind.ENTERPRISE, "DEMO-C-008"), Kind.PATENT, k=None)[0]
+    ids = [m.target_id for m in res.matches]
+    assert "DEMO-P-060" not in ids and len(ids) > 10  # never pushed its own patent
+    held = _vector(matcher, Kind.PATENT, "DEMO-P-060")
+    floor = matcher.config.portfolio_floor
+    for m in res.matches:
+        cosine = float(_vector(matcher, Kind.PATENT, m.target_id) @ held)
+        assert m.components["portfolio"] == pytest.approx(max(0.0, cosine - floor), abs=1e-5)
+    for m in res.matches[:10]:  # the held patent is named where it counted
+        counted = m.components["portfolio"] > 0
+        assert m.explanation.held_patent == ("一种汽车线束连接器防水密封结构" if counted else "")
+    assert any(m.explanation.held_patent for m in res.matches[:10])
+    # the closest held patent lifts the patents most like it: the best portfolio score ranks higher with the
+    # signal than without it
+    best = max(res.matches, key=lambda m: m.components["portfolio"]).target_id
+    plain = matcher.config.model_copy(deep=True)
+    plain.fusion[Direction.ENTERPRISE_TO_PATENT] = FusionConfig(method="rrf", weights={"dense": 0.25, "bm25": 0.25, "items": 0.5})
+    without = Matcher(plain)
+    without.collections = matcher.collections
+    ranked = [m.target_id for m in without.search(without.query_for(Kind.ENTERPRISE, "DEMO-C-008"), Kind.PATENT, k=None)[0].matches]
+    assert ids.index(best) <= ranked.index(best)
+    assert "portfolio" not in without.search(without.query_for(Kind.ENTERPRISE, "DEMO-C-008"), Kind.PATENT, k=3)[0].matches[0].components
+
+
+def test_patent_to_enterprises_scores_holders_and_excludes_the_owner(matcher):
+    res = matcher.search(matcher.query_for(Kind.PATENT, "DEMO-P-060"), Kind.ENTERPRISE, k=None)[0]
+    assert "DEMO-C-008" not in [m.target_id for m in res.matches]  # the owner already holds it
+    # another automotive patent: the two holders are scored by their held patent, everyone else gets 0
+    query = matcher.query_for(Kind.PATENT, "DEMO-P-059")
+    res = matcher.search(query, Kind.ENTERPRISE, k=None)[0]
+    by_id = {m.target_id: m for m in res.matches}
+    vector = _vector(matcher, Kind.PATENT, "DEMO-P-059")
+    for holder, held in (("DEMO-C-008", "DEMO-P-060"), ("DEMO-C-012", "DEMO-P-055")):
+        expected = max(0.0, float(_vector(matcher, Kind.PATENT, held) @ vector) - matcher.config.portfolio_floor)
+        assert by_id[holder].components["portfolio"] == pytest.approx(expected, abs=1e-5)
+        title = matcher.collection(Kind.PATENT).record(held)["title"]
+        assert by_id[holder].explanation.held_patent == (title if expected > 0 else "")
+    assert by_id["DEMO-C-008"].components["portfolio"] > 0  # two automotive sealing / connector patents
+    others = [m for m in res.matches if m.target_id not in ("DEMO-C-008", "DEMO-C-012")]
+    assert all(m.components["portfolio"] == 0.0 and m.explanation.held_patent == "" for m in others)
+    # free text has no portfolio: the signal is not even computed
+    assert "portfolio" not in matcher.search("汽车连接器密封", Kind.ENTERPRISE, k=3)[0].matches[0].components
+
+
+def test_exclusion_can_be_turned_off_and_the_link_follows_updates(matcher):
+    matcher.config = matcher.config.model_copy(update={"exclude_held": False})
+    ids = [m.target_id for m in matcher.search(matcher.query_for(Kind.PATENT, "DEMO-P-060"), Kind.ENTERPRISE, k=None)[0].matches]
+    assert "DEMO-C-008" in ids
+    assert len(matcher.portfolio) == 2
+    matcher.delete(Kind.PATENT, ["DEMO-P-060"])
+    assert len(matcher.portfolio) == 1  # rebuilt after the change
+    assert matcher.portfolio.patents_of(_rows(matcher, Kind.ENTERPRISE, ["DEMO-C-008"])[0]).tolist() == []
+
+
+def test_held_out_ownership_benchmark_on_real_data(config):
+    """pipelines/bench_portfolio.py on the patents of a few real multi-patent companies: the owner of a patent whose
+    applicant is hidden is found far better with the portfolio signal than without."""
+    from matcher.tuning import pooling_config
+    from pipelines.bench_portfolio import SCORERS, collect, ownership, report, shared_frames
+
+    if not (SHARED / "data" / "registry" / "companies_20k.csv").is_file():
+        pytest.skip(f"{SHARED} has no registry (set MATCHER_SHARED_DIR)")
+    patents, companies = shared_frames(SHARED)
+    owned = ownership(patents, companies)
+    counts = pd.Series([c for c, _ in owned]).value_counts()
+    big = set(counts[counts >= 4].index[:6])
+    held = {p for c, p in owned if c in big}
+    patents = pd.concat([patents[patents["id"].isin(held)], patents[~patents["id"].isin({p for _, p in owned})].sample(150, random_state=0)])
+    companies = pd.concat([companies[companies["id"].isin(big)], companies[~companies["id"].isin(counts.index)].sample(150, random_state=0)])
+    owned = [(c, p) for c, p in owned if c in big]
+    pools = collect(Matcher(pooling_config(config, 100, scorers=SCORERS)), patents.reset_index(drop=True),
+                    companies.reset_index(drop=True), owned, folds=2)
+    assert len(pools["p2c"].qids) == len(owned)
+    assert set(pools["c2p"].bench.qrels[pools["c2p"].qids[0]]) <= held
+    everyone = np.ones(len(pools["p2c"].qids), dtype=bool)
+    rows = report(pools["p2c"], everyone, config.fusion_for(Direction.PATENT_TO_ENTERPRISE), floors=[0.2], weights=[0.5])
+    plain, with_portfolio = rows[0], rows[2]
+    assert plain["setting"] == "shipped, no portfolio" and with_portfolio["setting"] == "shipped + portfolio 0.5"
+    assert with_portfolio["dev_ndcg@10"] > plain["dev_ndcg@10"] + 0.1
