@@ -425,12 +425,13 @@ class Matcher:
                 continue
             for m in res.matches:
                 if coll.kind == Kind.PATENT:  # the querying enterprise's patents against the matched patent
-                    held, target = self.portfolio.patents_of(own), patents.dense.vectors(patents.rows_of([m.target_id]))[0]
+                    held = self.portfolio.patents_of(own)
                 else:  # the matched enterprise's patents against the querying patent
-                    held, target = self.portfolio.patents_of(coll.rows_of([m.target_id])[0]), vector
+                    held = self.portfolio.patents_of(coll.rows_of([m.target_id])[0])
                     held = held[held != own] if own is not None else held
                 if len(held) == 0 or m.explanation is None:
                     continue
+                target = patents.dense.vectors(patents.rows_of([m.target_id]))[0] if coll.kind == Kind.PATENT else vector
                 sims = patents.dense.vectors(held) @ target
                 best = int(np.argmax(sims))
                 if sims[best] <= self.config.portfolio_floor:  # only a held patent that counted is named
