@@ -1,7 +1,9 @@
-"""Train the static patent/enterprise encoder from scratch on the shared data (CPU, minutes).
+"""Train the static patent/enterprise encoder from scratch (CPU, minutes): on the shared data, or on the records of
+a built index (the user's own corpus, self-supervised).
 
-Example:
+Examples:
     python pipelines/train_encoder.py --out models/patent-static --shared-dir ../shared --seed 0 --evaluate
+    python pipelines/train_encoder.py --out models/own-corpus --from-index artifacts/index
 """
 
 from __future__ import annotations
@@ -44,13 +46,23 @@ def main(
     reuse_models: Annotated[bool, typer.Option(
         "--reuse-models", help="with --cross-validate: score fold models already in OUT that were trained with the "
                                "same settings instead of retraining them")] = False,
+    from_index: Annotated[Optional[Path], typer.Option(
+        "--from-index", help="train on the records of this built index (your own patents and enterprises: title <-> "
+                             "abstract, name <-> scope, scope item <-> profile, profile <-> held patents) instead of "
+                             "the shared data")] = None,
 ) -> None:
     """Build training pairs (held-out companies excluded), train, write the model and its card."""
     from matcher.ingest.sources import shared_dir as default_shared_dir
     from matcher.training.train import TrainConfig, cross_validate as run_cross_validation, parse_mix, train_encoder
 
     shared = shared_dir or default_shared_dir()
-    if not (shared / "data").is_dir():
+    if from_index is not None:
+        if cross_validate or holdout_fold is not None:
+            raise typer.BadParameter("--cross-validate and --holdout-fold need the shared benchmarks' companies, "
+                                     "not an index", param_hint="--from-index")
+        if evaluate and not (shared / "benchmarks").is_dir():
+            raise typer.BadParameter(f"--evaluate needs the benchmarks in {shared}/benchmarks", param_hint="--shared-dir")
+    elif not (shared / "data").is_dir():
         raise typer.BadParameter(f"{shared} has no data/ folder", param_hint="--shared-dir")
     config = TrainConfig(seed=seed, epochs=epochs, dim=dim, vocab_size=vocab_size, batch_size=batch_size, lr=lr,
                          registry_sample=registry_sample, tokenizer_texts=tokenizer_texts, mix=parse_mix(mix),
@@ -65,10 +77,38 @@ def main(
         typer.echo(json.dumps({name: {"queries": e["queries"], "dense": e["dense"], "best": e["best"]}
                                for name, e in pooled.items()}, ensure_ascii=False))
         return
-    result = train_encoder(out, shared_dir=shared, config=config, evaluate=evaluate, cache_dir=cache_dir,
-                           log=lambda msg: typer.echo(msg, err=True))
+    if from_index is not None:
+        pairs = _index_pairs(from_index, seed)
+        result = train_encoder(out, pairs=pairs, shared_dir=shared if evaluate else None, config=config, evaluate=evaluate,
+                               cache_dir=cache_dir, source=f"the records of the index at {from_index}",
+                               log=lambda msg: typer.echo(msg, err=True))
+    else:
+        result = train_encoder(out, shared_dir=shared, config=config, evaluate=evaluate, cache_dir=cache_dir,
+                               log=lambda msg: typer.echo(msg, err=True))
     typer.echo(json.dumps({"model": str(result.output_dir), "train_seconds": round(result.seconds, 1),
                            "pairs": result.pair_counts, "metrics": result.metrics}, ensure_ascii=False))
+
+
+def _index_pairs(index_dir: Path, seed: int) -> list:
+    """Self-supervised pairs from the records saved in a built index (either kind may be absent)."""
+    from matcher.errors import NotBuiltError
+    from matcher.index.collection import Collection
+    from matcher.schema import Kind
+    from matcher.training.pairs import index_pairs, summarize
+
+    records = {}
+    for kind in Kind:
+        try:
+            records[kind] = Collection.read_records(index_dir / kind.value)
+        except NotBuiltError:
+            records[kind] = None
+    if all(r is None for r in records.values()):
+        raise typer.BadParameter(f"no built index at {index_dir}: run `matcher build` first", param_hint="--from-index")
+    pairs = index_pairs(records[Kind.PATENT], records[Kind.ENTERPRISE], seed=seed)
+    if not pairs:
+        raise typer.BadParameter(f"the index at {index_dir} has no texts to make training pairs of", param_hint="--from-index")
+    typer.echo(f"{len(pairs)} pairs from {index_dir}: {summarize(pairs)}", err=True)
+    return pairs
 
 
 if __name__ == "__main__":

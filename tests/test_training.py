@@ -271,3 +271,40 @@ def test_scope_items_split_and_drop_commercial_words():
     items = scope_items("经营范围：锂电池正极材料的研发、生产；销售；货物进出口（依法须经批准的项目，经相关部门批准后方可开展经营活动）")
     assert "锂电池正极材料的研发" in items
     assert "销售" not in items and "货物进出口" not in items
+
+
+def test_train_from_a_built_index_on_the_users_own_corpus(tmp_path, demo_index):
+    """`matcher train --from-index`: pairs from the indexed records (no ../shared), including each enterprise's
+    profile <-> the patents it holds; the model card says where the pairs came from; the engine can use it."""
+    from typer.testing import CliRunner
+
+    from matcher.encode import load_encoder
+    from matcher.index.collection import Collection
+    from matcher.schema import Kind
+    from matcher.training.pairs import index_pairs
+    from pipelines.cli import app
+
+    patents = Collection.read_records(demo_index / "patent")
+    enterprises = Collection.read_records(demo_index / "enterprise")
+    assert len(patents) == 60 and list(patents.index) == sorted(patents.index)
+    pairs = index_pairs(patents, enterprises, seed=0)
+    counts = summarize(pairs)
+    assert counts["patent_title"] == 60 and counts["company_name"] == 40
+    held = sorted((p.anchor.split("。", 1)[0], p.positive.split("。", 1)[0]) for p in pairs if p.source == "company_patent")
+    assert held == [("固驰汽车零部件有限公司", "一种汽车线束连接器防水密封结构"), ("睿驱电子科技有限公司", "一种新能源汽车电机控制器散热结构")]
+
+    out = tmp_path / "own"
+    result = CliRunner().invoke(app, ["train", "--out", str(out), "--from-index", str(demo_index), "--shared-dir",
+                                      str(tmp_path / "no-shared"), "--epochs", "1", "--dim", "32", "--vocab-size",
+                                      "600", "--batch-size", "16"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["pairs"] == counts
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert f"the records of the index at {demo_index}" in card and "Registry data" not in card
+    assert load_encoder(out).encode(PROBES).shape == (3, 32)
+
+    missing = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "x"), "--from-index", str(tmp_path / "none")])
+    assert missing.exit_code != 0 and "no built index" in missing.output
+    both = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "y"), "--from-index", str(demo_index), "--cross-validate"])
+    assert both.exit_code != 0 and "--cross-validate" in both.output

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matcher.errors import MatcherError
+from matcher.errors import MatcherError, NotBuiltError
 from matcher.index.dense import DenseIndex
 from matcher.index.items import ItemIndex
 from matcher.index.lexical import BM25Index
@@ -224,6 +224,18 @@ class Collection:
                 "next_row": self._next_row,
             },
         )
+
+    @staticmethod
+    def read_records(directory: str | Path) -> pd.DataFrame:
+        """The records saved in a collection directory, indexed by row id, without loading any index.
+
+        Raises:
+            NotBuiltError: the directory holds no saved collection.
+        """
+        path = Path(directory) / RECORDS_FILE
+        if not path.is_file():
+            raise NotBuiltError(f"no saved records at {path}: run `matcher build` first")
+        return pd.read_parquet(path).set_index("_row").rename_axis(None)
 
     def save(self, directory: str | Path) -> None:
         """Write records, both indexes and the manifest into `directory` (caller makes it atomic)."""

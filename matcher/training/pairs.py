@@ -16,6 +16,10 @@ Sources (`shared_pairs`), each a named group so that batches can be drawn from o
 - ``csl``: CSL paper title <-> abstract and keywords <-> abstract.
 - ``company_name`` / ``scope_item``: registry name <-> 经营范围, and one scope item <-> the whole profile.
 
+On a user's own corpus (`index_pairs`, `matcher train --from-index`): ``patent_title``, ``company_name`` and
+``scope_item`` from its records (`corpus_pairs`), and ``company_patent`` for every enterprise that holds one of its
+patents (the engine's applicant link, `matcher.index.portfolio`).
+
 KPPatent is never used: its abstracts and keyphrases are the kw2p-dev benchmark itself.
 
 Which company <-> patent labels may be trained on (`training_exclusions`): only those of the dev benchmarks'
@@ -38,6 +42,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from matcher.index.portfolio import Portfolio
 from matcher.text.boilerplate import embedding_text
 from matcher.text.items import split_items
 from matcher.text.normalize import company_key
@@ -282,6 +287,37 @@ def corpus_pairs(
             items = scope_items(scope)
             for item in rng.sample(items, min(items_per_company, len(items))):
                 _add(out, item, company_profile(name, scope), prefix + "scope_item")
+    return out
+
+
+def held_pairs(patents: pd.DataFrame, enterprises: pd.DataFrame) -> list[Pair]:
+    """Enterprise profile <-> each patent it holds ("company_patent"), through the engine's applicant link.
+
+    Args:
+        patents: patent records (canonical schema, with `applicant`), indexed by row.
+        enterprises: enterprise records (`name`, `text`), indexed by row.
+    """
+    link = Portfolio.link(patents, enterprises)
+    out: list[Pair] = []
+    for ent in link.holders:
+        name, text = str(enterprises.at[ent, "name"]), str(enterprises.at[ent, "text"])
+        profile = company_profile(name, text.removeprefix(SCOPE_PREFIX))
+        for row in link.patents_of(ent):
+            _add(out, profile, patent_text(patents.at[row, "title"], patents.at[row, "abstract"]), "company_patent")
+    return out
+
+
+def index_pairs(patents: pd.DataFrame | None, enterprises: pd.DataFrame | None, *, seed: int = 0) -> list[Pair]:
+    """Self-supervised pairs from a user's own records, plus the enterprises' held patents.
+
+    Args:
+        patents: the indexed patents (None or empty: none).
+        enterprises: the indexed enterprises / demands (None or empty: none).
+        seed: chooses the scope items.
+    """
+    out = corpus_pairs(patents, enterprises, seed=seed)
+    if patents is not None and enterprises is not None and len(patents) and len(enterprises):
+        out += held_pairs(patents, enterprises)
     return out
 
 

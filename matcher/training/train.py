@@ -88,6 +88,8 @@ class TrainResult:
         steps: optimiser steps.
         losses: mean loss per epoch.
         metrics: benchmark results when evaluated ({} otherwise).
+        source: where the pairs came from: "shared" (the shared data, benchmark companies handled as in
+            `matcher.training.pairs`) or a description of a user corpus (e.g. "the index at artifacts/index").
     """
 
     output_dir: Path
@@ -97,6 +99,7 @@ class TrainResult:
     steps: int
     losses: list[float]
     metrics: dict[str, dict] = field(default_factory=dict)
+    source: str = "shared"
 
 
 def seed_everything(seed: int) -> None:
@@ -159,6 +162,7 @@ def train_encoder(
     evaluate: bool = False,
     benchmarks: Sequence[str | Path] | None = None,
     cache_dir: str | Path | None = None,
+    source: str = "shared",
     log=print,
 ) -> TrainResult:
     """Train the static encoder and write a sentence-transformers model directory with a model card.
@@ -175,6 +179,7 @@ def train_encoder(
             cut to the held-out fold when `config.holdout_fold` is set.
         cache_dir: embedding cache for the evaluation (default: a folder inside output_dir's parent
             named .eval-cache).
+        source: what `pairs` were built from, for the model card ("shared" when built from `shared_dir`).
         log: progress printer.
 
     Returns:
@@ -205,7 +210,7 @@ def train_encoder(
     output_dir.mkdir(parents=True, exist_ok=True)
     model = build_model(tokenizer, weights)
     model.save(str(output_dir))
-    result = TrainResult(output_dir, config, summarize(pairs), seconds, steps, losses)
+    result = TrainResult(output_dir, config, summarize(pairs), seconds, steps, losses, source=source)
     (output_dir / "training_config.json").write_text(
         # no timings here: this file is part of the model id hash (the card README.md is not)
         json.dumps({**asdict(config), "pair_counts": result.pair_counts, "steps": steps}, ensure_ascii=False,
@@ -401,24 +406,22 @@ def write_model_card(result: TrainResult) -> Path:
         "",
         "## Training data",
         "",
-        "Contrastive (anchor, positive) pairs; each batch comes from one group. KPPatent (the kw2p-dev corpus) "
-        "is never used. Company <-> patent links come only from the dev benchmarks' companies; every other "
-        "registered company that filed a shared patent (a possible held-out answer) is left out of every "
-        "company-derived group"
-        + (f", and so are the dev companies of fold {cfg.holdout_fold} of {cfg.folds}: c2p / p2c are scored on that "
-           "fold's queries only." if cfg.holdout_fold is not None else
-           ". Dev c2p / p2c numbers of this model would be in-sample, so `--evaluate` scores kw2p only; "
-           "`--cross-validate` measures c2p / p2c on companies held out of training."),
+        *(_shared_data_note(cfg) if result.source == "shared" else [
+            f"Contrastive (anchor, positive) pairs from {result.source}, self-supervised: patent title <-> "
+            "abstract, enterprise name <-> its text, one scope item <-> the profile, and each enterprise's profile "
+            "<-> every patent it holds (applicant = its name; `matcher.training.pairs.index_pairs`). Each batch "
+            "comes from one group.",
+        ]),
         "",
         "| group | pairs | sampled per epoch |",
         "|---|---|---|",
     ]
     for source, count in result.pair_counts.items():
         lines.append(f"| {source} | {count} | x{cfg.mix.get(source, 1.0):g} |")
+    if result.source == "shared":
+        lines += ["", "Registry data (CC BY-NC-SA 4.0) is used for training only inside this evaluation setting; a "
+                  "model trained on it is not for release."]
     lines += [
-        "",
-        "Registry data (CC BY-NC-SA 4.0) is used for training only inside this evaluation setting; a model "
-        "trained on it is not for release.",
         "",
         "## Parameters",
         "",
@@ -455,6 +458,20 @@ def write_model_card(result: TrainResult) -> Path:
     path = result.output_dir / "README.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def _shared_data_note(cfg: TrainConfig) -> list[str]:
+    """The model card's paragraph on the shared-data pairs and the benchmark companies."""
+    return [
+        "Contrastive (anchor, positive) pairs; each batch comes from one group. KPPatent (the kw2p-dev corpus) "
+        "is never used. Company <-> patent links come only from the dev benchmarks' companies; every other "
+        "registered company that filed a shared patent (a possible held-out answer) is left out of every "
+        "company-derived group"
+        + (f", and so are the dev companies of fold {cfg.holdout_fold} of {cfg.folds}: c2p / p2c are scored on that "
+           "fold's queries only." if cfg.holdout_fold is not None else
+           ". Dev c2p / p2c numbers of this model would be in-sample, so `--evaluate` scores kw2p only; "
+           "`--cross-validate` measures c2p / p2c on companies held out of training.")
+    ]
 
 
 def load_pairs_for(shared_dir: str | Path, config: TrainConfig) -> list[Pair]:
