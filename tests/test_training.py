@@ -280,7 +280,6 @@ def test_train_from_a_built_index_on_the_users_own_corpus(tmp_path, demo_index):
 
     from matcher.encode import load_encoder
     from matcher.index.collection import Collection
-    from matcher.schema import Kind
     from matcher.training.pairs import index_pairs
     from pipelines.cli import app
 
