@@ -144,6 +144,19 @@ def test_enterprise_to_patents_cards(app_env):
     assert frame["专利号"].iloc[0] == "DEMO-P-001" and frame["企业/需求编号"].iloc[0] == "DEMO-D-002"
 
 
+def test_a_company_holding_patents_sees_the_held_patent_and_never_its_own(app_env):
+    # demo: 固驰汽车零部件 (DEMO-C-008) filed DEMO-P-060 (applicant = its name)
+    at = pick_demand(login(new_app()), "DEMO-C-008")
+    text = _texts(at)
+    assert "共 60 条专利符合筛选条件" in text  # the count of what passes the filters
+    cards = [m.value for m in at.markdown if m.value.startswith("#### #")]
+    assert len(cards) == 10 and not any("DEMO-P-060" in c for c in cards)
+    assert re.search(r"企业已持有相近专利（相似度 0\.\d\d）：《[^》]*汽车线束连接器防水密封结构[^》]*》", text)
+    frame = at.dataframe[0].value
+    assert "DEMO-P-060" not in set(frame["专利号"])
+    assert frame["企业已持有相近专利"].str.contains("汽车线束连接器防水密封结构").any()
+
+
 def test_sidebar_filters_note_and_never_silently_empty(app_env, demo_patents):
     at = pick_demand(login(new_app()))
     at.sidebar.multiselect(key="f_p_applicant_type").select("高校")
