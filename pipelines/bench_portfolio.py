@@ -72,9 +72,12 @@ def collect(matcher: Matcher, patents: pd.DataFrame, companies: pd.DataFrame, ow
             folds: int) -> dict[str, CandidatePools]:
     """Index everything, then per fold blank the fold's applicants and search both directions (whole pools).
 
+    The portfolio component is collected without a floor (`with_floor` applies one afterwards).
+
     Returns:
         Per direction ("p2c", "c2p"), the candidate pools of all folds' queries with every scorer's component.
     """
+    matcher.config = matcher.config.model_copy(update={"portfolio_floor": 0.0})
     matcher.index(Kind.ENTERPRISE, companies)
     fold_of = {pid: patent_fold(pid, folds) for _, pid in owned}
     runs: dict[str, dict] = {d: {"qids": [], "results": [], "queries": {}, "qrels": {}} for d in DIRECTIONS}
@@ -103,7 +106,7 @@ def collect(matcher: Matcher, patents: pd.DataFrame, companies: pd.DataFrame, ow
 
 
 def with_floor(pools: CandidatePools, floor: float) -> CandidatePools:
-    """The pools with the portfolio component re-floored (max(0, cosine - floor) is monotone in the floor)."""
+    """The pools (collected without a floor) with the portfolio component floored: max(0, cosine - floor)."""
     scores = [{**s, PORTFOLIO: np.maximum(s[PORTFOLIO] - floor, 0.0)} for s in pools.scores]
     return CandidatePools(pools.bench, pools.qids, pools.ids, scores)
 

@@ -29,11 +29,14 @@ def test_link_by_company_key_with_several_applicants():
     assert len(Portfolio.link(patents.drop(columns="applicant"), enterprises)) == 0
 
 
-def test_rrf_ignores_a_constant_signal_as_the_weighted_sum_does():
+def test_rrf_ignores_a_constant_signal_and_ranks_ties_alike():
     scores = {"dense": np.array([0.1, 0.9, 0.5]), "portfolio": np.zeros(3)}
     for fusion in (ReciprocalRankFusion({"dense": 1.0, "portfolio": 1.0}), WeightedSum({"dense": 1.0, "portfolio": 1.0})):
         alone = type(fusion)({"dense": 1.0}).fuse(scores)
         assert np.allclose(fusion.fuse(scores), alone)
+    # records a signal scores alike share their average rank instead of being ordered by pool position
+    fused = ReciprocalRankFusion({"portfolio": 1.0}, k=60).fuse({"portfolio": np.array([0.0, 0.4, 0.0, 0.0])})
+    assert np.allclose(fused, [1 / 63, 1 / 61, 1 / 63, 1 / 63])
 
 
 def _rows(matcher: Matcher, kind: Kind, ids: list[str]) -> np.ndarray:

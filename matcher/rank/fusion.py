@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
+from scipy.stats import rankdata
 
 from matcher.config import FusionConfig
 
@@ -46,8 +47,8 @@ class WeightedSum:
 class ReciprocalRankFusion:
     """Weighted reciprocal rank fusion: sum of weight / (k + rank), ranks 1-based within the pool.
 
-    A signal that is constant over the pool (e.g. the portfolio of an enterprise without patents) is left
-    out, as the weighted sum leaves it out through its zero z-scores, instead of ranking by input order.
+    Tied scores share their average rank; a signal that is constant over the pool (e.g. the portfolio of an
+    enterprise without patents) is left out, as the weighted sum leaves it out through its zero z-scores.
 
     Args:
         weights: scorer name -> weight.
@@ -63,10 +64,9 @@ class ReciprocalRankFusion:
         total = np.zeros(n, dtype=np.float64)
         for name, w in self.weights.items():
             if w and name in scores and n and np.ptp(scores[name]) > 0:  # a constant signal has no ranking to give
-                order = np.argsort(-np.asarray(scores[name]), kind="stable")
-                ranks = np.empty(n, dtype=np.float64)
-                ranks[order] = np.arange(1, n + 1)
-                total += w / (self.k + ranks)
+                # tied scores share their average rank, so ties (e.g. every record a signal scores 0) are not
+                # ordered by their position in the pool
+                total += w / (self.k + rankdata(-np.asarray(scores[name], dtype=np.float64), method="average"))
         return total
 
 
