@@ -77,8 +77,10 @@ class MatcherConfig(BaseModel):
         fusion: per-direction fusion settings.
         key_terms: how many shared key terms an explanation lists.
         items_top_m: best-item scoring averages this many best scope / demand items.
-        portfolio_floor: a held patent's cosine to the other patent counts only above this (the "portfolio"
-            signal is max(0, cosine - floor)).
+        portfolio_floor_quantile: a held patent's cosine to the other patent counts only above the cosine that
+            this share of random pairs of indexed patents stay below (the "portfolio" signal is max(0, cosine -
+            floor); see matcher.index.portfolio.chance_similarity).
+        portfolio_floor: a fixed floor instead (None: from the quantile).
         exclude_held: never push a patent to an enterprise that already holds it (applicant = enterprise name,
             see matcher.index.portfolio), in either direction.
     """
@@ -96,7 +98,8 @@ class MatcherConfig(BaseModel):
     fusion: dict[Direction, FusionConfig] = Field(default_factory=_default_fusion)
     key_terms: int = 8
     items_top_m: int = 3
-    portfolio_floor: float = 0.2
+    portfolio_floor_quantile: float = Field(0.9, ge=0.0, le=1.0)
+    portfolio_floor: float | None = None
     exclude_held: bool = True
 
     def fusion_for(self, direction: Direction) -> FusionConfig:

@@ -17,7 +17,7 @@ from matcher.errors import MatcherError, NotBuiltError
 from matcher.explain import Explanation, SentenceLocator, shared_key_terms
 from matcher.index.atomic import atomic_dir, recover_dir
 from matcher.index.collection import CONTENT, Collection
-from matcher.index.portfolio import Portfolio
+from matcher.index.portfolio import Portfolio, chance_similarity
 from matcher.rank.fusion import make_fusion
 from matcher.rank.retriever import HybridRetriever, Ranking
 from matcher.rank.scorers import (
@@ -128,6 +128,7 @@ class Matcher:
         self.collections: dict[Kind, Collection] = {}
         self._portfolio: Portfolio | None = None
         self._held_vectors: np.ndarray | None = None  # vectors of portfolio.held, for patent -> enterprise queries
+        self._chance: tuple[float, float] | None = None  # (quantile, cosine of random patent pairs at it)
         self._terms = lru_cache(maxsize=200_000)(self.segmenter.tokens)
         self._query_terms = lru_cache(maxsize=50_000)(self.segmenter.tokens)
         self._query_phrases = lru_cache(maxsize=50_000)(partial(query_phrases, segmenter=self.segmenter))
@@ -149,6 +150,19 @@ class Matcher:
             both = patents is not None and enterprises is not None
             self._portfolio = Portfolio.link(patents.records, enterprises.records) if both else Portfolio()
         return self._portfolio
+
+    @property
+    def portfolio_floor(self) -> float:
+        """The cosine a held patent must exceed to count: `config.portfolio_floor`, else the configured quantile of
+        random pairs of the indexed patents (computed once per change of the patents)."""
+        if self.config.portfolio_floor is not None:
+            return self.config.portfolio_floor
+        quantile = self.config.portfolio_floor_quantile
+        if self._chance is None or self._chance[0] != quantile:
+            patents = self.collections.get(Kind.PATENT)
+            vectors = patents.dense.vectors(patents.records.index.to_numpy(dtype=np.int64)) if patents is not None else np.empty((0, 1))
+            self._chance = (quantile, chance_similarity(vectors, quantile))
+        return self._chance[1]
 
     def collection(self, kind: Kind | str) -> Collection:
         """The collection of one kind (NotBuiltError when it has not been built)."""
@@ -210,7 +224,7 @@ class Matcher:
                 segmenter_config=self.segmenter.config,
             )
         coll = self.collections[kind]
-        self._portfolio = self._held_vectors = None
+        self._portfolio = self._held_vectors = self._chance = None
         items, item_vectors = None, None
         if coll.items is not None:
             items = [split_items(t) for t in texts]
@@ -220,7 +234,7 @@ class Matcher:
 
     def delete(self, kind: Kind | str, ids: Sequence[str]) -> int:
         """Delete records of one kind by id (from records, FAISS and BM25)."""
-        self._portfolio = self._held_vectors = None
+        self._portfolio = self._held_vectors = self._chance = None
         return self.collection(kind).delete(ids)
 
     # ----------------------------------------------------------------- persistence
@@ -340,14 +354,14 @@ class Matcher:
         if coll.kind == Kind.PATENT:  # enterprise -> patent: the patents the querying enterprise holds
             empty = np.empty(0, dtype=np.int64)
             held = [patents.dense.vectors(self.portfolio.patents_of(r) if r is not None else empty) for r in own_rows]
-            return HeldPatentScorer(coll.dense, held, floor=self.config.portfolio_floor)
+            return HeldPatentScorer(coll.dense, held, floor=self.portfolio_floor)
         held_rows = self.portfolio.held  # patent -> enterprise: the patents each enterprise holds
         if self._held_vectors is None:  # once per change of either collection, not per query batch
             self._held_vectors = patents.dense.vectors(held_rows)
         position = {int(r): i for i, r in enumerate(held_rows)}
         skip = [position.get(r, -1) if r is not None else -1 for r in own_rows]
         return HolderScorer(self._held_vectors, [self.portfolio.owners_of(r) for r in held_rows], vectors, skip,
-                            floor=self.config.portfolio_floor)
+                            floor=self.portfolio_floor)
 
     def _own_row(self, query: Query) -> int | None:
         """The query's row in its own collection when it is a stored record."""
@@ -419,7 +433,7 @@ class Matcher:
     def _explain_held(self, results: list[SearchResult], vectors: np.ndarray, own_rows: Sequence[int | None],
                       coll: Collection) -> None:
         """Name, for each pair of an enterprise and a patent, the enterprise's own patent closest to that patent
-        (when its similarity is above `portfolio_floor`, i.e. when it counted in the portfolio signal)."""
+        (when its similarity is above the portfolio floor, i.e. when it counted in the portfolio signal)."""
         if not len(self.portfolio):
             return
         patents = self.collections[Kind.PATENT]
@@ -437,7 +451,7 @@ class Matcher:
                 target = patents.dense.vectors(patents.rows_of([m.target_id]))[0] if coll.kind == Kind.PATENT else vector
                 sims = patents.dense.vectors(held) @ target
                 best = int(np.argmax(sims))
-                if sims[best] <= self.config.portfolio_floor:  # only a held patent that counted is named
+                if sims[best] <= self.portfolio_floor:  # only a held patent that counted is named
                     continue
                 m.explanation.held_patent = str(patents.records.loc[held[best], "title"])
                 m.explanation.held_similarity = float(sims[best])

@@ -29,7 +29,7 @@ import typer
 from matcher.config import Direction, FusionConfig, load_config
 from matcher.engine import Matcher
 from matcher.evaluate import METRICS, Benchmark
-from matcher.index.portfolio import Portfolio
+from matcher.index.portfolio import Portfolio, chance_similarity
 from matcher.schema import Kind, schema_for
 from matcher.training.pairs import SCOPE_PREFIX, benchmark_exclusions
 from matcher.text.normalize import company_key
@@ -170,6 +170,12 @@ def main(
     cfg = load_config(config, encoder=encoder)
     matcher = Matcher(pooling_config(cfg, pool, scorers=SCORERS))
     pools = collect(matcher, patents, companies, owned, folds)
+    engine_floor = cfg.portfolio_floor
+    if engine_floor is None:  # what the engine would use on these patents (see Matcher.portfolio_floor)
+        coll = matcher.collection(Kind.PATENT)
+        engine_floor = chance_similarity(coll.dense.vectors(coll.records.index.to_numpy()), cfg.portfolio_floor_quantile)
+    print(f"engine floor on these patents: {engine_floor:.3f} (portfolio_floor_quantile {cfg.portfolio_floor_quantile:g})")
+    floor_list = sorted({float(f) for f in floors.split(",")} | {round(engine_floor, 3)})
     dev_companies = benchmark_exclusions([shared_dir / "benchmarks" / n for n in ("c2p-dev", "p2c-dev")]).companies
     names = dict(zip(companies["id"], companies["name"].map(company_key)))
     print(f"{len(owned)} held patents of {len({c for c, _ in owned})} registered companies, {folds} folds")
@@ -177,7 +183,7 @@ def main(
     for name, (_, _, direction) in DIRECTIONS.items():
         p = pools[name]
         dev = np.array([company_of_query(q, p, names, name) in dev_companies for q in p.qids])
-        rows = report(p, dev, cfg.fusion_for(direction), [float(f) for f in floors.split(",")])
+        rows = report(p, dev, cfg.fusion_for(direction), floor_list)
         out_rows[name] = rows
         print(f"\n{name}: {int(dev.sum())} dev-company queries (choose), {int((~dev).sum())} other queries (report only)")
         shown = pd.DataFrame(rows).drop(columns=["dev_recall@10", "other_recall@10"])

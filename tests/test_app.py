@@ -145,16 +145,17 @@ def test_enterprise_to_patents_cards(app_env):
 
 
 def test_a_company_holding_patents_sees_the_held_patent_and_never_its_own(app_env):
-    # demo: 固驰汽车零部件 (DEMO-C-008) filed DEMO-P-060 (applicant = its name)
-    at = pick_demand(login(new_app()), "DEMO-C-008")
+    # demo: 睿驱电子科技 (DEMO-C-012) filed DEMO-P-055 (applicant = its name)
+    at = pick_demand(login(new_app()), "DEMO-C-012")
     text = _texts(at)
     assert "共 60 条专利符合筛选条件" in text  # the count of what passes the filters
     cards = [m.value for m in at.markdown if m.value.startswith("#### #")]
-    assert len(cards) == 10 and not any("DEMO-P-060" in c for c in cards)
-    assert re.search(r"企业已持有相近专利（相似度 0\.\d\d）：《[^》]*汽车线束连接器防水密封结构[^》]*》", text)
+    assert len(cards) == 10 and not any("DEMO-P-055" in c for c in cards)
+    plain = re.sub(r"</?mark>", "", text)  # the held patent's title is highlighted like the other texts
+    assert re.search(r"企业已持有相近专利（相似度 0\.\d\d）：《一种新能源汽车电机控制器散热结构》", plain)
     frame = at.dataframe[0].value
-    assert "DEMO-P-060" not in set(frame["专利号"])
-    assert frame["企业已持有相近专利"].str.contains("汽车线束连接器防水密封结构").any()
+    assert "DEMO-P-055" not in set(frame["专利号"])
+    assert frame["企业已持有相近专利"].str.contains("新能源汽车电机控制器散热结构").any()
 
 
 def test_sidebar_filters_note_and_never_silently_empty(app_env, demo_patents):

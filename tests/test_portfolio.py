@@ -47,22 +47,35 @@ def _vector(matcher: Matcher, kind: Kind, record_id: str) -> np.ndarray:
     return matcher.collection(kind).vectors([record_id])[0]
 
 
+def test_the_floor_is_what_unrelated_patents_reach(matcher):
+    patents = matcher.collection(Kind.PATENT)
+    vectors = patents.vectors(patents.ids)
+    cosines = (vectors @ vectors.T)[np.triu_indices(len(vectors), 1)]  # 60 patents: every pair
+    assert matcher.portfolio_floor == pytest.approx(float(np.quantile(cosines, 0.9)), abs=1e-6)
+    matcher.config = matcher.config.model_copy(update={"portfolio_floor_quantile": 0.5})
+    assert matcher.portfolio_floor == pytest.approx(float(np.quantile(cosines, 0.5)), abs=1e-6)
+    matcher.config = matcher.config.model_copy(update={"portfolio_floor": 0.25})
+    assert matcher.portfolio_floor == 0.25
+
+
 def test_enterprise_to_patents_uses_and_excludes_its_own_patents(matcher):
     # demo: 固驰汽车零部件 (DEMO-C-008) filed DEMO-P-060, 睿驱电子科技 (DEMO-C-012) filed DEMO-P-055
-    c008 = _rows(matcher, Kind.ENTERPRISE, ["DEMO-C-008"])[0]
-    assert matcher.portfolio.patents_of(c008).tolist() == _rows(matcher, Kind.PATENT, ["DEMO-P-060"]).tolist()
-    res = matcher.search(matcher.query_for(Kind.ENTERPRISE, "DEMO-C-008"), Kind.PATENT, k=None)[0]
+    c012 = _rows(matcher, Kind.ENTERPRISE, ["DEMO-C-012"])[0]
+    assert matcher.portfolio.patents_of(c012).tolist() == _rows(matcher, Kind.PATENT, ["DEMO-P-055"]).tolist()
+    res = matcher.search(matcher.query_for(Kind.ENTERPRISE, "DEMO-C-012"), Kind.PATENT, k=None)[0]
     ids = [m.target_id for m in res.matches]
-    assert "DEMO-P-060" not in ids and len(ids) > 10  # never pushed its own patent
-    held = _vector(matcher, Kind.PATENT, "DEMO-P-060")
-    floor = matcher.config.portfolio_floor
+    assert "DEMO-P-055" not in ids and len(ids) > 10  # never pushed its own patent
+    held = _vector(matcher, Kind.PATENT, "DEMO-P-055")
+    floor = matcher.portfolio_floor
     for m in res.matches:
         cosine = float(_vector(matcher, Kind.PATENT, m.target_id) @ held)
         assert m.components["portfolio"] == pytest.approx(max(0.0, cosine - floor), abs=1e-5)
     for m in res.matches[:10]:  # the held patent is named where it counted
         counted = m.components["portfolio"] > 0
-        assert m.explanation.held_patent == ("一种汽车线束连接器防水密封结构" if counted else "")
-    assert any(m.explanation.held_patent for m in res.matches[:10])
+        assert m.explanation.held_patent == ("一种新能源汽车电机控制器散热结构" if counted else "")
+    # the battery thermal-management patent is the one its motor-controller cooling patent resembles
+    top = {m.target_id: m for m in res.matches[:10]}
+    assert "DEMO-P-028" in top and top["DEMO-P-028"].explanation.held_patent
     # the closest held patent lifts the patents most like it: the best portfolio score ranks higher with the
     # signal than without it
     best = max(res.matches, key=lambda m: m.components["portfolio"]).target_id
@@ -70,25 +83,25 @@ def test_enterprise_to_patents_uses_and_excludes_its_own_patents(matcher):
     plain.fusion[Direction.ENTERPRISE_TO_PATENT] = FusionConfig(method="rrf", weights={"dense": 0.25, "bm25": 0.25, "items": 0.5})
     without = Matcher(plain)
     without.collections = matcher.collections
-    ranked = [m.target_id for m in without.search(without.query_for(Kind.ENTERPRISE, "DEMO-C-008"), Kind.PATENT, k=None)[0].matches]
+    ranked = [m.target_id for m in without.search(without.query_for(Kind.ENTERPRISE, "DEMO-C-012"), Kind.PATENT, k=None)[0].matches]
     assert ids.index(best) <= ranked.index(best)
-    assert "portfolio" not in without.search(without.query_for(Kind.ENTERPRISE, "DEMO-C-008"), Kind.PATENT, k=3)[0].matches[0].components
+    assert "portfolio" not in without.search(without.query_for(Kind.ENTERPRISE, "DEMO-C-012"), Kind.PATENT, k=3)[0].matches[0].components
 
 
 def test_patent_to_enterprises_scores_holders_and_excludes_the_owner(matcher):
     res = matcher.search(matcher.query_for(Kind.PATENT, "DEMO-P-060"), Kind.ENTERPRISE, k=None)[0]
     assert "DEMO-C-008" not in [m.target_id for m in res.matches]  # the owner already holds it
-    # another automotive patent: the two holders are scored by their held patent, everyone else gets 0
-    query = matcher.query_for(Kind.PATENT, "DEMO-P-059")
+    # a battery thermal-management patent: the two holders are scored by their held patent, everyone else gets 0
+    query = matcher.query_for(Kind.PATENT, "DEMO-P-028")
     res = matcher.search(query, Kind.ENTERPRISE, k=None)[0]
     by_id = {m.target_id: m for m in res.matches}
-    vector = _vector(matcher, Kind.PATENT, "DEMO-P-059")
+    vector = _vector(matcher, Kind.PATENT, "DEMO-P-028")
     for holder, held in (("DEMO-C-008", "DEMO-P-060"), ("DEMO-C-012", "DEMO-P-055")):
-        expected = max(0.0, float(_vector(matcher, Kind.PATENT, held) @ vector) - matcher.config.portfolio_floor)
+        expected = max(0.0, float(_vector(matcher, Kind.PATENT, held) @ vector) - matcher.portfolio_floor)
         assert by_id[holder].components["portfolio"] == pytest.approx(expected, abs=1e-5)
         title = matcher.collection(Kind.PATENT).record(held)["title"]
         assert by_id[holder].explanation.held_patent == (title if expected > 0 else "")
-    assert by_id["DEMO-C-008"].components["portfolio"] > 0  # two automotive sealing / connector patents
+    assert by_id["DEMO-C-012"].components["portfolio"] > 0  # its motor-controller cooling patent is close
     others = [m for m in res.matches if m.target_id not in ("DEMO-C-008", "DEMO-C-012")]
     assert all(m.components["portfolio"] == 0.0 and m.explanation.held_patent == "" for m in others)
     # free text has no portfolio: the signal is not even computed

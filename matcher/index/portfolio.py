@@ -91,3 +91,28 @@ class Portfolio:
     def owners_of(self, patent_row: int) -> np.ndarray:
         """Enterprise rows holding a patent (empty when none is indexed)."""
         return self._owners.get(int(patent_row), _EMPTY)
+
+
+def chance_similarity(vectors: np.ndarray, quantile: float, *, pairs: int = 20_000, seed: int = 0) -> float:
+    """The cosine that `quantile` of random pairs of distinct patents stay below (0.0 for fewer than 2 patents).
+
+    A held patent counts as evidence only above this: how similar two unrelated patents look depends on the encoder
+    and on the corpus (template phrasing such as 本发明公开了一种 lifts every cosine), so the floor is read off the
+    indexed patents themselves rather than fixed.
+
+    Args:
+        vectors: (n, dim) unit vectors of the indexed patents.
+        quantile: in [0, 1].
+        pairs: random pairs sampled (all pairs when there are fewer).
+        seed: seeds the sample.
+    """
+    n = len(vectors)
+    if n < 2:
+        return 0.0
+    if n * (n - 1) // 2 <= pairs:
+        a, b = np.triu_indices(n, 1)
+    else:
+        rng = np.random.default_rng(seed)
+        a, b = rng.integers(0, n, pairs), rng.integers(0, n, pairs)
+        a, b = a[a != b], b[a != b]
+    return float(np.quantile(np.einsum("ij,ij->i", vectors[a], vectors[b]), quantile))
