@@ -127,7 +127,8 @@ class Matcher:
         self.segmenter = segmenter or Segmenter(self.config.segment_mode)
         self.collections: dict[Kind, Collection] = {}
         self._portfolio: Portfolio | None = None
-        self._held_vectors: np.ndarray | None = None  # vectors of portfolio.held, for patent -> enterprise queries
+        # for patent -> enterprise queries: vectors, holders and positions of portfolio.held
+        self._held: tuple[np.ndarray, list[np.ndarray], dict[int, int]] | None = None
         self._chance: tuple[float, float] | None = None  # (quantile, cosine of random patent pairs at it)
         self._terms = lru_cache(maxsize=200_000)(self.segmenter.tokens)
         self._query_terms = lru_cache(maxsize=50_000)(self.segmenter.tokens)
@@ -224,7 +225,7 @@ class Matcher:
                 segmenter_config=self.segmenter.config,
             )
         coll = self.collections[kind]
-        self._portfolio = self._held_vectors = self._chance = None
+        self._portfolio = self._held = self._chance = None
         items, item_vectors = None, None
         if coll.items is not None:
             items = [split_items(t) for t in texts]
@@ -234,7 +235,7 @@ class Matcher:
 
     def delete(self, kind: Kind | str, ids: Sequence[str]) -> int:
         """Delete records of one kind by id (from records, FAISS and BM25)."""
-        self._portfolio = self._held_vectors = self._chance = None
+        self._portfolio = self._held = self._chance = None
         return self.collection(kind).delete(ids)
 
     # ----------------------------------------------------------------- persistence
@@ -356,11 +357,12 @@ class Matcher:
             held = [patents.dense.vectors(self.portfolio.patents_of(r) if r is not None else empty) for r in own_rows]
             return HeldPatentScorer(coll.dense, held, floor=self.portfolio_floor)
         held_rows = self.portfolio.held  # patent -> enterprise: the patents each enterprise holds
-        if self._held_vectors is None:  # once per change of either collection, not per query batch
-            self._held_vectors = patents.dense.vectors(held_rows)
-        position = {int(r): i for i, r in enumerate(held_rows)}
+        if self._held is None:  # once per change of either collection, not per query batch
+            self._held = (patents.dense.vectors(held_rows), [self.portfolio.owners_of(r) for r in held_rows],
+                          {int(r): i for i, r in enumerate(held_rows)})
+        held_vectors, owners, position = self._held
         skip = [position.get(r, -1) if r is not None else -1 for r in own_rows]
-        return HolderScorer(self._held_vectors, [self.portfolio.owners_of(r) for r in held_rows], vectors, skip,
+        return HolderScorer(held_vectors, owners, vectors, skip,
                             floor=self.portfolio_floor)
 
     def _own_row(self, query: Query) -> int | None:

@@ -30,6 +30,7 @@ from matcher.config import Direction, FusionConfig, load_config
 from matcher.engine import Matcher
 from matcher.evaluate import METRICS, Benchmark
 from matcher.index.portfolio import Portfolio, chance_similarity
+from matcher.rank.scorers import floored
 from matcher.schema import Kind, schema_for
 from matcher.training.pairs import SCOPE_PREFIX, benchmark_exclusions
 from matcher.text.normalize import company_key
@@ -107,7 +108,7 @@ def collect(matcher: Matcher, patents: pd.DataFrame, companies: pd.DataFrame, ow
 
 def with_floor(pools: CandidatePools, floor: float) -> CandidatePools:
     """The pools (collected without a floor) with the portfolio component floored: max(0, cosine - floor)."""
-    scores = [{**s, PORTFOLIO: np.maximum(s[PORTFOLIO] - floor, 0.0)} for s in pools.scores]
+    scores = [{**s, PORTFOLIO: floored(s[PORTFOLIO], floor)} for s in pools.scores]
     return CandidatePools(pools.bench, pools.qids, pools.ids, scores)
 
 

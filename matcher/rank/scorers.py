@@ -149,6 +149,11 @@ class PhraseScorer(BM25Scorer):
     name = "phrase"
 
 
+def floored(cosines: np.ndarray, floor: float) -> np.ndarray:
+    """A portfolio score: the cosine above the floor, 0 at or below it (no evidence)."""
+    return np.maximum(cosines - floor, 0.0)
+
+
 class HeldPatentScorer(QueryItemScorer):
     """Enterprise -> patent: a patent scores its best cosine to any patent the querying enterprise already holds.
 
@@ -169,8 +174,7 @@ class HeldPatentScorer(QueryItemScorer):
         self.floor = floor
 
     def score(self, query: int, rows: np.ndarray) -> np.ndarray:
-        scores = super().score(query, rows)
-        return np.maximum(scores - self.floor, 0.0) if len(self.item_vectors[query]) else scores
+        return floored(super().score(query, rows), self.floor)
 
 
 class HolderScorer:
@@ -209,7 +213,7 @@ class HolderScorer:
                 sims[self.skip[query]] = -np.inf
             best = np.full(len(self.holders), -np.inf)
             np.maximum.at(best, self._pair_holder, sims[self._pair_held])
-            self._best[query] = np.maximum(best - self.floor, 0.0)  # no held patent, or only unrelated ones: no evidence
+            self._best[query] = floored(best, self.floor)  # no held patent (-inf), or only unrelated ones: 0
         return self._best[query]
 
     def candidates(self, queries: Sequence[int], size: int) -> list[np.ndarray]:
