@@ -53,9 +53,13 @@ def _default_fusion() -> dict[Direction, FusionConfig]:
     # and follows patent->enterprise, since such text describes a technology. The "portfolio" weights (the
     # patents an enterprise already holds; inactive unless applicants name indexed enterprises) were chosen on
     # top of those settings with `pipelines/bench_portfolio.py` (ownership held out by fold; docs/quality.md).
+    # The "activity" weight (an enterprise's patent-activity percentile; inactive unless `activity_model` is set)
+    # was chosen on p2c-dev with models cross-validated over the dev companies (`matcher train-activity
+    # --cross-validate`); free text -> enterprises leaves it out (no benchmark, and a demand is not a company).
     return {
         Direction.ENTERPRISE_TO_PATENT: FusionConfig(method="rrf", weights={"dense": 0.25, "bm25": 0.25, "items": 0.5, "portfolio": 1.0}),
-        Direction.PATENT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.0, "bm25": 0.5, "items": 0.5, "portfolio": 0.5}),
+        Direction.PATENT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.0, "bm25": 0.5, "items": 0.5, "portfolio": 0.5,
+                                                              "activity": 2.0}),
         Direction.TEXT_TO_PATENT: FusionConfig(weights={"dense": 0.25, "bm25": 0.5, "phrase": 1.0}, query_segment_mode="accurate"),
         Direction.TEXT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.0, "bm25": 0.5, "items": 0.5}),
     }
@@ -81,6 +85,9 @@ class MatcherConfig(BaseModel):
             this share of random pairs of indexed patents stay below (the "portfolio" signal is max(0, cosine -
             floor); see matcher.index.portfolio.chance_similarity).
         portfolio_floor: a fixed floor instead (None: from the quantile).
+        activity_model: a patent-activity model directory (`matcher train-activity`, matcher.rank.activity); with
+            it, patent -> enterprise ranking can weight "activity", each enterprise's percentile of looking like
+            the enterprises that file patents. None: no such signal.
         exclude_held: never push a patent to an enterprise that already holds it (applicant = enterprise name,
             see matcher.index.portfolio), in either direction.
     """
@@ -101,6 +108,7 @@ class MatcherConfig(BaseModel):
     portfolio_floor_quantile: float = Field(0.9, ge=0.0, le=1.0)
     portfolio_floor: float | None = None
     exclude_held: bool = True
+    activity_model: Path | None = None
 
     def fusion_for(self, direction: Direction) -> FusionConfig:
         """The fusion settings of one direction (falls back to the defaults)."""

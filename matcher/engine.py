@@ -18,6 +18,7 @@ from matcher.explain import Explanation, SentenceLocator, shared_key_terms
 from matcher.index.atomic import atomic_dir, recover_dir
 from matcher.index.collection import CONTENT, Collection
 from matcher.index.portfolio import Portfolio, chance_similarity
+from matcher.rank.activity import ActivityModel
 from matcher.rank.fusion import make_fusion
 from matcher.rank.retriever import HybridRetriever, Ranking
 from matcher.rank.scorers import (
@@ -26,6 +27,7 @@ from matcher.rank.scorers import (
     HeldPatentScorer,
     HolderScorer,
     PhraseScorer,
+    PriorScorer,
     QueryItemScorer,
     RecordItemScorer,
     Scorer,
@@ -130,6 +132,8 @@ class Matcher:
         # for patent -> enterprise queries: vectors, holders and positions of portfolio.held
         self._held: tuple[np.ndarray, list[np.ndarray], dict[int, int]] | None = None
         self._chance: tuple[float, float] | None = None  # (quantile, cosine of random patent pairs at it)
+        self._activity_model: tuple[Path, ActivityModel] | None = None  # (its directory, the loaded model)
+        self._activity: tuple[Path | None, np.ndarray] | None = None  # (model directory, percentile per enterprise row)
         self._terms = lru_cache(maxsize=200_000)(self.segmenter.tokens)
         self._query_terms = lru_cache(maxsize=50_000)(self.segmenter.tokens)
         self._query_phrases = lru_cache(maxsize=50_000)(partial(query_phrases, segmenter=self.segmenter))
@@ -164,6 +168,25 @@ class Matcher:
             vectors = patents.dense.vectors(patents.records.index.to_numpy(dtype=np.int64)) if patents is not None else np.empty((0, 1))
             self._chance = (quantile, chance_similarity(vectors, quantile))
         return self._chance[1]
+
+    @property
+    def activity(self) -> np.ndarray:
+        """Per enterprise row (indexed by row id): its patent-activity percentile among the indexed enterprises
+        (`config.activity_model`, see matcher.rank.activity; computed once per model and change of the
+        enterprises); empty without a model or enterprises."""
+        path = self.config.activity_model
+        if self._activity is None or self._activity[0] != path:
+            enterprises = self.collections.get(Kind.ENTERPRISE)
+            values = np.zeros(0)
+            if path is not None and enterprises is not None and len(enterprises):
+                if self._activity_model is None or self._activity_model[0] != path:
+                    self._activity_model = (path, ActivityModel.load(path))
+                records = enterprises.records
+                values = np.full(int(records.index.max()) + 1, -np.inf)  # deleted rows: never candidates
+                values[records.index.to_numpy(dtype=np.int64)] = self._activity_model[1].percentiles(
+                    records["name"].tolist(), records["text"].tolist())
+            self._activity = (path, values)
+        return self._activity[1]
 
     def collection(self, kind: Kind | str) -> Collection:
         """The collection of one kind (NotBuiltError when it has not been built)."""
@@ -225,7 +248,7 @@ class Matcher:
                 segmenter_config=self.segmenter.config,
             )
         coll = self.collections[kind]
-        self._portfolio = self._held = self._chance = None
+        self._portfolio = self._held = self._chance = self._activity = None
         items, item_vectors = None, None
         if coll.items is not None:
             items = [split_items(t) for t in texts]
@@ -235,7 +258,7 @@ class Matcher:
 
     def delete(self, kind: Kind | str, ids: Sequence[str]) -> int:
         """Delete records of one kind by id (from records, FAISS and BM25)."""
-        self._portfolio = self._held = self._chance = None
+        self._portfolio = self._held = self._chance = self._activity = None
         return self.collection(kind).delete(ids)
 
     # ----------------------------------------------------------------- persistence
@@ -329,13 +352,15 @@ class Matcher:
 
     def _scorers(self, coll: Collection, direction: Direction, batch: Sequence[Query], vectors: np.ndarray,
                  terms: list[list[str]], own_rows: Sequence[int | None]) -> list[Scorer]:
-        """The signals used for one direction: dense and BM25 always; literal phrases, best items and the
-        enterprises' patent portfolios when weighted."""
+        """The signals used for one direction: dense and BM25 always; literal phrases, best items, the
+        enterprises' patent portfolios and their patent activity when weighted (and available)."""
         scorers: list[Scorer] = [DenseScorer(coll.dense, vectors), BM25Scorer(coll.lexical, terms)]
         weights = self.config.fusion_for(direction).weights
         if weights.get("portfolio") and len(self.portfolio):
             scorers.append(self._portfolio_scorer(coll, [r if q.kind not in (None, coll.kind) else None
                                                          for q, r in zip(batch, own_rows)], vectors))
+        if weights.get("activity") and coll.kind == Kind.ENTERPRISE and len(self.activity):
+            scorers.append(PriorScorer("activity", self.activity))
         if weights.get("phrase"):
             scorers.append(PhraseScorer(coll.substrings, [self.query_phrases(q.text) for q in batch]))
         if weights.get("items"):

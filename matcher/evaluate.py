@@ -92,6 +92,31 @@ def load_beir(folder: str | Path, split: str = "test") -> Benchmark:
     return Benchmark(folder.name, corpus, queries, {q: qrels[q] for q in queries})
 
 
+def write_beir(target: str | Path, queries: Mapping[str, str], qrels: Mapping[str, Mapping[str, int]], corpus_file: str | Path) -> Path:
+    """Write a BEIR folder: the given queries and judgements, and a copy of an existing corpus.jsonl.
+
+    Args:
+        target: the folder to write (created; its name tells `sides` the direction).
+        queries: query id -> text (only queries with judgements are written).
+        qrels: query id -> {corpus id: relevance}.
+        corpus_file: the corpus.jsonl to copy.
+
+    Returns:
+        target.
+    """
+    target = Path(target)
+    (target / "qrels").mkdir(parents=True, exist_ok=True)
+    keep = [q for q in queries if qrels.get(q)]
+    with (target / "queries.jsonl").open("w", encoding="utf-8") as out:
+        for q in keep:
+            out.write(json.dumps({"_id": q, "text": queries[q]}, ensure_ascii=False) + "\n")
+    with (target / "qrels" / "test.tsv").open("w", encoding="utf-8") as out:
+        out.write("query-id\tcorpus-id\tscore\n")
+        out.writelines(f"{q}\t{doc}\t{score}\n" for q in keep for doc, score in qrels[q].items())
+    shutil.copyfile(corpus_file, target / "corpus.jsonl")
+    return target
+
+
 def write_subset(folder: str | Path, query_ids: set[str], out_dir: str | Path) -> Path:
     """Write a BEIR folder with only some of a benchmark's queries (same name, same corpus).
 
@@ -103,18 +128,10 @@ def write_subset(folder: str | Path, query_ids: set[str], out_dir: str | Path) -
     Returns:
         out_dir / folder.name.
     """
-    folder, target = Path(folder), Path(out_dir) / Path(folder).name
-    (target / "qrels").mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
     bench = load_beir(folder)
-    keep = [q for q in bench.queries if q in query_ids]
-    with (target / "queries.jsonl").open("w", encoding="utf-8") as out:
-        for q in keep:
-            out.write(json.dumps({"_id": q, "text": bench.queries[q]}, ensure_ascii=False) + "\n")
-    with (target / "qrels" / "test.tsv").open("w", encoding="utf-8") as out:
-        out.write("query-id\tcorpus-id\tscore\n")
-        out.writelines(f"{q}\t{doc}\t{score}\n" for q in keep for doc, score in bench.qrels[q].items())
-    shutil.copyfile(folder / "corpus.jsonl", target / "corpus.jsonl")
-    return target
+    keep = {q: bench.queries[q] for q in bench.queries if q in query_ids}
+    return write_beir(Path(out_dir) / folder.name, keep, bench.qrels, folder / "corpus.jsonl")
 
 
 def sides(name: str) -> tuple[Kind | None, Kind]:

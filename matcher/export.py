@@ -26,7 +26,7 @@ DIRECTIONS = {"enterprise->patent": (Kind.ENTERPRISE, Kind.PATENT), "patent->ent
 # the per-pair columns written before the target's metadata columns (part of the run key: parts written
 # with other columns are never resumed)
 EXPORT_COLUMNS = ["direction", "query_id", "query_name", "rank", "target_id", "target_name", "score", "dense", "bm25",
-                  "items", "portfolio", "shared_terms", "closest_sentence", "sentence_similarity", "held_patent",
+                  "items", "portfolio", "activity", "shared_terms", "closest_sentence", "sentence_similarity", "held_patent",
                   "held_similarity"]
 _NAME_COL = {Kind.PATENT: "title", Kind.ENTERPRISE: "name"}
 _META = {
@@ -74,7 +74,7 @@ def result_rows(direction: str, results: Sequence[SearchResult], names: Mapping[
                 direction, res.query.id, names.get(res.query.id, ""), m.rank, m.target_id,
                 m.record.get(_NAME_COL[target], ""), round(m.score, 6), round(m.components.get("dense", 0.0), 6),
                 round(m.components.get("bm25", 0.0), 6), round(m.components.get("items", 0.0), 6),
-                round(m.components.get("portfolio", 0.0), 6),
+                round(m.components.get("portfolio", 0.0), 6), round(m.components.get("activity", 0.0), 6),
                 "、".join(exp.shared_terms) if exp else "", exp.closest_sentence if exp else "",
                 round(exp.sentence_similarity, 6) if exp else 0.0, exp.held_patent if exp else "",
                 round(exp.held_similarity, 6) if exp else 0.0,

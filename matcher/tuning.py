@@ -59,7 +59,8 @@ def pooling_config(config: MatcherConfig, pool: int, query_segment_mode: str = "
                                                               for d in Direction}})
 
 
-def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200, query_segment_mode: str = "search") -> CandidatePools:
+def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200, query_segment_mode: str = "search",
+                  scorers: Sequence[str] = SCORERS) -> CandidatePools:
     """Index a benchmark corpus and collect every query's candidate pool with all component scores.
 
     Args:
@@ -67,17 +68,18 @@ def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200, quer
         matcher: an empty Matcher (its encoder, segmenter and scorers are what is measured).
         pool: candidates per scorer (their union is scored by every scorer).
         query_segment_mode: jieba mode for the queries' BM25 terms.
+        scorers: the signals pooled and kept (e.g. SCORERS + ("activity",) with a configured activity model).
 
     Returns:
         The pools, ready for `CandidatePools.evaluate`.
     """
     bench = load_beir(folder)
     q_kind, c_kind = sides(bench.name)
-    matcher.config = pooling_config(matcher.config, pool, query_segment_mode)
+    matcher.config = pooling_config(matcher.config, pool, query_segment_mode, scorers)
     matcher.index(c_kind, corpus_frame(bench, c_kind))
     qids = list(bench.queries)
     results = matcher.search([Query(bench.queries[q], kind=q_kind) for q in qids], c_kind, k=None, explain=False)
-    return pools_from_results(bench, qids, results)
+    return pools_from_results(bench, qids, results, scorers)
 
 
 def pools_from_results(bench: Benchmark, qids: Sequence[str], results: Sequence[SearchResult],

@@ -289,6 +289,11 @@ def _register_train() -> None:
     app.command("train", help="Train an in-domain static encoder from scratch (see pipelines/train_encoder.py); "
                               "use the result with --config config/ensemble.json (USE-m3 + models/patent-static) "
                               "or --encoder DIR.")(train_main)
+    from pipelines.train_activity import main as train_activity_main
+
+    app.command("train-activity", help="Train the patent-activity model (which enterprises look like those that file "
+                                       "patents; see pipelines/train_activity.py); use it with --config "
+                                       "config/activity.json.")(train_activity_main)
 
 
 _register_train()

@@ -230,3 +230,29 @@ class HolderScorer:
             return np.zeros(len(rows))
         pos = np.minimum(np.searchsorted(self.holders, rows), len(self.holders) - 1)
         return np.where(self.holders[pos] == rows, best[pos], 0.0).astype(np.float64)
+
+
+class PriorScorer:
+    """A query-independent score per record (e.g. an enterprise's patent activity, `matcher.rank.activity`).
+
+    Every query proposes the same candidates, the records with the highest prior, so a record the text signals
+    miss can still be ranked when its prior is high; the fusion weight decides how much that counts.
+
+    Args:
+        name: the fusion key ("activity").
+        values: (n_records,) the prior of every record of the collection.
+    """
+
+    def __init__(self, name: str, values: np.ndarray) -> None:
+        self.name = name
+        self.values = np.asarray(values, dtype=np.float64)
+        self._order: np.ndarray | None = None
+
+    def candidates(self, queries: Sequence[int], size: int) -> list[np.ndarray]:
+        if self._order is None:
+            self._order = np.argsort(-self.values, kind="stable")
+        top = self._order[:size]
+        return [top for _ in queries]
+
+    def score(self, query: int, rows: np.ndarray) -> np.ndarray:
+        return self.values[rows]

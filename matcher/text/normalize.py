@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+SCOPE_PREFIX = "经营范围："
+"""How the benchmarks and the registry adapter present a business scope after the company name."""
+
 _SPACE = re.compile(r"\s+")
 # Chinese punctuation that NFKC would turn into ASCII; kept as is because sentence splitting and
 # display rely on it.

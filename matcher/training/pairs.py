@@ -45,10 +45,7 @@ import pandas as pd
 from matcher.index.portfolio import Portfolio
 from matcher.text.boilerplate import embedding_text
 from matcher.text.items import split_items
-from matcher.text.normalize import company_key
-
-SCOPE_PREFIX = "经营范围："
-"""How the benchmarks and the registry adapter present a business scope after the company name."""
+from matcher.text.normalize import SCOPE_PREFIX, company_key
 
 # scope items are separated by Chinese/ASCII list punctuation
 # items that carry no technology ("销售", "货物进出口", ...) are short or purely commercial

@@ -95,6 +95,12 @@ def _short(text: str, n: int = 24) -> str:
     return text if len(text) <= n else text[:n] + "…"
 
 
+def activity_line(percentile: float) -> str:
+    """The card's line for an enterprise's patent activity (its percentile among the indexed enterprises)."""
+    return (f"专利活跃度：经营范围比 {percentile:.0%} 的入库企业更接近申请专利的企业"
+            "（企业更可能具备承接专利的研发能力）")
+
+
 def pair_frame(pairs: Iterable[Pair]) -> pd.DataFrame:
     """The on-screen table of ranked pairs (the same frame is exported)."""
     rows = []
@@ -115,6 +121,7 @@ def pair_frame(pairs: Iterable[Pair]) -> pd.DataFrame:
             "最相关专利句": ex.closest_sentence if ex else "",
             "句子相似度": round(float(ex.sentence_similarity), 3) if ex else 0.0,
             "企业已持有相近专利": f"{ex.held_patent}（相似度 {ex.held_similarity:.2f}）" if ex and ex.held_patent else "",
+            "专利活跃度": round(float(m.components["activity"]), 3) if "activity" in m.components else None,
             "申请人": clean(pat.get("applicant")),
             "申请人类型": clean(pat.get("applicant_type")),
             "专利行业": clean(pat.get("industry")),

@@ -1,0 +1,244 @@
+"""Train the patent-activity model (matcher.rank.activity) on a built index or on the shared data, and measure it.
+
+Labels:
+- a user's own index (`index_labels`): an enterprise is patent-active when it is the applicant of at least one
+  indexed patent (the engine's applicant link, matcher.index.portfolio); every other enterprise is not.
+- the shared data (`shared_labels`): the 20,231 registered companies; positive are the dev benchmarks'
+  companies only. Every other registered company that filed one of the shared patents is a possible answer of a
+  held-out benchmark and is left out of training altogether (the same rule as the encoder's pairs,
+  `training_exclusions`); with `holdout_fold=k` the dev companies of fold k are left out too, and the model is
+  scored on them (`cross_validate_activity`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from matcher.config import Direction, FusionConfig, MatcherConfig
+from matcher.errors import MatcherError
+from matcher.index.atomic import atomic_write_text
+from matcher.index.portfolio import Portfolio
+from matcher.rank.activity import ActivityModel
+from matcher.text.normalize import company_key
+from matcher.training.pairs import DEV_BENCHMARKS, benchmark_exclusions, company_fold, fold_query_ids, training_exclusions
+
+WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0)
+"""The "activity" fusion weights scored by `cross_validate_activity` (on top of the shipped patent -> enterprise fusion)."""
+
+
+@dataclass
+class ActivityLabels:
+    """Enterprise profiles with a patent-activity label.
+
+    Attributes:
+        names, texts: the profiles.
+        labels: True for patent-active enterprises.
+        source: where the labels come from (for the model card).
+        held_out: names of companies kept out of training whose activity is known (scored, never trained on).
+    """
+
+    names: list[str]
+    texts: list[str]
+    labels: np.ndarray
+    source: str
+    held_out: dict[str, set[str]]
+
+    @property
+    def positives(self) -> int:
+        return int(self.labels.sum())
+
+
+def index_labels(patents: pd.DataFrame | None, enterprises: pd.DataFrame, source: str = "a built index") -> ActivityLabels:
+    """Labels from a user's own records: the enterprises named as applicants of the indexed patents.
+
+    Args:
+        patents: patent records indexed by row id (with "applicant"); None when the index has no patents.
+        enterprises: enterprise records indexed by row id ("name", "text").
+        source: how to name the data in the model card.
+    """
+    link = Portfolio.link(patents, enterprises) if patents is not None else Portfolio()
+    active = set(link.holders.tolist())
+    labels = np.array([row in active for row in enterprises.index], dtype=bool)
+    return ActivityLabels(enterprises["name"].fillna("").astype(str).tolist(), enterprises["text"].fillna("").astype(str).tolist(),
+                          labels, source, {})
+
+
+def shared_labels(shared_dir: str | Path, *, holdout_fold: int | None = None, folds: int = 2) -> ActivityLabels:
+    """Labels from the shared registry: dev benchmark companies positive, every other filer left out.
+
+    Args:
+        shared_dir: the folder with data/ and benchmarks/.
+        holdout_fold: also leave out the dev companies of this fold (they are then in `held_out["dev_fold"]`).
+        folds: number of folds.
+    """
+    shared = Path(shared_dir)
+    registry = pd.read_csv(shared / "data" / "registry" / "companies_20k.csv", dtype=str, usecols=["企业名称", "经营范围"]).fillna("")
+    keys = registry["企业名称"].map(company_key)
+    dev = benchmark_exclusions(shared / "benchmarks" / name for name in DEV_BENCHMARKS).companies
+    excluded = training_exclusions(shared, holdout_fold=holdout_fold, folds=folds).companies
+    keep = ~keys.isin(excluded)
+    held_out = {"other_filers": excluded - dev}
+    if holdout_fold is not None:
+        held_out["dev_fold"] = {c for c in dev if company_fold(c, folds) == holdout_fold}
+    part = registry[keep]
+    fold_note = f", dev-company fold {holdout_fold} of {folds} held out" if holdout_fold is not None else ""
+    return ActivityLabels(part["企业名称"].tolist(), part["经营范围"].tolist(), keys[keep].isin(dev).to_numpy(),
+                          f"{shared}/data/registry/companies_20k.csv, positives = the dev benchmarks' companies{fold_note}",
+                          held_out)
+
+
+def held_out_auc(model: ActivityModel, shared_dir: str | Path, held_out: dict[str, set[str]]) -> dict[str, float]:
+    """ROC AUC of the model for each held-out group of filers against the registered companies that filed nothing."""
+    registry = pd.read_csv(Path(shared_dir) / "data" / "registry" / "companies_20k.csv", dtype=str,
+                           usecols=["企业名称", "经营范围"]).fillna("")
+    keys = registry["企业名称"].map(company_key)
+    dev = benchmark_exclusions(Path(shared_dir) / "benchmarks" / name for name in DEV_BENCHMARKS).companies
+    filers = dev.union(*held_out.values())
+    scores = model.log_odds(registry["企业名称"].tolist(), registry["经营范围"].tolist())
+    out = {}
+    for group, names in held_out.items():
+        mask = keys.isin(names).to_numpy() | ~keys.isin(filers).to_numpy()
+        y = keys[mask].isin(names).to_numpy()
+        if y.any() and not y.all():
+            out[group] = round(float(roc_auc_score(y, scores[mask])), 4)
+    return out
+
+
+def other_filers_benchmark(shared_dir: str | Path, out_dir: str | Path) -> Path:
+    """A p2c benchmark over p2c-dev's corpus that asks for the registered filers no dev benchmark judges.
+
+    Each patent filed by such a company (and by no dev company) asks for the company that filed it, as p2c-dev
+    does for the dev companies. These companies are kept out of every trained model (`training_exclusions`), so
+    the set measures a model on companies it never saw; it is for reporting, never for choosing.
+
+    Returns:
+        out_dir / "p2c-other" (a BEIR folder).
+    """
+    from matcher.evaluate import load_beir, write_beir
+    from matcher.index.portfolio import applicant_keys
+
+    shared = Path(shared_dir)
+    p2c = shared / "benchmarks" / "p2c-dev"
+    ids_by_key: dict[str, list[str]] = {}
+    for doc in load_beir(p2c).corpus:
+        ids_by_key.setdefault(company_key(str(doc.get("title") or "")), []).append(str(doc["_id"]))
+    dev = benchmark_exclusions(shared / "benchmarks" / name for name in DEV_BENCHMARKS).companies
+    patents = pd.read_csv(shared / "data" / "bdci_patents" / "patents.csv", dtype=str).fillna("")
+    queries, qrels = {}, {}
+    for row in patents.itertuples(index=False):
+        keys = applicant_keys(row.applicant)
+        if any(k in dev for k in keys):
+            continue
+        found = {cid: 1 for k in keys for cid in ids_by_key.get(k, [])}
+        if found:
+            queries[row.id], qrels[row.id] = f"{row.title}。{row.abstract}", found
+    return write_beir(Path(out_dir) / "p2c-other", queries, qrels, p2c / "corpus.jsonl")
+
+
+def train_activity(out: str | Path, labels: ActivityLabels, *, c: float = 0.3, min_df: int = 5, min_positives: int = 10,
+                   shared_dir: str | Path | None = None) -> ActivityModel:
+    """Fit the model, measure it on the held-out companies (shared data only) and save it with its card.
+
+    Raises:
+        MatcherError: fewer than `min_positives` patent-active enterprises, or none that is not.
+    """
+    if labels.positives < min_positives:
+        raise MatcherError(
+            f"only {labels.positives} of {len(labels.labels)} enterprises are patent-active in {labels.source} "
+            f"(at least {min_positives} needed): index patents whose applicant (申请人) names indexed enterprises, "
+            "or train on the shared data with --shared-dir")
+    started = time.perf_counter()
+    model = ActivityModel.fit(labels.names, labels.texts, labels.labels, c=c, min_df=min_df, card={"source": labels.source})
+    model.card["train_seconds"] = round(time.perf_counter() - started, 1)
+    if shared_dir is not None and labels.held_out:
+        model.card["held_out_auc"] = held_out_auc(model, shared_dir, labels.held_out)
+    model.save(out)
+    return model
+
+
+def cross_validate_activity(
+    out: str | Path, shared_dir: str | Path, *, c: float = 0.3, min_df: int = 5, folds: int = 2,
+    weights: Sequence[float] = WEIGHTS, cache_dir: str | Path | None = None, pool: int = 200,
+    base: FusionConfig | None = None, encoder: str | None = None, final_model: str | Path | None = None,
+    final_encoder: str | None = None, log: Callable[[str], None] = print,
+) -> dict:
+    """Train one model per dev-company fold and score p2c-dev's queries of that fold with it.
+
+    Every fusion weight of "activity" (on top of `base`, the shipped patent -> enterprise fusion) is scored on the
+    same candidate pools; the numbers are pooled over the folds, query-weighted, and written to
+    out/cross_validation.json.
+
+    Args:
+        encoder: the engine's encoder spec (default: the configured one); "{fold}" stands for the fold number, so
+            that an encoder cross-validated on the same folds is scored with its own fold's model, e.g.
+            "use-m3*2+models/cv/fold-{fold}".
+        final_model: a model trained on every dev company; when given, it is also scored (with `final_encoder`) on
+            the patents of the registered filers that no dev benchmark judges (`other_filers_benchmark`).
+
+    Returns:
+        {"weights": {w: metrics}, "folds": [...], "other_filers": {...} (with final_model)}
+    """
+    from matcher.evaluate import METRICS, write_subset
+
+    out, shared = Path(out), Path(shared_dir)
+    base = base or MatcherConfig().fusion_for(Direction.PATENT_TO_ENTERPRISE)
+    bench = shared / "benchmarks" / "p2c-dev"
+    totals = {w: np.zeros(len(METRICS)) for w in weights}
+    parts, n_total = [], 0
+    for fold in range(folds):
+        labels = shared_labels(shared, holdout_fold=fold, folds=folds)
+        model_dir = out / f"fold-{fold}"
+        model = train_activity(model_dir, labels, c=c, min_df=min_df, shared_dir=shared)
+        queries = fold_query_ids(bench, fold, folds) or set()
+        if not queries:
+            continue
+        folder = write_subset(bench, queries, model_dir / "eval" / "benchmarks")
+        started = time.perf_counter()
+        table, n = _weight_table(folder, model_dir, encoder and encoder.replace("{fold}", str(fold)), weights, base,
+                                 cache_dir, pool)
+        for w, row in zip(weights, table):
+            totals[w] += row * n
+        n_total += n
+        parts.append({"fold": fold, "queries": n, "positives": labels.positives,
+                      "train_seconds": model.card["train_seconds"], "held_out_auc": model.card.get("held_out_auc", {}),
+                      "seconds": round(time.perf_counter() - started, 1)})
+        log(f"fold {fold}: {n} p2c queries, held-out AUC {model.card.get('held_out_auc')}")
+    if n_total == 0:
+        raise MatcherError(f"no p2c-dev query in any fold under {bench}")
+    result = {"benchmark": str(bench), "queries": n_total, "encoder": encoder or MatcherConfig().encoder,
+              "base": base.model_dump(mode="json"),
+              "weights": {str(w): dict(zip(METRICS, (totals[w] / n_total).round(4).tolist())) for w in weights},
+              "folds": parts}
+    if final_model is not None:  # the model trained on every dev company, on the companies no model saw
+        folder = other_filers_benchmark(shared, out / "eval" / "benchmarks")
+        table, n = _weight_table(folder, Path(final_model), final_encoder, weights, base, cache_dir, pool)
+        result["other_filers"] = {"queries": n, "encoder": final_encoder or MatcherConfig().encoder,
+                                  "weights": {str(w): dict(zip(METRICS, row.round(4).tolist())) for w, row in zip(weights, table)}}
+        log(f"other filers' patents: {n} p2c queries")
+    atomic_write_text(out / "cross_validation.json", json.dumps(result, indent=2, ensure_ascii=False))
+    return result
+
+
+def _weight_table(folder: Path, model_dir: Path, encoder: str | None, weights: Sequence[float], base: FusionConfig,
+                  cache_dir: str | Path | None, pool: int) -> tuple[np.ndarray, int]:
+    """(len(weights), len(METRICS)) mean metrics of a p2c folder with an activity model, one row per weight
+    (every weight re-fuses the same candidate pools), and the number of queries."""
+    from matcher.engine import Matcher
+    from matcher.tuning import SCORERS, collect_pools
+
+    extra: dict = {"cache_dir": Path(cache_dir)} if cache_dir else {}
+    if encoder:
+        extra["encoder"] = encoder
+    pools = collect_pools(folder, Matcher(MatcherConfig(activity_model=model_dir, **extra)), pool=pool,
+                          scorers=(*SCORERS, "activity"))
+    rows = [pools.query_metrics(base.model_copy(update={"weights": {**base.weights, "activity": w}})).mean(axis=0)
+            for w in weights]
+    return np.array(rows), len(pools.qids)

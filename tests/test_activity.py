@@ -1,0 +1,160 @@
+"""The patent-activity prior: the model (fit, percentiles, save / load without pickle), its labels (a built index's
+applicant link, the shared dev companies with every other filer held out), the engine's "activity" signal, its
+export column and workbench line, and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from conftest import SHARED
+from matcher.config import Direction, FusionConfig
+from matcher.errors import MatcherError
+from matcher.export import EXPORT_COLUMNS, result_rows
+from matcher.rank.activity import ActivityModel, profile_parts
+from matcher.rank.scorers import PriorScorer
+from matcher.schema import Kind
+from matcher.training.activity import index_labels, shared_labels, train_activity
+from matcher.workbench.frames import activity_line
+from pipelines.cli import app
+
+RUNNER = CliRunner()
+
+
+def _profiles(n_active: int = 30, n_other: int = 60, seed: int = 0) -> tuple[list[str], list[str], np.ndarray]:
+    """Synthetic registry rows: joint-stock R&D manufacturers file patents, small traders do not."""
+    rng = np.random.default_rng(seed)
+    trades = ["电池", "电机", "涂料", "传感器", "膜材料", "阀门", "轴承", "芯片"]
+    shops = ["服装", "日用品", "食品", "五金", "家具", "茶叶"]
+    names, texts, labels = [], [], []
+    for i in range(n_active):
+        t = trades[i % len(trades)]
+        names.append(f"华{i}{t}科技股份有限公司")
+        texts.append(f"经营范围：{t}的研发、生产、销售；技术开发、技术服务；货物进出口")
+        labels.append(True)
+    for i in range(n_other):
+        s = shops[int(rng.integers(len(shops)))]
+        names.append(f"{i}号{s}商行有限公司")
+        texts.append(f"{s}零售；{s}批发；仓储服务")
+        labels.append(False)
+    return names, texts, np.array(labels)
+
+
+@pytest.fixture(scope="module")
+def activity_dir(tmp_path_factory):
+    names, texts, labels = _profiles()
+    out = tmp_path_factory.mktemp("models") / "activity"
+    model = ActivityModel.fit(names, texts, labels, min_df=2, card={"source": "synthetic"})
+    model.save(out)
+    return out
+
+
+def test_model_learns_the_cues_and_round_trips(tmp_path, activity_dir):
+    names, texts, labels = _profiles(seed=1)
+    model = ActivityModel.load(activity_dir)
+    odds = model.log_odds(names, texts)
+    assert odds[labels].min() > odds[~labels].max()  # unseen rows of the same shape are told apart
+    pct = model.percentiles(names, texts)
+    assert pct.min() == 0.0 and pct.max() == pytest.approx((len(pct) - 1) / len(pct))
+    assert (pct[labels].min() > pct[~labels]).all()
+    # saved without pickle and reloaded: identical scores; the card names the data and the strongest cues
+    again = ActivityModel.load(ActivityModel.load(activity_dir).save(tmp_path / "copy"))
+    assert np.allclose(again.log_odds(names, texts), odds)
+    card = (activity_dir / "README.md").read_text(encoding="utf-8")
+    assert "synthetic" in card and "positives | 30" in card and "feature:" in card
+    # the "经营范围：" label the benchmarks put before a scope does not change the features
+    assert profile_parts("甲（深圳）有限公司", "经营范围：研发") == profile_parts("甲(深圳)有限公司", "研发")
+    assert model.log_odds([], []).shape == (0,)
+
+
+def test_model_errors_are_actionable(tmp_path, activity_dir):
+    names, texts, _ = _profiles()
+    with pytest.raises(MatcherError, match="both patent-filing and other"):
+        ActivityModel.fit(names, texts, np.zeros(len(names), dtype=bool))
+    with pytest.raises(MatcherError, match="differ in number"):
+        ActivityModel.fit(names, texts[:-1], np.ones(len(names), dtype=bool))
+    with pytest.raises(MatcherError, match="train-activity"):
+        ActivityModel.load(tmp_path / "missing")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "activity.json").write_text(json.dumps({"format": "something-else"}), encoding="utf-8")
+    (tmp_path / "other" / "weights.npz").write_bytes((activity_dir / "weights.npz").read_bytes())
+    with pytest.raises(MatcherError, match="another format"):
+        ActivityModel.load(tmp_path / "other")
+
+
+def test_labels_from_an_index_and_the_minimum(tmp_path):
+    enterprises = pd.DataFrame({"name": ["甲科技有限公司", "乙有限公司", "丙有限公司"], "text": ["研发", "销售", "批发"]},
+                               index=[0, 1, 5])
+    patents = pd.DataFrame({"applicant": ["甲科技有限公司；某大学", "丙有限公司", "丁公司"]}, index=[0, 1, 2])
+    labels = index_labels(patents, enterprises)
+    assert labels.labels.tolist() == [True, False, True] and labels.positives == 2
+    assert index_labels(None, enterprises).positives == 0
+    with pytest.raises(MatcherError, match="only 2 of 3 enterprises are patent-active"):
+        train_activity(tmp_path / "m", labels, min_positives=10)
+    assert not (tmp_path / "m").exists()  # nothing half-written
+
+
+def test_prior_scorer_proposes_its_top_records():
+    scorer = PriorScorer("activity", np.array([0.2, -np.inf, 0.9, 0.5]))
+    assert [c.tolist() for c in scorer.candidates([0, 1], 2)] == [[2, 3], [2, 3]]
+    assert scorer.score(0, np.array([3, 0])).tolist() == [0.5, 0.2]
+
+
+def test_engine_ranks_enterprises_with_the_activity_percentile(matcher, activity_dir):
+    assert len(matcher.activity) == 0  # no model configured: no signal, no component
+    query = matcher.query_for(Kind.PATENT, "DEMO-P-028")
+    assert "activity" not in matcher.search(query, Kind.ENTERPRISE, k=3)[0].matches[0].components
+    matcher.config = matcher.config.model_copy(update={"activity_model": activity_dir})
+    records = matcher.collection(Kind.ENTERPRISE).records
+    expected = ActivityModel.load(activity_dir).percentiles(records["name"].tolist(), records["text"].tolist())
+    assert np.allclose(matcher.activity[records.index.to_numpy()], expected)
+    res = matcher.search(query, Kind.ENTERPRISE, k=None)[0]
+    by_id = {m.target_id: m for m in res.matches}
+    row_of = dict(zip(records["id"], expected))
+    assert all(m.components["activity"] == pytest.approx(row_of[i]) for i, m in by_id.items())
+    # a dominant weight puts the most patent-active enterprise first; enterprise -> patent never uses it
+    fusion = dict(matcher.config.fusion)
+    fusion[Direction.PATENT_TO_ENTERPRISE] = FusionConfig(weights={"bm25": 0.01, "activity": 100.0})
+    matcher.config = matcher.config.model_copy(update={"fusion": fusion})
+    top = matcher.search(query, Kind.ENTERPRISE, k=1)[0].matches[0]
+    assert top.target_id == records["id"].iloc[int(np.argmax(expected))]
+    assert "activity" not in matcher.search(matcher.query_for(Kind.ENTERPRISE, "DEMO-C-012"), Kind.PATENT, k=1)[0].matches[0].components
+    # the export carries it, the workbench says it in words
+    row = result_rows("patent->enterprise", [res], {})[0]
+    assert "activity" in EXPORT_COLUMNS and row["activity"] == pytest.approx(res.matches[0].components["activity"], abs=1e-6)
+    assert "87%" in activity_line(0.87)
+    # deleting an enterprise recomputes the percentiles over the rest; its row is never proposed again
+    gone = res.matches[0].target_id
+    matcher.delete(Kind.ENTERPRISE, [gone])
+    after = matcher.search(query, Kind.ENTERPRISE, k=None)[0]
+    assert gone not in [m.target_id for m in after.matches] and len(after.matches) == len(records) - 1
+
+
+@pytest.mark.skipif(not (SHARED / "data" / "registry").is_dir(), reason="needs ../shared")
+def test_shared_labels_hold_out_every_other_filer(tmp_path):
+    labels = shared_labels(SHARED, holdout_fold=0)
+    dev_all = shared_labels(SHARED)
+    assert dev_all.positives == 118 and len(dev_all.labels) == 20_231 - len(dev_all.held_out["other_filers"])
+    assert len(dev_all.held_out["other_filers"]) >= 100
+    held = labels.held_out["dev_fold"]
+    assert held and not (set(labels.names) & held) and labels.positives == 118 - len(held)
+    model = train_activity(tmp_path / "m", labels, shared_dir=SHARED)
+    auc = model.card["held_out_auc"]
+    assert auc["dev_fold"] > 0.7 and auc["other_filers"] > 0.7  # companies it never saw
+
+
+def test_cli_train_activity_from_an_index(tmp_path, demo_index):
+    result = RUNNER.invoke(app, ["train-activity", "--out", str(tmp_path / "m"), "--from-index", str(demo_index)])
+    assert result.exit_code == 2 and "only 2 of 40 enterprises are patent-active" in result.output
+    ok = RUNNER.invoke(app, ["train-activity", "--out", str(tmp_path / "m"), "--from-index", str(demo_index),
+                             "--min-positives", "2", "--min-df", "1"])
+    assert ok.exit_code == 0, ok.output
+    report = json.loads(ok.output.strip().splitlines()[-1])
+    assert report["positives"] == 2 and report["enterprises"] == 40
+    assert ActivityModel.load(tmp_path / "m").card["source"].startswith("the records of the index")
+    bad = RUNNER.invoke(app, ["train-activity", "--out", str(tmp_path / "x"), "--from-index", str(tmp_path / "none")])
+    assert bad.exit_code != 0 and "no enterprises in an index" in bad.output
