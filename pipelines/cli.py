@@ -287,7 +287,8 @@ def _register_train() -> None:
     from pipelines.train_encoder import main as train_main
 
     app.command("train", help="Train an in-domain static encoder from scratch (see pipelines/train_encoder.py); "
-                              "use the result with --config config/ensemble.json (USE-m3 + models/patent-static) "
+                              "use the result with --config config/ensemble.json (USE-m3 + models/patent-static, and "
+                              "models/activity from train-activity) "
                               "or --encoder DIR.")(train_main)
     from pipelines.train_activity import main as train_activity_main
 

@@ -18,7 +18,7 @@ from matcher.export import EXPORT_COLUMNS, result_rows
 from matcher.rank.activity import ActivityModel, profile_parts
 from matcher.rank.scorers import PriorScorer
 from matcher.schema import Kind
-from matcher.training.activity import index_labels, shared_labels, train_activity
+from matcher.training.activity import ActivityLabels, cross_validated_auc, index_labels, shared_labels, train_activity
 from matcher.workbench.frames import activity_line
 from pipelines.cli import app
 
@@ -98,6 +98,14 @@ def test_labels_from_an_index_and_the_minimum(tmp_path):
     assert not (tmp_path / "m").exists()  # nothing half-written
 
 
+def test_cross_validated_auc_scores_unseen_enterprises():
+    names, texts, labels = _profiles()
+    assert cross_validated_auc(ActivityLabels(names, texts, labels, "synthetic", {}), min_df=2) > 0.95
+    few = np.zeros(len(names), dtype=bool)
+    few[0] = True  # one positive: some fold has none to train or score on
+    assert cross_validated_auc(ActivityLabels(names, texts, few, "synthetic", {}), min_df=2) is None
+
+
 def test_prior_scorer_proposes_its_top_records():
     scorer = PriorScorer("activity", np.array([0.2, -np.inf, 0.9, 0.5]))
     assert [c.tolist() for c in scorer.candidates([0, 1], 2)] == [[2, 3], [2, 3]]
@@ -154,7 +162,7 @@ def test_cli_train_activity_from_an_index(tmp_path, demo_index):
                              "--min-positives", "2", "--min-df", "1"])
     assert ok.exit_code == 0, ok.output
     report = json.loads(ok.output.strip().splitlines()[-1])
-    assert report["positives"] == 2 and report["enterprises"] == 40
+    assert report["positives"] == 2 and report["enterprises"] == 40 and "cross_validated_auc" in report
     assert ActivityModel.load(tmp_path / "m").card["source"].startswith("the records of the index")
     bad = RUNNER.invoke(app, ["train-activity", "--out", str(tmp_path / "x"), "--from-index", str(tmp_path / "none")])
     assert bad.exit_code != 0 and "no enterprises in an index" in bad.output

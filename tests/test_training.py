@@ -83,7 +83,8 @@ def test_ensemble_config_runs_the_engine_with_a_trained_model(tmp_path, demo_pai
     from matcher.schema import Kind
 
     shipped = load_config(ROOT / "config" / "ensemble.json")
-    assert shipped.encoder == "use-m3+models/patent-static"
+    assert shipped.encoder == "use-m3+models/patent-static" and str(shipped.activity_model) == "models/activity"
+    assert shipped.fusion_for(Direction.PATENT_TO_ENTERPRISE).weights["activity"] == 3.0
     assert shipped.fusion_for(Direction.ENTERPRISE_TO_PATENT).weights["items"] == 1.0
     assert shipped.fusion_for(Direction.TEXT_TO_PATENT) == MatcherConfig().fusion_for(Direction.TEXT_TO_PATENT)
 

@@ -143,6 +143,21 @@ def other_filers_benchmark(shared_dir: str | Path, out_dir: str | Path) -> Path:
     return write_beir(Path(out_dir) / "p2c-other", queries, qrels, p2c / "corpus.jsonl")
 
 
+def cross_validated_auc(labels: ActivityLabels, *, c: float = 0.3, min_df: int = 5, folds: int = 2) -> float | None:
+    """ROC AUC of models that never saw the enterprise scored (folds by a hash of the name, as `company_fold`);
+    None when a fold lacks positives or negatives to train or score on."""
+    fold = np.array([company_fold(name, folds) for name in labels.names])
+    scores = np.zeros(len(fold))
+    for k in range(folds):
+        train, test = fold != k, fold == k
+        if len(set(labels.labels[train])) < 2 or len(set(labels.labels[test])) < 2:
+            return None
+        model = ActivityModel.fit([labels.names[i] for i in np.flatnonzero(train)], [labels.texts[i] for i in np.flatnonzero(train)],
+                                  labels.labels[train], c=c, min_df=min_df)
+        scores[test] = model.log_odds([labels.names[i] for i in np.flatnonzero(test)], [labels.texts[i] for i in np.flatnonzero(test)])
+    return round(float(roc_auc_score(labels.labels, scores)), 4)
+
+
 def train_activity(out: str | Path, labels: ActivityLabels, *, c: float = 0.3, min_df: int = 5, min_positives: int = 10,
                    shared_dir: str | Path | None = None) -> ActivityModel:
     """Fit the model, measure it on the held-out companies (shared data only) and save it with its card.
@@ -158,6 +173,7 @@ def train_activity(out: str | Path, labels: ActivityLabels, *, c: float = 0.3, m
     started = time.perf_counter()
     model = ActivityModel.fit(labels.names, labels.texts, labels.labels, c=c, min_df=min_df, card={"source": labels.source})
     model.card["train_seconds"] = round(time.perf_counter() - started, 1)
+    model.card["cross_validated_auc"] = cross_validated_auc(labels, c=c, min_df=min_df)
     if shared_dir is not None and labels.held_out:
         model.card["held_out_auc"] = held_out_auc(model, shared_dir, labels.held_out)
     model.save(out)
