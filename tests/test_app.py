@@ -7,6 +7,7 @@ cache); the tracking workflow runs against SQLite and a real PostgreSQL server (
 from __future__ import annotations
 
 import io
+import os
 import json
 import re
 import time
@@ -202,6 +203,36 @@ def test_patent_to_enterprises(app_env):
     assert set(frame["专利号"]) == {"DEMO-P-001"}
     assert "共 40 条企业/需求符合筛选条件" in _texts(at)
     assert at.sidebar.multiselect(key="f_e_cooperation") is not None
+
+
+def test_patent_to_enterprises_with_the_activity_model(app_env, tmp_path):
+    # a patent-activity model trained on the demo index's own applicant link (two holders: a toy-sized label set,
+    # enough to show the signal's line and column)
+    from matcher.index.collection import Collection
+    from matcher.training.activity import index_labels, train_activity
+
+    index = Path(os.environ["MATCHER_INDEX_DIR"])
+    labels = index_labels(Collection.read_records(index / "patent"), Collection.read_records(index / "enterprise"))
+    train_activity(tmp_path / "activity", labels, min_df=1, min_positives=2)
+    (tmp_path / "config.json").write_text(json.dumps({"activity_model": str(tmp_path / "activity")}), encoding="utf-8")
+    app_env.setenv("MATCHER_CONFIG", str(tmp_path / "config.json"))
+    at = login(new_app())
+    at.radio(key="mode").set_value("patent")
+    at.run()
+    at.selectbox(key="q_patent").select("DEMO-P-028")
+    at.run()
+    _no_errors(at)
+    frame = at.dataframe[0].value
+    assert frame["专利活跃度"].between(0, 1).all() and frame["专利活跃度"].nunique() > 1
+    assert re.search(r"专利活跃度：经营范围比 \d+% 的入库企业更接近申请专利的企业", _texts(at))
+    # without the model the column stays empty and no card says it
+    app_env.delenv("MATCHER_CONFIG")
+    at = login(new_app())
+    at.radio(key="mode").set_value("patent")
+    at.run()
+    at.selectbox(key="q_patent").select("DEMO-P-028")
+    at.run()
+    assert at.dataframe[0].value["专利活跃度"].isna().all() and "专利活跃度：" not in _texts(at)
 
 
 def test_free_text_demand(app_env):
