@@ -120,6 +120,10 @@ def test_03_fusion_tuning(kernel_dir, run_env, monkeypatch):
     assert (held["held-out ndcg@10 sd"] >= 0).all()
     config = load_config(out / "03_fusion_config.json")
     assert {d.value for d in config.fusion} == {"enterprise->patent", "patent->enterprise", "text->patent"}
+    activity = json.loads((out / "activity-cv" / "cross_validation.json").read_text(encoding="utf-8"))
+    assert activity["queries"] > 0 and {float(w) for w in activity["weights"]} == {0.0, 0.5, 1.0, 2.0, 3.0, 4.0}
+    check_metrics(pd.DataFrame(activity["weights"]).T)
+    assert all(fold["held_out_auc"]["other_filers"] > 0.6 for fold in activity["folds"])
 
 
 def test_notebooks_are_committed_without_outputs():

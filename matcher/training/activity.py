@@ -184,7 +184,7 @@ def cross_validate_activity(
     out: str | Path, shared_dir: str | Path, *, c: float = 0.3, min_df: int = 5, folds: int = 2,
     weights: Sequence[float] = WEIGHTS, cache_dir: str | Path | None = None, pool: int = 200,
     base: FusionConfig | None = None, encoder: str | None = None, final_model: str | Path | None = None,
-    final_encoder: str | None = None, log: Callable[[str], None] = print,
+    final_encoder: str | None = None, bench: str | Path | None = None, log: Callable[[str], None] = print,
 ) -> dict:
     """Train one model per dev-company fold and score p2c-dev's queries of that fold with it.
 
@@ -198,6 +198,8 @@ def cross_validate_activity(
             "use-m3*2+models/cv/fold-{fold}".
         final_model: a model trained on every dev company; when given, it is also scored (with `final_encoder`) on
             the patents of the registered filers that no dev benchmark judges (`other_filers_benchmark`).
+        bench: the p2c folder scored (default: shared_dir/benchmarks/p2c-dev; a subset of it, e.g. a notebook's CI
+            cut, works the same).
 
     Returns:
         {"weights": {w: metrics}, "folds": [...], "other_filers": {...} (with final_model)}
@@ -206,7 +208,7 @@ def cross_validate_activity(
 
     out, shared = Path(out), Path(shared_dir)
     base = base or MatcherConfig().fusion_for(Direction.PATENT_TO_ENTERPRISE)
-    bench = shared / "benchmarks" / "p2c-dev"
+    bench = Path(bench) if bench is not None else shared / "benchmarks" / "p2c-dev"
     totals = {w: np.zeros(len(METRICS)) for w in weights}
     parts, n_total = [], 0
     for fold in range(folds):
