@@ -171,9 +171,9 @@ class Matcher:
 
     @property
     def activity(self) -> np.ndarray:
-        """Per enterprise row (indexed by row id): its patent-activity percentile among the indexed enterprises
+        """Per enterprise row (indexed by row id): its patent-activity percentile among the indexed organisations
         (`config.activity_model`, see matcher.rank.activity; computed once per model and change of the
-        enterprises); empty without a model or enterprises."""
+        enterprises); NaN for demands and other non-organisation records; empty without a model or enterprises."""
         path = self.config.activity_model
         if self._activity is None or self._activity[0] != path:
             enterprises = self.collections.get(Kind.ENTERPRISE)

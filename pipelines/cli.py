@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -201,7 +202,8 @@ def search(
     except (MatcherError, ValueError) as exc:
         _fail(exc)
     if as_json:
-        rows = [{"rank": m.rank, "id": m.target_id, "score": m.score, **m.components,
+        rows = [{"rank": m.rank, "id": m.target_id, "score": m.score,
+                 **{name: value if math.isfinite(value) else None for name, value in m.components.items()},  # NaN: no evidence
                  "shared_terms": m.explanation.shared_terms, "closest_sentence": m.explanation.closest_sentence,
                  "held_patent": m.explanation.held_patent, "held_similarity": m.explanation.held_similarity,
                  "record": m.record} for m in result.matches]

@@ -16,6 +16,7 @@ from matcher.config import Direction, FusionConfig
 from matcher.errors import MatcherError
 from matcher.export import EXPORT_COLUMNS, result_rows
 from matcher.rank.activity import ActivityModel, profile_parts
+from matcher.rank.fusion import ReciprocalRankFusion, WeightedSum
 from matcher.rank.scorers import PriorScorer
 from matcher.schema import Kind
 from matcher.training.activity import ActivityLabels, cross_validated_auc, index_labels, shared_labels, train_activity
@@ -61,6 +62,9 @@ def test_model_learns_the_cues_and_round_trips(tmp_path, activity_dir):
     pct = model.percentiles(names, texts)
     assert pct.min() == 0.0 and pct.max() == pytest.approx((len(pct) - 1) / len(pct))
     assert (pct[labels].min() > pct[~labels]).all()
+    # a demand's title is not a company profile: no value, and the organisations' percentiles ignore it
+    mixed = model.percentiles([*names, "针织围巾防起球工艺改进"], [*texts, "我司主要生产针织围巾，需要研发新工艺"])
+    assert np.isnan(mixed[-1]) and np.allclose(mixed[:-1], pct)
     # saved without pickle and reloaded: identical scores; the card names the data and the strongest cues
     again = ActivityModel.load(ActivityModel.load(activity_dir).save(tmp_path / "copy"))
     assert np.allclose(again.log_odds(names, texts), odds)
@@ -87,10 +91,12 @@ def test_model_errors_are_actionable(tmp_path, activity_dir):
 
 
 def test_labels_from_an_index_and_the_minimum(tmp_path):
-    enterprises = pd.DataFrame({"name": ["甲科技有限公司", "乙有限公司", "丙有限公司"], "text": ["研发", "销售", "批发"]},
-                               index=[0, 1, 5])
+    enterprises = pd.DataFrame({"name": ["甲科技有限公司", "乙有限公司", "丙有限公司", "围巾防起球工艺改进"],
+                                "text": ["研发", "销售", "批发", "需要新工艺"]}, index=[0, 1, 5, 6])
     patents = pd.DataFrame({"applicant": ["甲科技有限公司；某大学", "丙有限公司", "丁公司"]}, index=[0, 1, 2])
     labels = index_labels(patents, enterprises)
+    # the demand is neither patent-active nor a negative example: it is not a company profile
+    assert labels.names == ["甲科技有限公司", "乙有限公司", "丙有限公司"]
     assert labels.labels.tolist() == [True, False, True] and labels.positives == 2
     assert index_labels(None, enterprises).positives == 0
     with pytest.raises(MatcherError, match="only 2 of 3 enterprises are patent-active"):
@@ -107,9 +113,21 @@ def test_cross_validated_auc_scores_unseen_enterprises():
 
 
 def test_prior_scorer_proposes_its_top_records():
-    scorer = PriorScorer("activity", np.array([0.2, -np.inf, 0.9, 0.5]))
-    assert [c.tolist() for c in scorer.candidates([0, 1], 2)] == [[2, 3], [2, 3]]
-    assert scorer.score(0, np.array([3, 0])).tolist() == [0.5, 0.2]
+    scorer = PriorScorer("activity", np.array([0.2, -np.inf, 0.9, np.nan, 0.5]))
+    assert [c.tolist() for c in scorer.candidates([0, 1], 2)] == [[2, 4], [2, 4]]
+    assert scorer.candidates([0], 10)[0].tolist() == [2, 4, 0]  # never a deleted row or one without a value
+    assert scorer.score(0, np.array([4, 0])).tolist() == [0.5, 0.2]
+
+
+def test_fusion_reads_nan_as_no_evidence():
+    scores = {"bm25": np.array([3.0, 1.0, 2.0, 0.0]), "activity": np.array([0.9, np.nan, 0.1, 0.5])}
+    z = WeightedSum({"activity": 1.0}).fuse(scores)
+    known = np.array([0.9, 0.1, 0.5])
+    assert z[1] == 0.0 and np.allclose(z[[0, 2, 3]], (known - known.mean()) / known.std())
+    rrf = ReciprocalRankFusion({"activity": 1.0}, k=60).fuse(scores)
+    parts = 1 / (60 + np.array([1.0, 3.0, 2.0]))
+    assert np.allclose(rrf[[0, 2, 3]], parts) and rrf[1] == pytest.approx(parts.mean())
+    assert np.allclose(WeightedSum({"activity": 1.0}).fuse({"activity": np.full(3, np.nan)}), 0.0)
 
 
 def test_engine_ranks_enterprises_with_the_activity_percentile(matcher, activity_dir):
@@ -119,21 +137,24 @@ def test_engine_ranks_enterprises_with_the_activity_percentile(matcher, activity
     matcher.config = matcher.config.model_copy(update={"activity_model": activity_dir})
     records = matcher.collection(Kind.ENTERPRISE).records
     expected = ActivityModel.load(activity_dir).percentiles(records["name"].tolist(), records["text"].tolist())
-    assert np.allclose(matcher.activity[records.index.to_numpy()], expected)
+    assert np.allclose(matcher.activity[records.index.to_numpy()], expected, equal_nan=True)
     res = matcher.search(query, Kind.ENTERPRISE, k=None)[0]
     by_id = {m.target_id: m for m in res.matches}
     row_of = dict(zip(records["id"], expected))
-    assert all(m.components["activity"] == pytest.approx(row_of[i]) for i, m in by_id.items())
+    assert all(m.components["activity"] == pytest.approx(row_of[i], nan_ok=True) for i, m in by_id.items())
+    # the demo's 15 company profiles get percentiles, its 25 demands none
+    assert {i[:6] for i, m in by_id.items() if np.isnan(m.components["activity"])} == {"DEMO-D"}
+    assert np.isfinite(expected).sum() == 15
     # a dominant weight puts the most patent-active enterprise first; enterprise -> patent never uses it
     fusion = dict(matcher.config.fusion)
     fusion[Direction.PATENT_TO_ENTERPRISE] = FusionConfig(weights={"bm25": 0.01, "activity": 100.0})
     matcher.config = matcher.config.model_copy(update={"fusion": fusion})
     top = matcher.search(query, Kind.ENTERPRISE, k=1)[0].matches[0]
-    assert top.target_id == records["id"].iloc[int(np.argmax(expected))]
+    assert top.target_id == records["id"].iloc[int(np.nanargmax(expected))]
     assert "activity" not in matcher.search(matcher.query_for(Kind.ENTERPRISE, "DEMO-C-012"), Kind.PATENT, k=1)[0].matches[0].components
     # the export carries it, the workbench says it in words
     row = result_rows("patent->enterprise", [res], {})[0]
-    assert "activity" in EXPORT_COLUMNS and row["activity"] == pytest.approx(res.matches[0].components["activity"], abs=1e-6)
+    assert "activity" in EXPORT_COLUMNS and row["activity"] == pytest.approx(res.matches[0].components["activity"], abs=1e-6, nan_ok=True)
     assert "87%" in activity_line(0.87)
     # deleting an enterprise recomputes the percentiles over the rest; its row is never proposed again
     gone = res.matches[0].target_id
@@ -157,12 +178,12 @@ def test_shared_labels_hold_out_every_other_filer(tmp_path):
 
 def test_cli_train_activity_from_an_index(tmp_path, demo_index):
     result = RUNNER.invoke(app, ["train-activity", "--out", str(tmp_path / "m"), "--from-index", str(demo_index)])
-    assert result.exit_code == 2 and "only 2 of 40 enterprises are patent-active" in result.output
+    assert result.exit_code == 2 and "only 2 of 15 enterprises are patent-active" in result.output  # demands left out
     ok = RUNNER.invoke(app, ["train-activity", "--out", str(tmp_path / "m"), "--from-index", str(demo_index),
                              "--min-positives", "2", "--min-df", "1"])
     assert ok.exit_code == 0, ok.output
     report = json.loads(ok.output.strip().splitlines()[-1])
-    assert report["positives"] == 2 and report["enterprises"] == 40 and "cross_validated_auc" in report
+    assert report["positives"] == 2 and report["enterprises"] == 15 and "cross_validated_auc" in report
     assert ActivityModel.load(tmp_path / "m").card["source"].startswith("the records of the index")
     bad = RUNNER.invoke(app, ["train-activity", "--out", str(tmp_path / "x"), "--from-index", str(tmp_path / "none")])
     assert bad.exit_code != 0 and "no enterprises in an index" in bad.output

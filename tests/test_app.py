@@ -223,7 +223,9 @@ def test_patent_to_enterprises_with_the_activity_model(app_env, tmp_path):
     at.run()
     _no_errors(at)
     frame = at.dataframe[0].value
-    assert frame["专利活跃度"].between(0, 1).all() and frame["专利活跃度"].nunique() > 1
+    companies = frame["企业/需求编号"].str.startswith("DEMO-C")
+    assert frame.loc[companies, "专利活跃度"].between(0, 1).all() and frame.loc[companies, "专利活跃度"].nunique() > 1
+    assert frame.loc[~companies, "专利活跃度"].isna().all()  # a demand is not a company profile
     assert re.search(r"专利活跃度：经营范围比 \d+% 的入库企业更接近申请专利的企业", _texts(at))
     # without the model the column stays empty and no card says it
     app_env.delenv("MATCHER_CONFIG")

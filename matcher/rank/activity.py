@@ -8,8 +8,9 @@ profile text plus a few structural features of the name and scope learns that fr
 linked as applicants of indexed patents, or the dev benchmarks' companies; see matcher.training.activity).
 
 The engine uses it (fusion weight "activity", config `activity_model`) as the enterprise's percentile among the
-indexed enterprises (0.87: its profile looks more patent-active than 87 % of them), shown as 专利活跃度 in the
-workbench and exported as `activity`. For a tech-transfer office it reads as absorptive capacity: an enterprise
+indexed organisations (0.87: its profile looks more patent-active than 87 % of them), shown as 专利活跃度 in the
+workbench and exported as `activity`. Demands and other records whose name is not an organisation's get no value
+(NaN: no evidence; the fusion gives them the pool's average). For a tech-transfer office it reads as absorptive capacity: an enterprise
 that files patents is likelier to take up a licence.
 
 The model is stored without pickle: vocabularies and idf as JSON, weights as .npz, and a model card.
@@ -32,7 +33,7 @@ from sklearn.preprocessing import normalize as l2_normalize
 
 from matcher.errors import MatcherError
 from matcher.index.atomic import atomic_dir
-from matcher.text.normalize import SCOPE_PREFIX, company_key
+from matcher.text.normalize import SCOPE_PREFIX, company_key, is_organisation_name
 
 FORMAT = "matcher-activity-1"
 CONFIG_FILE = "activity.json"
@@ -160,11 +161,15 @@ class ActivityModel:
         return self._features(names, texts) @ self.coef + self.intercept
 
     def percentiles(self, names: Sequence[object], texts: Sequence[object]) -> np.ndarray:
-        """Each enterprise's share of the given enterprises that look less patent-active (ties share), in [0, 1)."""
-        scores = self.log_odds(names, texts)
-        if len(scores) == 0:
-            return scores
-        return (rankdata(scores, method="average") - 1.0) / len(scores)
+        """Each organisation's share of the given organisations that look less patent-active (ties share), in
+        [0, 1); NaN for records that are not organisations (a demand's title and text are not a company profile,
+        so the model has nothing to say about them; see `is_organisation_name`)."""
+        out = np.full(len(names), np.nan)
+        companies = np.flatnonzero([is_organisation_name(None if n is None else str(n)) for n in names])
+        if len(companies):
+            scores = self.log_odds([names[i] for i in companies], [texts[i] for i in companies])
+            out[companies] = (rankdata(scores, method="average") - 1.0) / len(scores)
+        return out
 
     def top_terms(self, k: int = 20) -> list[tuple[str, float]]:
         """The name / profile n-grams and structural features with the largest weights (for the model card)."""

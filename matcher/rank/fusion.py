@@ -21,7 +21,8 @@ class WeightedSum:
     """Convex combination of z-normalised scores.
 
     Each scorer's scores are standardised over the candidate pool (mean 0, unit variance) so that
-    cosine similarities and unbounded BM25 scores become comparable, then weighted and summed.
+    cosine similarities and unbounded BM25 scores become comparable, then weighted and summed. A NaN score means
+    "no evidence" (e.g. the patent activity of a demand): it gets z = 0, the pool's average.
 
     Args:
         weights: scorer name -> weight; scorers without a weight are ignored.
@@ -32,8 +33,12 @@ class WeightedSum:
 
     @staticmethod
     def _zscore(x: np.ndarray) -> np.ndarray:
-        std = float(x.std())
-        return (x - x.mean()) / std if std > 1e-12 else np.zeros_like(x)
+        known = np.isfinite(x)
+        if not known.any():
+            return np.zeros_like(x)
+        std = float(x[known].std())
+        z = (x - x[known].mean()) / std if std > 1e-12 else np.zeros_like(x)
+        return np.where(known, z, 0.0)
 
     def fuse(self, scores: dict[str, np.ndarray]) -> np.ndarray:
         n = len(next(iter(scores.values()))) if scores else 0
@@ -48,7 +53,8 @@ class ReciprocalRankFusion:
     """Weighted reciprocal rank fusion: sum of weight / (k + rank), ranks 1-based within the pool.
 
     Tied scores share their average rank; a signal that is constant over the pool (e.g. the portfolio of an
-    enterprise without patents) is left out, as the weighted sum leaves it out through its zero z-scores.
+    enterprise without patents) is left out, as the weighted sum leaves it out through its zero z-scores. A NaN
+    score ("no evidence") gets the mean contribution of the scored candidates.
 
     Args:
         weights: scorer name -> weight.
@@ -63,10 +69,17 @@ class ReciprocalRankFusion:
         n = len(next(iter(scores.values()))) if scores else 0
         total = np.zeros(n, dtype=np.float64)
         for name, w in self.weights.items():
-            if w and name in scores and n and np.ptp(scores[name]) > 0:  # a constant signal has no ranking to give
-                # tied scores share their average rank, so ties (e.g. every record a signal scores 0) are not
-                # ordered by their position in the pool
-                total += w / (self.k + rankdata(-np.asarray(scores[name], dtype=np.float64), method="average"))
+            if not w or name not in scores or not n:
+                continue
+            values = np.asarray(scores[name], dtype=np.float64)
+            known = np.isfinite(values)
+            if known.sum() < 2 or np.ptp(values[known]) == 0:  # a constant signal has no ranking to give
+                continue
+            # tied scores share their average rank, so ties (e.g. every record a signal scores 0) are not
+            # ordered by their position in the pool
+            part = w / (self.k + rankdata(-values[known], method="average"))
+            total[known] += part
+            total[~known] += part.mean()
         return total
 
 

@@ -240,7 +240,8 @@ class PriorScorer:
 
     Args:
         name: the fusion key ("activity").
-        values: (n_records,) the prior of every record of the collection.
+        values: (n_records,) the prior of every record of the collection; NaN for a record it has nothing to say
+            about (scored, never proposed), -inf for a row id that holds no record (never proposed).
     """
 
     def __init__(self, name: str, values: np.ndarray) -> None:
@@ -250,7 +251,8 @@ class PriorScorer:
 
     def candidates(self, queries: Sequence[int], size: int) -> list[np.ndarray]:
         if self._order is None:
-            self._order = np.argsort(-self.values, kind="stable")
+            order = np.argsort(-self.values, kind="stable")
+            self._order = order[np.isfinite(self.values[order])]
         top = self._order[:size]
         return [top for _ in queries]
 

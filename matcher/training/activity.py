@@ -27,7 +27,7 @@ from matcher.errors import MatcherError
 from matcher.index.atomic import atomic_write_text
 from matcher.index.portfolio import Portfolio
 from matcher.rank.activity import ActivityModel
-from matcher.text.normalize import company_key
+from matcher.text.normalize import company_key, is_organisation_name
 from matcher.training.pairs import DEV_BENCHMARKS, benchmark_exclusions, company_fold, fold_query_ids, training_exclusions
 
 WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0)
@@ -57,7 +57,8 @@ class ActivityLabels:
 
 
 def index_labels(patents: pd.DataFrame | None, enterprises: pd.DataFrame, source: str = "a built index") -> ActivityLabels:
-    """Labels from a user's own records: the enterprises named as applicants of the indexed patents.
+    """Labels from a user's own records: the enterprises named as applicants of the indexed patents are positive,
+    the other organisations negative; records that are not organisations (demands) are left out.
 
     Args:
         patents: patent records indexed by row id (with "applicant"); None when the index has no patents.
@@ -66,9 +67,11 @@ def index_labels(patents: pd.DataFrame | None, enterprises: pd.DataFrame, source
     """
     link = Portfolio.link(patents, enterprises) if patents is not None else Portfolio()
     active = set(link.holders.tolist())
-    labels = np.array([row in active for row in enterprises.index], dtype=bool)
-    return ActivityLabels(enterprises["name"].fillna("").astype(str).tolist(), enterprises["text"].fillna("").astype(str).tolist(),
-                          labels, source, {})
+    names = enterprises["name"].fillna("").astype(str)
+    organisations = enterprises[names.map(is_organisation_name)]  # demands are not company profiles
+    labels = np.array([row in active for row in organisations.index], dtype=bool)
+    return ActivityLabels(organisations["name"].fillna("").astype(str).tolist(),
+                          organisations["text"].fillna("").astype(str).tolist(), labels, source, {})
 
 
 def shared_labels(shared_dir: str | Path, *, holdout_fold: int | None = None, folds: int = 2) -> ActivityLabels:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -95,6 +96,11 @@ def _short(text: str, n: int = 24) -> str:
     return text if len(text) <= n else text[:n] + "…"
 
 
+def has_activity(components: Mapping[str, float]) -> bool:
+    """Whether a match carries a patent-activity percentile (a model is configured and the record is an organisation)."""
+    return math.isfinite(components.get("activity", math.nan))
+
+
 def activity_line(percentile: float) -> str:
     """The card's line for an enterprise's patent activity (its percentile among the indexed enterprises)."""
     return (f"专利活跃度：经营范围比 {percentile:.0%} 的入库企业更接近申请专利的企业"
@@ -121,7 +127,7 @@ def pair_frame(pairs: Iterable[Pair]) -> pd.DataFrame:
             "最相关专利句": ex.closest_sentence if ex else "",
             "句子相似度": round(float(ex.sentence_similarity), 3) if ex else 0.0,
             "企业已持有相近专利": f"{ex.held_patent}（相似度 {ex.held_similarity:.2f}）" if ex and ex.held_patent else "",
-            "专利活跃度": round(float(m.components["activity"]), 3) if "activity" in m.components else None,
+            "专利活跃度": round(float(m.components["activity"]), 3) if has_activity(m.components) else None,
             "申请人": clean(pat.get("applicant")),
             "申请人类型": clean(pat.get("applicant_type")),
             "专利行业": clean(pat.get("industry")),

@@ -34,6 +34,7 @@ from matcher.workbench.export import CSV_MIME, XLSX_MIME, to_csv_bytes, to_xlsx_
 from matcher.workbench.frames import (
     Pair,
     activity_line,
+    has_activity,
     clean,
     local_time,
     make_pairs,
@@ -369,7 +370,7 @@ def match_card(pair: Pair, user: User, target: Kind) -> None:
         if ex and ex.held_patent:
             st.markdown(f"<div class='mw-sent'>企业已持有相近专利（相似度 {ex.held_similarity:.2f}）："
                         f"《{highlight_terms(ex.held_patent, terms)}》</div>", unsafe_allow_html=True)
-        if "activity" in m.components:
+        if has_activity(m.components):
             st.markdown(f"<div class='mw-sent'>{activity_line(m.components['activity'])}</div>", unsafe_allow_html=True)
         meta = [("申请人", pat.get("applicant")), ("申请人类型", pat.get("applicant_type")), ("成熟度", pat.get("maturity")),
                 ("许可方式", pat.get("license_mode")), ("价格", pat.get("price")), ("行业", pat.get("industry")),
