@@ -106,14 +106,19 @@ class ActivityModel:
         mean, scale: standardisation of the structural features.
         coef, intercept: the logistic regression.
         card: what the model was trained on and how well it did (written to the model card).
+        known: company key -> log-odds to use instead of the model's, for the enterprises it was trained on: their
+            cross-fitted scores (from models that did not see them), so that a training label never scores itself
+            (an enterprise known to file patents already has the portfolio signal, and a benchmark company's own
+            label must not rank it).
     """
 
     def __init__(self, names: _Ngrams, texts: _Ngrams, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray,
-                 intercept: float, card: dict | None = None) -> None:
+                 intercept: float, card: dict | None = None, known: dict[str, float] | None = None) -> None:
         self._names, self._texts = names, texts
         self.mean, self.scale = mean, scale
         self.coef, self.intercept = coef, float(intercept)
         self.card = dict(card or {})
+        self.known = dict(known or {})
 
     def _features(self, names: Sequence[object], texts: Sequence[object]) -> sp.csr_matrix:
         keys, scopes = zip(*(profile_parts(n, t) for n, t in zip(names, texts))) if len(names) else ((), ())
@@ -154,11 +159,18 @@ class ActivityModel:
         model.card = {"c": c, "min_df": min_df, "positives": int(y.sum()), "enterprises": int(len(y)), **(card or {})}
         return model
 
-    def log_odds(self, names: Sequence[object], texts: Sequence[object]) -> np.ndarray:
-        """The model's log-odds that each enterprise files patents."""
+    def log_odds(self, names: Sequence[object], texts: Sequence[object], *, cross_fitted: bool = True) -> np.ndarray:
+        """The log-odds that each enterprise files patents (for the enterprises in `known`, their cross-fitted
+        score unless cross_fitted=False)."""
         if len(names) == 0:
             return np.zeros(0)
-        return self._features(names, texts) @ self.coef + self.intercept
+        scores = self._features(names, texts) @ self.coef + self.intercept
+        if cross_fitted and self.known:
+            for i, name in enumerate(names):
+                value = self.known.get(company_key("" if name is None else str(name)))
+                if value is not None:
+                    scores[i] = value
+        return scores
 
     def percentiles(self, names: Sequence[object], texts: Sequence[object]) -> np.ndarray:
         """Each organisation's share of the given organisations that look less patent-active (ties share), in
@@ -184,7 +196,7 @@ class ActivityModel:
         directory = Path(directory)
         config = {"format": FORMAT, "name_ngrams": list(self._names.ngram_range), "text_ngrams": list(self._texts.ngram_range),
                   "name_vocabulary": self._names.vocabulary, "text_vocabulary": self._texts.vocabulary,
-                  "structure_features": list(STRUCTURE_FEATURES), "card": self.card}
+                  "structure_features": list(STRUCTURE_FEATURES), "card": self.card, "known": self.known}
         with atomic_dir(directory) as tmp:
             (tmp / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
             np.savez(tmp / WEIGHTS_FILE, name_idf=self._names.idf, text_idf=self._texts.idf, mean=self.mean,
@@ -214,7 +226,7 @@ class ActivityModel:
         names = _Ngrams(config["name_vocabulary"], weights["name_idf"], tuple(config["name_ngrams"]))
         texts = _Ngrams(config["text_vocabulary"], weights["text_idf"], tuple(config["text_ngrams"]))
         return cls(names, texts, weights["mean"], weights["scale"], weights["coef"], float(weights["intercept"][0]),
-                   config.get("card"))
+                   config.get("card"), config.get("known"))
 
 
 def model_card(model: ActivityModel) -> str:
