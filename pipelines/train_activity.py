@@ -60,7 +60,7 @@ def main(
             labels = shared_labels(shared)
             model = train_activity(out, labels, c=c, min_df=min_df, min_positives=min_positives, shared_dir=shared)
         report = {"model": str(out), "positives": labels.positives, "enterprises": len(labels.labels),
-                  "train_seconds": model.card["train_seconds"], "cross_validated_auc": model.card["cross_validated_auc"],
+                  "train_seconds": model.card["train_seconds"], "cross_validated_auc": model.card.get("cross_validated_auc"),
                   "held_out_auc": model.card.get("held_out_auc", {})}
         if cross_validate:
             from matcher.config import Direction, load_config

@@ -5,7 +5,8 @@ filed a patent is poorly told apart from its competitors by text similarity alon
 patents at all are a small, recognisable part of a registry: joint-stock companies and groups, research and
 development in the scope, certain trades. A logistic regression over character n-grams of the name and of the
 profile text plus a few structural features of the name and scope learns that from labelled enterprises (those
-linked as applicants of indexed patents, or the dev benchmarks' companies; see matcher.training.activity).
+linked as applicants of indexed patents, or the dev benchmarks' companies; see matcher.training.activity). It is
+cross-fitted: an enterprise is always scored by a member model that did not learn its label (`ActivityModel`).
 
 The engine uses it (fusion weight "activity", config `activity_model`) as the enterprise's percentile among the
 indexed organisations (0.87: its profile looks more patent-active than 87 % of them), shown as 专利活跃度 in the
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +31,14 @@ import scipy.sparse as sp
 from scipy.stats import rankdata
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import normalize as l2_normalize
 
 from matcher.errors import MatcherError
 from matcher.index.atomic import atomic_dir
 from matcher.text.normalize import SCOPE_PREFIX, company_key, is_organisation_name
 
-FORMAT = "matcher-activity-1"
+FORMAT = "matcher-activity-2"
 CONFIG_FILE = "activity.json"
 WEIGHTS_FILE = "weights.npz"
 _ITEM_SPLIT = re.compile(r"[、；;，,。]")
@@ -95,82 +98,109 @@ class _Ngrams:
         return l2_normalize(counts @ sp.diags(self.idf), norm="l2", copy=False).tocsr()
 
 
-class ActivityModel:
-    """Scores enterprise profiles by how patent-active they look (log-odds of filing patents).
+@dataclass
+class _Member:
+    """One logistic regression over the n-grams and structural cues of a profile."""
 
-    Build one with `fit`, or `load` a saved one; `percentiles` is what the engine ranks with.
+    names: _Ngrams
+    texts: _Ngrams
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
 
-    Args:
-        names: character n-grams of the name.
-        texts: character n-grams of name + profile text.
-        mean, scale: standardisation of the structural features.
-        coef, intercept: the logistic regression.
-        card: what the model was trained on and how well it did (written to the model card).
-        known: company key -> log-odds to use instead of the model's, for the enterprises it was trained on: their
-            cross-fitted scores (from models that did not see them), so that a training label never scores itself
-            (an enterprise known to file patents already has the portfolio signal, and a benchmark company's own
-            label must not rank it).
-    """
-
-    def __init__(self, names: _Ngrams, texts: _Ngrams, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray,
-                 intercept: float, card: dict | None = None, known: dict[str, float] | None = None) -> None:
-        self._names, self._texts = names, texts
-        self.mean, self.scale = mean, scale
-        self.coef, self.intercept = coef, float(intercept)
-        self.card = dict(card or {})
-        self.known = dict(known or {})
-
-    def _features(self, names: Sequence[object], texts: Sequence[object]) -> sp.csr_matrix:
-        keys, scopes = zip(*(profile_parts(n, t) for n, t in zip(names, texts))) if len(names) else ((), ())
+    def _features(self, keys: Sequence[str], scopes: Sequence[str]) -> sp.csr_matrix:
         structure = (structure_features(keys, scopes) - self.mean) / self.scale
-        return sp.hstack([self._names.transform(keys), self._texts.transform([f"{k}。{s}" for k, s in zip(keys, scopes)]),
+        return sp.hstack([self.names.transform(keys), self.texts.transform([f"{k}。{s}" for k, s in zip(keys, scopes)]),
                           sp.csr_matrix(structure)]).tocsr()
 
     @classmethod
+    def fit(cls, keys: Sequence[str], scopes: Sequence[str], y: np.ndarray, c: float, min_df: int) -> _Member:
+        structure = structure_features(keys, scopes)
+        mean, scale = structure.mean(axis=0), structure.std(axis=0)
+        scale[scale == 0] = 1.0
+        member = cls(_Ngrams.fit(keys, (1, 2), max(1, min_df - 2)),
+                     _Ngrams.fit([f"{k}。{s}" for k, s in zip(keys, scopes)], (1, 2), min_df), mean, scale, np.zeros(0), 0.0)
+        lr = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(member._features(keys, scopes), y)
+        member.coef, member.intercept = lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
+        return member
+
+    def log_odds(self, keys: Sequence[str], scopes: Sequence[str]) -> np.ndarray:
+        return self._features(keys, scopes) @ self.coef + self.intercept
+
+
+def fold_of(key: str, folds: int) -> int:
+    """The member that scores an enterprise: a salted hash of its company key (independent of the benchmark
+    folds of matcher.training.pairs.company_fold)."""
+    return zlib.crc32(f"activity:{key}".encode("utf-8")) % folds
+
+
+class ActivityModel:
+    """Scores enterprise profiles by how patent-active they look (log-odds of filing patents), cross-fitted.
+
+    The enterprises are split into `folds` by a salted hash of the name; member f is trained on every labelled
+    enterprise outside fold f and scores the enterprises of fold f, whether they were labelled or not. So no
+    enterprise is ever scored by a model that learned its label, and a labelled enterprise is scored exactly like
+    an unlabelled one: which enterprises were left out of training (e.g. the possible answers of a held-out
+    benchmark) cannot change how they are scored. Build one with `fit`, or `load` a saved one; `percentiles` is
+    what the engine ranks with.
+
+    Args:
+        members: one model per fold.
+        card: what the model was trained on and how well it did (written to the model card).
+    """
+
+    def __init__(self, members: Sequence[_Member], card: dict | None = None) -> None:
+        self.members = list(members)
+        self.card = dict(card or {})
+
+    @classmethod
     def fit(cls, names: Sequence[object], texts: Sequence[object], labels: Sequence[bool], *, c: float = 0.3,
-            min_df: int = 5, card: dict | None = None) -> ActivityModel:
-        """Fit the model on labelled enterprise profiles.
+            min_df: int = 5, folds: int = 5, card: dict | None = None) -> ActivityModel:
+        """Fit one member per fold on labelled enterprise profiles.
 
         Args:
             names: enterprise names.
             texts: their profile texts (business scope or description).
             labels: True for enterprises that file patents.
-            c: inverse L2 regularisation strength of the logistic regression.
+            c: inverse L2 regularisation strength of the logistic regressions.
             min_df: an n-gram of the profile texts must occur in this many profiles (names: min_df - 2, at least 1).
+            folds: members (>= 2).
             card: extra facts for the model card (data source, counts).
 
         Raises:
-            MatcherError: the lengths differ, or there are not both positives and negatives.
+            MatcherError: the lengths differ, or some member would lack positives or negatives to learn from.
         """
         y = np.asarray(labels, dtype=bool)
         if not (len(names) == len(texts) == len(y)):
             raise MatcherError(f"activity model: {len(names)} names, {len(texts)} texts and {len(y)} labels differ in number")
-        if y.all() or not y.any():
-            raise MatcherError("activity model: the labels need both patent-filing and other enterprises")
-        keys, scopes = zip(*(profile_parts(n, t) for n, t in zip(names, texts)))
-        structure = structure_features(keys, scopes)
-        mean, scale = structure.mean(axis=0), structure.std(axis=0)
-        scale[scale == 0] = 1.0
-        name_grams = _Ngrams.fit(keys, (1, 2), max(1, min_df - 2))
-        text_grams = _Ngrams.fit([f"{k}。{s}" for k, s in zip(keys, scopes)], (1, 2), min_df)
-        model = cls(name_grams, text_grams, mean, scale, np.zeros(0), 0.0)
-        lr = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(model._features(names, texts), y)
-        model.coef, model.intercept = lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
-        model.card = {"c": c, "min_df": min_df, "positives": int(y.sum()), "enterprises": int(len(y)), **(card or {})}
+        keys, scopes = zip(*(profile_parts(n, t) for n, t in zip(names, texts))) if len(y) else ((), ())
+        fold = np.array([fold_of(k, folds) for k in keys], dtype=np.int64)
+        members = []
+        for f in range(folds):
+            train = np.flatnonzero(fold != f)
+            if len(set(y[train].tolist())) < 2:
+                raise MatcherError(f"activity model: the labels need both patent-filing and other enterprises in every "
+                                   f"training split ({int(y.sum())} patent-filing of {len(y)}): label more enterprises")
+            members.append(_Member.fit([keys[i] for i in train], [scopes[i] for i in train], y[train], c, min_df))
+        model = cls(members, {"c": c, "min_df": min_df, "folds": folds, "positives": int(y.sum()), "enterprises": int(len(y)),
+                              **(card or {})})
+        if len(set(y.tolist())) == 2:  # every enterprise is scored by the member that did not learn it
+            model.card["cross_validated_auc"] = round(float(roc_auc_score(y, model.log_odds(names, texts))), 4)
         return model
 
-    def log_odds(self, names: Sequence[object], texts: Sequence[object], *, cross_fitted: bool = True) -> np.ndarray:
-        """The log-odds that each enterprise files patents (for the enterprises in `known`, their cross-fitted
-        score unless cross_fitted=False)."""
+    def log_odds(self, names: Sequence[object], texts: Sequence[object]) -> np.ndarray:
+        """Each enterprise's log-odds of filing patents, from the member of its fold."""
+        out = np.zeros(len(names))
         if len(names) == 0:
-            return np.zeros(0)
-        scores = self._features(names, texts) @ self.coef + self.intercept
-        if cross_fitted and self.known:
-            for i, name in enumerate(names):
-                value = self.known.get(company_key("" if name is None else str(name)))
-                if value is not None:
-                    scores[i] = value
-        return scores
+            return out
+        keys, scopes = zip(*(profile_parts(n, t) for n, t in zip(names, texts)))
+        fold = np.array([fold_of(k, len(self.members)) for k in keys])
+        for f, member in enumerate(self.members):
+            rows = np.flatnonzero(fold == f)
+            if len(rows):
+                out[rows] = member.log_odds([keys[i] for i in rows], [scopes[i] for i in rows])
+        return out
 
     def percentiles(self, names: Sequence[object], texts: Sequence[object]) -> np.ndarray:
         """Each organisation's share of the given organisations that look less patent-active (ties share), in
@@ -184,23 +214,31 @@ class ActivityModel:
         return out
 
     def top_terms(self, k: int = 20) -> list[tuple[str, float]]:
-        """The name / profile n-grams and structural features with the largest weights (for the model card)."""
-        labels = ([f"name:{g}" for g, _ in sorted(self._names.vocabulary.items(), key=lambda kv: kv[1])]
-                  + [f"text:{g}" for g, _ in sorted(self._texts.vocabulary.items(), key=lambda kv: kv[1])]
-                  + [f"feature:{f}" for f in STRUCTURE_FEATURES])
-        order = np.argsort(-self.coef)[:k]
-        return [(labels[i], round(float(self.coef[i]), 3)) for i in order]
+        """The name / profile n-grams and structural features with the largest mean weight over the members."""
+        weights: dict[str, list[float]] = {}
+        for m in self.members:
+            labels = ([f"name:{g}" for g, _ in sorted(m.names.vocabulary.items(), key=lambda kv: kv[1])]
+                      + [f"text:{g}" for g, _ in sorted(m.texts.vocabulary.items(), key=lambda kv: kv[1])]
+                      + [f"feature:{f}" for f in STRUCTURE_FEATURES])
+            for label, w in zip(labels, m.coef):
+                weights.setdefault(label, []).append(float(w))
+        mean = {label: sum(ws) / len(self.members) for label, ws in weights.items()}  # absent in a member: weight 0
+        return [(label, round(w, 3)) for label, w in sorted(mean.items(), key=lambda kv: -kv[1])[:k]]
 
     def save(self, directory: str | Path) -> Path:
         """Write the model directory atomically (a failed save leaves the previous model in place)."""
         directory = Path(directory)
-        config = {"format": FORMAT, "name_ngrams": list(self._names.ngram_range), "text_ngrams": list(self._texts.ngram_range),
-                  "name_vocabulary": self._names.vocabulary, "text_vocabulary": self._texts.vocabulary,
-                  "structure_features": list(STRUCTURE_FEATURES), "card": self.card, "known": self.known}
+        config = {"format": FORMAT, "structure_features": list(STRUCTURE_FEATURES), "card": self.card,
+                  "members": [{"name_ngrams": list(m.names.ngram_range), "text_ngrams": list(m.texts.ngram_range),
+                               "name_vocabulary": m.names.vocabulary, "text_vocabulary": m.texts.vocabulary}
+                              for m in self.members]}
+        arrays = {}
+        for i, m in enumerate(self.members):
+            arrays.update({f"{i}_name_idf": m.names.idf, f"{i}_text_idf": m.texts.idf, f"{i}_mean": m.mean,
+                           f"{i}_scale": m.scale, f"{i}_coef": m.coef, f"{i}_intercept": np.array([m.intercept])})
         with atomic_dir(directory) as tmp:
             (tmp / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
-            np.savez(tmp / WEIGHTS_FILE, name_idf=self._names.idf, text_idf=self._texts.idf, mean=self.mean,
-                     scale=self.scale, coef=self.coef, intercept=np.array([self.intercept]))
+            np.savez(tmp / WEIGHTS_FILE, **arrays)
             (tmp / "README.md").write_text(model_card(self), encoding="utf-8")
         return directory
 
@@ -223,10 +261,15 @@ class ActivityModel:
         if config.get("format") != FORMAT or list(config.get("structure_features", [])) != list(STRUCTURE_FEATURES):
             raise MatcherError(f"{directory} holds an activity model of another format "
                                f"({config.get('format')!r}, expected {FORMAT!r}): train it again")
-        names = _Ngrams(config["name_vocabulary"], weights["name_idf"], tuple(config["name_ngrams"]))
-        texts = _Ngrams(config["text_vocabulary"], weights["text_idf"], tuple(config["text_ngrams"]))
-        return cls(names, texts, weights["mean"], weights["scale"], weights["coef"], float(weights["intercept"][0]),
-                   config.get("card"), config.get("known"))
+        try:
+            members = [_Member(_Ngrams(m["name_vocabulary"], weights[f"{i}_name_idf"], tuple(m["name_ngrams"])),
+                               _Ngrams(m["text_vocabulary"], weights[f"{i}_text_idf"], tuple(m["text_ngrams"])),
+                               weights[f"{i}_mean"], weights[f"{i}_scale"], weights[f"{i}_coef"],
+                               float(weights[f"{i}_intercept"][0]))
+                       for i, m in enumerate(config["members"])]
+        except (KeyError, TypeError) as exc:
+            raise MatcherError(f"activity model at {directory} is incomplete (missing {exc}): train it again") from None
+        return cls(members, config.get("card"))
 
 
 def model_card(model: ActivityModel) -> str:

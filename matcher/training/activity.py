@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,29 +146,10 @@ def other_filers_benchmark(shared_dir: str | Path, out_dir: str | Path) -> Path:
     return write_beir(Path(out_dir) / "p2c-other", queries, qrels, p2c / "corpus.jsonl")
 
 
-def cross_fitted(labels: ActivityLabels, *, c: float = 0.3, min_df: int = 5, folds: int = 2) -> np.ndarray | None:
-    """Each labelled enterprise's log-odds from the model of the other folds, i.e. what the model says of it without
-    knowing its label; None when a fold lacks positives or negatives to train or score on.
-
-    The folds are a salted hash of the name, independent of `company_fold`: labels that `shared_labels` already cut
-    by company_fold (holdout_fold=k) still split into folds with positives in each.
-    """
-    fold = np.array([zlib.crc32(f"cross-fit:{company_key(name)}".encode("utf-8")) % folds for name in labels.names])
-    scores = np.zeros(len(fold))
-    for k in range(folds):
-        train, test = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
-        if len(set(labels.labels[train])) < 2 or len(set(labels.labels[test])) < 2:
-            return None
-        model = ActivityModel.fit([labels.names[i] for i in train], [labels.texts[i] for i in train], labels.labels[train],
-                                  c=c, min_df=min_df)
-        scores[test] = model.log_odds([labels.names[i] for i in test], [labels.texts[i] for i in test])
-    return scores
-
-
 def train_activity(out: str | Path, labels: ActivityLabels, *, c: float = 0.3, min_df: int = 5, min_positives: int = 10,
                    shared_dir: str | Path | None = None) -> ActivityModel:
-    """Fit the model, measure it (cross-fitted AUC; on the held-out companies with the shared data) and save it with
-    its card and the cross-fitted scores of the enterprises it was trained on.
+    """Fit the model, measure it (its cross-fitted AUC; with the shared data also on the held-out companies) and
+    save it with its card.
 
     Raises:
         MatcherError: fewer than `min_positives` patent-active enterprises, or none that is not.
@@ -181,11 +161,7 @@ def train_activity(out: str | Path, labels: ActivityLabels, *, c: float = 0.3, m
             "or train on the shared data with --shared-dir")
     started = time.perf_counter()
     model = ActivityModel.fit(labels.names, labels.texts, labels.labels, c=c, min_df=min_df, card={"source": labels.source})
-    held_out = cross_fitted(labels, c=c, min_df=min_df)
     model.card["train_seconds"] = round(time.perf_counter() - started, 1)
-    model.card["cross_validated_auc"] = None if held_out is None else round(float(roc_auc_score(labels.labels, held_out)), 4)
-    if held_out is not None:  # the enterprises it learned from are scored as if it had not (see ActivityModel.known)
-        model.known = dict(zip((company_key(n) for n in labels.names), held_out.tolist()))
     if shared_dir is not None and labels.held_out:
         model.card["held_out_auc"] = held_out_auc(model, shared_dir, labels.held_out)
     model.save(out)
