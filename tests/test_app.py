@@ -75,6 +75,16 @@ def _no_errors(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
+def pick_patent(at: AppTest, patent: str) -> AppTest:
+    """Switch to patent -> enterprises and rank for one stored patent."""
+    at.radio(key="mode").set_value("patent")
+    at.run()
+    at.selectbox(key="q_patent").select(patent)
+    at.run()
+    _no_errors(at)
+    return at
+
+
 def pick_demand(at: AppTest, demand: str = "DEMO-D-002") -> AppTest:
     at.selectbox(key="q_enterprise").select(demand)
     at.run()
@@ -192,12 +202,7 @@ def test_grade_filter_uses_maturity(app_env):
 
 
 def test_patent_to_enterprises(app_env):
-    at = login(new_app())
-    at.radio(key="mode").set_value("patent")
-    at.run()
-    at.selectbox(key="q_patent").select("DEMO-P-001")
-    at.run()
-    _no_errors(at)
+    at = pick_patent(login(new_app()), "DEMO-P-001")
     frame = at.dataframe[0].value
     assert frame["企业/需求编号"].iloc[0] == "DEMO-D-002"
     assert set(frame["专利号"]) == {"DEMO-P-001"}
@@ -207,7 +212,7 @@ def test_patent_to_enterprises(app_env):
 
 def test_patent_to_enterprises_with_the_activity_model(app_env, tmp_path):
     # a patent-activity model trained on the demo index's own applicant link (two holders: a toy-sized label set,
-    # enough to show the signal's line and column)
+    # enough to show the signal's line and column; they fall in different member folds)
     from matcher.index.collection import Collection
     from matcher.training.activity import index_labels, train_activity
 
@@ -216,12 +221,7 @@ def test_patent_to_enterprises_with_the_activity_model(app_env, tmp_path):
     train_activity(tmp_path / "activity", labels, min_df=1, min_positives=2)
     (tmp_path / "config.json").write_text(json.dumps({"activity_model": str(tmp_path / "activity")}), encoding="utf-8")
     app_env.setenv("MATCHER_CONFIG", str(tmp_path / "config.json"))
-    at = login(new_app())
-    at.radio(key="mode").set_value("patent")
-    at.run()
-    at.selectbox(key="q_patent").select("DEMO-P-028")
-    at.run()
-    _no_errors(at)
+    at = pick_patent(login(new_app()), "DEMO-P-028")
     frame = at.dataframe[0].value
     companies = frame["企业/需求编号"].str.startswith("DEMO-C")
     assert frame.loc[companies, "专利活跃度"].between(0, 1).all() and frame.loc[companies, "专利活跃度"].nunique() > 1
@@ -229,11 +229,7 @@ def test_patent_to_enterprises_with_the_activity_model(app_env, tmp_path):
     assert re.search(r"专利活跃度：经营范围比 \d+% 的入库企业更接近申请专利的企业", _texts(at))
     # without the model the column stays empty and no card says it
     app_env.delenv("MATCHER_CONFIG")
-    at = login(new_app())
-    at.radio(key="mode").set_value("patent")
-    at.run()
-    at.selectbox(key="q_patent").select("DEMO-P-028")
-    at.run()
+    at = pick_patent(login(new_app()), "DEMO-P-028")
     assert at.dataframe[0].value["专利活跃度"].isna().all() and "专利活跃度：" not in _texts(at)
 
 
