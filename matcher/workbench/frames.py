@@ -127,7 +127,7 @@ def pair_frame(pairs: Iterable[Pair]) -> pd.DataFrame:
             "最相关专利句": ex.closest_sentence if ex else "",
             "句子相似度": round(float(ex.sentence_similarity), 3) if ex else 0.0,
             "企业已持有相近专利": f"{ex.held_patent}（相似度 {ex.held_similarity:.2f}）" if ex and ex.held_patent else "",
-            "专利活跃度": round(float(m.components["activity"]), 3) if has_activity(m.components) else None,
+            "专利活跃度": round(float(m.components["activity"]), 3) if has_activity(m.components) else "",
             "申请人": clean(pat.get("applicant")),
             "申请人类型": clean(pat.get("applicant_type")),
             "专利行业": clean(pat.get("industry")),
