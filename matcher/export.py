@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 import time
 from collections.abc import Mapping, Sequence
@@ -74,7 +75,8 @@ def result_rows(direction: str, results: Sequence[SearchResult], names: Mapping[
                 direction, res.query.id, names.get(res.query.id, ""), m.rank, m.target_id,
                 m.record.get(_NAME_COL[target], ""), round(m.score, 6), round(m.components.get("dense", 0.0), 6),
                 round(m.components.get("bm25", 0.0), 6), round(m.components.get("items", 0.0), 6),
-                round(m.components.get("portfolio", 0.0), 6), round(m.components.get("activity", 0.0), 6),
+                round(m.components.get("portfolio", 0.0), 6),
+                round(m.components.get("activity", math.nan), 6),  # blank without an activity model / for a demand
                 "、".join(exp.shared_terms) if exp else "", exp.closest_sentence if exp else "",
                 round(exp.sentence_similarity, 6) if exp else 0.0, exp.held_patent if exp else "",
                 round(exp.held_similarity, 6) if exp else 0.0,

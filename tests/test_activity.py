@@ -153,7 +153,9 @@ def test_fusion_reads_nan_as_no_evidence():
 def test_engine_ranks_enterprises_with_the_activity_percentile(matcher, activity_dir):
     assert len(matcher.activity) == 0  # no model configured: no signal, no component
     query = matcher.query_for(Kind.PATENT, "DEMO-P-028")
-    assert "activity" not in matcher.search(query, Kind.ENTERPRISE, k=3)[0].matches[0].components
+    plain = matcher.search(query, Kind.ENTERPRISE, k=3)[0]
+    assert "activity" not in plain.matches[0].components
+    assert np.isnan(result_rows("patent->enterprise", [plain], {})[0]["activity"])  # blank in the export, not 0
     matcher.config = matcher.config.model_copy(update={"activity_model": activity_dir})
     records = matcher.collection(Kind.ENTERPRISE).records
     expected = ActivityModel.load(activity_dir).percentiles(records["name"].tolist(), records["text"].tolist())

@@ -57,7 +57,8 @@ def _same_content(parquet: pd.DataFrame, other: pd.DataFrame, what: str) -> None
     assert len(other) == len(parquet), what
     for col in parquet.columns:
         if pd.api.types.is_numeric_dtype(parquet[col]):
-            np.testing.assert_allclose(other[col].astype(float).to_numpy(), parquet[col].astype(float).to_numpy(),
+            back = other[col].replace("", "nan").astype(float)  # a blank numeric cell is a missing value (NaN)
+            np.testing.assert_allclose(back.to_numpy(), parquet[col].astype(float).to_numpy(),
                                        rtol=0, atol=1e-9, err_msg=f"{what}: column {col}")
         else:
             assert other[col].fillna("").astype(str).tolist() == parquet[col].fillna("").astype(str).tolist(), \
