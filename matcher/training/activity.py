@@ -74,6 +74,16 @@ def index_labels(patents: pd.DataFrame | None, enterprises: pd.DataFrame, source
                           organisations["text"].fillna("").astype(str).tolist(), labels, source, {})
 
 
+def _registry(shared: Path) -> pd.DataFrame:
+    """The registered companies' names and scopes (companies_20k.csv), empty cells as ""."""
+    return pd.read_csv(shared / "data" / "registry" / "companies_20k.csv", dtype=str, usecols=["企业名称", "经营范围"]).fillna("")
+
+
+def _dev_companies(shared: Path) -> set[str]:
+    """The company keys the dev benchmarks query or judge."""
+    return benchmark_exclusions(shared / "benchmarks" / name for name in DEV_BENCHMARKS).companies
+
+
 def shared_labels(shared_dir: str | Path, *, holdout_fold: int | None = None, folds: int = 2) -> ActivityLabels:
     """Labels from the shared registry: dev benchmark companies positive, every other filer left out.
 
@@ -83,9 +93,9 @@ def shared_labels(shared_dir: str | Path, *, holdout_fold: int | None = None, fo
         folds: number of folds.
     """
     shared = Path(shared_dir)
-    registry = pd.read_csv(shared / "data" / "registry" / "companies_20k.csv", dtype=str, usecols=["企业名称", "经营范围"]).fillna("")
+    registry = _registry(shared)
     keys = registry["企业名称"].map(company_key)
-    dev = benchmark_exclusions(shared / "benchmarks" / name for name in DEV_BENCHMARKS).companies
+    dev = _dev_companies(shared)
     excluded = training_exclusions(shared, holdout_fold=holdout_fold, folds=folds).companies
     keep = ~keys.isin(excluded)
     held_out = {"other_filers": excluded - dev}
@@ -100,10 +110,9 @@ def shared_labels(shared_dir: str | Path, *, holdout_fold: int | None = None, fo
 
 def held_out_auc(model: ActivityModel, shared_dir: str | Path, held_out: dict[str, set[str]]) -> dict[str, float]:
     """ROC AUC of the model for each held-out group of filers against the registered companies that filed nothing."""
-    registry = pd.read_csv(Path(shared_dir) / "data" / "registry" / "companies_20k.csv", dtype=str,
-                           usecols=["企业名称", "经营范围"]).fillna("")
+    registry = _registry(Path(shared_dir))
     keys = registry["企业名称"].map(company_key)
-    dev = benchmark_exclusions(Path(shared_dir) / "benchmarks" / name for name in DEV_BENCHMARKS).companies
+    dev = _dev_companies(Path(shared_dir))
     filers = dev.union(*held_out.values())
     scores = model.log_odds(registry["企业名称"].tolist(), registry["经营范围"].tolist())
     out = {}
@@ -133,7 +142,7 @@ def other_filers_benchmark(shared_dir: str | Path, out_dir: str | Path) -> Path:
     ids_by_key: dict[str, list[str]] = {}
     for doc in load_beir(p2c).corpus:
         ids_by_key.setdefault(company_key(str(doc.get("title") or "")), []).append(str(doc["_id"]))
-    dev = benchmark_exclusions(shared / "benchmarks" / name for name in DEV_BENCHMARKS).companies
+    dev = _dev_companies(shared)
     patents = pd.read_csv(shared / "data" / "bdci_patents" / "patents.csv", dtype=str).fillna("")
     queries, qrels = {}, {}
     for row in patents.itertuples(index=False):
