@@ -19,6 +19,7 @@ from matcher.engine import Matcher, Query, SearchResult
 from matcher.index.collection import CONTENT
 from matcher.index.atomic import atomic_dir, atomic_write_text
 from matcher.index.manifest import utc_now
+from matcher.rank.exposure import cap_exposure
 from matcher.schema import Kind
 
 FORMATS = ("csv", "parquet", "xlsx")
@@ -51,6 +52,8 @@ class RunManifest:
     files: list[str] = field(default_factory=list)
     chunks_total: int = 0
     chunks_resumed: int = 0
+    max_per_target: int | None = None
+    exposure: dict[str, dict] = field(default_factory=dict)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -102,6 +105,11 @@ class BatchMatcher:
         chunk_size: queries per chunk (the unit of resumption).
         filters: filters on the ranked side, per kind: {"patent": {...}, "enterprise": {...}}.
         formats: output formats among csv, parquet, xlsx.
+        directions: which of DIRECTIONS to run.
+        max_per_target: the most lists one target may appear in, per direction (None: no cap). Each query is then
+            ranked `depth` deep and the slots are re-assigned by `matcher.rank.exposure.cap_exposure`; `rank` is
+            the position in the capped list and `engine_rank` the position the engine gave.
+        depth: candidates ranked per query under a cap (default 10 * k; deep enough that few lists run short).
     """
 
     def __init__(
@@ -113,16 +121,24 @@ class BatchMatcher:
         filters: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
         formats: Sequence[str] = FORMATS,
         directions: Sequence[str] = tuple(DIRECTIONS),
+        max_per_target: int | None = None,
+        depth: int | None = None,
     ) -> None:
         bad = [f for f in formats if f not in FORMATS]
         if bad:
             raise ValueError(f"unknown export format(s) {bad}; choose from {FORMATS}")
+        if max_per_target is not None and max_per_target < 1:
+            raise ValueError(f"max_per_target must be at least 1 (got {max_per_target}); leave it out for no cap")
+        if depth is not None and depth < k:
+            raise ValueError(f"depth ({depth}) must be at least k ({k})")
         self.matcher = matcher
         self.k = k
         self.chunk_size = chunk_size
         self.filters = {str(kind): dict(f) for kind, f in (filters or {}).items()}
         self.formats = tuple(formats)
         self.directions = [d for d in directions if d in DIRECTIONS]
+        self.max_per_target = max_per_target
+        self.depth = (depth or 10 * k) if max_per_target is not None else k
 
     def run_key(self) -> str:
         """A key that changes whenever the index contents or the job parameters change."""
@@ -136,6 +152,8 @@ class BatchMatcher:
             "chunk": self.chunk_size,
             "filters": self.filters,
             "directions": self.directions,
+            "max_per_target": self.max_per_target,
+            "depth": self.depth,
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
@@ -154,7 +172,8 @@ class BatchMatcher:
         key = self.run_key()
         work = out_dir / ".work" / key
         work.mkdir(parents=True, exist_ok=True)
-        manifest = RunManifest(run_key=key, started_at=utc_now(), k=self.k, directions=self.directions, filters=self.filters)
+        manifest = RunManifest(run_key=key, started_at=utc_now(), k=self.k, directions=self.directions, filters=self.filters,
+                               max_per_target=self.max_per_target)
         manifest.index = {k.value: {"rows": len(c), "model_id": c.model_id} for k, c in self.matcher.collections.items()}
         frames: dict[str, pd.DataFrame] = {}
         for direction in self.directions:
@@ -200,11 +219,20 @@ class BatchMatcher:
                 manifest.chunks_resumed += 1
             else:
                 queries = [Query(text=texts[i], kind=source, id=i) for i in chunk]
-                results = self.matcher.search(queries, target, k=self.k, filters=self.filters.get(target.value))
+                results = self.matcher.search(queries, target, k=self.depth, filters=self.filters.get(target.value))
                 tmp = part.with_suffix(".tmp")
                 pd.DataFrame(result_rows(direction, results, names)).to_parquet(tmp, index=False)
                 tmp.replace(part)
             parts.append(part)
         frames = [pd.read_parquet(p) for p in parts]
         frames = [f for f in frames if len(f)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if not frames:
+            return pd.DataFrame()
+        frame = pd.concat(frames, ignore_index=True)
+        if self.max_per_target is None:
+            frame.insert(frame.columns.get_loc("rank") + 1, "engine_rank", frame["rank"])
+            return frame
+        frame, stats = cap_exposure(frame, self.k, self.max_per_target)
+        manifest.exposure[direction] = asdict(stats)
+        manifest.notes.append(f"{direction}: at most {self.max_per_target} lists per target: {stats.describe()}")
+        return frame

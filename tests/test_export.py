@@ -206,6 +206,55 @@ def test_filters_are_honoured_in_the_batch(loaded, tmp_path):
     assert job.run_key() != BatchMatcher(loaded, k=5).run_key()
 
 
+def test_a_cap_spreads_the_lists_over_more_targets(loaded, default_run, tmp_path):
+    cap = 4
+    job = BatchMatcher(loaded, k=5, max_per_target=cap, formats=("parquet",))
+    manifest = job.run(tmp_path)
+    capped, uncapped = _frames(tmp_path / "matches"), _frames(default_run[0] / "matches")
+    assert job.run_key() != BatchMatcher(loaded, k=5, formats=("parquet",)).run_key()
+    for stem, direction in zip(STEMS, ("enterprise->patent", "patent->enterprise")):
+        out, engine = capped[stem], uncapped[stem]
+        engine_top = engine[engine["rank"] <= 5]
+        assert engine_top["target_id"].value_counts().max() > cap, "the demo must need the cap for this test to mean anything"
+        counts = out["target_id"].value_counts()
+        assert counts.max() <= cap
+        assert out["target_id"].nunique() > engine_top["target_id"].nunique()
+        for _, rows in out.groupby("query_id"):
+            assert rows["rank"].tolist() == list(range(1, len(rows) + 1))
+            assert rows["engine_rank"].is_monotonic_increasing and (rows["engine_rank"] >= rows["rank"]).all()
+        # pairs of the engine's own top 5 are kept unless their target is full; nothing else is invented
+        kept = set(zip(out["query_id"], out["target_id"]))
+        for q, t in zip(engine_top["query_id"], engine_top["target_id"]):
+            assert (q, t) in kept or counts.get(t, 0) == cap, (q, t)
+        shallow = out[out["engine_rank"] <= 10]  # the depth the uncapped run has
+        same = shallow.merge(engine, on=["query_id", "target_id"], suffixes=("", "_engine"))
+        assert len(same) == len(shallow) and (same["engine_rank"] == same["rank_engine"]).all()
+        assert (same["score"] == same["score_engine"]).all()
+        stats = manifest.exposure[direction]
+        assert stats["kept"] == len(out) and stats["max_lists_before"] == engine_top["target_id"].value_counts().max()
+        assert any(n.startswith(f"{direction}: at most {cap} lists per target") for n in manifest.notes)
+    stored = json.loads((tmp_path / "matches" / "run_manifest.json").read_text(encoding="utf-8"))
+    assert stored["max_per_target"] == cap and stored["exposure"] == manifest.exposure
+    # without a cap the engine's rank is the rank
+    for frame in uncapped.values():
+        assert (frame["engine_rank"] == frame["rank"]).all()
+    # the CLI refuses a cap below 1
+    res = CliRunner().invoke(app, ["match", "--index-dir", str(default_run[0]), "--max-per-target", "0"])
+    assert res.exit_code != 0 and "max-per-target" in res.output
+
+
+def test_the_exposure_benchmark_prints_each_cap(demo_index):
+    from pipelines.bench_exposure import app as bench_app
+
+    res = CliRunner().invoke(bench_app, ["--index-dir", str(demo_index), "--k", "5", "--depth", "20", "--caps", "0,3"],
+                             env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    table = {" ".join(line.split()[:2]): line.split() for line in res.stdout.splitlines()
+             if line.startswith(("no cap", "cap 3"))}
+    assert set(table) == {"no cap", "cap 3"}
+    assert int(table["cap 3"][2]) <= 3 < int(table["no cap"][2])  # the most lists of one target
+
+
 # --------------------------------------------------------------------------- kill and resume
 def _matcher_cmd() -> list[str]:
     script = Path(sys.executable).with_name("matcher")
