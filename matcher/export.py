@@ -52,7 +52,7 @@ class RunManifest:
     files: list[str] = field(default_factory=list)
     chunks_total: int = 0
     chunks_resumed: int = 0
-    max_per_target: int | None = None
+    max_per_target: dict[str, int] = field(default_factory=dict)
     exposure: dict[str, dict] = field(default_factory=dict)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -106,9 +106,11 @@ class BatchMatcher:
         filters: filters on the ranked side, per kind: {"patent": {...}, "enterprise": {...}}.
         formats: output formats among csv, parquet, xlsx.
         directions: which of DIRECTIONS to run.
-        max_per_target: the most lists one target may appear in, per direction (None: no cap). Each query is then
-            ranked `depth` deep and the slots are re-assigned by `matcher.rank.exposure.cap_exposure`; `rank` is
-            the position in the capped list and `engine_rank` the position the engine gave.
+        max_per_target: direction -> the most lists one target may appear in (e.g. {"patent->enterprise": 20}: no
+            enterprise in more than 20 patents' lists); directions not named are not capped. The queries of a
+            capped direction are ranked `depth` deep and the slots re-assigned by
+            `matcher.rank.exposure.cap_exposure`; `rank` is the position in the capped list and `engine_rank` the
+            position the engine gave.
         depth: candidates ranked per query under a cap (default 10 * k; deep enough that few lists run short).
     """
 
@@ -121,14 +123,18 @@ class BatchMatcher:
         filters: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
         formats: Sequence[str] = FORMATS,
         directions: Sequence[str] = tuple(DIRECTIONS),
-        max_per_target: int | None = None,
+        max_per_target: Mapping[str, int] | None = None,
         depth: int | None = None,
     ) -> None:
         bad = [f for f in formats if f not in FORMATS]
         if bad:
             raise ValueError(f"unknown export format(s) {bad}; choose from {FORMATS}")
-        if max_per_target is not None and max_per_target < 1:
-            raise ValueError(f"max_per_target must be at least 1 (got {max_per_target}); leave it out for no cap")
+        caps = dict(max_per_target or {})
+        for direction, cap in caps.items():
+            if direction not in DIRECTIONS:
+                raise ValueError(f"max_per_target names an unknown direction {direction!r}; use {list(DIRECTIONS)}")
+            if cap < 1:
+                raise ValueError(f"the cap for {direction} must be at least 1 (got {cap}); leave it out for no cap")
         if depth is not None and depth < k:
             raise ValueError(f"depth ({depth}) must be at least k ({k})")
         self.matcher = matcher
@@ -137,8 +143,8 @@ class BatchMatcher:
         self.filters = {str(kind): dict(f) for kind, f in (filters or {}).items()}
         self.formats = tuple(formats)
         self.directions = [d for d in directions if d in DIRECTIONS]
-        self.max_per_target = max_per_target
-        self.depth = (depth or 10 * k) if max_per_target is not None else k
+        self.max_per_target = {d: int(c) for d, c in caps.items() if d in self.directions}
+        self.depth = depth or 10 * k
 
     def run_key(self) -> str:
         """A key that changes whenever the index contents or the job parameters change."""
@@ -153,7 +159,7 @@ class BatchMatcher:
             "filters": self.filters,
             "directions": self.directions,
             "max_per_target": self.max_per_target,
-            "depth": self.depth,
+            "depth": self.depth if self.max_per_target else None,
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
@@ -219,7 +225,8 @@ class BatchMatcher:
                 manifest.chunks_resumed += 1
             else:
                 queries = [Query(text=texts[i], kind=source, id=i) for i in chunk]
-                results = self.matcher.search(queries, target, k=self.depth, filters=self.filters.get(target.value))
+                depth = self.depth if direction in self.max_per_target else self.k
+                results = self.matcher.search(queries, target, k=depth, filters=self.filters.get(target.value))
                 tmp = part.with_suffix(".tmp")
                 pd.DataFrame(result_rows(direction, results, names)).to_parquet(tmp, index=False)
                 tmp.replace(part)
@@ -229,10 +236,19 @@ class BatchMatcher:
         if not frames:
             return pd.DataFrame()
         frame = pd.concat(frames, ignore_index=True)
-        if self.max_per_target is None:
+        cap = self.max_per_target.get(direction)
+        if cap is None:
             frame.insert(frame.columns.get_loc("rank") + 1, "engine_rank", frame["rank"])
             return frame
-        frame, stats = cap_exposure(frame, self.k, self.max_per_target)
+        frame, stats = cap_exposure(frame, self.k, cap)
         manifest.exposure[direction] = asdict(stats)
-        manifest.notes.append(f"{direction}: at most {self.max_per_target} lists per target: {stats.describe()}")
+        note = f"{direction}: at most {cap} lists per {target.value}: {stats.describe()}"
+        wanted, capacity = self.k * len(ids), cap * len(self.matcher.collections[target])
+        if capacity < wanted:
+            note += (f"; a cap of {cap} over {len(self.matcher.collections[target]):,} {target.value}s leaves room for "
+                     f"{capacity:,} of the {wanted:,} slots: a cap of at least {-(-wanted // len(self.matcher.collections[target]))} "
+                     "can fill every list")
+        elif stats.short:
+            note += "; rank deeper (depth) to fill them"
+        manifest.notes.append(note)
         return frame

@@ -231,11 +231,13 @@ def match(
     formats: Annotated[str, typer.Option("--formats", help="Comma-separated: csv,parquet,xlsx.")] = "csv,parquet,xlsx",
     patent_filter: Annotated[Optional[list[str]], typer.Option("--patent-filter", help="column=value on ranked patents, e.g. applicant_type=高校.")] = None,
     enterprise_filter: Annotated[Optional[list[str]], typer.Option("--enterprise-filter", help="column=value on ranked enterprises.")] = None,
-    max_per_target: Annotated[Optional[int], typer.Option(
-        "--max-per-target", min=1,
-        help="At most this many lists per target in each direction (e.g. 20 patents pushed to one enterprise); "
-             "the freed slots go to each list's next candidates. Default: no cap.")] = None,
-    depth: Annotated[Optional[int], typer.Option("--depth", help="Candidates ranked per query under --max-per-target (default 10 x k).")] = None,
+    max_per_enterprise: Annotated[Optional[int], typer.Option(
+        "--max-per-enterprise", min=1,
+        help="patent -> enterprise lists: no enterprise (or demand) in more than this many patents' lists; the freed "
+             "slots go to each list's next candidates. Default: no cap.")] = None,
+    max_per_patent: Annotated[Optional[int], typer.Option(
+        "--max-per-patent", min=1, help="enterprise -> patent lists: no patent in more than this many enterprises' lists.")] = None,
+    depth: Annotated[Optional[int], typer.Option("--depth", help="Candidates ranked per query under a cap (default 10 x k).")] = None,
     config: ConfigOpt = None,
     encoder: EncoderOpt = None,
 ) -> None:
@@ -246,7 +248,10 @@ def match(
         matcher = _load(index_dir, config, encoder)
         job = BatchMatcher(matcher, k=k, chunk_size=chunk_size, formats=[f.strip() for f in formats.split(",") if f.strip()],
                            filters={"patent": _parse_filters(patent_filter), "enterprise": _parse_filters(enterprise_filter)},
-                           max_per_target=max_per_target, depth=depth)
+                           max_per_target={direction: cap for direction, cap in (("patent->enterprise", max_per_enterprise),
+                                                                                  ("enterprise->patent", max_per_patent))
+                                           if cap is not None},
+                           depth=depth)
         manifest = job.run(out_dir, show_progress=True)
     except (MatcherError, ValueError) as exc:
         _fail(exc)

@@ -207,13 +207,13 @@ def test_filters_are_honoured_in_the_batch(loaded, tmp_path):
 
 
 def test_a_cap_spreads_the_lists_over_more_targets(loaded, default_run, tmp_path):
-    cap = 4
-    job = BatchMatcher(loaded, k=5, max_per_target=cap, formats=("parquet",))
+    caps = {"enterprise->patent": 4, "patent->enterprise": 8}  # both leave room for every list (60 patents, 40 enterprises)
+    job = BatchMatcher(loaded, k=5, max_per_target=caps, formats=("parquet",))
     manifest = job.run(tmp_path)
     capped, uncapped = _frames(tmp_path / "matches"), _frames(default_run[0] / "matches")
     assert job.run_key() != BatchMatcher(loaded, k=5, formats=("parquet",)).run_key()
     for stem, direction in zip(STEMS, ("enterprise->patent", "patent->enterprise")):
-        out, engine = capped[stem], uncapped[stem]
+        out, engine, cap = capped[stem], uncapped[stem], caps[direction]
         engine_top = engine[engine["rank"] <= 5]
         assert engine_top["target_id"].value_counts().max() > cap, "the demo must need the cap for this test to mean anything"
         counts = out["target_id"].value_counts()
@@ -232,15 +232,29 @@ def test_a_cap_spreads_the_lists_over_more_targets(loaded, default_run, tmp_path
         assert (same["score"] == same["score_engine"]).all()
         stats = manifest.exposure[direction]
         assert stats["kept"] == len(out) and stats["max_lists_before"] == engine_top["target_id"].value_counts().max()
-        assert any(n.startswith(f"{direction}: at most {cap} lists per target") for n in manifest.notes)
+        assert out.groupby("query_id").size().eq(5).all(), "a cap with room for every list fills every list"
+        assert stats["short"] == 0
+        assert any(n.startswith(f"{direction}: at most {cap} lists per") for n in manifest.notes)
     stored = json.loads((tmp_path / "matches" / "run_manifest.json").read_text(encoding="utf-8"))
-    assert stored["max_per_target"] == cap and stored["exposure"] == manifest.exposure
+    assert stored["max_per_target"] == caps and stored["exposure"] == manifest.exposure
     # without a cap the engine's rank is the rank
     for frame in uncapped.values():
         assert (frame["engine_rank"] == frame["rank"]).all()
-    # the CLI refuses a cap below 1
-    res = CliRunner().invoke(app, ["match", "--index-dir", str(default_run[0]), "--max-per-target", "0"])
-    assert res.exit_code != 0 and "max-per-target" in res.output
+    with pytest.raises(ValueError, match="unknown direction"):
+        BatchMatcher(loaded, max_per_target={"patent->patent": 3})
+
+
+def test_the_cli_caps_one_direction_and_says_when_the_cap_is_too_tight(demo_index, tmp_path):
+    res = CliRunner().invoke(app, ["match", "--index-dir", str(demo_index), "--out", str(tmp_path), "-k", "5",
+                                   "--formats", "parquet", "--max-per-enterprise", "2"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    frames = _frames(tmp_path / "matches")
+    assert frames["patent_to_enterprise"]["target_id"].value_counts().max() <= 2
+    assert (frames["enterprise_to_patent"]["engine_rank"] == frames["enterprise_to_patent"]["rank"]).all()
+    # 60 patents x 5 slots cannot fit into 40 enterprises x 2 lists: the note says what would
+    assert "leaves room for 80 of the 300 slots: a cap of at least 8 can fill every list" in " ".join(res.stdout.split())
+    res = CliRunner().invoke(app, ["match", "--index-dir", str(demo_index), "--max-per-patent", "0"])
+    assert res.exit_code != 0 and "max-per-patent" in res.output
 
 
 def test_the_exposure_benchmark_prints_each_cap(demo_index):
