@@ -26,7 +26,8 @@ app = typer.Typer(add_completion=False)
 
 def describe(lists: pd.DataFrame, names: dict[str, str], k: int, enterprises: bool) -> dict[str, float]:
     """Concentration figures of top-k lists (columns query_id, rank, engine_rank, target_id, portfolio); with
-    `enterprises` (patent -> enterprise lists) also the share of demands among the targets."""
+    `enterprises` (patent -> enterprise lists) also the share of demands among the targets and how often rank 1
+    holds a patent similar to the query."""
     counts = lists["target_id"].value_counts()
     first = lists[lists["rank"] == 1]
     out = {
@@ -36,8 +37,8 @@ def describe(lists: pd.DataFrame, names: dict[str, str], k: int, enterprises: bo
     }
     if enterprises:
         out["demands %"] = round(100 * float((~lists["target_id"].map(names).map(is_organisation_name)).mean()), 1)
+        out["rank 1 holds a similar patent %"] = round(100 * float((first["portfolio"] > 0).mean()), 1)
     return out | {
-        "rank 1 holds a similar patent %": round(100 * float((first["portfolio"] > 0).mean()), 1),
         "rank 1 kept %": round(100 * float((first["engine_rank"] == 1).mean()), 1),
         "from below top k %": round(100 * float((lists["engine_rank"] > k).mean()), 1),
         "short lists": int((lists.groupby("query_id").size() < k).sum()),
