@@ -30,6 +30,7 @@ DIRECTIONS = {"enterprise->patent": (Kind.ENTERPRISE, Kind.PATENT), "patent->ent
 EXPORT_COLUMNS = ["direction", "query_id", "query_name", "rank", "target_id", "target_name", "score", "dense", "bm25",
                   "items", "portfolio", "activity", "shared_terms", "closest_sentence", "sentence_similarity", "held_patent",
                   "held_similarity"]
+_KEY_COLUMNS = ["query_id", "rank", "target_id", "score"]  # what the exposure cap decides on
 _NAME_COL = {Kind.PATENT: "title", Kind.ENTERPRISE: "name"}
 _META = {
     Kind.PATENT: ("applicant", "applicant_type", "industry", "region", "license_mode", "maturity", "price"),
@@ -231,23 +232,36 @@ class BatchMatcher:
                 pd.DataFrame(result_rows(direction, results, names)).to_parquet(tmp, index=False)
                 tmp.replace(part)
             parts.append(part)
-        frames = [pd.read_parquet(p) for p in parts]
-        frames = [f for f in frames if len(f)]
-        if not frames:
-            return pd.DataFrame()
-        frame = pd.concat(frames, ignore_index=True)
         cap = self.max_per_target.get(direction)
         if cap is None:
+            frames = [f for f in (pd.read_parquet(p) for p in parts) if len(f)]
+            if not frames:
+                return pd.DataFrame()
+            frame = pd.concat(frames, ignore_index=True)
             frame.insert(frame.columns.get_loc("rank") + 1, "engine_rank", frame["rank"])
             return frame
-        frame, stats = cap_exposure(frame, self.k, cap)
+        # the cap is decided on the pairs' keys alone, then each part keeps only its capped rows, so memory holds
+        # the deep candidates' keys and the final rows, never every deep row with its explanation
+        keys = [f[_KEY_COLUMNS] for f in (pd.read_parquet(p) for p in parts) if len(f)]
+        if not keys:
+            return pd.DataFrame()
+        kept, stats = cap_exposure(pd.concat(keys, ignore_index=True), self.k, cap)
+        kept = kept[["query_id", "engine_rank", "rank"]]
+        frames = []
+        for p in parts:
+            part = pd.read_parquet(p)
+            if len(part):
+                columns = [c for col in part.columns for c in ((col, "engine_rank") if col == "rank" else (col,))]
+                # an inner merge keeps the part's order: queries as ranked, each query's rows by engine rank
+                frames.append(part.rename(columns={"rank": "engine_rank"}).merge(kept, on=["query_id", "engine_rank"])[columns])
+        frame = pd.concat(frames, ignore_index=True)
         manifest.exposure[direction] = asdict(stats)
         note = f"{direction}: at most {cap} lists per {target.value}: {stats.describe()}"
-        wanted, capacity = self.k * len(ids), cap * len(self.matcher.collections[target])
+        n_targets = len(self.matcher.collections[target])
+        wanted, capacity = self.k * len(ids), cap * n_targets
         if capacity < wanted:
-            note += (f"; a cap of {cap} over {len(self.matcher.collections[target]):,} {target.value}s leaves room for "
-                     f"{capacity:,} of the {wanted:,} slots: a cap of at least {-(-wanted // len(self.matcher.collections[target]))} "
-                     "can fill every list")
+            note += (f"; a cap of {cap} over {n_targets:,} {target.value}s leaves room for {capacity:,} of the {wanted:,} "
+                     f"slots: a cap of at least {-(-wanted // n_targets)} can fill every list")
         elif stats.short:
             note += "; rank deeper (depth) to fill them"
         manifest.notes.append(note)
