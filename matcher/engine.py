@@ -436,6 +436,20 @@ class Matcher:
             self._explain_held(results, vectors, own_rows, coll)
         return results
 
+    def explain(self, results: Sequence[SearchResult]) -> None:
+        """Attach explanations to results searched with `explain=False`, e.g. once a batch has chosen which of many
+        candidates to keep (matcher.export's exposure cap): the same shared key terms, closest patent sentence and
+        closest held patent that `search` attaches. Only `query`, `target` and each match's `target_id` and
+        `record` are read."""
+        for kind in {res.target for res in results}:
+            group = [res for res in results if res.target == kind]
+            coll = self.collection(kind)
+            batch = [res.query for res in group]
+            vectors = self._query_vectors(batch)
+            terms = [self.query_terms(q.text, direction_of(q.kind, coll.kind)) for q in batch]
+            self._explain(group, vectors, terms, coll)
+            self._explain_held(group, vectors, [self._own_row(q) for q in batch], coll)
+
     def _explain(self, results: list[SearchResult], vectors: np.ndarray, terms: list[list[str]], coll: Collection) -> None:
         idf = coll.lexical.term_idf(sorted({t for ts in terms for t in ts}))
         patent_texts, other_vectors, slots = [], [], []

@@ -15,7 +15,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from matcher import __version__
-from matcher.engine import Matcher, Query, SearchResult
+from matcher.engine import Match, Matcher, Query, SearchResult
+from matcher.explain import Explanation
 from matcher.index.collection import CONTENT
 from matcher.index.atomic import atomic_dir, atomic_write_text
 from matcher.index.manifest import utc_now
@@ -59,6 +60,17 @@ class RunManifest:
     notes: list[str] = field(default_factory=list)
 
 
+_EXPLANATION_COLUMNS = EXPORT_COLUMNS[-5:]
+
+
+def _explanation_values(exp: Explanation | None) -> list:
+    """The export's explanation columns (shared_terms ... held_similarity) of one match."""
+    if exp is None:
+        return ["", "", 0.0, "", 0.0]
+    return ["、".join(exp.shared_terms), exp.closest_sentence, round(exp.sentence_similarity, 6), exp.held_patent,
+            round(exp.held_similarity, 6)]
+
+
 def result_rows(direction: str, results: Sequence[SearchResult], names: Mapping[str, str]) -> list[dict]:
     """Flatten search results into export rows (one per pair).
 
@@ -74,16 +86,13 @@ def result_rows(direction: str, results: Sequence[SearchResult], names: Mapping[
     for res in results:
         target = res.target
         for m in res.matches:
-            exp = m.explanation
             values = [
                 direction, res.query.id, names.get(res.query.id, ""), m.rank, m.target_id,
                 m.record.get(_NAME_COL[target], ""), round(m.score, 6), round(m.components.get("dense", 0.0), 6),
                 round(m.components.get("bm25", 0.0), 6), round(m.components.get("items", 0.0), 6),
                 round(m.components.get("portfolio", 0.0), 6),
                 round(m.components.get("activity", math.nan), 6),  # blank without an activity model / for a demand
-                "、".join(exp.shared_terms) if exp else "", exp.closest_sentence if exp else "",
-                round(exp.sentence_similarity, 6) if exp else 0.0, exp.held_patent if exp else "",
-                round(exp.held_similarity, 6) if exp else 0.0,
+                *_explanation_values(m.explanation),
             ]
             row = dict(zip(EXPORT_COLUMNS, values, strict=True))
             for col in _META[target]:
@@ -227,7 +236,9 @@ class BatchMatcher:
             else:
                 queries = [Query(text=texts[i], kind=source, id=i) for i in chunk]
                 depth = self.depth if direction in self.max_per_target else self.k
-                results = self.matcher.search(queries, target, k=depth, filters=self.filters.get(target.value))
+                # under a cap most deep candidates are dropped: they are explained once kept (`_explained`)
+                results = self.matcher.search(queries, target, k=depth, filters=self.filters.get(target.value),
+                                              explain=direction not in self.max_per_target)
                 tmp = part.with_suffix(".tmp")
                 pd.DataFrame(result_rows(direction, results, names)).to_parquet(tmp, index=False)
                 tmp.replace(part)
@@ -253,7 +264,8 @@ class BatchMatcher:
             if len(part):
                 columns = [c for col in part.columns for c in ((col, "engine_rank") if col == "rank" else (col,))]
                 # an inner merge keeps the part's order: queries as ranked, each query's rows by engine rank
-                frames.append(part.rename(columns={"rank": "engine_rank"}).merge(kept, on=["query_id", "engine_rank"])[columns])
+                part = part.rename(columns={"rank": "engine_rank"}).merge(kept, on=["query_id", "engine_rank"])[columns]
+                frames.append(self._explained(part, source, target, texts))
         frame = pd.concat(frames, ignore_index=True)
         manifest.exposure[direction] = asdict(stats)
         note = f"{direction}: at most {cap} lists per {target.value}: {stats.describe()}"
@@ -266,3 +278,24 @@ class BatchMatcher:
             note += "; rank deeper (depth) to fill them"
         manifest.notes.append(note)
         return frame
+
+    def _explained(self, rows: pd.DataFrame, source: Kind, target: Kind, texts: Mapping[str, str]) -> pd.DataFrame:
+        """Fill the explanation columns of export rows (grouped by query, as parts are) with `Matcher.explain`."""
+        if rows.empty:
+            return rows
+        coll = self.matcher.collections[target]
+        ordered = [t for _, group in rows.groupby("query_id", sort=False) for t in group["target_id"]]
+        records = iter(coll.records.loc[coll.rows_of(ordered)].to_dict("records"))
+        groups = list(rows.groupby("query_id", sort=False))
+        results = [
+            SearchResult(Query(text=texts[qid], kind=source, id=qid), target,
+                         [Match(rank=int(r), target_id=str(t), score=0.0, components={}, ranks={}, record=next(records))
+                          for r, t in zip(group["rank"], group["target_id"])])
+            for qid, group in groups
+        ]
+        self.matcher.explain(results)
+        values = pd.DataFrame([_explanation_values(m.explanation) for res in results for m in res.matches],
+                              columns=_EXPLANATION_COLUMNS, index=[i for _, group in groups for i in group.index])
+        rows = rows.copy()
+        rows[_EXPLANATION_COLUMNS] = values.loc[rows.index]
+        return rows

@@ -230,6 +230,12 @@ def test_a_cap_spreads_the_lists_over_more_targets(loaded, default_run, tmp_path
         same = shallow.merge(engine, on=["query_id", "target_id"], suffixes=("", "_engine"))
         assert len(same) == len(shallow) and (same["engine_rank"] == same["rank_engine"]).all()
         assert (same["score"] == same["score_engine"]).all()
+        # explained after the cap, as the engine explains them in an uncapped run
+        for col in ("shared_terms", "closest_sentence", "held_patent"):
+            assert (same[col] == same[f"{col}_engine"]).all(), col
+        for col in ("sentence_similarity", "held_similarity"):
+            assert np.allclose(same[col], same[f"{col}_engine"], atol=1e-5), col
+        assert (out["shared_terms"] != "").mean() > 0.5
         stats = manifest.exposure[direction]
         assert stats["kept"] == len(out) and stats["max_lists_before"] == engine_top["target_id"].value_counts().max()
         assert out.groupby("query_id").size().eq(5).all(), "a cap with room for every list fills every list"
