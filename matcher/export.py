@@ -20,7 +20,7 @@ from matcher.explain import Explanation
 from matcher.index.collection import CONTENT
 from matcher.index.atomic import atomic_dir, atomic_write_text
 from matcher.index.manifest import utc_now
-from matcher.rank.exposure import cap_exposure
+from matcher.rank.exposure import KEY_COLUMNS, cap_exposure
 from matcher.schema import Kind
 
 FORMATS = ("csv", "parquet", "xlsx")
@@ -31,7 +31,6 @@ DIRECTIONS = {"enterprise->patent": (Kind.ENTERPRISE, Kind.PATENT), "patent->ent
 EXPORT_COLUMNS = ["direction", "query_id", "query_name", "rank", "target_id", "target_name", "score", "dense", "bm25",
                   "items", "portfolio", "activity", "shared_terms", "closest_sentence", "sentence_similarity", "held_patent",
                   "held_similarity"]
-_KEY_COLUMNS = ["query_id", "rank", "target_id", "score"]  # what the exposure cap decides on
 _NAME_COL = {Kind.PATENT: "title", Kind.ENTERPRISE: "name"}
 _META = {
     Kind.PATENT: ("applicant", "applicant_type", "industry", "region", "license_mode", "maturity", "price"),
@@ -229,16 +228,16 @@ class BatchMatcher:
         manifest.chunks_total += len(chunks)
         stem = direction.replace("->", "_to_")
         parts = []
+        capped = direction in self.max_per_target
         for n, chunk in enumerate(tqdm(chunks, desc=direction, disable=not show_progress)):
             part = work / f"{stem}-{n:05d}.parquet"
             if part.exists():
                 manifest.chunks_resumed += 1
             else:
                 queries = [Query(text=texts[i], kind=source, id=i) for i in chunk]
-                depth = self.depth if direction in self.max_per_target else self.k
                 # under a cap most deep candidates are dropped: they are explained once kept (`_explained`)
-                results = self.matcher.search(queries, target, k=depth, filters=self.filters.get(target.value),
-                                              explain=direction not in self.max_per_target)
+                results = self.matcher.search(queries, target, k=self.depth if capped else self.k,
+                                              filters=self.filters.get(target.value), explain=not capped)
                 tmp = part.with_suffix(".tmp")
                 pd.DataFrame(result_rows(direction, results, names)).to_parquet(tmp, index=False)
                 tmp.replace(part)
@@ -253,7 +252,7 @@ class BatchMatcher:
             return frame
         # the cap is decided on the pairs' keys alone, then each part keeps only its capped rows, so memory holds
         # the deep candidates' keys and the final rows, never every deep row with its explanation
-        keys = [f[_KEY_COLUMNS] for f in (pd.read_parquet(p) for p in parts) if len(f)]
+        keys = [f[KEY_COLUMNS] for f in (pd.read_parquet(p) for p in parts) if len(f)]
         if not keys:
             return pd.DataFrame()
         kept, stats = cap_exposure(pd.concat(keys, ignore_index=True), self.k, cap)
@@ -284,9 +283,9 @@ class BatchMatcher:
         if rows.empty:
             return rows
         coll = self.matcher.collections[target]
-        ordered = [t for _, group in rows.groupby("query_id", sort=False) for t in group["target_id"]]
-        records = iter(coll.records.loc[coll.rows_of(ordered)].to_dict("records"))
         groups = list(rows.groupby("query_id", sort=False))
+        ordered = [t for _, group in groups for t in group["target_id"]]
+        records = iter(coll.records.loc[coll.rows_of(ordered)].to_dict("records"))
         results = [
             SearchResult(Query(text=texts[qid], kind=source, id=qid), target,
                          [Match(rank=int(r), target_id=str(t), score=0.0, components={}, ranks={}, record=next(records))

@@ -98,6 +98,16 @@ class _Ngrams:
         return l2_normalize(counts @ sp.diags(self.idf), norm="l2", copy=False).tocsr()
 
 
+def _split_profiles(names: Sequence[object], texts: Sequence[object]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(company keys, business scopes) of enterprise records (see `profile_parts`)."""
+    return tuple(zip(*(profile_parts(n, t) for n, t in zip(names, texts)))) if len(names) else ((), ())
+
+
+def _profiles(keys: Sequence[str], scopes: Sequence[str]) -> list[str]:
+    """The name + scope text whose n-grams the members read."""
+    return [f"{k}。{s}" for k, s in zip(keys, scopes)]
+
+
 @dataclass
 class _Member:
     """One logistic regression over the n-grams and structural cues of a profile."""
@@ -111,7 +121,7 @@ class _Member:
 
     def _features(self, keys: Sequence[str], scopes: Sequence[str]) -> sp.csr_matrix:
         structure = (structure_features(keys, scopes) - self.mean) / self.scale
-        return sp.hstack([self.names.transform(keys), self.texts.transform([f"{k}。{s}" for k, s in zip(keys, scopes)]),
+        return sp.hstack([self.names.transform(keys), self.texts.transform(_profiles(keys, scopes)),
                           sp.csr_matrix(structure)]).tocsr()
 
     @classmethod
@@ -120,7 +130,7 @@ class _Member:
         mean, scale = structure.mean(axis=0), structure.std(axis=0)
         scale[scale == 0] = 1.0
         member = cls(_Ngrams.fit(keys, (1, 2), max(1, min_df - 2)),
-                     _Ngrams.fit([f"{k}。{s}" for k, s in zip(keys, scopes)], (1, 2), min_df), mean, scale, np.zeros(0), 0.0)
+                     _Ngrams.fit(_profiles(keys, scopes), (1, 2), min_df), mean, scale, np.zeros(0), 0.0)
         lr = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(member._features(keys, scopes), y)
         member.coef, member.intercept = lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
         return member
@@ -174,7 +184,7 @@ class ActivityModel:
         y = np.asarray(labels, dtype=bool)
         if not (len(names) == len(texts) == len(y)):
             raise MatcherError(f"activity model: {len(names)} names, {len(texts)} texts and {len(y)} labels differ in number")
-        keys, scopes = zip(*(profile_parts(n, t) for n, t in zip(names, texts))) if len(y) else ((), ())
+        keys, scopes = _split_profiles(names, texts)
         fold = np.array([fold_of(k, folds) for k in keys], dtype=np.int64)
         members = []
         for f in range(folds):
@@ -194,7 +204,7 @@ class ActivityModel:
         out = np.zeros(len(names))
         if len(names) == 0:
             return out
-        keys, scopes = zip(*(profile_parts(n, t) for n, t in zip(names, texts)))
+        keys, scopes = _split_profiles(names, texts)
         fold = np.array([fold_of(k, len(self.members)) for k in keys])
         for f, member in enumerate(self.members):
             rows = np.flatnonzero(fold == f)

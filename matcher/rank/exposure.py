@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+KEY_COLUMNS = ["query_id", "rank", "target_id", "score"]  # what the cap is decided on
+
 
 @dataclass(frozen=True)
 class ExposureStats:
@@ -68,7 +70,7 @@ def cap_exposure(frame: pd.DataFrame, k: int, max_per_target: int) -> tuple[pd.D
     """
     if max_per_target < 1 or k < 1:
         raise ValueError(f"k ({k}) and max_per_target ({max_per_target}) must be at least 1")
-    missing = [c for c in ("query_id", "rank", "target_id", "score") if c not in frame.columns]
+    missing = [c for c in KEY_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"cap_exposure needs the columns {missing}")
     empty = ExposureStats(0, 0, 0, 0, 0, 0, 0)
