@@ -1,6 +1,6 @@
 """专利–企业匹配工作台: `streamlit run app.py`.
 
-Login gate first (nothing of the data is shown without it), then three pages. The engine
+Login gate first (nothing of the data is shown without it), then four pages. The engine
 (MATCHER_INDEX_DIR, default artifacts/index) and the tracking store (DATABASE_URL, default
 artifacts/tracking.sqlite) are cached per server process with st.cache_resource.
 """
@@ -22,6 +22,7 @@ except Exception:  # noqa: BLE001 - the pages show the reason as a message
     pass
 st.navigation([
     st.Page(PAGES / "browse.py", title="匹配浏览", icon=":material/search:", default=True),
+    st.Page(PAGES / "batch.py", title="夜间清单", icon=":material/list_alt:"),
     st.Page(PAGES / "tracking.py", title="推送跟踪", icon=":material/checklist:"),
     st.Page(PAGES / "overview.py", title="总览", icon=":material/bar_chart:"),
 ]).run()

@@ -8,7 +8,7 @@ import math
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from matcher import __version__
 from matcher.engine import Match, Matcher, Query, SearchResult
+from matcher.errors import InputError
 from matcher.explain import Explanation
 from matcher.index.collection import CONTENT
 from matcher.index.atomic import atomic_dir, atomic_write_text
@@ -57,6 +58,36 @@ class RunManifest:
     exposure: dict[str, dict] = field(default_factory=dict)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, path: str | Path) -> RunManifest:
+        """A run_manifest.json written by `BatchMatcher.run` (fields a newer writer added are ignored).
+
+        Raises:
+            InputError: the file cannot be read or is not a run manifest.
+        """
+        path = Path(path)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"not a readable run manifest ({exc})", file=str(path),
+                             hint="run `matcher match` again to rewrite the exports") from exc
+        names = {f.name for f in fields(cls)}
+        if not isinstance(raw, dict) or "run_key" not in raw or "started_at" not in raw:
+            raise InputError("not a run manifest: 'run_key' and 'started_at' are missing", file=str(path),
+                             hint="run `matcher match` again to rewrite the exports")
+        return cls(**{k: v for k, v in raw.items() if k in names})
+
+
+def index_info(matcher: Matcher) -> dict[str, dict]:
+    """What a run records of the index it ranked: kind -> rows, encoder model id and the records' data hash."""
+    return {k.value: {"rows": len(c), "model_id": c.model_id, "data_hash": c.manifest().data_hash}
+            for k, c in sorted(matcher.collections.items())}
+
+
+def export_stem(direction: str) -> str:
+    """The file name stem of one direction's export ("enterprise->patent" -> "enterprise_to_patent")."""
+    return direction.replace("->", "_to_")
 
 
 _EXPLANATION_COLUMNS = EXPORT_COLUMNS[-5:]
@@ -160,7 +191,7 @@ class BatchMatcher:
         payload = {
             "version": __version__,
             "columns": EXPORT_COLUMNS,
-            "index": {k.value: c.manifest().data_hash for k, c in sorted(self.matcher.collections.items())},
+            "index": index_info(self.matcher),
             "model": self.matcher.encoder.model_id,
             "config": self.matcher.config.model_dump(mode="json", exclude={"cache_dir"}),
             "k": self.k,
@@ -189,13 +220,13 @@ class BatchMatcher:
         work.mkdir(parents=True, exist_ok=True)
         manifest = RunManifest(run_key=key, started_at=utc_now(), k=self.k, directions=self.directions, filters=self.filters,
                                max_per_target=self.max_per_target)
-        manifest.index = {k.value: {"rows": len(c), "model_id": c.model_id} for k, c in self.matcher.collections.items()}
+        manifest.index = index_info(self.matcher)
         frames: dict[str, pd.DataFrame] = {}
         for direction in self.directions:
             frames[direction] = self._run_direction(direction, work, manifest, show_progress)
         with atomic_dir(out_dir / "matches") as tmp:
             for direction, frame in frames.items():
-                stem = direction.replace("->", "_to_")
+                stem = export_stem(direction)
                 manifest.rows[direction] = len(frame)
                 for fmt in self.formats:
                     path = tmp / f"{stem}.{fmt}"
@@ -226,7 +257,7 @@ class BatchMatcher:
         texts = dict(zip(coll.records["id"], coll.records[CONTENT]))
         chunks = [ids[i : i + self.chunk_size] for i in range(0, len(ids), self.chunk_size)]
         manifest.chunks_total += len(chunks)
-        stem = direction.replace("->", "_to_")
+        stem = export_stem(direction)
         parts = []
         capped = direction in self.max_per_target
         for n, chunk in enumerate(tqdm(chunks, desc=direction, disable=not show_progress)):

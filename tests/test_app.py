@@ -17,6 +17,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from matcher.engine import Matcher
+from matcher.export import BatchMatcher
 from matcher.workbench.export import to_csv_bytes, to_xlsx_bytes
 from matcher.workbench.frames import PAIR_COLUMNS, SHORTLIST_COLUMNS
 from matcher.workbench.highlight import highlight_terms
@@ -30,6 +32,7 @@ VIEWER = ("viewer", "demo-viewer-2024")
 TRACKING = "matcher/workbench/page_files/tracking.py"
 OVERVIEW = "matcher/workbench/page_files/overview.py"
 BROWSE = "matcher/workbench/page_files/browse.py"
+BATCH = "matcher/workbench/page_files/batch.py"
 TIMEOUT = 180
 
 
@@ -411,6 +414,80 @@ def test_viewer_cannot_change_tracking(app_env):
     assert "只读账号" in viewer.info[0].value
     assert not [b for b in viewer.button if b.label == "保存修改"]
     assert len(viewer.dataframe[0].value) == 1  # but may read (and export) the shortlist
+
+
+# ----------------------------------------------------------------------------- nightly lists
+@pytest.fixture(scope="module")
+def nightly_run(demo_index, config, tmp_path_factory):
+    """The demo index's batch run, patent -> enterprise lists capped at 20 lists per enterprise: its matches folder."""
+    out = tmp_path_factory.mktemp("nightly")
+    BatchMatcher(Matcher.load(demo_index, config), k=10, formats=("parquet",), max_per_target={"patent->enterprise": 20}).run(out)
+    return out / "matches"
+
+
+def test_nightly_lists_page(app_env, nightly_run):
+    app_env.setenv("MATCHER_EXPORT_DIR", str(nightly_run))
+    at = login(new_app())
+    at.switch_page(BATCH).run()
+    _no_errors(at)
+    assert [t.value for t in at.title] == ["夜间推荐清单"]
+    texts = _texts(at)
+    assert "每个清单取前 10 名" in texts and "每个企业/需求最多出现在 20 个清单中" in texts
+    assert len(at.dataframe[0].value) == 400  # the run's first direction: 40 enterprises' lists of 10 patents
+    at.radio(key="b_direction").set_value("patent->enterprise").run()
+    table = at.dataframe[0].value
+    assert len(table) == 600 and table["出现清单数"].max() <= 20 and (table["引擎排名"] >= table["排名"]).all()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["清单数"] == "60" and metrics["筛选后配对"] == "600" and metrics["单个企业/需求最多出现"] == "20 个清单"
+    charts = at.get("plotly_chart")
+    assert "出现在最多清单中的企业/需求" in json.loads(charts[0].proto.spec)["layout"]["title"]["text"]
+
+    at.text_input(key="b_search").input("DEMO-P-001").run()
+    table = at.dataframe[0].value
+    assert set(table["专利号"]) == {"DEMO-P-001"} and table["排名"].tolist() == list(range(1, 11))
+    at.slider(key="b_max_rank").set_value(3).run()
+    assert at.dataframe[0].value["排名"].tolist() == [1, 2, 3]
+    shown = at.dataframe[0].value
+    assert at.multiselect(key="b_pick").options == [f"{n} ↔ {e}（第 {r} 名）" for n, e, r in
+                                                   zip(shown["专利名称"], shown["企业/需求名称"], shown["排名"])]
+    keys = [f"DEMO-P-001 ↔ {e}" for e in shown["企业/需求编号"]]
+    at.multiselect(key="b_pick").select(keys[0]).select(keys[1]).run()
+    _button(at, "加入推送清单（2 对）").click()
+    at.run()
+    _no_errors(at)
+    assert "已加入推送清单 2 对" in at.success[0].value
+    assert at.dataframe[0].value["跟踪状态"].tolist() == ["待推送", "待推送", ""]
+    assert at.multiselect(key="b_pick").value == []
+    at.checkbox(key="b_hide_tracked").check().run()
+    assert at.dataframe[0].value["排名"].tolist() == [3]
+    at.switch_page(TRACKING).run()
+    shortlist = at.dataframe[0].value
+    assert sorted(shortlist["专利号"]) == ["DEMO-P-001", "DEMO-P-001"] and set(shortlist["状态"]) == {"待推送"}
+
+
+def test_nightly_lists_page_without_a_run_broken_or_read_only(app_env, nightly_run, tmp_path):
+    app_env.setenv("MATCHER_EXPORT_DIR", str(tmp_path / "none"))
+    at = login(new_app())
+    at.switch_page(BATCH).run()
+    _no_errors(at)
+    assert "尚无夜间推荐清单" in at.info[0].value and "matcher match" in at.info[0].value
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "run_manifest.json").write_text("{", encoding="utf-8")
+    app_env.setenv("MATCHER_EXPORT_DIR", str(broken))
+    at = login(new_app())
+    at.switch_page(BATCH).run()
+    assert not at.exception
+    assert "夜间推荐清单无法读取" in at.error[0].value and "run_manifest.json" in at.error[0].value
+
+    app_env.setenv("MATCHER_EXPORT_DIR", str(nightly_run))
+    viewer = login(new_app(), VIEWER)
+    viewer.switch_page(BATCH).run()
+    _no_errors(viewer)
+    assert len(viewer.dataframe[0].value) == 400
+    assert not [b for b in viewer.button if b.label.startswith("加入推送清单")]
+    assert "只读账号不能加入推送清单" in _texts(viewer)
 
 
 # ----------------------------------------------------------------------------- overview and load time

@@ -1,7 +1,8 @@
 """End-to-end: `streamlit run app.py` on localhost, driven by a real headless Chromium (Playwright for Python).
 
 Logs in, picks a demand, sees ranked patents, moves the top one to 已推送, reloads the browser
-(a new Streamlit session: log in again), and still sees 已推送, on the card and on the tracking page.
+(a new Streamlit session: log in again), and still sees 已推送, on the card and on the tracking page; then opens
+the overview and the nightly lists.
 A screenshot of every page is taken on the way (into a temporary folder, or into
 MATCHER_SCREENSHOTS_DIR, e.g. docs/screenshots, when that is set).
 """
@@ -37,12 +38,19 @@ def _free_port() -> int:
 
 
 @pytest.fixture()
-def server(demo_index, cache_dir, tmp_path):
-    """`streamlit run app.py` on 127.0.0.1 with the demo index, demo users and a fresh SQLite tracking DB."""
+def server(demo_index, config, cache_dir, tmp_path):
+    """`streamlit run app.py` on 127.0.0.1 with the demo index and its nightly lists, demo users and a fresh SQLite
+    tracking DB."""
+    from matcher.engine import Matcher
+    from matcher.export import BatchMatcher
+
+    BatchMatcher(Matcher.load(demo_index, config), k=10, formats=("parquet",),
+                 max_per_target={"patent->enterprise": 20}).run(tmp_path / "exports")
     port = _free_port()
     env = {
         **os.environ,
         "MATCHER_INDEX_DIR": str(demo_index),
+        "MATCHER_EXPORT_DIR": str(tmp_path / "exports" / "matches"),
         "MATCHER_CACHE_DIR": str(cache_dir),
         "MATCHER_USERS_FILE": str(ROOT / "config" / "users.example.toml"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'tracking.sqlite'}",
@@ -174,5 +182,13 @@ def test_login_pick_demand_push_reload(server, tmp_path):
             _settle(page)
             assert page.locator(".js-plotly-plot").count() == 5
             shot("overview", page)
+
+            page.get_by_role("link", name="夜间清单").click()
+            page.get_by_role("heading", name="夜间推荐清单").wait_for(timeout=WAIT_MS)
+            page.get_by_text("每个清单取前 10 名").wait_for(timeout=WAIT_MS)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=WAIT_MS)
+            _settle(page)
+            assert page.get_by_text("出现在最多清单中的专利").count() > 0  # the run's first direction: enterprise -> patent
+            shot("nightly", page)
         finally:
             browser.close()

@@ -71,3 +71,14 @@ def reply_times(frame: pd.DataFrame) -> go.Figure:
                        labels={"days": "天数", "industry": "行业"})
     fig.update_layout(yaxis_title="记录数", **_LAYOUT)
     return fig
+
+
+def most_listed(frame: pd.DataFrame, target_label: str) -> go.Figure:
+    """Horizontal bars: the targets in the most nightly lists (columns 名称, 编号, 出现清单数; most first)."""
+    title = f"出现在最多清单中的{target_label}"
+    if frame.empty:
+        return _empty(title, "暂无清单")
+    data = frame.assign(标签=[f"{n[:18]}（{i}）" for n, i in zip(frame["名称"], frame["编号"])])
+    fig = px.bar(data.iloc[::-1], x="出现清单数", y="标签", orientation="h", title=title, labels={"标签": target_label})
+    fig.update_layout(**{**_LAYOUT, "height": max(340, 24 * len(data) + 80)})
+    return fig
