@@ -152,3 +152,19 @@ def test_unreadable_runs_are_clear_errors(capped_run, tmp_path):
     (folder / "run_manifest.json").write_text(json.dumps({**manifest, "files": ["enterprise_to_patent.xlsx"]}), encoding="utf-8")
     with pytest.raises(InputError, match=r"no parquet or csv export for enterprise_to_patent.*--formats csv,parquet"):
         load_batch(folder)
+
+
+def test_a_run_of_an_older_version_without_engine_rank_or_activity(capped_run, tmp_path):
+    folder = tmp_path / "matches"
+    shutil.copytree(capped_run, folder)
+    for stem in ("patent_to_enterprise", "enterprise_to_patent"):
+        old = pd.read_parquet(folder / f"{stem}.parquet").drop(columns=["engine_rank", "activity"])
+        old.to_parquet(folder / f"{stem}.parquet", index=False)
+    manifest = json.loads((folder / "run_manifest.json").read_text(encoding="utf-8"))
+    for key in ("max_per_target", "exposure"):
+        manifest.pop(key)
+    (folder / "run_manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    batch = load_batch(folder)
+    table = pair_table(batch, P2E)
+    assert table["引擎排名"].tolist() == table["排名"].tolist() and (table["专利活跃度"] == "").all()
+    assert "专利 → 企业（每个专利的企业清单）：600 对；未设出现次数上限" in run_summary(batch.manifest)

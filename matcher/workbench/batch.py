@@ -114,7 +114,6 @@ def pair_table(batch: BatchLists, direction: str, patents: pd.DataFrame | None =
         direction: "patent->enterprise" or "enterprise->patent".
         patents, enterprises: the index's records, for the metadata of both sides (the export carries only the
             target's); ids no longer in the index keep the export's own target columns or stay blank.
-        tracked: (patent_id, enterprise_id) -> shortlist item, for the 跟踪状态 column.
 
     Returns:
         One row per exported pair in the run's order; 出现清单数 is how many of the run's lists in this
@@ -136,19 +135,25 @@ def pair_table(batch: BatchLists, direction: str, patents: pd.DataFrame | None =
         "综合分": frame["score"].astype(float).round(3),
     })
     for label, column in (("语义分", "dense"), ("关键词分", "bm25"), ("条目分", "items"), ("专利活跃度", "activity")):
-        values = pd.to_numeric(frame[column], errors="coerce").round(3) if column in frame else pd.Series(float("nan"), index=frame.index)
+        values = _numbers(frame, column).round(3)
         out[label] = values.astype(object).where(values.notna(), "")
-    out["共有关键词"] = text["shared_terms"] if "shared_terms" in text else ""
-    out["最相关专利句"] = text["closest_sentence"] if "closest_sentence" in text else ""
+    for label, column in (("共有关键词", "shared_terms"), ("最相关专利句", "closest_sentence")):
+        out[label] = text[column] if column in text else ""
     held = text["held_patent"] if "held_patent" in text else pd.Series("", index=frame.index)
-    similarity = pd.to_numeric(frame.get("held_similarity"), errors="coerce") if "held_similarity" in frame else None
     out["企业已持有相近专利"] = [f"{h}（相似度 {s:.2f}）" if h and s == s else h
-                          for h, s in zip(held, similarity if similarity is not None else [float("nan")] * len(held))]
+                          for h, s in zip(held, _numbers(frame, "held_similarity"))]
     _add_meta(out, "专利号", _PATENT_META, patents, text, "target_" if patent_side == "target" else None)
     _add_meta(out, "企业/需求编号", _ENTERPRISE_META, enterprises, text, "target_" if enterprise_side == "target" else None)
     out["出现清单数"] = frame.groupby("target_id")["query_id"].transform("nunique").astype(int).to_numpy()
     out["跟踪状态"] = ""
     return out[BATCH_COLUMNS].reset_index(drop=True)
+
+
+def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A numeric export column (NaN where blank, or everywhere when an older run did not write it)."""
+    if column not in frame:
+        return pd.Series(float("nan"), index=frame.index)
+    return pd.to_numeric(frame[column], errors="coerce")
 
 
 def mark_tracked(table: pd.DataFrame, tracked: Mapping[tuple[str, str], Item]) -> pd.DataFrame:
