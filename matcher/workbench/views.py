@@ -1,4 +1,5 @@
-"""The workbench pages: login gate, two-way match browsing, the nightly lists, outreach tracking and the overview.
+"""The workbench pages: login gate, two-way match browsing, outreach tracking and the overview (the nightly lists:
+`batch_page.py`).
 
 Every page checks the signed-in user first (nothing of the data is rendered without a login) and
 turns a MatcherError into one message instead of a traceback.
@@ -9,7 +10,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -17,12 +17,10 @@ import streamlit as st
 from matcher.auth import User, authenticate
 from matcher.engine import Matcher, Query, SearchResult
 from matcher.errors import MatcherError
-from matcher.export import RunManifest, index_info
 from matcher.index.collection import CONTENT
 from matcher.schema import Kind
 from matcher.tracking import (
     REASONS,
-    DuplicatePairError,
     REJECTED,
     STATUSES,
     ConcurrentEditError,
@@ -47,20 +45,6 @@ from matcher.workbench.frames import (
     text_query_id,
 )
 from matcher.workbench.highlight import highlight_terms
-from matcher.workbench.batch import (
-    DIRECTION_LABELS,
-    MANIFEST,
-    TARGET_LABELS,
-    BatchFilter,
-    export_dir,
-    filter_pairs,
-    load_batch,
-    mark_tracked,
-    most_listed,
-    pair_table,
-    run_summary,
-    stale_reasons,
-)
 from matcher.workbench.resources import get_matcher, get_store, get_users, index_dir, warm_matcher
 
 APP_TITLE = "专利–企业匹配工作台"
@@ -178,7 +162,8 @@ def _engine() -> Matcher:
         raise
 
 
-def _store() -> TrackingStore:
+def tracking_store() -> TrackingStore:
+    """The tracking store, or an error message that stops the page when the database cannot be used."""
     try:
         return get_store()
     except MatcherError as exc:
@@ -197,7 +182,8 @@ def download_buttons(frame: pd.DataFrame, stem: str, key: str) -> None:
 
 
 # ----------------------------------------------------------------------------- browse
-def _multiselect(label: str, options: list[str], key: str, help: str | None = None) -> list[str]:
+def sidebar_multiselect(label: str, options: list[str], key: str, help: str | None = None) -> list[str]:
+    """A sidebar filter that keeps its choice across pages and drops choices no longer offered ([] without options)."""
     if not options:
         return []
     keep(key, [])
@@ -211,17 +197,17 @@ def sidebar_filters(matcher: Matcher, target: Kind) -> tuple[dict[str, list[str]
     st.sidebar.header("筛选")
     filters: dict[str, list[str]] = {}
     if target == Kind.PATENT:
-        filters["industry"] = _multiselect("行业", option_values(recs, "industry", major=True), "f_p_industry")
-        filters["region"] = _multiselect("地区", option_values(recs, "region"), "f_p_region")
-        filters["applicant_type"] = _multiselect("申请人类型", option_values(recs, "applicant_type"), "f_p_applicant_type",
+        filters["industry"] = sidebar_multiselect("行业", option_values(recs, "industry", major=True), "f_p_industry")
+        filters["region"] = sidebar_multiselect("地区", option_values(recs, "region"), "f_p_region")
+        filters["applicant_type"] = sidebar_multiselect("申请人类型", option_values(recs, "applicant_type"), "f_p_applicant_type",
                                                  help="如只看高校专利，选「高校」")
-        filters["license_mode"] = _multiselect("许可方式", option_values(recs, "license_mode"), "f_p_license_mode")
-        filters["maturity"] = _multiselect("成熟度 / 等级", option_values(recs, "maturity"), "f_p_maturity")
+        filters["license_mode"] = sidebar_multiselect("许可方式", option_values(recs, "license_mode"), "f_p_license_mode")
+        filters["maturity"] = sidebar_multiselect("成熟度 / 等级", option_values(recs, "maturity"), "f_p_maturity")
     else:
-        filters["industry"] = _multiselect("行业", option_values(recs, "industry", major=True), "f_e_industry")
-        filters["region"] = _multiselect("地区", option_values(recs, "region"), "f_e_region")
-        filters["size"] = _multiselect("企业规模", option_values(recs, "size"), "f_e_size")
-        filters["cooperation"] = _multiselect("合作方式", option_values(recs, "cooperation", split=","), "f_e_cooperation")
+        filters["industry"] = sidebar_multiselect("行业", option_values(recs, "industry", major=True), "f_e_industry")
+        filters["region"] = sidebar_multiselect("地区", option_values(recs, "region"), "f_e_region")
+        filters["size"] = sidebar_multiselect("企业规模", option_values(recs, "size"), "f_e_size")
+        filters["cooperation"] = sidebar_multiselect("合作方式", option_values(recs, "cooperation", split=","), "f_e_cooperation")
     min_score = st.sidebar.number_input("最低综合分", value=None, step=0.1, placeholder="不限", key=keep("f_min_score"),
                                         help="综合分为语义分、关键词分、条目分与短语分融合后的分数，越高越相关")
     hide_contacted = st.sidebar.checkbox("隐藏已联系的组合", key=keep("f_hide_contacted", False), help="已推送及之后状态的组合不再列出")
@@ -288,7 +274,7 @@ def browse_page() -> None:
     """Pick an enterprise / demand, a patent, or paste a demand, and see ranked, explained matches."""
     user = require_user()
     st.title("匹配浏览")
-    matcher, store = _engine(), _store()
+    matcher, store = _engine(), tracking_store()
     mode = st.radio("匹配方向", list(DIRECTIONS), format_func=DIRECTIONS.get, horizontal=True, key=keep("mode", "enterprise"))
     target = Kind.ENTERPRISE if mode == "patent" else Kind.PATENT
     filters, min_score, hide_contacted, k = sidebar_filters(matcher, target)
@@ -448,7 +434,7 @@ def _move_item(item_id: int, version: int, status: str) -> None:
 def tracking_page() -> None:
     """The shortlist: filter, export, and move one pair through the statuses with history."""
     user = require_user()
-    store = _store()
+    store = tracking_store()
     st.title("推送跟踪")
     items = store.items()
     st.sidebar.header("筛选推送清单")
@@ -551,145 +537,6 @@ def _describe(changes: dict) -> str:
     return "；".join(f"{_FIELD_NAMES.get(k, k)}：{v[0] or '—'} → {v[1] or '—'}" for k, v in changes.items())
 
 
-# ----------------------------------------------------------------------------- nightly lists
-BATCH_SHOWN = 2000  # rows drawn on screen at once (the filters narrow 200k pairs down)
-BATCH_DOWNLOAD = 20000  # rows a download is built for in the browser (the export folder has every row)
-BATCH_PICK = 200  # pairs offered for adding to the shortlist at once
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-@st.cache_data(show_spinner="正在读取夜间推荐清单…", max_entries=4)
-def batch_tables(folder: str, stamp: float, _matcher: Matcher | None, index_key: str  # noqa: ARG001 - cache keys
-                 ) -> tuple[RunManifest | None, dict[str, pd.DataFrame], dict]:
-    """The last run's manifest, each direction's `pair_table`, and the index it is compared with."""
-    batch = load_batch(folder)
-    if batch is None:
-        return None, {}, {}
-    records = {k: (_matcher.collections[k].records if _matcher is not None and k in _matcher.collections else None) for k in Kind}
-    tables = {d: pair_table(batch, d, records[Kind.PATENT], records[Kind.ENTERPRISE]) for d in batch.manifest.directions}
-    return batch.manifest, tables, (index_info(_matcher) if _matcher is not None else {})
-
-
-@page
-def batch_page() -> None:
-    """The nightly lists of `matcher match`: filter them, see who recurs, and put pairs on the shortlist."""
-    user = require_user()
-    st.title("夜间推荐清单")
-    folder = export_dir()
-    try:
-        matcher = get_matcher()
-    except MatcherError as exc:
-        matcher = None
-        st.warning(f"匹配引擎无法加载（{exc}）：清单照常显示，但缺少查询方的行业、地区等信息，也无法检查索引是否已变化。")
-    try:
-        manifest, tables, current = batch_tables(str(folder), _mtime(folder / MANIFEST), matcher, f"{index_dir()}:{id(matcher)}")
-    except MatcherError as exc:
-        st.error(f"夜间推荐清单无法读取：{exc}")
-        return
-    if manifest is None:
-        st.info(f"尚无夜间推荐清单（{folder}）：运行 `matcher match` 生成每个专利的企业清单和每个企业/需求的专利清单"
-                "（`--max-per-enterprise 20` 可限制单个企业出现的清单数）。")
-        return
-    for line in run_summary(manifest):
-        st.caption(line)
-    stale = stale_reasons(manifest, current) if matcher is not None else []
-    if stale:
-        st.warning("清单生成后索引已变化（" + "；".join(stale) + "）：清单不含新记录，已删除的记录仍会出现，请重新运行 `matcher match`。")
-    if manifest.notes:
-        with st.expander(f"运行备注（{len(manifest.notes)} 条）"):
-            for note in manifest.notes:
-                st.text(note)
-    directions = [d for d in manifest.directions if d in tables]
-    if not directions:
-        st.warning("本次运行没有输出任何方向的清单，请查看运行备注。")
-        return
-    keep("b_direction", directions[0])
-    if st.session_state["b_direction"] not in directions:
-        st.session_state["b_direction"] = directions[0]
-    direction = st.radio("清单方向", directions, format_func=lambda d: DIRECTION_LABELS.get(d, d), horizontal=True,
-                         key="b_direction")
-    table = mark_tracked(tables[direction], _store().pair_status())
-    target_label = TARGET_LABELS[direction]
-
-    st.sidebar.header("筛选清单")
-    needle = st.sidebar.text_input("关键字（专利/企业名称或编号）", key=keep("b_search", ""))
-    keep("b_max_rank", manifest.k)
-    st.session_state["b_max_rank"] = min(max(int(st.session_state["b_max_rank"] or manifest.k), 1), max(manifest.k, 1))
-    max_rank = st.sidebar.slider("每个清单只看前 N 名", min_value=1, max_value=max(manifest.k, 2), key="b_max_rank")
-    chosen = BatchFilter(
-        needle=needle, max_rank=max_rank,
-        patent_industries=_multiselect("专利行业", sorted(set(table["专利行业"].map(major_industry))), "b_industry"),
-        applicant_types=_multiselect("申请人类型", option_values(table, "申请人类型"), "b_applicant_type",
-                                     help="如只看高校专利，选「高校」"),
-        enterprise_regions=_multiselect("企业地区", option_values(table, "企业地区"), "b_region"),
-        hide_tracked=st.sidebar.checkbox("隐藏已加入推送清单的组合", key=keep("b_hide_tracked", False)),
-    )
-    shown = filter_pairs(table, chosen)
-    c = st.columns(4)
-    c[0].metric("清单数", f"{table['专利号' if direction == 'patent->enterprise' else '企业/需求编号'].nunique():,}")
-    c[1].metric("筛选后配对", f"{len(shown):,}")
-    c[2].metric(f"不同{target_label}", f"{shown['企业/需求编号' if direction == 'patent->enterprise' else '专利号'].nunique():,}")
-    c[3].metric(f"单个{target_label}最多出现", f"{int(table['出现清单数'].max()) if len(table) else 0:,} 个清单")
-    if shown.empty:
-        st.warning("没有符合筛选条件的配对：请放宽侧栏中的关键字、名次、行业、申请人类型或地区。")
-        return
-    st.dataframe(shown.head(BATCH_SHOWN), hide_index=True, width="stretch",
-                 column_config={"出现清单数": st.column_config.NumberColumn(help=f"本次运行中该{target_label}出现在多少个清单里"),
-                                "引擎排名": st.column_config.NumberColumn(help="设置出现次数上限前引擎给出的名次")})
-    if len(shown) > BATCH_SHOWN:
-        st.caption(f"显示前 {BATCH_SHOWN:,} 行（共 {len(shown):,} 行），可用侧栏筛选缩小范围。")
-    if len(shown) <= BATCH_DOWNLOAD:
-        download_buttons(shown, "夜间推荐清单", "batch_export")
-    else:
-        st.caption(f"筛选结果超过 {BATCH_DOWNLOAD:,} 行，请缩小范围后下载；完整清单见导出目录 {folder}。")
-    _batch_to_shortlist(user, shown.head(BATCH_PICK))
-    st.plotly_chart(charts.most_listed(most_listed(table, direction), target_label), key="chart_most_listed")
-    if not manifest.max_per_target.get(direction):
-        flag = "--max-per-enterprise" if direction == "patent->enterprise" else "--max-per-patent"
-        st.caption(f"少数{target_label}占据大量清单时，可用 `matcher match {flag} N` 限制单个{target_label}出现的清单数。")
-
-
-def _batch_to_shortlist(user: User, rows: pd.DataFrame) -> None:
-    """Pick pairs of the filtered lists and put them on the shortlist (editors only)."""
-    if not user.can_edit:
-        st.caption("只读账号不能加入推送清单。")
-        return
-    # a pair is in one list per direction, so "patent id ↔ enterprise id" names a row
-    by_key = {f"{r['专利号']} ↔ {r['企业/需求编号']}": r for r in rows.to_dict("records")}
-    labels = {key: f"{r['专利名称']} ↔ {r['企业/需求名称']}（第 {r['排名']} 名）" for key, r in by_key.items()}
-    keep("b_pick", [])
-    st.session_state["b_pick"] = [key for key in st.session_state["b_pick"] if key in labels]
-    picked = st.multiselect(f"选择要加入推送清单的组合（筛选结果的前 {min(len(rows), BATCH_PICK)} 个）", list(labels),
-                            format_func=labels.get, key="b_pick", placeholder="可多选")
-    st.button(f"加入推送清单（{len(picked)} 对）", key="b_add", disabled=not picked, type="primary",
-              on_click=_add_batch_pairs, args=([by_key[key] for key in picked],))
-
-
-def _add_batch_pairs(rows: list[dict]) -> None:
-    user = current_user()
-    if user is None or not user.can_edit:
-        flash("error", "只读账号不能修改推送清单")
-        return
-    store, added, present = get_store(), 0, 0
-    for r in rows:
-        try:
-            store.add(r["专利号"], r["企业/需求编号"], user=user.name, patent_title=r["专利名称"],
-                      enterprise_name=r["企业/需求名称"], industry=r["专利行业"], score=float(r["综合分"]))
-            added += 1
-        except DuplicatePairError:
-            present += 1
-        except MatcherError as exc:
-            flash("error", str(exc))
-    st.session_state["b_pick"] = []
-    flash("success", f"已加入推送清单 {added} 对（待推送）" + (f"，{present} 对已在清单中" if present else ""))
-
-
 # ----------------------------------------------------------------------------- overview
 @st.cache_data(show_spinner="正在计算总览…", max_entries=8)
 def overview_matches(_matcher: Matcher, index_key: str, k: int) -> pd.DataFrame:  # noqa: ARG001 - index_key: cache key
@@ -707,7 +554,7 @@ def overview_matches(_matcher: Matcher, index_key: str, k: int) -> pd.DataFrame:
 def overview_page() -> None:
     """Charts: matches per industry, score distribution, outreach funnel by status and industry, reply times."""
     require_user()
-    matcher, store = _engine(), _store()
+    matcher, store = _engine(), tracking_store()
     st.title("总览")
     k = st.sidebar.selectbox("每个企业/需求取前 K 名专利", [3, 5, 10, 20], key=keep("o_k", 5))
     patents = len(matcher.collections.get(Kind.PATENT, [])) if Kind.PATENT in matcher.collections else 0

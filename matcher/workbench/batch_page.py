@@ -1,0 +1,183 @@
+"""The workbench's nightly-lists page (夜间清单): the last `matcher match` run, filtered, with pairs put on the shortlist.
+
+The tables come from `matcher.workbench.batch` (no Streamlit there); the session helpers and the page decorator are
+the other pages' (`matcher.workbench.views`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from matcher.auth import User
+from matcher.engine import Matcher
+from matcher.errors import MatcherError
+from matcher.export import RunManifest, index_info
+from matcher.schema import Kind
+from matcher.tracking import DuplicatePairError, major_industry
+from matcher.workbench import charts
+from matcher.workbench.batch import (
+    DIRECTION_LABELS,
+    MANIFEST,
+    TARGET_LABELS,
+    BatchFilter,
+    export_dir,
+    filter_pairs,
+    load_batch,
+    mark_tracked,
+    most_listed,
+    pair_table,
+    run_summary,
+    stale_reasons,
+)
+from matcher.workbench.frames import option_values
+from matcher.workbench.resources import get_matcher, get_store, index_dir
+from matcher.workbench.views import (
+    current_user,
+    download_buttons,
+    flash,
+    keep,
+    page,
+    require_user,
+    sidebar_multiselect,
+    tracking_store,
+)
+
+BATCH_SHOWN = 2000  # rows drawn on screen at once (the filters narrow 200k pairs down)
+BATCH_DOWNLOAD = 20000  # rows a download is built for in the browser (the export folder has every row)
+BATCH_PICK = 200  # pairs offered for adding to the shortlist at once
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_data(show_spinner="正在读取夜间推荐清单…", max_entries=4)
+def batch_tables(folder: str, stamp: float, _matcher: Matcher | None, index_key: str  # noqa: ARG001 - cache keys
+                 ) -> tuple[RunManifest | None, dict[str, pd.DataFrame], dict]:
+    """The last run's manifest, each direction's `pair_table`, and the index it is compared with."""
+    batch = load_batch(folder)
+    if batch is None:
+        return None, {}, {}
+    records = {k: (_matcher.collections[k].records if _matcher is not None and k in _matcher.collections else None) for k in Kind}
+    tables = {d: pair_table(batch, d, records[Kind.PATENT], records[Kind.ENTERPRISE]) for d in batch.manifest.directions}
+    return batch.manifest, tables, (index_info(_matcher) if _matcher is not None else {})
+
+
+@page
+def batch_page() -> None:
+    """The nightly lists of `matcher match`: filter them, see who recurs, and put pairs on the shortlist."""
+    user = require_user()
+    st.title("夜间推荐清单")
+    folder = export_dir()
+    try:
+        matcher = get_matcher()
+    except MatcherError as exc:
+        matcher = None
+        st.warning(f"匹配引擎无法加载（{exc}）：清单照常显示，但缺少查询方的行业、地区等信息，也无法检查索引是否已变化。")
+    try:
+        manifest, tables, current = batch_tables(str(folder), _mtime(folder / MANIFEST), matcher, f"{index_dir()}:{id(matcher)}")
+    except MatcherError as exc:
+        st.error(f"夜间推荐清单无法读取：{exc}")
+        return
+    if manifest is None:
+        st.info(f"尚无夜间推荐清单（{folder}）：运行 `matcher match` 生成每个专利的企业清单和每个企业/需求的专利清单"
+                "（`--max-per-enterprise 20` 可限制单个企业出现的清单数）。")
+        return
+    for line in run_summary(manifest):
+        st.caption(line)
+    stale = stale_reasons(manifest, current) if matcher is not None else []
+    if stale:
+        st.warning("清单生成后索引已变化（" + "；".join(stale) + "）：清单不含新记录，已删除的记录仍会出现，请重新运行 `matcher match`。")
+    if manifest.notes:
+        with st.expander(f"运行备注（{len(manifest.notes)} 条）"):
+            for note in manifest.notes:
+                st.text(note)
+    directions = [d for d in manifest.directions if d in tables]
+    if not directions:
+        st.warning("本次运行没有输出任何方向的清单，请查看运行备注。")
+        return
+    keep("b_direction", directions[0])
+    if st.session_state["b_direction"] not in directions:
+        st.session_state["b_direction"] = directions[0]
+    direction = st.radio("清单方向", directions, format_func=lambda d: DIRECTION_LABELS.get(d, d), horizontal=True,
+                         key="b_direction")
+    table = mark_tracked(tables[direction], tracking_store().pair_status())
+    target_label = TARGET_LABELS[direction]
+
+    st.sidebar.header("筛选清单")
+    needle = st.sidebar.text_input("关键字（专利/企业名称或编号）", key=keep("b_search", ""))
+    keep("b_max_rank", manifest.k)
+    st.session_state["b_max_rank"] = min(max(int(st.session_state["b_max_rank"] or manifest.k), 1), max(manifest.k, 1))
+    max_rank = st.sidebar.slider("每个清单只看前 N 名", min_value=1, max_value=max(manifest.k, 2), key="b_max_rank")
+    chosen = BatchFilter(
+        needle=needle, max_rank=max_rank,
+        patent_industries=sidebar_multiselect("专利行业", sorted(set(table["专利行业"].map(major_industry))), "b_industry"),
+        applicant_types=sidebar_multiselect("申请人类型", option_values(table, "申请人类型"), "b_applicant_type",
+                                     help="如只看高校专利，选「高校」"),
+        enterprise_regions=sidebar_multiselect("企业地区", option_values(table, "企业地区"), "b_region"),
+        hide_tracked=st.sidebar.checkbox("隐藏已加入推送清单的组合", key=keep("b_hide_tracked", False)),
+    )
+    shown = filter_pairs(table, chosen)
+    c = st.columns(4)
+    c[0].metric("清单数", f"{table['专利号' if direction == 'patent->enterprise' else '企业/需求编号'].nunique():,}")
+    c[1].metric("筛选后配对", f"{len(shown):,}")
+    c[2].metric(f"不同{target_label}", f"{shown['企业/需求编号' if direction == 'patent->enterprise' else '专利号'].nunique():,}")
+    c[3].metric(f"单个{target_label}最多出现", f"{int(table['出现清单数'].max()) if len(table) else 0:,} 个清单")
+    if shown.empty:
+        st.warning("没有符合筛选条件的配对：请放宽侧栏中的关键字、名次、行业、申请人类型或地区。")
+        return
+    st.dataframe(shown.head(BATCH_SHOWN), hide_index=True, width="stretch",
+                 column_config={"出现清单数": st.column_config.NumberColumn(help=f"本次运行中该{target_label}出现在多少个清单里"),
+                                "引擎排名": st.column_config.NumberColumn(help="设置出现次数上限前引擎给出的名次")})
+    if len(shown) > BATCH_SHOWN:
+        st.caption(f"显示前 {BATCH_SHOWN:,} 行（共 {len(shown):,} 行），可用侧栏筛选缩小范围。")
+    if len(shown) <= BATCH_DOWNLOAD:
+        download_buttons(shown, "夜间推荐清单", "batch_export")
+    else:
+        st.caption(f"筛选结果超过 {BATCH_DOWNLOAD:,} 行，请缩小范围后下载；完整清单见导出目录 {folder}。")
+    _batch_to_shortlist(user, shown.head(BATCH_PICK))
+    st.plotly_chart(charts.most_listed(most_listed(table, direction), target_label), key="chart_most_listed")
+    if not manifest.max_per_target.get(direction):
+        flag = "--max-per-enterprise" if direction == "patent->enterprise" else "--max-per-patent"
+        st.caption(f"少数{target_label}占据大量清单时，可用 `matcher match {flag} N` 限制单个{target_label}出现的清单数。")
+
+
+def _batch_to_shortlist(user: User, rows: pd.DataFrame) -> None:
+    """Pick pairs of the filtered lists and put them on the shortlist (editors only)."""
+    if not user.can_edit:
+        st.caption("只读账号不能加入推送清单。")
+        return
+    # a pair is in one list per direction, so "patent id ↔ enterprise id" names a row
+    by_key = {f"{r['专利号']} ↔ {r['企业/需求编号']}": r for r in rows.to_dict("records")}
+    labels = {key: f"{r['专利名称']} ↔ {r['企业/需求名称']}（第 {r['排名']} 名）" for key, r in by_key.items()}
+    keep("b_pick", [])
+    st.session_state["b_pick"] = [key for key in st.session_state["b_pick"] if key in labels]
+    picked = st.multiselect(f"选择要加入推送清单的组合（筛选结果的前 {min(len(rows), BATCH_PICK)} 个）", list(labels),
+                            format_func=labels.get, key="b_pick", placeholder="可多选")
+    st.button(f"加入推送清单（{len(picked)} 对）", key="b_add", disabled=not picked, type="primary",
+              on_click=_add_batch_pairs, args=([by_key[key] for key in picked],))
+
+
+def _add_batch_pairs(rows: list[dict]) -> None:
+    user = current_user()
+    if user is None or not user.can_edit:
+        flash("error", "只读账号不能修改推送清单")
+        return
+    store, added, present = get_store(), 0, 0
+    for r in rows:
+        try:
+            store.add(r["专利号"], r["企业/需求编号"], user=user.name, patent_title=r["专利名称"],
+                      enterprise_name=r["企业/需求名称"], industry=r["专利行业"], score=float(r["综合分"]))
+            added += 1
+        except DuplicatePairError:
+            present += 1
+        except MatcherError as exc:
+            flash("error", str(exc))
+    st.session_state["b_pick"] = []
+    flash("success", f"已加入推送清单 {added} 对（待推送）" + (f"，{present} 对已在清单中" if present else ""))
