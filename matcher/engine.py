@@ -50,11 +50,14 @@ class Query:
         text: the query text.
         kind: the side the query comes from (None for free text).
         id: the record id when the query is a stored record.
+        exclude: ids of ranked records never returned for this query (e.g. the pairs already on an officer's
+            shortlist); ids not in the index are ignored.
     """
 
     text: str
     kind: Kind | None = None
     id: str | None = None
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass
@@ -396,16 +399,17 @@ class Matcher:
         return int(coll.rows_of([query.id])[0]) if coll is not None and query.id is not None and query.id in coll else None
 
     def _excluded(self, query: Query, own_row: int | None, coll: Collection) -> list[int]:
-        """Rows of `coll` never returned for a query: the query record itself, and (config `exclude_held`) the
-        patents an enterprise already holds or the enterprises already holding a patent."""
+        """Rows of `coll` never returned for a query: the query's own `exclude` ids, the query record itself, and
+        (config `exclude_held`) the patents an enterprise already holds or the enterprises already holding a patent."""
+        rows = coll.rows_of([i for i in query.exclude if i in coll]).tolist() if query.exclude else []
         if own_row is None:
-            return []
+            return rows
         if query.kind == coll.kind:
-            return [own_row]
+            return [*rows, own_row]
         if not self.config.exclude_held:
-            return []
+            return rows
         held = self.portfolio.patents_of(own_row) if coll.kind == Kind.PATENT else self.portfolio.owners_of(own_row)
-        return held.tolist()
+        return [*rows, *held.tolist()]
 
     def _search_batch(self, batch: Sequence[Query], coll: Collection, k: int | None, allowed, explain: bool) -> list[SearchResult]:
         vectors = self._query_vectors(batch)

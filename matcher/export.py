@@ -7,7 +7,7 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -56,6 +56,7 @@ class RunManifest:
     chunks_resumed: int = 0
     max_per_target: dict[str, int] = field(default_factory=dict)
     exposure: dict[str, dict] = field(default_factory=dict)
+    excluded_pairs: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -152,6 +153,9 @@ class BatchMatcher:
             `matcher.rank.exposure.cap_exposure`; `rank` is the position in the capped list and `engine_rank` the
             position the engine gave.
         depth: candidates ranked per query under a cap (default 10 * k; deep enough that few lists run short).
+        exclude_pairs: (patent id, enterprise id) pairs left out of every list, in both directions (e.g. the pairs
+            already on the officers' shortlist, `matcher match --skip-tracked`); each list is filled from its next
+            candidates instead.
     """
 
     def __init__(
@@ -165,6 +169,7 @@ class BatchMatcher:
         directions: Sequence[str] = tuple(DIRECTIONS),
         max_per_target: Mapping[str, int] | None = None,
         depth: int | None = None,
+        exclude_pairs: Iterable[tuple[str, str]] | None = None,
     ) -> None:
         bad = [f for f in formats if f not in FORMATS]
         if bad:
@@ -185,6 +190,15 @@ class BatchMatcher:
         self.directions = [d for d in directions if d in DIRECTIONS]
         self.max_per_target = {d: int(c) for d, c in caps.items() if d in self.directions}
         self.depth = depth or 10 * k
+        self.exclude_pairs = sorted({(str(p), str(e)) for p, e in (exclude_pairs or ())})
+        # per direction: query id -> the target ids its list leaves out
+        self._exclude: dict[str, dict[str, tuple[str, ...]]] = {}
+        for direction, (source, _) in DIRECTIONS.items():
+            by_query: dict[str, list[str]] = {}
+            for patent, enterprise in self.exclude_pairs:
+                query, target = (patent, enterprise) if source == Kind.PATENT else (enterprise, patent)
+                by_query.setdefault(query, []).append(target)
+            self._exclude[direction] = {q: tuple(t) for q, t in by_query.items()}
 
     def run_key(self) -> str:
         """A key that changes whenever the index contents or the job parameters change."""
@@ -200,6 +214,7 @@ class BatchMatcher:
             "directions": self.directions,
             "max_per_target": self.max_per_target,
             "depth": self.depth if self.max_per_target else None,
+            "exclude": hashlib.sha256(json.dumps(self.exclude_pairs).encode()).hexdigest() if self.exclude_pairs else None,
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
@@ -219,7 +234,7 @@ class BatchMatcher:
         work = out_dir / ".work" / key
         work.mkdir(parents=True, exist_ok=True)
         manifest = RunManifest(run_key=key, started_at=utc_now(), k=self.k, directions=self.directions, filters=self.filters,
-                               max_per_target=self.max_per_target)
+                               max_per_target=self.max_per_target, excluded_pairs=len(self.exclude_pairs))
         manifest.index = index_info(self.matcher)
         frames: dict[str, pd.DataFrame] = {}
         for direction in self.directions:
@@ -265,7 +280,8 @@ class BatchMatcher:
             if part.exists():
                 manifest.chunks_resumed += 1
             else:
-                queries = [Query(text=texts[i], kind=source, id=i) for i in chunk]
+                left_out = self._exclude[direction]
+                queries = [Query(text=texts[i], kind=source, id=i, exclude=left_out.get(i, ())) for i in chunk]
                 # under a cap most deep candidates are dropped: they are explained once kept (`_explained`)
                 results = self.matcher.search(queries, target, k=self.depth if capped else self.k,
                                               filters=self.filters.get(target.value), explain=not capped)

@@ -238,6 +238,12 @@ def match(
     max_per_patent: Annotated[Optional[int], typer.Option(
         "--max-per-patent", min=1, help="enterprise -> patent lists: no patent in more than this many enterprises' lists.")] = None,
     depth: Annotated[Optional[int], typer.Option("--depth", help="Candidates ranked per query under a cap (default 10 x k).")] = None,
+    skip_tracked: Annotated[bool, typer.Option(
+        "--skip-tracked", help="Leave out the pairs already on the officers' shortlist (any status), so each night's lists "
+                               "offer only pairs nobody has acted on; the lists fill from their next candidates.")] = False,
+    database_url: Annotated[Optional[str], typer.Option(
+        "--database-url", help="Tracking database read by --skip-tracked (default: env DATABASE_URL, else "
+                               "artifacts/tracking.sqlite).")] = None,
     config: ConfigOpt = None,
     encoder: EncoderOpt = None,
 ) -> None:
@@ -245,19 +251,26 @@ def match(
     from matcher.export import BatchMatcher
 
     try:
+        exclude = None
+        if skip_tracked:
+            from matcher.tracking import TrackingStore
+
+            exclude = list(TrackingStore(database_url).pair_status())
         matcher = _load(index_dir, config, encoder)
         job = BatchMatcher(matcher, k=k, chunk_size=chunk_size, formats=[f.strip() for f in formats.split(",") if f.strip()],
                            filters={"patent": _parse_filters(patent_filter), "enterprise": _parse_filters(enterprise_filter)},
                            max_per_target={direction: cap for direction, cap in (("patent->enterprise", max_per_enterprise),
                                                                                   ("enterprise->patent", max_per_patent))
                                            if cap is not None},
-                           depth=depth)
+                           depth=depth, exclude_pairs=exclude)
         manifest = job.run(out_dir, show_progress=True)
     except (MatcherError, ValueError) as exc:
         _fail(exc)
     out.print(f"exports written to {out_dir / 'matches'}: {', '.join(manifest.files)}")
     for direction, n in manifest.rows.items():
         out.print(f"  {direction}: {n:,} pairs")
+    if skip_tracked:
+        out.print(f"  left out {manifest.excluded_pairs:,} pairs already on the shortlist")
     if manifest.chunks_resumed:
         out.print(f"  resumed {manifest.chunks_resumed} of {manifest.chunks_total} chunks from an interrupted run")
     for note in manifest.notes:

@@ -168,3 +168,10 @@ def test_a_run_of_an_older_version_without_engine_rank_or_activity(capped_run, t
     table = pair_table(batch, P2E)
     assert table["引擎排名"].tolist() == table["排名"].tolist() and (table["专利活跃度"] == "").all()
     assert "专利 → 企业（每个专利的企业清单）：600 对；未设出现次数上限" in run_summary(batch.manifest)
+
+
+def test_the_summary_says_when_shortlisted_pairs_were_left_out(capped_run):
+    manifest = load_batch(capped_run).manifest
+    assert not any("已排除" in line for line in run_summary(manifest))
+    manifest.excluded_pairs = 3
+    assert "已排除推送清单中已有的 3 对（`--skip-tracked`），清单只含尚未处理的组合" in run_summary(manifest)

@@ -351,3 +351,41 @@ def test_killed_run_resumes_and_keeps_the_previous_export(demo_index, cache_dir,
         pd.testing.assert_frame_equal(resumed_frames[stem], clean_frames[stem])
         _same_content(clean_frames[stem], _read_csv(out / "matches" / f"{stem}.csv"), f"resumed {stem}.csv")
         _same_content(clean_frames[stem], _read_xlsx(out / "matches" / f"{stem}.xlsx"), f"resumed {stem}.xlsx")
+
+
+def test_pairs_on_the_shortlist_are_left_out_of_both_directions(loaded, default_run, demo_index, tmp_path):
+    from matcher.tracking import TrackingStore
+
+    frames = _frames(default_run[0] / "matches")
+    e2p, p2e = frames["enterprise_to_patent"], frames["patent_to_enterprise"]
+    # the top 2 of three enterprises' lists, and the top pair of two patents' lists
+    tracked = [(r.target_id, r.query_id) for r in e2p[e2p["rank"] <= 2].head(6).itertuples()]
+    tracked += [(r.query_id, r.target_id) for r in p2e[p2e["rank"] == 1].head(2).itertuples()]
+    job = BatchMatcher(loaded, k=10, formats=("parquet",), exclude_pairs=tracked)
+    assert job.run_key() != BatchMatcher(loaded, k=10, formats=("parquet",)).run_key()
+    manifest = job.run(tmp_path / "skip")
+    assert manifest.excluded_pairs == len(set(tracked)) >= 6
+    after = _frames(tmp_path / "skip" / "matches")
+    for stem, frame, before in (("enterprise_to_patent", after["enterprise_to_patent"], e2p),
+                                ("patent_to_enterprise", after["patent_to_enterprise"], p2e)):
+        pairs = set(zip(frame["target_id"], frame["query_id"])) if stem == "enterprise_to_patent" else set(zip(frame["query_id"], frame["target_id"]))
+        assert not pairs & set(tracked), stem
+        assert len(frame) == len(before)  # every list still full
+        assert (frame.groupby("query_id")["rank"].apply(list) == frame.groupby("query_id")["rank"].apply(lambda r: list(range(1, len(r) + 1)))).all()
+    # lists without a tracked pair are unchanged
+    untouched = set(e2p["query_id"]) - {e for _, e in tracked}
+    same = after["enterprise_to_patent"][after["enterprise_to_patent"]["query_id"].isin(untouched)]
+    assert same["target_id"].tolist() == e2p[e2p["query_id"].isin(untouched)]["target_id"].tolist()
+
+    # the CLI reads the shortlist from the tracking database
+    url = f"sqlite:///{tmp_path / 'tracking.sqlite'}"
+    store = TrackingStore(url)
+    for patent, enterprise in tracked[:2]:
+        store.add(patent, enterprise, user="editor")
+    res = CliRunner().invoke(app, ["match", "--index-dir", str(demo_index), "--out", str(tmp_path / "cli"), "--formats", "parquet",
+                                   "--skip-tracked", "--database-url", url])
+    assert res.exit_code == 0, res.output
+    assert "left out 2 pairs already on the shortlist" in res.output
+    cli = _frames(tmp_path / "cli" / "matches")["enterprise_to_patent"]
+    assert not set(zip(cli["target_id"], cli["query_id"])) & set(tracked[:2])
+    assert json.loads((tmp_path / "cli" / "matches" / "run_manifest.json").read_text(encoding="utf-8"))["excluded_pairs"] == 2

@@ -234,6 +234,8 @@ def run_summary(manifest: RunManifest) -> list[str]:
             sizes.append(f"{label} {int(info.get('rows', 0)):,} 条（编码模型 {info.get('model_id', '')}）")
     if sizes:
         lines.append("索引：" + "，".join(sizes))
+    if manifest.excluded_pairs:
+        lines.append(f"已排除推送清单中已有的 {manifest.excluded_pairs:,} 对（`--skip-tracked`），清单只含尚未处理的组合")
     for direction in manifest.directions:
         rows = manifest.rows.get(direction, 0)
         line = f"{DIRECTION_LABELS.get(direction, direction)}：{rows:,} 对"
