@@ -47,6 +47,12 @@ def demo_index(tmp_path_factory, config, demo_patents, demo_enterprises) -> Path
     return path
 
 
+@pytest.fixture(scope="module")
+def loaded(demo_index, config) -> Matcher:
+    """The demo index, loaded once per module for tests that only read it (batch runs, read-back)."""
+    return Matcher.load(demo_index, config)
+
+
 @pytest.fixture()
 def matcher(demo_index, config) -> Matcher:
     """A fresh copy of the demo index (tests may modify it)."""

@@ -30,11 +30,6 @@ CAP = 20  # 60 patents x 10 slots over 40 enterprises: at least 15 fills every l
 
 
 @pytest.fixture(scope="module")
-def loaded(demo_index, config) -> Matcher:
-    return Matcher.load(demo_index, config)
-
-
-@pytest.fixture(scope="module")
 def capped_run(loaded, tmp_path_factory):
     """A batch run with the patent -> enterprise lists capped at CAP lists per enterprise: the matches folder."""
     out = tmp_path_factory.mktemp("batch")

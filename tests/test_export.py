@@ -20,7 +20,6 @@ import pytest
 from typer.testing import CliRunner
 
 import matcher.export as export
-from matcher.engine import Matcher
 from matcher.export import BatchMatcher
 from matcher.schema import Kind
 from pipelines.cli import app
@@ -35,12 +34,6 @@ def _shared_cache(monkeypatch, cache_dir):
     """CLI runs (in-process and subprocesses) use the session's embedding cache and the default encoder."""
     monkeypatch.setenv("MATCHER_CACHE_DIR", str(cache_dir))
     monkeypatch.delenv("MATCHER_ENCODER", raising=False)
-
-
-@pytest.fixture(scope="module")
-def loaded(demo_index, config) -> Matcher:
-    """The demo index, loaded once for the read-only batch runs of this module."""
-    return Matcher.load(demo_index, config)
 
 
 @pytest.fixture(scope="module")
