@@ -200,12 +200,13 @@ class BatchMatcher:
                 by_query.setdefault(query, []).append(target)
             self._exclude[direction] = {q: tuple(t) for q, t in by_query.items()}
 
-    def run_key(self) -> str:
-        """A key that changes whenever the index contents or the job parameters change."""
+    def run_key(self, index: dict[str, dict] | None = None) -> str:
+        """A key that changes whenever the index contents or the job parameters change (`index`: the
+        `index_info` of the matcher, when already computed)."""
         payload = {
             "version": __version__,
             "columns": EXPORT_COLUMNS,
-            "index": index_info(self.matcher),
+            "index": index if index is not None else index_info(self.matcher),
             "model": self.matcher.encoder.model_id,
             "config": self.matcher.config.model_dump(mode="json", exclude={"cache_dir"}),
             "k": self.k,
@@ -230,12 +231,13 @@ class BatchMatcher:
         """
         out_dir = Path(out_dir)
         t0 = time.perf_counter()
-        key = self.run_key()
+        index = index_info(self.matcher)
+        key = self.run_key(index)
         work = out_dir / ".work" / key
         work.mkdir(parents=True, exist_ok=True)
         manifest = RunManifest(run_key=key, started_at=utc_now(), k=self.k, directions=self.directions, filters=self.filters,
                                max_per_target=self.max_per_target, excluded_pairs=len(self.exclude_pairs))
-        manifest.index = index_info(self.matcher)
+        manifest.index = index
         frames: dict[str, pd.DataFrame] = {}
         for direction in self.directions:
             frames[direction] = self._run_direction(direction, work, manifest, show_progress)
@@ -275,12 +277,12 @@ class BatchMatcher:
         stem = export_stem(direction)
         parts = []
         capped = direction in self.max_per_target
+        left_out = self._exclude[direction]
         for n, chunk in enumerate(tqdm(chunks, desc=direction, disable=not show_progress)):
             part = work / f"{stem}-{n:05d}.parquet"
             if part.exists():
                 manifest.chunks_resumed += 1
             else:
-                left_out = self._exclude[direction]
                 queries = [Query(text=texts[i], kind=source, id=i, exclude=left_out.get(i, ())) for i in chunk]
                 # under a cap most deep candidates are dropped: they are explained once kept (`_explained`)
                 results = self.matcher.search(queries, target, k=self.depth if capped else self.k,

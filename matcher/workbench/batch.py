@@ -124,29 +124,34 @@ def pair_table(batch: BatchLists, direction: str, patents: pd.DataFrame | None =
         return pd.DataFrame(columns=BATCH_COLUMNS)
     patent_side = "target" if DIRECTIONS[direction][1] == Kind.PATENT else "query"
     enterprise_side = "query" if patent_side == "target" else "target"
-    text = frame.astype(object).where(frame.notna(), "").astype(str)
     out = pd.DataFrame({
         "排名": frame["rank"].astype(int),
         "引擎排名": frame["engine_rank"].astype(int) if "engine_rank" in frame else frame["rank"].astype(int),
-        "专利号": text[f"{patent_side}_id"],
-        "专利名称": text[f"{patent_side}_name"],
-        "企业/需求编号": text[f"{enterprise_side}_id"],
-        "企业/需求名称": text[f"{enterprise_side}_name"],
+        "专利号": _texts(frame, f"{patent_side}_id"),
+        "专利名称": _texts(frame, f"{patent_side}_name"),
+        "企业/需求编号": _texts(frame, f"{enterprise_side}_id"),
+        "企业/需求名称": _texts(frame, f"{enterprise_side}_name"),
         "综合分": frame["score"].astype(float).round(3),
     })
     for label, column in (("语义分", "dense"), ("关键词分", "bm25"), ("条目分", "items"), ("专利活跃度", "activity")):
         values = _numbers(frame, column).round(3)
         out[label] = values.astype(object).where(values.notna(), "")
-    for label, column in (("共有关键词", "shared_terms"), ("最相关专利句", "closest_sentence")):
-        out[label] = text[column] if column in text else ""
-    held = text["held_patent"] if "held_patent" in text else pd.Series("", index=frame.index)
+    out["共有关键词"] = _texts(frame, "shared_terms")
+    out["最相关专利句"] = _texts(frame, "closest_sentence")
     out["企业已持有相近专利"] = [f"{h}（相似度 {s:.2f}）" if h and s == s else h
-                          for h, s in zip(held, _numbers(frame, "held_similarity"))]
-    _add_meta(out, "专利号", _PATENT_META, patents, text, "target_" if patent_side == "target" else None)
-    _add_meta(out, "企业/需求编号", _ENTERPRISE_META, enterprises, text, "target_" if enterprise_side == "target" else None)
+                          for h, s in zip(_texts(frame, "held_patent"), _numbers(frame, "held_similarity"))]
+    _add_meta(out, "专利号", _PATENT_META, patents, frame, "target_" if patent_side == "target" else None)
+    _add_meta(out, "企业/需求编号", _ENTERPRISE_META, enterprises, frame, "target_" if enterprise_side == "target" else None)
     out["出现清单数"] = frame.groupby("target_id")["query_id"].transform("nunique").astype(int).to_numpy()
     out["跟踪状态"] = ""
     return out[BATCH_COLUMNS].reset_index(drop=True)
+
+
+def _texts(frame: pd.DataFrame, column: str) -> pd.Series:
+    """An export column as text ("" where blank, or everywhere when an older run did not write it)."""
+    if column not in frame:
+        return pd.Series("", index=frame.index, dtype=object)
+    return frame[column].astype(object).where(frame[column].notna(), "").astype(str)
 
 
 def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -174,7 +179,7 @@ def _add_meta(out: pd.DataFrame, id_column: str, wanted: Mapping[str, str], reco
         if by_id is not None and column in by_id:
             values = out[id_column].map(by_id[column].map(clean)).fillna("")
         if export_prefix and f"{export_prefix}{column}" in export:
-            values = values.where(values != "", export[f"{export_prefix}{column}"].map(clean))
+            values = values.where(values != "", export[f"{export_prefix}{column}"].map(clean).to_numpy())
         out[label] = values.to_numpy()
 
 
