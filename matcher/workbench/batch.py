@@ -215,12 +215,15 @@ def filter_pairs(table: pd.DataFrame, f: BatchFilter) -> pd.DataFrame:
     return table[keep]
 
 
+def id_columns(direction: str) -> tuple[str, str]:
+    """The `pair_table` columns of (the list's owner id, the target id) in one direction."""
+    return ("专利号", "企业/需求编号") if direction == "patent->enterprise" else ("企业/需求编号", "专利号")
+
+
 def most_listed(table: pd.DataFrame, direction: str, n: int = 15) -> pd.DataFrame:
     """The targets in the most lists: columns 名称, 编号, 出现清单数 (most first, ties by id)."""
-    if direction == "patent->enterprise":
-        ids, names = "企业/需求编号", "企业/需求名称"
-    else:
-        ids, names = "专利号", "专利名称"
+    ids = id_columns(direction)[1]
+    names = {"企业/需求编号": "企业/需求名称", "专利号": "专利名称"}[ids]
     if table.empty:
         return pd.DataFrame(columns=["名称", "编号", "出现清单数"])
     top = table.drop_duplicates(ids)[[names, ids, "出现清单数"]].rename(columns={names: "名称", ids: "编号"})

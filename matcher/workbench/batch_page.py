@@ -25,6 +25,7 @@ from matcher.workbench.batch import (
     BatchFilter,
     export_dir,
     filter_pairs,
+    id_columns,
     load_batch,
     mark_tracked,
     most_listed,
@@ -124,10 +125,11 @@ def batch_page() -> None:
         hide_tracked=st.sidebar.checkbox("隐藏已加入推送清单的组合", key=keep("b_hide_tracked", False)),
     )
     shown = filter_pairs(table, chosen)
+    list_id, target_id = id_columns(direction)
     c = st.columns(4)
-    c[0].metric("清单数", f"{table['专利号' if direction == 'patent->enterprise' else '企业/需求编号'].nunique():,}")
+    c[0].metric("清单数", f"{table[list_id].nunique():,}")
     c[1].metric("筛选后配对", f"{len(shown):,}")
-    c[2].metric(f"不同{target_label}", f"{shown['企业/需求编号' if direction == 'patent->enterprise' else '专利号'].nunique():,}")
+    c[2].metric(f"不同{target_label}", f"{shown[target_id].nunique():,}")
     c[3].metric(f"单个{target_label}最多出现", f"{int(table['出现清单数'].max()) if len(table) else 0:,} 个清单")
     if shown.empty:
         st.warning("没有符合筛选条件的配对：请放宽侧栏中的关键字、名次、行业、申请人类型或地区。")
