@@ -51,7 +51,8 @@ class Query:
         kind: the side the query comes from (None for free text).
         id: the record id when the query is a stored record.
         exclude: ids of ranked records never returned for this query (e.g. the pairs already on an officer's
-            shortlist); ids not in the index are ignored.
+            shortlist): they are dropped from the finished ranking, so the other records keep their scores and
+            order and the list fills from the next ones; ids not in the index are ignored.
     """
 
     text: str
@@ -399,23 +400,24 @@ class Matcher:
         return int(coll.rows_of([query.id])[0]) if coll is not None and query.id is not None and query.id in coll else None
 
     def _excluded(self, query: Query, own_row: int | None, coll: Collection) -> list[int]:
-        """Rows of `coll` never returned for a query: the query's own `exclude` ids, the query record itself, and
-        (config `exclude_held`) the patents an enterprise already holds or the enterprises already holding a patent."""
-        rows = coll.rows_of([i for i in query.exclude if i in coll]).tolist() if query.exclude else []
+        """Rows of `coll` that are no candidates for a query: the query record itself and (config `exclude_held`)
+        the patents an enterprise already holds or the enterprises already holding a patent."""
         if own_row is None:
-            return rows
+            return []
         if query.kind == coll.kind:
-            return [*rows, own_row]
+            return [own_row]
         if not self.config.exclude_held:
-            return rows
+            return []
         held = self.portfolio.patents_of(own_row) if coll.kind == Kind.PATENT else self.portfolio.owners_of(own_row)
-        return [*rows, *held.tolist()]
+        return held.tolist()
 
     def _search_batch(self, batch: Sequence[Query], coll: Collection, k: int | None, allowed, explain: bool) -> list[SearchResult]:
         vectors = self._query_vectors(batch)
         terms = [self.query_terms(q.text, direction_of(q.kind, coll.kind)) for q in batch]
         own_rows = [self._own_row(q) for q in batch]
         exclude = [self._excluded(q, r, coll) for q, r in zip(batch, own_rows)]
+        # a query's `exclude` ids are dropped from the finished ranking, so the other targets keep their scores and order
+        hidden = [set(coll.rows_of([i for i in q.exclude if i in coll]).tolist()) if q.exclude else set() for q in batch]
         by_direction: dict[Direction, list[int]] = {}
         for i, q in enumerate(batch):
             by_direction.setdefault(direction_of(q.kind, coll.kind), []).append(i)
@@ -424,7 +426,11 @@ class Matcher:
             sub = [batch[i] for i in idx]
             scorers = self._scorers(coll, direction, sub, vectors[idx], [terms[i] for i in idx], [own_rows[i] for i in idx])
             retriever = HybridRetriever(len(coll), scorers, make_fusion(self.config.fusion_for(direction)), pool=self.config.pool)
-            rankings.update(zip(idx, retriever.retrieve(len(idx), k, allowed=allowed, exclude=[exclude[i] for i in idx])))
+            deeper = None if k is None else k + max(len(hidden[i]) for i in idx)
+            found = retriever.retrieve(len(idx), deeper, allowed=allowed, exclude=[exclude[i] for i in idx])
+            for i, ranking in zip(idx, found):
+                ranking.hits = [h for h in ranking.hits if h.row not in hidden[i]][:k]
+                rankings[i] = ranking
         hit_rows = [h.row for i in range(len(batch)) for h in rankings[i].hits]
         records = iter(coll.records.loc[hit_rows].to_dict("records")) if hit_rows else iter(())
         results = []

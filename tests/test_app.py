@@ -356,12 +356,15 @@ def test_whole_tracking_workflow(tracking_env):
     back = pd.read_csv(io.BytesIO(to_csv_bytes(screen)), encoding="utf-8-sig", keep_default_na=False)
     assert back.astype(str).values.tolist() == screen.astype(str).values.tolist()
 
-    # "hide contacted" on the browse page now hides both pairs
+    # "hide contacted" on the browse page now leaves both pairs out and fills the list from the next candidates
     at.switch_page(BROWSE).run()
+    before = list(at.dataframe[0].value["专利号"])
     at.sidebar.checkbox(key="f_hide_contacted").check()
     at.run()
     frame = at.dataframe[0].value
     assert "DEMO-P-001" not in set(frame["专利号"]) and second not in set(frame["专利号"]) and len(frame) == 10
+    kept = [p for p in before if p not in ("DEMO-P-001", second)]
+    assert list(frame["专利号"])[:len(kept)] == kept and list(frame["排名"]) == list(range(1, 11))
     assert "2 条已联系" in _texts(at)
 
 

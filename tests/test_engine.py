@@ -230,11 +230,14 @@ def test_encoder_ensemble_builds_searches_and_reloads(demo_index, config, demo_p
 
 def test_a_query_can_leave_out_given_targets(matcher):
     query = matcher.query_for(Kind.ENTERPRISE, "DEMO-D-002")
-    full = [m.target_id for m in matcher.search(query, Kind.PATENT, k=15, explain=False)[0].matches]
+    scores = {m.target_id: m.score for m in matcher.search(query, Kind.PATENT, k=15, explain=False)[0].matches}
+    full = list(scores)
     left_out = (full[0], full[3], "NO-SUCH-PATENT")  # ids not in the index are ignored
     query.exclude = left_out
-    kept = [m.target_id for m in matcher.search(query, Kind.PATENT, k=10, explain=False)[0].matches]
-    assert kept == [t for t in full if t not in left_out][:10]
+    kept = matcher.search(query, Kind.PATENT, k=10, explain=False)[0].matches
+    assert [m.target_id for m in kept] == [t for t in full if t not in left_out][:10]
+    assert [m.rank for m in kept] == list(range(1, 11))
+    assert [m.score for m in kept] == [scores[m.target_id] for m in kept]  # the same ranking, two rows dropped
     patent = matcher.query_for(Kind.PATENT, full[0])
     patent.exclude = ("DEMO-D-002",)
     assert "DEMO-D-002" not in [m.target_id for m in matcher.search(patent, Kind.ENTERPRISE, k=40, explain=False)[0].matches]

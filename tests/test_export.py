@@ -369,6 +369,11 @@ def test_pairs_on_the_shortlist_are_left_out_of_both_directions(loaded, default_
     untouched = set(e2p["query_id"]) - {e for _, e in tracked}
     same = after["enterprise_to_patent"][after["enterprise_to_patent"]["query_id"].isin(untouched)]
     assert same["target_id"].tolist() == e2p[e2p["query_id"].isin(untouched)]["target_id"].tolist()
+    # lists with one keep the rest of their order and fill from the next candidates
+    new = after["enterprise_to_patent"]
+    for enterprise in {e for _, e in tracked[:6]}:
+        left = [t for t in e2p[e2p["query_id"] == enterprise]["target_id"] if (t, enterprise) not in tracked]
+        assert new[new["query_id"] == enterprise]["target_id"].tolist()[:len(left)] == left
 
     # the CLI reads the shortlist from the tracking database
     url = f"sqlite:///{tmp_path / 'tracking.sqlite'}"

@@ -34,6 +34,13 @@ def text_query_id(text: str) -> str:
     return "TEXT-" + hashlib.sha1(text.strip().encode("utf-8")).hexdigest()[:10]
 
 
+def contacted_targets(contacted: Iterable[tuple[str, str]], query_id: str, target: Kind) -> tuple[str, ...]:
+    """The ids on the `target` side of the contacted (patent_id, enterprise_id) pairs whose other side is `query_id`."""
+    if target == Kind.PATENT:
+        return tuple(sorted(p for p, e in contacted if e == query_id))
+    return tuple(sorted(e for p, e in contacted if p == query_id))
+
+
 def clean(value: object) -> str:
     """A cell as display text ('' for missing values)."""
     if value is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
@@ -37,6 +38,7 @@ from matcher.workbench.frames import (
     activity_line,
     has_activity,
     clean,
+    contacted_targets,
     local_time,
     make_pairs,
     option_values,
@@ -256,8 +258,8 @@ def _free_text() -> str | None:
 
 def _search(matcher: Matcher, query: Query, target: Kind, k: int, filters: dict[str, list[str]]) -> SearchResult:
     """Search with a small per-session memo (reruns after a click do not search again)."""
-    key = (str(index_dir()), id(matcher), query.kind, query.id, query.text if query.id is None else "", target, k,
-           tuple(sorted((c, tuple(v)) for c, v in filters.items())))
+    key = (str(index_dir()), id(matcher), query.kind, query.id, query.text if query.id is None else "", query.exclude,
+           target, k, tuple(sorted((c, tuple(v)) for c, v in filters.items())))
     memo: dict = st.session_state.setdefault("_search_memo", {})
     if key not in memo:
         encoder = getattr(matcher.encoder, "inner", None)
@@ -295,25 +297,23 @@ def browse_page() -> None:
         query = matcher.query_for(kind, chosen)
         query_record = matcher.collection(kind).record(chosen)
 
-    contacted = store.contacted_pairs() if hide_contacted else set()
-    # ask for enough results that hiding this query's contacted pairs still leaves k to show
-    own = sum(1 for pair in contacted if (query_record is not None and str(query_record.get("id")) in pair)
-              or (query_record is None and text_query_id(query.text) in pair))
-    result = _search(matcher, query, target, k + own, filters)
+    if hide_contacted:
+        # the engine leaves this query's contacted pairs out, so the list fills from the next candidates
+        query_id = text_query_id(query.text) if query_record is None else str(query_record.get("id"))
+        query = replace(query, exclude=contacted_targets(store.contacted_pairs(), query_id, target))
+    result = _search(matcher, query, target, k, filters)
     pairs = make_pairs(result, query_record, store.pair_status())
-    low = [p for p in pairs if min_score is not None and p.match.score < min_score]
-    done = [p for p in pairs if not (min_score is not None and p.match.score < min_score)
-            and (p.patent_id, p.enterprise_id) in contacted]
-    hidden_ids = {id(p) for p in (*low, *done)}
-    shown = [p for p in pairs if id(p) not in hidden_ids][:k]
+    shown, low = [], []
+    for pair in pairs:
+        (low if min_score is not None and pair.match.score < min_score else shown).append(pair)
 
     label = "专利" if target == Kind.PATENT else "企业/需求"
     summary = f"共 {result.available} 条{label}符合筛选条件，显示 {len(shown)} 条"
     hidden = []
     if low:
         hidden.append(f"{len(low)} 条低于最低综合分 {min_score:g}")
-    if done:
-        hidden.append(f"{len(done)} 条已联系")
+    if query.exclude:
+        hidden.append(f"{len(query.exclude)} 条已联系")
     st.markdown(f"**{summary}**" + (f"（已隐藏：{'，'.join(hidden)}）" if hidden else ""))
     if result.note:
         st.warning(result.note)
@@ -323,7 +323,7 @@ def browse_page() -> None:
             reasons.append("筛选条件过严：请减少侧栏中的行业、地区、申请人类型等条件")
         if low:
             reasons.append("降低或清空「最低综合分」")
-        if done:
+        if query.exclude:
             reasons.append("取消勾选「隐藏已联系的组合」")
         st.warning("当前没有可显示的匹配。" + "；".join(reasons))
         return
