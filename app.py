@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from matcher.workbench.resources import get_matcher
-from matcher.workbench.views import APP_TITLE, login_gate
+from matcher.workbench.session import APP_TITLE, login_gate
 
 PAGES = Path(__file__).resolve().parent / "matcher" / "workbench" / "page_files"
 

@@ -19,7 +19,7 @@ from matcher.rank.activity import ActivityModel, fold_of, profile_parts
 from matcher.rank.fusion import ReciprocalRankFusion, WeightedSum
 from matcher.rank.scorers import PriorScorer
 from matcher.schema import Kind
-from matcher.training.activity import ActivityLabels, index_labels, shared_labels, train_activity
+from matcher.training.activity import index_labels, shared_labels, train_activity
 from matcher.workbench.frames import activity_line
 from pipelines.cli import app
 

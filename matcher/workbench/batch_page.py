@@ -1,7 +1,7 @@
 """The workbench's nightly-lists page (夜间清单): the last `matcher match` run, filtered, with pairs put on the shortlist.
 
 The tables come from `matcher.workbench.batch` (no Streamlit there); the session helpers and the page decorator are
-the other pages' (`matcher.workbench.views`).
+the other pages' (`matcher.workbench.session`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from matcher.workbench.batch import (
 )
 from matcher.workbench.frames import option_values
 from matcher.workbench.resources import get_matcher, get_store, index_dir
-from matcher.workbench.views import (
+from matcher.workbench.session import (
     current_user,
     download_buttons,
     flash,

@@ -1,0 +1,278 @@
+"""匹配浏览: pick an enterprise / demand, a patent, or paste a demand, and see ranked, explained matches with their
+tracking status."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from matcher.auth import User
+from matcher.engine import Matcher, Query, SearchResult
+from matcher.errors import MatcherError
+from matcher.index.collection import CONTENT
+from matcher.schema import Kind
+from matcher.tracking import REJECTED, allowed_next
+from matcher.workbench.frames import (
+    Pair,
+    activity_line,
+    has_activity,
+    clean,
+    contacted_targets,
+    make_pairs,
+    option_values,
+    pair_frame,
+    text_query_id,
+)
+from matcher.workbench.highlight import highlight_terms
+from matcher.workbench.resources import get_store, index_dir
+from matcher.workbench.session import (
+    current_user,
+    download_buttons,
+    engine,
+    flash,
+    keep,
+    page,
+    require_user,
+    sidebar_multiselect,
+    tracking_store,
+)
+
+SELECT_LIMIT = 200  # options listed in a name picker at once (the search box narrows thousands down)
+DIRECTIONS = {"enterprise": "企业/需求 → 专利", "patent": "专利 → 企业", "text": "新需求文本 → 专利"}
+
+
+def sidebar_filters(matcher: Matcher, target: Kind) -> tuple[dict[str, list[str]], float | None, bool, int]:
+    """The sidebar filters of the ranked side: (engine filters, minimum score, hide contacted, k)."""
+    recs = matcher.collection(target).records
+    st.sidebar.header("筛选")
+    filters: dict[str, list[str]] = {}
+    if target == Kind.PATENT:
+        filters["industry"] = sidebar_multiselect("行业", option_values(recs, "industry", major=True), "f_p_industry")
+        filters["region"] = sidebar_multiselect("地区", option_values(recs, "region"), "f_p_region")
+        filters["applicant_type"] = sidebar_multiselect("申请人类型", option_values(recs, "applicant_type"), "f_p_applicant_type",
+                                                 help="如只看高校专利，选「高校」")
+        filters["license_mode"] = sidebar_multiselect("许可方式", option_values(recs, "license_mode"), "f_p_license_mode")
+        filters["maturity"] = sidebar_multiselect("成熟度 / 等级", option_values(recs, "maturity"), "f_p_maturity")
+    else:
+        filters["industry"] = sidebar_multiselect("行业", option_values(recs, "industry", major=True), "f_e_industry")
+        filters["region"] = sidebar_multiselect("地区", option_values(recs, "region"), "f_e_region")
+        filters["size"] = sidebar_multiselect("企业规模", option_values(recs, "size"), "f_e_size")
+        filters["cooperation"] = sidebar_multiselect("合作方式", option_values(recs, "cooperation", split=","), "f_e_cooperation")
+    min_score = st.sidebar.number_input("最低综合分", value=None, step=0.1, placeholder="不限", key=keep("f_min_score"),
+                                        help="综合分为语义分、关键词分、条目分与短语分融合后的分数，越高越相关")
+    hide_contacted = st.sidebar.checkbox("隐藏已联系的组合", key=keep("f_hide_contacted", False), help="已推送及之后状态的组合不再列出")
+    k = st.sidebar.slider("结果数", min_value=5, max_value=50, step=5, key=keep("f_k", 10))
+    return {c: v for c, v in filters.items() if v}, min_score, hide_contacted, k
+
+
+def _pick_record(matcher: Matcher, kind: Kind) -> str | None:
+    """Name search + picker over one side (copes with thousands of records)."""
+    recs = matcher.collection(kind).records
+    name_col = "title" if kind == Kind.PATENT else "name"
+    label = "专利" if kind == Kind.PATENT else "企业/需求"
+    names = dict(zip(recs["id"].astype(str), recs[name_col].map(clean)))
+    c1, c2 = st.columns([1, 2])
+    needle = c1.text_input(f"按名称或编号查找{label}", key=keep(f"q_{kind.value}_search", ""), placeholder="输入关键字")
+    ids = recs["id"].astype(str)
+    if needle.strip():
+        hit = ids.str.contains(needle.strip(), case=False, regex=False) | recs[name_col].astype(str).str.contains(
+            needle.strip(), case=False, regex=False)
+        ids = ids[hit.to_numpy()]
+    options = ids.tolist()[:SELECT_LIMIT]
+    if not options:
+        c2.warning(f"没有名称或编号包含「{needle.strip()}」的{label}")
+        return None
+    caption = f"共 {len(ids)} 条{label}" + (f"，下拉框列出前 {SELECT_LIMIT} 条，请输入关键字缩小范围" if len(ids) > SELECT_LIMIT else "")
+    pick = keep(f"q_{kind.value}")
+    if st.session_state[pick] not in options:
+        st.session_state[pick] = None
+    chosen = c2.selectbox(f"选择{label}", options, index=None, key=pick,
+                          format_func=lambda i: f"{names.get(i, '')}（{i}）", placeholder="请选择…", help=caption)
+    c2.caption(caption)
+    return chosen
+
+
+def _free_text() -> str | None:
+    with st.form("free_text_form"):
+        text = st.text_area("粘贴新的需求描述（将实时计算向量）", key=keep("free_text_input", ""), height=130,
+                            placeholder="例如：我公司生产可降解购物袋，薄膜易撕裂，希望提高韧性和抗撕裂性能……")
+        submitted = st.form_submit_button("匹配专利", type="primary")
+    if submitted:
+        st.session_state["free_text"] = text.strip()
+        if not text.strip():
+            st.warning("请输入需求描述")
+    return st.session_state.get("free_text") or None
+
+
+def _search(matcher: Matcher, query: Query, target: Kind, k: int, filters: dict[str, list[str]]) -> SearchResult:
+    """Search with a small per-session memo (reruns after a click do not search again)."""
+    key = (str(index_dir()), id(matcher), query.kind, query.id, query.text if query.id is None else "", query.exclude,
+           target, k, tuple(sorted((c, tuple(v)) for c, v in filters.items())))
+    memo: dict = st.session_state.setdefault("_search_memo", {})
+    if key not in memo:
+        encoder = getattr(matcher.encoder, "inner", None)
+        cold = query.id is None and not getattr(encoder, "loaded", True)
+        with st.spinner("首次使用需加载编码模型，请稍候…" if cold else "正在匹配…"):
+            memo[key] = matcher.search(query, target, k=k, filters=filters)[0]
+        while len(memo) > 32:
+            memo.pop(next(iter(memo)))
+    return memo[key]
+
+
+@page
+def browse_page() -> None:
+    """Pick an enterprise / demand, a patent, or paste a demand, and see ranked, explained matches."""
+    user = require_user()
+    st.title("匹配浏览")
+    matcher, store = engine(), tracking_store()
+    mode = st.radio("匹配方向", list(DIRECTIONS), format_func=DIRECTIONS.get, horizontal=True, key=keep("mode", "enterprise"))
+    target = Kind.ENTERPRISE if mode == "patent" else Kind.PATENT
+    filters, min_score, hide_contacted, k = sidebar_filters(matcher, target)
+
+    query_record = None
+    if mode == "text":
+        text = _free_text()
+        if not text:
+            st.info("请粘贴需求描述后点击「匹配专利」")
+            return
+        query = Query(text=text)
+    else:
+        kind = Kind.ENTERPRISE if mode == "enterprise" else Kind.PATENT
+        chosen = _pick_record(matcher, kind)
+        if not chosen:
+            st.info("请选择一条记录查看匹配结果")
+            return
+        query = matcher.query_for(kind, chosen)
+        query_record = matcher.collection(kind).record(chosen)
+
+    if hide_contacted:
+        # the engine leaves this query's contacted pairs out, so the list fills from the next candidates
+        query_id = text_query_id(query.text) if query_record is None else str(query_record.get("id"))
+        query = replace(query, exclude=contacted_targets(store.contacted_pairs(), query_id, target))
+    result = _search(matcher, query, target, k, filters)
+    pairs = make_pairs(result, query_record, store.pair_status())
+    shown, low = [], []
+    for pair in pairs:
+        (low if min_score is not None and pair.match.score < min_score else shown).append(pair)
+
+    label = "专利" if target == Kind.PATENT else "企业/需求"
+    summary = f"共 {result.available} 条{label}符合筛选条件，显示 {len(shown)} 条"
+    hidden = []
+    if low:
+        hidden.append(f"{len(low)} 条低于最低综合分 {min_score:g}")
+    if query.exclude:
+        hidden.append(f"{len(query.exclude)} 条已联系")
+    st.markdown(f"**{summary}**" + (f"（已隐藏：{'，'.join(hidden)}）" if hidden else ""))
+    if result.note:
+        st.warning(result.note)
+    if not shown:
+        reasons = []
+        if result.available == 0:
+            reasons.append("筛选条件过严：请减少侧栏中的行业、地区、申请人类型等条件")
+        if low:
+            reasons.append("降低或清空「最低综合分」")
+        if query.exclude:
+            reasons.append("取消勾选「隐藏已联系的组合」")
+        st.warning("当前没有可显示的匹配。" + "；".join(reasons))
+        return
+
+    frame = pair_frame(shown)
+    with st.expander("列表视图与导出（导出内容即下表）", expanded=False):
+        st.dataframe(frame, hide_index=True, width="stretch")
+        download_buttons(frame, "匹配结果", "browse_export")
+    for pair in shown:
+        match_card(pair, user, target)
+
+
+def match_card(pair: Pair, user: User, target: Kind) -> None:
+    """One pair: scores, shared terms highlighted in both texts, closest patent sentence, metadata, tracking."""
+    m, ex, pat, ent = pair.match, pair.match.explanation, pair.patent, pair.enterprise
+    terms = ex.shared_terms if ex else []
+    with st.container(border=True, key=f"card_{pair.patent_id}_{pair.enterprise_id}"):
+        head, s1, s2, s3, s4 = st.columns([4, 1, 1, 1, 1])
+        if target == Kind.PATENT:
+            head.markdown(f"#### #{m.rank} {clean(pat.get('title'))}\n`{pair.patent_id}`")
+        else:
+            head.markdown(f"#### #{m.rank} {clean(ent.get('name'))}\n`{pair.enterprise_id}`")
+        s1.metric("综合分", f"{m.score:.2f}")
+        s2.metric("语义分", f"{m.components.get('dense', 0.0):.2f}")
+        s3.metric("关键词分", f"{m.components.get('bm25', 0.0):.2f}")
+        if "phrase" in m.components and "items" not in m.components:
+            s4.metric("短语分", f"{m.components['phrase']:.2f}",
+                      help="需求中的关键词原样出现在专利文本中的程度（按词的稀有度加权求和）")
+        else:
+            s4.metric("条目分", f"{m.components.get('items', 0.0):.2f}",
+                      help="企业经营范围/需求中最匹配的条目与专利的语义相似度（取最佳 3 条的平均）")
+        if terms:
+            chips = "".join(f"<span>{highlight_terms(t, [])}</span>" for t in terms)
+            st.markdown(f"<div class='mw-terms'>共有关键词：{chips}</div>", unsafe_allow_html=True)
+        else:
+            st.caption("两段文本没有共有关键词（仅语义相近）")
+        left, right = st.columns(2)
+        ent_text = clean(ent.get("text")) or clean(ent.get(CONTENT))
+        left.markdown(f"**企业/需求：{clean(ent.get('name'))}**", help=pair.enterprise_id)
+        left.markdown(f"<div class='mw-text'>{highlight_terms(ent_text, terms)}</div>", unsafe_allow_html=True)
+        right.markdown(f"**专利：{clean(pat.get('title'))}**", help=pair.patent_id)
+        right.markdown(f"<div class='mw-text'>{highlight_terms(clean(pat.get('abstract')), terms)}</div>",
+                       unsafe_allow_html=True)
+        if ex and ex.closest_sentence:
+            st.markdown(f"<div class='mw-sent'>最相关专利句（相似度 {ex.sentence_similarity:.2f}）："
+                        f"{highlight_terms(ex.closest_sentence, terms)}</div>", unsafe_allow_html=True)
+        if ex and ex.held_patent:
+            st.markdown(f"<div class='mw-sent'>企业已持有相近专利（相似度 {ex.held_similarity:.2f}）："
+                        f"《{highlight_terms(ex.held_patent, terms)}》</div>", unsafe_allow_html=True)
+        if has_activity(m.components):
+            st.markdown(f"<div class='mw-sent'>{activity_line(m.components['activity'])}</div>", unsafe_allow_html=True)
+        meta = [("申请人", pat.get("applicant")), ("申请人类型", pat.get("applicant_type")), ("成熟度", pat.get("maturity")),
+                ("许可方式", pat.get("license_mode")), ("价格", pat.get("price")), ("行业", pat.get("industry")),
+                ("地区", pat.get("region")), ("法律状态", pat.get("legal_status"))]
+        meta_text = " · ".join(f"{k}：{highlight_terms(clean(v), [])}" for k, v in meta if clean(v))
+        st.markdown(f"<div class='mw-meta'>{meta_text}</div>", unsafe_allow_html=True)
+        _card_tracking(pair, user)
+
+
+def _card_tracking(pair: Pair, user: User) -> None:
+    item = pair.item
+    tag = f"{pair.patent_id}_{pair.enterprise_id}"
+    if item is None:
+        if user.can_edit:
+            st.button("加入推送清单", key=f"add_{tag}", on_click=_add_pair, args=(pair,), type="secondary")
+        else:
+            st.caption("未在推送清单中（只读账号不能加入）")
+        return
+    cols = st.columns([3, 1, 1, 1])
+    reason = f"，原因：{item.reason}" if item.reason else ""
+    cols[0].markdown(f"跟踪状态：**{item.status}**{reason}（记录 #{item.id}，负责人 {item.owner or '未指定'}）")
+    if user.can_edit:
+        moves = [s for s in allowed_next(item.status) if s != REJECTED]
+        for col, status in zip(cols[1:], moves):
+            col.button(f"标记为{status}", key=f"move_{tag}_{status}", on_click=_move_item, args=(item.id, item.version, status))
+
+
+def _add_pair(pair: Pair) -> None:
+    user = current_user()
+    if user is None or not user.can_edit:
+        flash("error", "只读账号不能修改推送清单")
+        return
+    try:
+        item = get_store().add(
+            pair.patent_id, pair.enterprise_id, user=user.name, patent_title=clean(pair.patent.get("title")),
+            enterprise_name=clean(pair.enterprise.get("name")), industry=clean(pair.patent.get("industry")),
+            score=float(pair.match.score),
+        )
+        flash("success", f"已加入推送清单：{item.patent_title} ↔ {item.enterprise_name}（待推送）")
+    except MatcherError as exc:
+        flash("error", str(exc))
+
+
+def _move_item(item_id: int, version: int, status: str) -> None:
+    user = current_user()
+    if user is None or not user.can_edit:
+        flash("error", "只读账号不能修改跟踪状态")
+        return
+    try:
+        item = get_store().update(item_id, version, user=user.name, status=status)
+        flash("success", f"记录 #{item.id} 已改为「{item.status}」")
+    except MatcherError as exc:
+        flash("error", str(exc))

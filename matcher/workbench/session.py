@@ -1,0 +1,157 @@
+"""What every workbench page shares: the login gate and session helpers, the page decorator (login check, queued
+messages, MatcherError as one message), the cached engine and tracking store, downloads and sidebar filters."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import pandas as pd
+import streamlit as st
+
+from matcher.auth import User, authenticate
+from matcher.engine import Matcher
+from matcher.errors import MatcherError
+from matcher.tracking import TrackingStore
+from matcher.workbench.export import CSV_MIME, XLSX_MIME, to_csv_bytes, to_xlsx_bytes
+from matcher.workbench.resources import get_matcher, get_store, get_users, index_dir, warm_matcher
+
+APP_TITLE = "专利–企业匹配工作台"
+
+_CSS = """
+<style>
+.mw-text {max-height: 11em; overflow-y: auto; font-size: 0.92rem; line-height: 1.55;
+          border-left: 3px solid #e5e7eb; padding-left: .6em;}
+.mw-text mark, .mw-sent mark {background: #fde68a; padding: 0 .1em; border-radius: 2px;}
+.mw-terms span {display: inline-block; background: #fef3c7; border: 1px solid #f59e0b; border-radius: 9px;
+                padding: 0 .5em; margin: 0 .25em .2em 0; font-size: .85rem;}
+.mw-sent {background: #eff6ff; border-radius: 6px; padding: .4em .7em; font-size: .92rem;}
+.mw-meta {color: #374151; font-size: .88rem;}
+</style>
+"""
+
+
+def current_user() -> User | None:
+    """The signed-in officer of this browser session, or None."""
+    return st.session_state.get("user")
+
+
+def flash(level: str, message: str) -> None:
+    """Queue a message for the next run of the page (used by button callbacks)."""
+    st.session_state.setdefault("_flash", []).append((level, message))
+
+
+def show_flash() -> None:
+    for level, message in st.session_state.pop("_flash", []):
+        getattr(st, level)(message)
+
+
+def keep(key: str, default=None) -> str:
+    """Make a widget keep its value across page switches (Streamlit drops the state of unrendered widgets).
+
+    Call before creating the widget with this key and without a default value argument.
+    """
+    kept: dict = st.session_state.setdefault("_kept", {})
+    if key not in st.session_state:
+        st.session_state[key] = kept.get(key, default)
+    kept[key] = st.session_state[key]
+    return key
+
+
+def login_gate() -> User:
+    """Return the signed-in user; otherwise render the login form and stop the script (no data shown)."""
+    user = current_user()
+    if user is not None:
+        with st.sidebar:
+            st.caption(f"已登录：{user.label}")
+            if st.button("退出登录", key="logout"):
+                st.session_state.clear()
+                st.rerun()
+        return user
+    warm_matcher()  # load the engine while the officer types the password
+    st.title(APP_TITLE)
+    st.caption("技术经理人工作台：双向匹配浏览、推送跟踪、总览与导出。请先登录。")
+    try:
+        users = get_users()
+    except MatcherError as exc:
+        st.error(str(exc))
+        st.stop()
+    with st.form("login_form"):
+        username = st.text_input("用户名", key="login_user")
+        password = st.text_input("密码", type="password", key="login_password")
+        submitted = st.form_submit_button("登录", type="primary")
+    if submitted:
+        user = authenticate(username, password, users)
+        if user is None:
+            st.error("用户名或密码错误")
+        else:
+            st.session_state["user"] = user
+            st.rerun()
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop() ends the run
+
+
+def require_user() -> User:
+    """The signed-in user (stops the page when there is none)."""
+    user = current_user()
+    if user is None:
+        st.warning("请先登录")
+        st.stop()
+    return user
+
+
+def page(fn: Callable[[], None]) -> Callable[[], None]:
+    """Decorate a page: check the login, show queued messages, turn MatcherError into a message."""
+
+    @functools.wraps(fn)
+    def wrapper() -> None:
+        require_user()
+        st.markdown(_CSS, unsafe_allow_html=True)
+        show_flash()
+        try:
+            fn()
+        except MatcherError as exc:
+            st.error(str(exc))
+
+    return wrapper
+
+
+def engine() -> Matcher:
+    """The cached engine, or an error message with the command that builds an index, which stops the page."""
+    try:
+        return get_matcher()
+    except MatcherError as exc:
+        st.error(f"匹配引擎无法加载：{exc}")
+        st.info(f"索引目录：{index_dir()}（环境变量 MATCHER_INDEX_DIR）。可运行：`matcher build --patents data/demo/patents.csv "
+                "--enterprises data/demo/enterprises.csv`")
+        st.stop()
+        raise
+
+
+def tracking_store() -> TrackingStore:
+    """The tracking store, or an error message that stops the page when the database cannot be used."""
+    try:
+        return get_store()
+    except MatcherError as exc:
+        st.error(f"跟踪数据库无法使用：{exc}")
+        st.stop()
+        raise
+
+
+def download_buttons(frame: pd.DataFrame, stem: str, key: str) -> None:
+    """CSV and XLSX downloads of exactly the frame shown above them."""
+    c1, c2, _ = st.columns([1, 1, 4])
+    c1.download_button("导出 CSV", to_csv_bytes(frame), file_name=f"{stem}.csv", mime=CSV_MIME, key=f"{key}_csv",
+                       disabled=frame.empty)
+    c2.download_button("导出 XLSX", to_xlsx_bytes(frame, stem), file_name=f"{stem}.xlsx", mime=XLSX_MIME,
+                       key=f"{key}_xlsx", disabled=frame.empty)
+
+
+
+def sidebar_multiselect(label: str, options: list[str], key: str, help: str | None = None) -> list[str]:
+    """A sidebar filter that keeps its choice across pages and drops choices no longer offered ([] without options)."""
+    if not options:
+        return []
+    keep(key, [])
+    st.session_state[key] = [v for v in st.session_state[key] if v in options]
+    return st.sidebar.multiselect(label, options, key=key, placeholder="不限", help=help)

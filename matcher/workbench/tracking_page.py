@@ -1,0 +1,121 @@
+"""推送跟踪: the shortlist of pairs, filtered and exported, and the editor of one pair's outreach status and history."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from matcher.auth import User
+from matcher.tracking import REASONS, STATUSES, ConcurrentEditError, Item, TrackingError, TrackingStore, allowed_next
+from matcher.workbench.frames import local_time, shortlist_frame
+from matcher.workbench.resources import get_store
+from matcher.workbench.session import download_buttons, flash, keep, page, require_user, tracking_store
+
+
+@page
+def tracking_page() -> None:
+    """The shortlist: filter, export, and move one pair through the statuses with history."""
+    user = require_user()
+    store = tracking_store()
+    st.title("推送跟踪")
+    items = store.items()
+    st.sidebar.header("筛选推送清单")
+    statuses = st.sidebar.multiselect("状态", list(STATUSES), key=keep("t_status", []), placeholder="全部")
+    owners = sorted({i.owner for i in items if i.owner})
+    chosen_owners = st.sidebar.multiselect("负责人", owners, key="t_owner", placeholder="全部") if owners else []
+    needle = st.sidebar.text_input("关键字（专利/企业名称或编号）", key=keep("t_search", "")).strip().lower()
+    shown = [
+        i for i in items
+        if (not statuses or i.status in statuses) and (not chosen_owners or i.owner in chosen_owners)
+        and (not needle or needle in f"{i.patent_id} {i.patent_title} {i.enterprise_id} {i.enterprise_name}".lower())
+    ]
+    st.markdown(f"**推送清单共 {len(items)} 条，当前筛选显示 {len(shown)} 条**")
+    if not items:
+        st.info("推送清单为空：在「匹配浏览」的匹配卡片上点击「加入推送清单」。")
+        return
+    frame = shortlist_frame(shown)
+    st.dataframe(frame, hide_index=True, width="stretch")
+    download_buttons(frame, "推送清单", "shortlist_export")
+    if not shown:
+        st.warning("没有符合筛选条件的记录：请放宽侧栏中的状态、负责人或关键字。")
+        return
+    by_id = {i.id: i for i in shown}
+    keep("t_item")
+    if st.session_state["t_item"] not in by_id:
+        st.session_state["t_item"] = next(iter(by_id))
+    chosen = st.selectbox("选择记录查看与编辑", list(by_id), key="t_item",
+                          format_func=lambda i: f"#{i} {by_id[i].patent_title} ↔ {by_id[i].enterprise_name}［{by_id[i].status}］")
+    if chosen is not None:
+        item_editor(store, user, chosen)
+
+
+def _reload(item_id: int) -> None:
+    st.session_state.setdefault("loaded_items", {})[item_id] = get_store().get(item_id)
+
+
+def item_editor(store: TrackingStore, user: User, item_id: int) -> None:
+    """Details, edit form (editors only) and history of one item.
+
+    The form is filled from the version the officer loaded (kept in the session); saving names that
+    version, so a change made meanwhile by someone else is never overwritten.
+    """
+    loaded: dict[int, Item] = st.session_state.setdefault("loaded_items", {})
+    fresh = store.get(item_id)
+    snap = loaded.setdefault(item_id, fresh)
+    st.subheader(f"记录 #{snap.id}：{snap.patent_title} ↔ {snap.enterprise_name}")
+    if fresh.version != snap.version:
+        st.warning(f"此记录已被 {fresh.updated_by} 于 {local_time(fresh.updated_at)} 修改为第 {fresh.version} 版"
+                   f"（您正在看第 {snap.version} 版）。请点击「重新加载」查看最新内容。")
+    st.button("重新加载", key=f"reload_{item_id}", on_click=_reload, args=(item_id,))
+    st.markdown(
+        f"专利 `{snap.patent_id}` · 企业/需求 `{snap.enterprise_id}` · 行业：{snap.industry or '未标注'} · "
+        f"匹配分：{'' if snap.score is None else f'{snap.score:.2f}'} · 当前状态：**{snap.status}**"
+        + (f"（原因：{snap.reason}）" if snap.reason else "") + f" · 版本：{snap.version}"
+    )
+    if user.can_edit:
+        tag = f"{snap.id}_{snap.version}"
+        options = [snap.status, *allowed_next(snap.status)]
+        with st.form(f"edit_{tag}"):
+            c1, c2 = st.columns(2)
+            status = c1.selectbox("状态", options, key=f"e_status_{tag}",
+                                  help="流程：待推送 → 已推送 → 已回复 → 洽谈中 → 已许可 / 已转让；任一开放阶段可标记已拒绝")
+            reasons = ["", *REASONS]
+            reason = c2.selectbox("拒绝原因（仅「已拒绝」时必填）", reasons, index=reasons.index(snap.reason or ""),
+                                  key=f"e_reason_{tag}", format_func=lambda r: r or "—")
+            c3, c4 = st.columns(2)
+            owner = c3.text_input("负责人", value=snap.owner, key=f"e_owner_{tag}")
+            next_action = c4.date_input("下次跟进日期", value=snap.next_action, key=f"e_next_{tag}", format="YYYY-MM-DD")
+            note = st.text_area("备注", value=snap.note, key=f"e_note_{tag}")
+            submitted = st.form_submit_button("保存修改", type="primary")
+        if submitted:
+            try:
+                new = store.update(snap.id, snap.version, user=user.name, status=status, reason=reason or None,
+                                   owner=owner.strip(), note=note, next_action=next_action if isinstance(next_action, date) else None)
+                loaded[item_id] = new
+                flash("success", f"已保存：记录 #{new.id} 现为「{new.status}」（第 {new.version} 版）")
+                st.rerun()
+            except ConcurrentEditError as exc:
+                st.error(str(exc))
+            except TrackingError as exc:
+                st.error(str(exc))
+    else:
+        st.info("只读账号：可以查看和导出，不能修改跟踪状态。")
+        st.markdown(f"负责人：{snap.owner or '未指定'} · 下次跟进：{snap.next_action or '—'}  \n备注：{snap.note or '—'}")
+    history = store.history(item_id)
+    st.markdown("**变更历史**")
+    st.dataframe(pd.DataFrame([{
+        "时间": local_time(h.changed_at), "操作人": h.changed_by, "版本": h.version,
+        "状态": f"{h.from_status} → {h.to_status}" if h.from_status and h.from_status != h.to_status else h.to_status,
+        "原因": h.reason or "", "修改内容": _describe(h.changes),
+    } for h in history]), hide_index=True, width="stretch")
+
+
+_FIELD_NAMES = {"status": "状态", "reason": "原因", "owner": "负责人", "note": "备注", "next_action": "下次跟进"}
+
+
+def _describe(changes: dict) -> str:
+    if changes.get("created"):
+        return "加入推送清单"
+    return "；".join(f"{_FIELD_NAMES.get(k, k)}：{v[0] or '—'} → {v[1] or '—'}" for k, v in changes.items())
