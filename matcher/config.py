@@ -88,6 +88,9 @@ class MatcherConfig(BaseModel):
         activity_model: a patent-activity model directory (`matcher train-activity`, matcher.rank.activity); with
             it, patent -> enterprise ranking can weight "activity", each enterprise's percentile of looking like
             the enterprises that file patents. None: no such signal.
+        reciprocal_depth: how many enterprises each patent's list keeps for the "reciprocal" signal of
+            enterprise -> patent (a stored enterprise's rank in a candidate patent's own list; see
+            matcher.rank.reciprocal); the lists are ranked once per change of the data or of these settings.
         exclude_held: never push a patent to an enterprise that already holds it (applicant = enterprise name,
             see matcher.index.portfolio), in either direction.
     """
@@ -109,6 +112,7 @@ class MatcherConfig(BaseModel):
     portfolio_floor: float | None = None
     exclude_held: bool = True
     activity_model: Path | None = None
+    reciprocal_depth: int = Field(1000, ge=1)
 
     def fusion_for(self, direction: Direction) -> FusionConfig:
         """The fusion settings of one direction (falls back to the defaults)."""

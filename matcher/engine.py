@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
@@ -20,6 +21,7 @@ from matcher.index.collection import CONTENT, Collection
 from matcher.index.portfolio import Portfolio, chance_similarity
 from matcher.rank.activity import ActivityModel
 from matcher.rank.fusion import make_fusion
+from matcher.rank.reciprocal import ReciprocalRanks, ReciprocalScorer
 from matcher.rank.retriever import HybridRetriever, Ranking
 from matcher.rank.scorers import (
     BM25Scorer,
@@ -138,6 +140,8 @@ class Matcher:
         self._chance: tuple[float, float] | None = None  # (quantile, cosine of random patent pairs at it)
         self._activity_model: tuple[Path, ActivityModel] | None = None  # (its directory, the loaded model)
         self._activity: tuple[Path | None, np.ndarray] | None = None  # (model directory, percentile per enterprise row)
+        self._reciprocal: ReciprocalRanks | None = None  # every patent's enterprise list, for enterprise -> patent
+        self._data_hashes: str | None = None  # both collections' data hashes (part of the reciprocal fingerprint)
         self._terms = lru_cache(maxsize=200_000)(self.segmenter.tokens)
         self._query_terms = lru_cache(maxsize=50_000)(self.segmenter.tokens)
         self._query_phrases = lru_cache(maxsize=50_000)(partial(query_phrases, segmenter=self.segmenter))
@@ -191,6 +195,38 @@ class Matcher:
                     records["name"].tolist(), records["text"].tolist())
             self._activity = (path, values)
         return self._activity[1]
+
+    def uses_reciprocal(self) -> bool:
+        """Whether enterprise -> patent ranking weights the "reciprocal" signal and both sides are indexed."""
+        both = all(k in self.collections and len(self.collections[k]) for k in (Kind.PATENT, Kind.ENTERPRISE))
+        return both and bool(self.config.fusion_for(Direction.ENTERPRISE_TO_PATENT).weights.get("reciprocal"))
+
+    def _reciprocal_fingerprint(self) -> str:
+        """What the patents' enterprise lists depend on: both sides' data, the encoder, the patent -> enterprise
+        fusion, the activity model, the list depth and pool, and whether held patents are excluded."""
+        if self._data_hashes is None:
+            self._data_hashes = ",".join(self.collections[k].manifest().data_hash for k in (Kind.PATENT, Kind.ENTERPRISE))
+        cfg = self.config
+        return json.dumps({"data": self._data_hashes, "encoder": self.encoder.model_id, "depth": cfg.reciprocal_depth,
+                           "fusion": cfg.fusion_for(Direction.PATENT_TO_ENTERPRISE).model_dump(mode="json"),
+                           "activity": str(cfg.activity_model), "pool": cfg.pool, "exclude_held": cfg.exclude_held},
+                          sort_keys=True)
+
+    @property
+    def reciprocal(self) -> ReciprocalRanks:
+        """Every indexed patent's top-`reciprocal_depth` enterprises, ranked by the patent -> enterprise settings
+        (computed once per change of either side or of those settings, or read from the saved index)."""
+        fingerprint = self._reciprocal_fingerprint()
+        if self._reciprocal is None or self._reciprocal.fingerprint != fingerprint:
+            patents, enterprises = self.collection(Kind.PATENT), self.collection(Kind.ENTERPRISE)
+            rows = patents.records.index.to_numpy(dtype=np.int64)
+            queries = [self.query_for(Kind.PATENT, i) for i in patents.records["id"].astype(str)]
+            results = self.search(queries, Kind.ENTERPRISE, k=self.config.reciprocal_depth, explain=False,
+                                  show_progress=len(queries) > 2000)
+            lists = [(int(r), enterprises.rows_of([m.target_id for m in res.matches])) for r, res in zip(rows, results)]
+            shape = (int(rows.max()) + 1, int(enterprises.records.index.max()) + 1)
+            self._reciprocal = ReciprocalRanks.from_lists(lists, shape, fingerprint)
+        return self._reciprocal
 
     def collection(self, kind: Kind | str) -> Collection:
         """The collection of one kind (NotBuiltError when it has not been built)."""
@@ -252,7 +288,7 @@ class Matcher:
                 segmenter_config=self.segmenter.config,
             )
         coll = self.collections[kind]
-        self._portfolio = self._held = self._chance = self._activity = None
+        self._portfolio = self._held = self._chance = self._activity = self._reciprocal = self._data_hashes = None
         items, item_vectors = None, None
         if coll.items is not None:
             items = [split_items(t) for t in texts]
@@ -262,15 +298,18 @@ class Matcher:
 
     def delete(self, kind: Kind | str, ids: Sequence[str]) -> int:
         """Delete records of one kind by id (from records, FAISS and BM25)."""
-        self._portfolio = self._held = self._chance = self._activity = None
+        self._portfolio = self._held = self._chance = self._activity = self._reciprocal = self._data_hashes = None
         return self.collection(kind).delete(ids)
 
     # ----------------------------------------------------------------- persistence
     def save(self, directory: str | Path) -> None:
         """Save all collections atomically: the previous index stays intact until the new one is complete."""
+        reciprocal = self.reciprocal if self.uses_reciprocal() else None  # computed before the swap starts
         with atomic_dir(directory) as tmp:
             for kind, coll in self.collections.items():
                 coll.save(tmp / kind.value)
+            if reciprocal is not None:
+                reciprocal.save(tmp)
 
     @classmethod
     def load(cls, directory: str | Path, config: MatcherConfig | None = None, **kwargs) -> Matcher:
@@ -291,6 +330,7 @@ class Matcher:
                 matcher.collections[kind] = Collection.load(sub, model_id=matcher.encoder.model_id, kind=kind)
         if not matcher.collections:
             raise NotBuiltError(f"the index at {directory} is empty: run `matcher build` first")
+        matcher._reciprocal = ReciprocalRanks.load(directory)  # used while its fingerprint matches
         return matcher
 
     # ----------------------------------------------------------------- queries
@@ -365,6 +405,9 @@ class Matcher:
                                                          for q, r in zip(batch, own_rows)], vectors))
         if weights.get("activity") and coll.kind == Kind.ENTERPRISE and len(self.activity):
             scorers.append(PriorScorer("activity", self.activity))
+        if weights.get("reciprocal") and direction == Direction.ENTERPRISE_TO_PATENT and self.uses_reciprocal():
+            scorers.append(ReciprocalScorer(self.reciprocal, [r if q.kind == Kind.ENTERPRISE else None
+                                                              for q, r in zip(batch, own_rows)]))
         if weights.get("phrase"):
             scorers.append(PhraseScorer(coll.substrings, [self.query_phrases(q.text) for q in batch]))
         if weights.get("items"):

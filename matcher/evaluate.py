@@ -218,6 +218,7 @@ def run_benchmark(
     query_side: Kind | None | str = "auto",
     corpus_side: Kind | str | None = None,
     k: int = 100,
+    query_records: str | Path | None = None,
     show_progress: bool = False,
 ) -> dict[str, float]:
     """Index a benchmark's corpus with a fresh matcher and score its ranking of the queries.
@@ -229,6 +230,9 @@ def run_benchmark(
             from the folder name.
         corpus_side: kind of the corpus records; None reads it from the folder name.
         k: ranking depth (100 covers Recall@100).
+        query_records: a BEIR corpus.jsonl of query-side records (e.g. p2c-dev's company profiles for c2p-dev),
+            indexed beside the corpus; a query whose id is among them is asked as that stored record, so the
+            signals that need both sides (the "reciprocal" ranks) take part as they do in the product.
         show_progress: show progress bars.
 
     Returns:
@@ -243,10 +247,18 @@ def run_benchmark(
         corpus_side = corpus_side or c_auto
     q_kind = Kind(query_side) if query_side else None
     c_kind = Kind(corpus_side)
+    if query_records is not None and (q_kind is None or q_kind == c_kind):
+        raise InputError("query records need a benchmark whose queries come from the other side (c2p, p2c)")
     matcher.index(c_kind, corpus_frame(bench, c_kind), show_progress=show_progress)
+    stored: set[str] = set()
+    if query_records is not None:
+        side = Benchmark(name=bench.name, queries={}, qrels={}, corpus=_read_jsonl(Path(query_records)))
+        matcher.index(q_kind, corpus_frame(side, q_kind), show_progress=show_progress)
+        stored = {str(d["_id"]) for d in side.corpus}
     qids = list(bench.queries)
     results = matcher.search(
-        [Query(bench.queries[q], kind=q_kind) for q in qids], c_kind, k=k, explain=False, show_progress=show_progress
+        [Query(bench.queries[q], kind=q_kind, id=q if q in stored else None) for q in qids], c_kind, k=k, explain=False,
+        show_progress=show_progress,
     )
     run = {qid: [m.target_id for m in res.matches] for qid, res in zip(qids, results)}
     return score_run(run, bench.qrels)

@@ -22,6 +22,7 @@ from matcher.index.collection import CONTENT
 from matcher.index.atomic import atomic_dir, atomic_write_text
 from matcher.index.manifest import utc_now
 from matcher.rank.exposure import KEY_COLUMNS, cap_exposure
+from matcher.rank.reciprocal import list_rank
 from matcher.schema import Kind
 
 FORMATS = ("csv", "parquet", "xlsx")
@@ -30,7 +31,7 @@ DIRECTIONS = {"enterprise->patent": (Kind.ENTERPRISE, Kind.PATENT), "patent->ent
 # the per-pair columns written before the target's metadata columns (part of the run key: parts written
 # with other columns are never resumed)
 EXPORT_COLUMNS = ["direction", "query_id", "query_name", "rank", "target_id", "target_name", "score", "dense", "bm25",
-                  "items", "portfolio", "activity", "shared_terms", "closest_sentence", "sentence_similarity", "held_patent",
+                  "items", "portfolio", "activity", "reciprocal_rank", "shared_terms", "closest_sentence", "sentence_similarity", "held_patent",
                   "held_similarity"]
 _NAME_COL = {Kind.PATENT: "title", Kind.ENTERPRISE: "name"}
 _META = {
@@ -123,6 +124,7 @@ def result_rows(direction: str, results: Sequence[SearchResult], names: Mapping[
                 round(m.components.get("bm25", 0.0), 6), round(m.components.get("items", 0.0), 6),
                 round(m.components.get("portfolio", 0.0), 6),
                 round(m.components.get("activity", math.nan), 6),  # blank without an activity model / for a demand
+                list_rank(m.components.get("reciprocal")),  # blank unless weighted and the pair is mutual
                 *_explanation_values(m.explanation),
             ]
             row = dict(zip(EXPORT_COLUMNS, values, strict=True))

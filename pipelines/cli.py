@@ -285,6 +285,10 @@ def evaluate(
     encoder: EncoderOpt = None,
     query_side: Annotated[str, typer.Option("--query-side", help="auto (from the folder name), enterprise, patent or text.")] = "auto",
     corpus_side: Annotated[Optional[str], typer.Option("--corpus-side", help="patent or enterprise (default: from the folder name).")] = None,
+    query_records: Annotated[Optional[Path], typer.Option(
+        "--query-records", help="A BEIR corpus.jsonl of the query side's records, indexed too; queries with an id "
+                                "there are asked as stored records (needed by the reciprocal signal; for c2p-dev: "
+                                "../shared/benchmarks/p2c-dev/corpus.jsonl).")] = None,
 ) -> None:
     """Run the full matcher on BEIR benchmarks; the last stdout line is one JSON object of metrics."""
     from matcher.evaluate import run_benchmark
@@ -295,7 +299,8 @@ def evaluate(
         for folder in benchmarks:
             t0 = time.perf_counter()
             qs = None if query_side == "text" else query_side
-            scores[folder.name] = run_benchmark(folder, Matcher(cfg), query_side=qs, corpus_side=corpus_side, show_progress=True)
+            scores[folder.name] = run_benchmark(folder, Matcher(cfg), query_side=qs, corpus_side=corpus_side,
+                                                 query_records=query_records, show_progress=True)
             err.print(f"{folder.name}: {time.perf_counter() - t0:.1f} s")
     except (MatcherError, ValueError) as exc:
         _fail(exc)

@@ -279,6 +279,26 @@ def test_evaluate_prints_the_metrics_as_the_last_stdout_line(tmp_path):
     assert "benchmark results" in res.stdout and "c2p-mini" in res.stdout
 
 
+def test_evaluate_can_ask_the_queries_as_stored_records(tmp_path):
+    """--query-records indexes the query side too, so signals that need both sides (reciprocal ranks) take part."""
+    bench = _write_beir(tmp_path / "c2p-mini")
+    records = tmp_path / "enterprises.jsonl"
+    with records.open("w", encoding="utf-8") as fh:
+        for row in _frame(ENTERPRISES).itertuples():
+            fh.write(json.dumps({"_id": row.id, "title": row.name, "text": row.text}, ensure_ascii=False) + "\n")
+    config = tmp_path / "reciprocal.json"
+    config.write_text(json.dumps({"fusion": {"enterprise->patent": {"method": "rrf", "weights": {
+        "dense": 0.25, "bm25": 0.25, "items": 0.5, "reciprocal": 1.0}}}}), encoding="utf-8")
+    plain = json.loads(ok("evaluate", bench).stdout.strip().splitlines()[-1])["c2p-mini"]
+    stored = json.loads(ok("evaluate", bench, "--query-records", records).stdout.strip().splitlines()[-1])["c2p-mini"]
+    assert stored["recall@100"] == 1.0 and stored["ndcg@10"] > 0.5, stored
+    assert abs(stored["ndcg@10"] - plain["ndcg@10"]) < 0.1  # same signals, stored vectors instead of fresh ones
+    mutual = json.loads(ok("evaluate", bench, "--config", config, "--query-records", records).stdout.strip().splitlines()[-1])
+    assert mutual["c2p-mini"]["ndcg@10"] > 0.5, mutual
+    kw = _write_beir(tmp_path / "kw2p-mini")
+    assert_one_line_error(run("evaluate", kw, "--query-records", records, columns=80), "query records", "c2p, p2c")
+
+
 def test_evaluate_refuses_a_folder_whose_name_has_no_direction(tmp_path):
     bench = _write_beir(tmp_path / "weird")
     assert_one_line_error(run("evaluate", bench, columns=80), "'weird'", "<query>2<corpus>", "--query-side")

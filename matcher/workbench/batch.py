@@ -31,7 +31,7 @@ TARGET_LABELS = {"patent->enterprise": "企业/需求", "enterprise->patent": "�
 REQUIRED = ("query_id", "query_name", "rank", "target_id", "target_name", "score")
 BATCH_COLUMNS = [
     "排名", "引擎排名", "专利号", "专利名称", "企业/需求编号", "企业/需求名称", "综合分", "语义分", "关键词分", "条目分",
-    "专利活跃度", "共有关键词", "最相关专利句", "企业已持有相近专利", "申请人", "申请人类型", "专利行业", "专利地区",
+    "专利活跃度", "互选排名", "共有关键词", "最相关专利句", "企业已持有相近专利", "申请人", "申请人类型", "专利行业", "专利地区",
     "许可方式", "成熟度", "价格", "企业行业", "企业地区", "企业规模", "出现清单数", "跟踪状态",
 ]
 _PATENT_META = {"申请人": "applicant", "申请人类型": "applicant_type", "专利行业": "industry", "专利地区": "region",
@@ -136,6 +136,8 @@ def pair_table(batch: BatchLists, direction: str, patents: pd.DataFrame | None =
     for label, column in (("语义分", "dense"), ("关键词分", "bm25"), ("条目分", "items"), ("专利活跃度", "activity")):
         values = _numbers(frame, column).round(3)
         out[label] = values.astype(object).where(values.notna(), "")
+    ranks = _numbers(frame, "reciprocal_rank")  # older runs have no such column
+    out["互选排名"] = [int(r) if r == r else "" for r in ranks]
     out["共有关键词"] = _texts(frame, "shared_terms")
     out["最相关专利句"] = _texts(frame, "closest_sentence")
     out["企业已持有相近专利"] = [f"{h}（相似度 {s:.2f}）" if h and s == s else h

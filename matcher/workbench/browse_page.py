@@ -11,6 +11,7 @@ from matcher.auth import User
 from matcher.engine import Matcher, Query, SearchResult
 from matcher.errors import MatcherError
 from matcher.index.collection import CONTENT
+from matcher.rank.reciprocal import list_rank
 from matcher.schema import Kind
 from matcher.tracking import REJECTED, allowed_next
 from matcher.workbench.frames import (
@@ -22,6 +23,7 @@ from matcher.workbench.frames import (
     make_pairs,
     option_values,
     pair_frame,
+    reciprocal_line,
     text_query_id,
 )
 from matcher.workbench.highlight import highlight_terms
@@ -224,6 +226,8 @@ def match_card(pair: Pair, user: User, target: Kind) -> None:
                         f"《{highlight_terms(ex.held_patent, terms)}》</div>", unsafe_allow_html=True)
         if has_activity(m.components):
             st.markdown(f"<div class='mw-sent'>{activity_line(m.components['activity'])}</div>", unsafe_allow_html=True)
+        if (rank := list_rank(m.components.get("reciprocal"))) is not None:
+            st.markdown(f"<div class='mw-sent'>{reciprocal_line(rank)}</div>", unsafe_allow_html=True)
         meta = [("申请人", pat.get("applicant")), ("申请人类型", pat.get("applicant_type")), ("成熟度", pat.get("maturity")),
                 ("许可方式", pat.get("license_mode")), ("价格", pat.get("price")), ("行业", pat.get("industry")),
                 ("地区", pat.get("region")), ("法律状态", pat.get("legal_status"))]

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from matcher.engine import Match, SearchResult
+from matcher.rank.reciprocal import list_rank
 from matcher.schema import Kind
 from matcher.tracking import Item
 
@@ -19,7 +20,7 @@ LOCAL_OFFSET = timedelta(hours=8)
 
 PAIR_COLUMNS = [
     "排名", "专利号", "专利名称", "企业/需求编号", "企业/需求名称", "综合分", "语义分", "关键词分", "条目分",
-    "共有关键词", "最相关专利句", "句子相似度", "企业已持有相近专利", "专利活跃度", "申请人", "申请人类型", "专利行业", "专利地区", "许可方式", "价格", "成熟度",
+    "共有关键词", "最相关专利句", "句子相似度", "企业已持有相近专利", "专利活跃度", "互选排名", "申请人", "申请人类型", "专利行业", "专利地区", "许可方式", "价格", "成熟度",
     "企业地区", "跟踪状态",
 ]
 
@@ -114,6 +115,12 @@ def activity_line(percentile: float) -> str:
             "（企业更可能具备承接专利的研发能力）")
 
 
+def reciprocal_line(rank: int) -> str:
+    """The card's line for a mutual fit: where the enterprise stands in the patent's own list of enterprises."""
+    return (f"互选排名：在该专利的全部候选企业/需求中，本企业排第 {rank} 位"
+            "（双向都靠前的组合更值得优先推送）")
+
+
 def pair_frame(pairs: Iterable[Pair]) -> pd.DataFrame:
     """The on-screen table of ranked pairs (the same frame is exported)."""
     rows = []
@@ -135,6 +142,7 @@ def pair_frame(pairs: Iterable[Pair]) -> pd.DataFrame:
             "句子相似度": round(float(ex.sentence_similarity), 3) if ex else 0.0,
             "企业已持有相近专利": f"{ex.held_patent}（相似度 {ex.held_similarity:.2f}）" if ex and ex.held_patent else "",
             "专利活跃度": round(float(m.components["activity"]), 3) if has_activity(m.components) else "",
+            "互选排名": list_rank(m.components.get("reciprocal")) or "",
             "申请人": clean(pat.get("applicant")),
             "申请人类型": clean(pat.get("applicant_type")),
             "专利行业": clean(pat.get("industry")),
