@@ -107,7 +107,8 @@ _warmed: set[str] = set()
 
 def warm_matcher() -> None:
     """Start loading the engine in the background (called by the login page, so that the first page
-    after the login finds it cached). Nothing is shown; a failure is reported by the pages later."""
+    after the login finds it cached, with the patents' reciprocal lists when the configuration weights them and
+    the index does not hold them). Nothing is shown; a failure is reported by the pages later."""
     key = f"{index_dir()}|{os.environ.get('MATCHER_CONFIG', '')}"
     with _warming:
         if key in _warmed:
@@ -116,7 +117,9 @@ def warm_matcher() -> None:
 
     def run() -> None:
         try:
-            get_matcher()
+            matcher = get_matcher()
+            if matcher.uses_reciprocal():
+                matcher.reciprocal  # noqa: B018 - ranks the patents' lists now unless the index holds them
         except Exception:  # noqa: BLE001 - shown by the pages when they need the engine
             pass
 
