@@ -56,8 +56,12 @@ def _default_fusion() -> dict[Direction, FusionConfig]:
     # The "activity" weight (an enterprise's patent-activity percentile; inactive unless `activity_model` is set)
     # was chosen on p2c-dev with models cross-validated over the dev companies (`matcher train-activity
     # --cross-validate`); free text -> enterprises leaves it out (no benchmark, and a demand is not a company).
+    # The "reciprocal" weight (where a stored enterprise stands in each candidate patent's own patent -> enterprise
+    # list, matcher.rank.reciprocal) was chosen on c2p-dev with the enterprises asked as stored records
+    # (`matcher evaluate --query-records`); pasted text gets no such evidence.
     return {
-        Direction.ENTERPRISE_TO_PATENT: FusionConfig(method="rrf", weights={"dense": 0.25, "bm25": 0.25, "items": 0.5, "portfolio": 1.0}),
+        Direction.ENTERPRISE_TO_PATENT: FusionConfig(method="rrf", weights={"dense": 0.25, "bm25": 0.25, "items": 0.5, "portfolio": 1.0,
+                                                                           "reciprocal": 1.0}),
         Direction.PATENT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.0, "bm25": 0.5, "items": 0.5, "portfolio": 0.5,
                                                               "activity": 2.0}),
         Direction.TEXT_TO_PATENT: FusionConfig(weights={"dense": 0.25, "bm25": 0.5, "phrase": 1.0}, query_segment_mode="accurate"),

@@ -47,8 +47,10 @@ def test_bm25_really_scores_chinese_queries(matcher, config):
 def test_explanations_have_components_terms_and_closest_sentence(matcher):
     res = matcher.search(matcher.query_for(Kind.ENTERPRISE, "DEMO-D-001"), Kind.PATENT, k=3)[0]
     for m in res.matches:
-        # items: best scope items of the demand; portfolio: the patents it holds (none: a demand)
-        assert set(m.components) == {"dense", "bm25", "items", "portfolio"} and m.components["portfolio"] == 0.0
+        # items: best scope items of the demand; portfolio: the patents it holds (none: a demand);
+        # reciprocal: where the demand stands in the patent's own list (1 / position, 0 beyond it)
+        assert set(m.components) == {"dense", "bm25", "items", "portfolio", "reciprocal"} and m.components["portfolio"] == 0.0
+        assert 0.0 <= m.components["reciprocal"] <= 1.0
         assert m.explanation.held_patent == ""
         assert -1.0 <= m.components["dense"] <= 1.0
         patent_text = m.record[CONTENT]

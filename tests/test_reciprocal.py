@@ -20,8 +20,14 @@ WEIGHTS = {"dense": 0.25, "bm25": 0.25, "items": 0.5, "portfolio": 1.0, "recipro
 
 @pytest.fixture
 def recip_config(config):
+    assert config.fusion_for(Direction.ENTERPRISE_TO_PATENT).weights == WEIGHTS  # the default engine weights it
+    return config
+
+
+@pytest.fixture
+def plain_config(config):
     fusion = dict(config.fusion)
-    fusion[Direction.ENTERPRISE_TO_PATENT] = FusionConfig(method="rrf", weights=WEIGHTS)
+    fusion[Direction.ENTERPRISE_TO_PATENT] = FusionConfig(method="rrf", weights={**WEIGHTS, "reciprocal": 0.0})
     return config.model_copy(update={"fusion": fusion})
 
 
@@ -70,7 +76,7 @@ def test_an_enterprise_is_scored_by_its_rank_in_each_patents_list(matcher, recip
     assert all(math.isnan(m.components["reciprocal"]) for m in free.matches)
 
 
-def test_the_lists_are_saved_with_the_index_and_follow_changes(matcher, recip_config, config, demo_enterprises, tmp_path):
+def test_the_lists_are_saved_with_the_index_and_follow_changes(matcher, recip_config, plain_config, demo_enterprises, tmp_path):
     matcher.config = recip_config
     matcher.save(tmp_path / "with")
     assert (tmp_path / "with" / ReciprocalRanks.FILE).exists()
@@ -89,7 +95,7 @@ def test_the_lists_are_saved_with_the_index_and_follow_changes(matcher, recip_co
     row = int(loaded.collection(Kind.ENTERPRISE).rows_of(["NEW-E-1"])[0])
     assert len(loaded.reciprocal.of_target(row)[0]) > 0
     # without the weight nothing is ranked or saved
-    plain = Matcher.load(tmp_path / "with", config)
+    plain = Matcher.load(tmp_path / "with", plain_config)
     assert not plain.uses_reciprocal()
     plain.save(tmp_path / "without")
     assert not (tmp_path / "without" / ReciprocalRanks.FILE).exists()

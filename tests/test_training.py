@@ -86,6 +86,7 @@ def test_ensemble_config_runs_the_engine_with_a_trained_model(tmp_path, demo_pai
     assert shipped.encoder == "use-m3+models/patent-static" and str(shipped.activity_model) == "models/activity"
     assert shipped.fusion_for(Direction.PATENT_TO_ENTERPRISE).weights["activity"] == 3.0
     assert shipped.fusion_for(Direction.ENTERPRISE_TO_PATENT).weights["items"] == 1.0
+    assert shipped.fusion_for(Direction.ENTERPRISE_TO_PATENT).weights["reciprocal"] == 2.0
     assert shipped.fusion_for(Direction.TEXT_TO_PATENT) == MatcherConfig().fusion_for(Direction.TEXT_TO_PATENT)
 
     model = _train(tmp_path, "m", demo_pairs)
@@ -96,7 +97,7 @@ def test_ensemble_config_runs_the_engine_with_a_trained_model(tmp_path, demo_pai
     assert matcher.collection(Kind.PATENT).dim == 512 + 32
     top = matcher.search(matcher.query_for(Kind.ENTERPRISE, "DEMO-D-001"), Kind.PATENT, k=5)[0].matches
     assert "DEMO-P-049" in [m.target_id for m in top]  # the demand written for that patent
-    assert set(top[0].components) == {"dense", "bm25", "items", "portfolio"}
+    assert set(top[0].components) == {"dense", "bm25", "items", "portfolio", "reciprocal"}
     assert top[0].components["portfolio"] == 0.0  # a demand holds no patents
 
 
