@@ -203,13 +203,16 @@ class Matcher:
 
     def _reciprocal_fingerprint(self) -> str:
         """What the patents' enterprise lists depend on: both sides' data, the encoder, the patent -> enterprise
-        fusion, the activity model, the list depth and pool, and whether held patents are excluded."""
+        fusion, the activity model (path and when it was trained), the list depth and pool, and whether held
+        patents are excluded."""
         if self._data_hashes is None:
             self._data_hashes = ",".join(self.collections[k].manifest().data_hash for k in (Kind.PATENT, Kind.ENTERPRISE))
         cfg = self.config
+        model = Path(cfg.activity_model) if cfg.activity_model is not None else None
+        trained = max((f.stat().st_mtime for f in model.rglob("*") if f.is_file()), default=0.0) if model and model.is_dir() else 0.0
         return json.dumps({"data": self._data_hashes, "encoder": self.encoder.model_id, "depth": cfg.reciprocal_depth,
                            "fusion": cfg.fusion_for(Direction.PATENT_TO_ENTERPRISE).model_dump(mode="json"),
-                           "activity": str(cfg.activity_model), "pool": cfg.pool, "exclude_held": cfg.exclude_held},
+                           "activity": [str(model), trained], "pool": cfg.pool, "exclude_held": cfg.exclude_held},
                           sort_keys=True)
 
     @property
