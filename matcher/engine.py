@@ -400,7 +400,8 @@ class Matcher:
     def _scorers(self, coll: Collection, direction: Direction, batch: Sequence[Query], vectors: np.ndarray,
                  terms: list[list[str]], own_rows: Sequence[int | None]) -> list[Scorer]:
         """The signals used for one direction: dense and BM25 always; literal phrases, best items, the
-        enterprises' patent portfolios and their patent activity when weighted (and available)."""
+        enterprises' patent portfolios, their patent activity and (enterprise -> patent) the reciprocal ranks when
+        weighted (and available)."""
         scorers: list[Scorer] = [DenseScorer(coll.dense, vectors), BM25Scorer(coll.lexical, terms)]
         weights = self.config.fusion_for(direction).weights
         if weights.get("portfolio") and len(self.portfolio):
