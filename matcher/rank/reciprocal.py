@@ -46,9 +46,10 @@ class ReciprocalRanks:
     @classmethod
     def from_lists(cls, lists: Sequence[tuple[int, np.ndarray]], shape: tuple[int, int], fingerprint: str) -> ReciprocalRanks:
         """Build from (source row, target rows best first) pairs."""
-        sources = np.concatenate([np.full(len(t), s, dtype=np.int64) for s, t in lists]) if lists else np.zeros(0, np.int64)
-        targets = np.concatenate([np.asarray(t, dtype=np.int64) for _, t in lists]) if lists else np.zeros(0, np.int64)
-        ranks = np.concatenate([np.arange(1, len(t) + 1, dtype=np.int32) for _, t in lists]) if lists else np.zeros(0, np.int32)
+        lists = [(s, np.asarray(t, dtype=np.int64)) for s, t in lists]
+        sources = np.concatenate([np.zeros(0, np.int64)] + [np.full(len(t), s, dtype=np.int64) for s, t in lists])
+        targets = np.concatenate([np.zeros(0, np.int64)] + [t for _, t in lists])
+        ranks = np.concatenate([np.zeros(0, np.int32)] + [np.arange(1, len(t) + 1, dtype=np.int32) for _, t in lists])
         return cls(sparse.csc_matrix((ranks, (sources, targets)), shape=shape), fingerprint)
 
     def of_target(self, target_row: int) -> tuple[np.ndarray, np.ndarray]:
