@@ -152,6 +152,27 @@ def sides(name: str) -> tuple[Kind | None, Kind]:
     return _SIDE[m["q"]], _SIDE[m["c"]]
 
 
+def mirror_records(folder: str | Path) -> Path | None:
+    """The query side's records of an enterprise <-> patent benchmark: the corpus of its mirror beside it.
+
+    c2p-dev's queries are companies, and p2c-dev's corpus holds the same companies' profiles (and the reverse),
+    so `../p2c-dev/corpus.jsonl` lets `run_benchmark` ask each query as the stored record it is in the product.
+
+    Args:
+        folder: a BEIR folder named <query>2<corpus>[-split].
+
+    Returns:
+        The mirror's corpus.jsonl, or None when the name has no two record sides or the mirror is not there.
+    """
+    folder = Path(folder)
+    m = _NAME.match(folder.name.lower())
+    if not m or _SIDE.get(m["q"]) is None or _SIDE.get(m["c"]) is None or _SIDE[m["q"]] == _SIDE[m["c"]]:
+        return None
+    split = folder.name[len(m["q"]) + 1 + len(m["c"]):]
+    corpus = folder.parent / f"{m['c']}2{m['q']}{split}" / "corpus.jsonl"
+    return corpus if corpus.is_file() else None
+
+
 def corpus_frame(bench: Benchmark, kind: Kind) -> pd.DataFrame:
     """The benchmark corpus as canonical records of `kind` (title -> title/name, text -> abstract/text)."""
     schema = schema_for(kind)

@@ -285,13 +285,14 @@ def evaluate(
     encoder: EncoderOpt = None,
     query_side: Annotated[str, typer.Option("--query-side", help="auto (from the folder name), enterprise, patent or text.")] = "auto",
     corpus_side: Annotated[Optional[str], typer.Option("--corpus-side", help="patent or enterprise (default: from the folder name).")] = None,
-    query_records: Annotated[Optional[Path], typer.Option(
+    query_records: Annotated[str, typer.Option(
         "--query-records", help="A BEIR corpus.jsonl of the query side's records, indexed too; queries with an id "
-                                "there are asked as stored records (needed by the reciprocal signal; for c2p-dev: "
-                                "../shared/benchmarks/p2c-dev/corpus.jsonl).")] = None,
+                                "there are asked as stored records, as the product asks them (the reciprocal signal "
+                                "needs it). 'auto': the corpus of the mirror benchmark beside the folder when there "
+                                "is one (c2p-dev <-> p2c-dev); 'none': ask every query as free text.")] = "auto",
 ) -> None:
     """Run the full matcher on BEIR benchmarks; the last stdout line is one JSON object of metrics."""
-    from matcher.evaluate import run_benchmark
+    from matcher.evaluate import mirror_records, run_benchmark
 
     scores: dict[str, dict[str, float]] = {}
     try:
@@ -299,9 +300,12 @@ def evaluate(
         for folder in benchmarks:
             t0 = time.perf_counter()
             qs = None if query_side == "text" else query_side
+            auto = mirror_records(folder) if qs is not None else None
+            records = {"auto": auto, "none": None}.get(query_records.lower(), Path(query_records))
             scores[folder.name] = run_benchmark(folder, Matcher(cfg), query_side=qs, corpus_side=corpus_side,
-                                                 query_records=query_records, show_progress=True)
-            err.print(f"{folder.name}: {time.perf_counter() - t0:.1f} s")
+                                                 query_records=records, show_progress=True)
+            asked = f", queries asked as the stored records of {records}" if records is not None else ""
+            err.print(f"{folder.name}: {time.perf_counter() - t0:.1f} s{asked}")
     except (MatcherError, ValueError) as exc:
         _fail(exc)
     table = Table(title="benchmark results")

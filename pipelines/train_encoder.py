@@ -43,6 +43,11 @@ def main(
                                "and {fold} for its number, e.g. 'use-m3+{model}*2' for the ensemble with USE-m3, "
                                "'use-m3*3+{model}+models/cv-s1/fold-{fold}+models/cv-s2/fold-{fold}' with two more "
                                "seeds' fold models")] = "{model}",
+    eval_config: Annotated[Optional[Path], typer.Option(
+        "--eval-config", help="with --cross-validate: also score each fold's c2p / p2c queries end to end with this "
+                              "engine configuration (e.g. config/ensemble.json; its encoder replaced by "
+                              "--eval-encoder, {fold} in its activity_model by the fold number), every signal taking "
+                              "part")] = None,
     reuse_models: Annotated[bool, typer.Option(
         "--reuse-models", help="with --cross-validate: score fold models already in OUT that were trained with the "
                                "same settings instead of retraining them")] = False,
@@ -73,8 +78,9 @@ def main(
         raise typer.BadParameter("must contain {model} (the fold's model directory)", param_hint="--eval-encoder")
     if cross_validate:
         pooled = run_cross_validation(out, shared_dir=shared, config=config, cache_dir=cache_dir,
-                                      eval_encoder=eval_encoder, reuse_models=reuse_models, log=lambda msg: typer.echo(msg, err=True))
-        typer.echo(json.dumps({name: {"queries": e["queries"], "dense": e["dense"], "best": e["best"]}
+                                      eval_encoder=eval_encoder, reuse_models=reuse_models, eval_config=eval_config,
+                                      log=lambda msg: typer.echo(msg, err=True))
+        typer.echo(json.dumps({name: {key: e[key] for key in ("queries", "dense", "best", "engine") if key in e}
                                for name, e in pooled.items()}, ensure_ascii=False))
         return
     if from_index is not None:

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from matcher.engine import Matcher
+from matcher.evaluate import mirror_records
 from matcher.schema import Kind
 from pipelines.cli import app
 
@@ -280,22 +281,34 @@ def test_evaluate_prints_the_metrics_as_the_last_stdout_line(tmp_path):
 
 
 def test_evaluate_can_ask_the_queries_as_stored_records(tmp_path):
-    """--query-records indexes the query side too, so signals that need both sides (reciprocal ranks) take part."""
+    """The query side's records are indexed too (by default the mirror benchmark's corpus beside the folder), so
+    signals that need both sides (reciprocal ranks) take part."""
     bench = _write_beir(tmp_path / "c2p-mini")
-    records = tmp_path / "enterprises.jsonl"
-    with records.open("w", encoding="utf-8") as fh:
+    mirror = tmp_path / "p2c-mini" / "corpus.jsonl"
+    mirror.parent.mkdir()
+    with mirror.open("w", encoding="utf-8") as fh:
         for row in _frame(ENTERPRISES).itertuples():
             fh.write(json.dumps({"_id": row.id, "title": row.name, "text": row.text}, ensure_ascii=False) + "\n")
     config = tmp_path / "no-reciprocal.json"
     config.write_text(json.dumps({"fusion": {"enterprise->patent": {"method": "rrf", "weights": {
         "dense": 0.25, "bm25": 0.25, "items": 0.5, "portfolio": 1.0}}}}), encoding="utf-8")
-    free = json.loads(ok("evaluate", bench).stdout.strip().splitlines()[-1])["c2p-mini"]
-    plain = json.loads(ok("evaluate", bench, "--config", config, "--query-records", records).stdout.strip().splitlines()[-1])
-    assert plain["c2p-mini"] == free  # without the reciprocal signal, asking stored records changes nothing
-    stored = json.loads(ok("evaluate", bench, "--query-records", records).stdout.strip().splitlines()[-1])["c2p-mini"]
+
+    def metrics(*args):
+        res = ok("evaluate", bench, *args)
+        return json.loads(res.stdout.strip().splitlines()[-1])["c2p-mini"], res.stderr
+
+    free, note = metrics("--query-records", "none")
+    assert "stored records" not in note
+    plain, note = metrics("--config", config)
+    assert plain == free  # without the reciprocal signal, asking stored records changes nothing
+    assert f"stored records of {mirror}" in " ".join(note.split())
+    stored, _ = metrics()
     assert stored["recall@100"] == 1.0 and stored["ndcg@10"] > 0.5, stored
+    assert metrics("--query-records", str(mirror))[0] == stored
     kw = _write_beir(tmp_path / "kw2p-mini")
-    assert_one_line_error(run("evaluate", kw, "--query-records", records, columns=80), "query records", "c2p, p2c")
+    assert_one_line_error(run("evaluate", kw, "--query-records", mirror, columns=80), "query records", "c2p, p2c")
+    assert mirror_records(bench) == mirror and mirror_records(mirror.parent) == bench / "corpus.jsonl"
+    assert mirror_records(kw) is None and mirror_records(tmp_path / "c2p-other") is None
 
 
 def test_evaluate_refuses_a_folder_whose_name_has_no_direction(tmp_path):

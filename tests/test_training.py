@@ -254,6 +254,29 @@ def test_cross_validation_scores_each_fold_on_unseen_companies(tmp_path):
         assert by_fold[name]["dense"] == pytest.approx(twice[name]["dense"])
     with pytest.raises(ValueError, match="must contain"):
         cross_validate(out, shared_dir=shared, config=_tiny_config(), eval_encoder="use-m3", log=lambda _m: None)
+    # --eval-config: each fold's queries also scored end to end by that configuration, asked as stored records
+    from matcher.config import load_config
+    from matcher.engine import Matcher
+    from matcher.evaluate import run_benchmark
+
+    config_file = tmp_path / "engine.json"
+    config_file.write_text(json.dumps({"fusion": {"enterprise->patent": {"method": "rrf", "weights": {
+        "dense": 0.25, "bm25": 0.25, "items": 0.5, "reciprocal": 1.0}}}}), encoding="utf-8")
+    engine = cross_validate(out, shared_dir=shared, config=_tiny_config(), cache_dir=tmp_path / "cache",
+                            eval_encoder="use-m3*0.5+{model}", reuse_models=True, eval_config=config_file,
+                            log=lambda _m: None)
+    for name, entry in engine.items():
+        folds = entry["folds"]
+        assert entry["engine"]["config"] == str(config_file)
+        for metric in ("ndcg@10", "recall@100", "mrr@10"):
+            pooled_mean = sum(f["engine"][metric] * f["queries"] for f in folds) / entry["queries"]
+            assert entry["engine"][metric] == pytest.approx(pooled_mean)
+        assert entry["best"] == pytest.approx(pooled[name]["best"])  # the grid is untouched
+    fold = engine["c2p-dev"]["folds"][0]
+    cfg = load_config(config_file, encoder=f"use-m3*0.5+{out}/fold-{fold['fold']}", cache_dir=tmp_path / "cache")
+    direct = run_benchmark(out / f"fold-{fold['fold']}" / "eval" / "benchmarks" / "c2p-dev", Matcher(cfg),
+                           query_records=shared / "benchmarks" / "p2c-dev" / "corpus.jsonl")
+    assert fold["engine"] == pytest.approx(direct)
 
 
 @pytest.mark.skipif(not (ROOT.parent / "shared" / "benchmarks" / "c2p-dev").is_dir(), reason="shared data not present")

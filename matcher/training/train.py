@@ -511,6 +511,34 @@ def holdout_benchmarks(benchmarks: Sequence[str | Path], config: TrainConfig, ou
     return out
 
 
+def score_fold_engine(
+    folder: str | Path, source: str | Path, config_file: str | Path, *, encoder: str, fold: int, cache_dir: str | Path
+) -> dict[str, float]:
+    """Score one fold's cut of a company benchmark end to end with an engine configuration.
+
+    Args:
+        folder: the cut BEIR folder (the fold's queries).
+        source: the benchmark it was cut from; the mirror beside it supplies the query side's stored records
+            (`matcher.evaluate.mirror_records`), as `matcher evaluate` does.
+        config_file: the configuration JSON; its encoder is replaced by `encoder`, and "{fold}" in its
+            activity_model stands for the fold number (an activity model cross-validated on the same folds).
+        encoder: the fold's encoder spec.
+        fold: the fold number.
+        cache_dir: embedding cache.
+
+    Returns:
+        The metrics of `matcher.evaluate.score_run`.
+    """
+    from matcher.config import load_config
+    from matcher.engine import Matcher
+    from matcher.evaluate import mirror_records, run_benchmark
+
+    cfg = load_config(config_file, encoder=encoder, cache_dir=Path(cache_dir))
+    if cfg.activity_model is not None:
+        cfg = cfg.model_copy(update={"activity_model": Path(str(cfg.activity_model).replace("{fold}", str(fold)))})
+    return run_benchmark(folder, Matcher(cfg), query_records=mirror_records(source))
+
+
 @dataclass
 class _FoldScore:
     """One fold's model on one benchmark cut to that fold's queries."""
@@ -520,12 +548,13 @@ class _FoldScore:
     seconds: float | None  # training time of the fold's model (None: reused, time unknown)
     table: object  # the `benchmark_grid` table
     single: dict
+    engine: dict | None = None  # `score_fold_engine` metrics, when a configuration was given
 
 
 def cross_validate(
     output_dir: str | Path, *, shared_dir: str | Path, config: TrainConfig | None = None,
     cache_dir: str | Path | None = None, pool: int = 200, eval_encoder: str = "{model}", reuse_models: bool = False,
-    log=print,
+    eval_config: str | Path | None = None, log=print,
 ) -> dict[str, dict]:
     """Train one model per dev-company fold and score each on the companies it never saw.
 
@@ -548,11 +577,14 @@ def cross_validate(
         reuse_models: score a fold model already in output_dir/fold-K instead of retraining it when its
             training_config.json records the same settings (its training time then comes from the previous
             cross_validation.json, when there is one).
+        eval_config: also score each fold's queries end to end with this engine configuration (a JSON file, e.g.
+            config/ensemble.json; see `score_fold_engine`), pooled under "engine": every signal takes part, the
+            reciprocal one included, with the configuration's own fusion instead of a re-tuned one.
         log: progress printer.
 
     Returns:
-        {benchmark: `summarize_grid` result + "queries", "encoder" (eval_encoder) and per-fold "folds"
-        (queries, train seconds)}.
+        {benchmark: `summarize_grid` result + "queries", "encoder" (eval_encoder), "engine" (with eval_config) and
+        per-fold "folds" (queries, train seconds, engine metrics)}.
 
     Raises:
         ValueError: eval_encoder does not contain "{model}".
@@ -579,7 +611,14 @@ def cross_validate(
             table, single, n = benchmark_grid(folder, spec, cache_dir=cache, pool=pool)
             log(_describe(f"fold {fold} {folder.name} ({n} queries)", summarize_grid(table, single),
                           time.perf_counter() - started))
-            parts.setdefault(folder.name, []).append(_FoldScore(fold, n, seconds, table, single))
+            engine = None
+            if eval_config is not None:
+                started = time.perf_counter()
+                engine = score_fold_engine(folder, Path(shared_dir) / "benchmarks" / folder.name, eval_config,
+                                           encoder=spec, fold=fold, cache_dir=cache)
+                log(f"fold {fold} {folder.name}, engine with {eval_config}: "
+                    + " ".join(f"{m} {engine[m]:.4f}" for m in _METRICS) + f" ({time.perf_counter() - started:.0f}s)")
+            parts.setdefault(folder.name, []).append(_FoldScore(fold, n, seconds, table, single, engine))
     pooled: dict[str, dict] = {}
     for name, scores in parts.items():
         total = sum(score.queries for score in scores)
@@ -593,9 +632,15 @@ def cross_validate(
         single = {key: {m: mean(score.single[key][m] for score in scores) for m in _METRICS} for key in ("dense", "bm25")}
         pooled[name] = {"queries": total, "encoder": eval_encoder, **summarize_grid(table, single),
                         "folds": [{"fold": score.fold, "queries": score.queries,
-                                   "train_seconds": None if score.seconds is None else round(score.seconds, 1)}
+                                   "train_seconds": None if score.seconds is None else round(score.seconds, 1),
+                                   **({"engine": score.engine} if score.engine else {})}
                                   for score in scores]}
         log(_describe(f"pooled over {config.folds} folds: {name} ({total} queries)", pooled[name], 0))
+        if eval_config is not None:
+            pooled[name]["engine"] = {"config": str(eval_config),
+                                      **{m: mean(score.engine[m] for score in scores) for m in _METRICS}}
+            log(f"pooled over {config.folds} folds: {name}, engine with {eval_config}: "
+                + " ".join(f"{m} {pooled[name]['engine'][m]:.4f}" for m in _METRICS))
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "cross_validation.json").write_text(json.dumps(pooled, indent=2), encoding="utf-8")
     return pooled
