@@ -224,9 +224,15 @@ class Matcher:
             patents, enterprises = self.collection(Kind.PATENT), self.collection(Kind.ENTERPRISE)
             rows = patents.records.index.to_numpy(dtype=np.int64)
             queries = [self.query_for(Kind.PATENT, i) for i in patents.records["id"].astype(str)]
-            results = self.search(queries, Kind.ENTERPRISE, k=self.config.reciprocal_depth, explain=False,
-                                  show_progress=len(queries) > 2000)
-            lists = [(int(r), enterprises.rows_of([m.target_id for m in res.matches])) for r, res in zip(rows, results)]
+            lists: list[tuple[int, np.ndarray]] = []
+            # one batch at a time: a batch's 1,000-deep results become row arrays before the next is ranked
+            # (all patents' Match objects at once would hold gigabytes)
+            starts = range(0, len(queries), BATCH)
+            for start in tqdm(starts, desc="rank every patent's enterprises", disable=len(queries) <= 2000):
+                results = self.search(queries[start : start + BATCH], Kind.ENTERPRISE,
+                                      k=self.config.reciprocal_depth, explain=False)
+                lists.extend((int(r), enterprises.rows_of([m.target_id for m in res.matches]))
+                             for r, res in zip(rows[start : start + BATCH], results))
             shape = (int(rows.max()) + 1, int(enterprises.records.index.max()) + 1)
             self._reciprocal = ReciprocalRanks.from_lists(lists, shape, fingerprint)
         return self._reciprocal

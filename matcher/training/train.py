@@ -9,6 +9,7 @@ It runs on CPU in a few minutes and is bit-for-bit reproducible for a seed on th
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import platform
@@ -619,6 +620,7 @@ def cross_validate(
                 log(f"fold {fold} {folder.name}, engine with {eval_config}: "
                     + " ".join(f"{m} {engine[m]:.4f}" for m in _METRICS) + f" ({time.perf_counter() - started:.0f}s)")
             parts.setdefault(folder.name, []).append(_FoldScore(fold, n, seconds, table, single, engine))
+            gc.collect()  # a discarded engine sits in a reference cycle (its encoder's frames): free it before the next
     pooled: dict[str, dict] = {}
     for name, scores in parts.items():
         total = sum(score.queries for score in scores)
