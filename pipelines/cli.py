@@ -307,7 +307,9 @@ def evaluate(
                                                  query_records=records, show_progress=True)
             asked = f", queries asked as the stored records of {records}" if records is not None else ""
             err.print(f"{folder.name}: {time.perf_counter() - t0:.1f} s{asked}")
-            gc.collect()  # the finished engine sits in a reference cycle; free its indexes before the next benchmark
+            # the first import of torch (on the first engine's first encode) keeps the importing stack alive through
+            # a frame <-> local cycle in torch.fx's `wrap`, and with it this engine and its indexes: free them now
+            gc.collect()
     except (MatcherError, ValueError) as exc:
         _fail(exc)
     table = Table(title="benchmark results")

@@ -346,6 +346,10 @@ def summarize_grid(table, single: Mapping[str, Mapping[str, float]]) -> dict:
     }
 
 
+def _metrics_text(metrics: Mapping[str, float]) -> str:
+    return " ".join(f"{m} {metrics[m]:.4f}" for m in _METRICS)
+
+
 def _describe(name: str, summary: dict, seconds: float) -> str:
     from matcher.tuning import SCORERS
 
@@ -617,10 +621,10 @@ def cross_validate(
                 started = time.perf_counter()
                 engine = score_fold_engine(folder, Path(shared_dir) / "benchmarks" / folder.name, eval_config,
                                            encoder=spec, fold=fold, cache_dir=cache)
-                log(f"fold {fold} {folder.name}, engine with {eval_config}: "
-                    + " ".join(f"{m} {engine[m]:.4f}" for m in _METRICS) + f" ({time.perf_counter() - started:.0f}s)")
+                log(f"fold {fold} {folder.name}, engine with {eval_config}: {_metrics_text(engine)} "
+                    f"({time.perf_counter() - started:.0f}s)")
             parts.setdefault(folder.name, []).append(_FoldScore(fold, n, seconds, table, single, engine))
-            gc.collect()  # a discarded engine sits in a reference cycle (its encoder's frames): free it before the next
+            gc.collect()  # the first engine of a process is kept by a cycle (see pipelines/cli.py evaluate): free it
     pooled: dict[str, dict] = {}
     for name, scores in parts.items():
         total = sum(score.queries for score in scores)
@@ -642,7 +646,7 @@ def cross_validate(
             pooled[name]["engine"] = {"config": str(eval_config),
                                       **{m: mean(score.engine[m] for score in scores) for m in _METRICS}}
             log(f"pooled over {config.folds} folds: {name}, engine with {eval_config}: "
-                + " ".join(f"{m} {pooled[name]['engine'][m]:.4f}" for m in _METRICS))
+                f"{_metrics_text(pooled[name]['engine'])}")
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "cross_validation.json").write_text(json.dumps(pooled, indent=2), encoding="utf-8")
     return pooled
