@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from matcher.errors import InputError
+from matcher.index.atomic import atomic_write_text
 from matcher.schema import Kind, schema_for
 
 # letters of a benchmark name "<query>2<corpus>" -> record kind (None: free text)
@@ -232,6 +233,60 @@ def score_run(run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str,
     return {k: v / n for k, v in totals.items()}
 
 
+def write_run(path: str | Path, run: Mapping[str, Sequence[tuple[str, float]]], tag: str = "matcher") -> Path:
+    """Write a ranking as a TREC run file ("qid Q0 docid rank score tag" per line), atomically.
+
+    The standard format of trec_eval, pytrec_eval and ranx, and the input of `matcher compare`.
+
+    Args:
+        path: the file to write.
+        run: query id -> (document id, score) pairs, best first.
+        tag: the run's name (one word).
+
+    Returns:
+        path.
+
+    Raises:
+        InputError: a query or document id contains whitespace (the format separates fields by it).
+    """
+    tag = re.sub(r"\s+", "_", tag) or "matcher"
+    spaced = next((i for q, ranked in run.items() for i in (q, *(d for d, _ in ranked)) if not i or re.search(r"\s", i)), None)
+    if spaced is not None:
+        raise InputError(f"id {spaced!r} is empty or contains whitespace, which a TREC run file cannot hold", file=str(path),
+                         hint="use ids without spaces in the benchmark")
+    lines = [f"{q} Q0 {doc} {rank} {score:.6g} {tag}\n" for q, ranked in run.items()
+             for rank, (doc, score) in enumerate(ranked, 1)]
+    atomic_write_text(path, "".join(lines))
+    return Path(path)
+
+
+def read_run(path: str | Path) -> dict[str, list[str]]:
+    """Read a TREC run file: query id -> document ids in rank order (ties kept in file order).
+
+    Raises:
+        InputError: the file is missing or a line is not "qid Q0 docid rank score tag" (naming file and line).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", file=str(path), hint="write run files with `matcher evaluate --runs DIR`")
+    ranked: dict[str, list[tuple[int, int, str]]] = {}
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 6:
+                raise InputError(f"line {lineno} has {len(fields)} fields, a TREC run line has 6 (qid Q0 docid rank score tag)",
+                                 file=str(path))
+            try:
+                rank = int(fields[3])
+                float(fields[4])
+            except ValueError:
+                raise InputError(f"line {lineno}: rank {fields[3]!r} or score {fields[4]!r} is not a number", file=str(path)) from None
+            ranked.setdefault(fields[0], []).append((rank, lineno, fields[2]))
+    return {q: [doc for _, _, doc in sorted(rows)] for q, rows in ranked.items()}
+
+
 def run_benchmark(
     folder: str | Path,
     matcher,
@@ -241,6 +296,7 @@ def run_benchmark(
     k: int = 100,
     query_records: str | Path | None = None,
     show_progress: bool = False,
+    run_file: str | Path | None = None,
 ) -> dict[str, float]:
     """Index a benchmark's corpus with a fresh matcher and score its ranking of the queries.
 
@@ -255,6 +311,7 @@ def run_benchmark(
             indexed beside the corpus; a query whose id is among them is asked as that stored record, so the
             signals that need both sides (the "reciprocal" ranks) take part as they do in the product.
         show_progress: show progress bars.
+        run_file: also write the ranking there as a TREC run file (`write_run`), for `matcher compare`.
 
     Returns:
         The metrics of `score_run`.
@@ -282,4 +339,7 @@ def run_benchmark(
         show_progress=show_progress,
     )
     run = {qid: [m.target_id for m in res.matches] for qid, res in zip(qids, results)}
+    if run_file is not None:
+        write_run(run_file, {qid: [(m.target_id, m.score) for m in res.matches] for qid, res in zip(qids, results)},
+                  tag=bench.name)
     return score_run(run, bench.qrels)

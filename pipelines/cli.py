@@ -291,6 +291,9 @@ def evaluate(
                                 "there are asked as stored records, as the product asks them (the reciprocal signal "
                                 "needs it). 'auto': the corpus of the mirror benchmark beside the folder when there "
                                 "is one (c2p-dev <-> p2c-dev); 'none': ask every query as free text.")] = "auto",
+    runs: Annotated[Optional[Path], typer.Option(
+        "--runs", help="Also write each benchmark's ranking to DIR/<benchmark>.trec (TREC run format), for "
+                       "`matcher compare`.")] = None,
 ) -> None:
     """Run the full matcher on BEIR benchmarks; the last stdout line is one JSON object of metrics."""
     from matcher.evaluate import mirror_records, run_benchmark
@@ -303,10 +306,12 @@ def evaluate(
             qs = None if query_side == "text" else query_side
             auto = mirror_records(folder) if qs is not None else None
             records = {"auto": auto, "none": None}.get(query_records.lower(), Path(query_records))
+            run_file = runs / f"{folder.name}.trec" if runs is not None else None
             scores[folder.name] = run_benchmark(folder, Matcher(cfg), query_side=qs, corpus_side=corpus_side,
-                                                 query_records=records, show_progress=True)
+                                                 query_records=records, show_progress=True, run_file=run_file)
             asked = f", queries asked as the stored records of {records}" if records is not None else ""
-            err.print(f"{folder.name}: {time.perf_counter() - t0:.1f} s{asked}")
+            written = f", ranking written to {run_file}" if run_file is not None else ""
+            err.print(f"{folder.name}: {time.perf_counter() - t0:.1f} s{asked}{written}")
             # the first import of torch (on the first engine's first encode) keeps the importing stack alive through
             # a frame <-> local cycle in torch.fx's `wrap`, and with it this engine and its indexes: free them now
             gc.collect()
@@ -320,6 +325,35 @@ def evaluate(
     out.print(table)
     sys.stdout.flush()
     print(json.dumps({name: {m: round(v, 4) for m, v in s.items()} for name, s in scores.items()}))
+
+
+@app.command()
+def compare(
+    benchmark: Annotated[Path, typer.Argument(help="The BEIR folder both runs rank (its qrels/test.tsv judges them).")],
+    base: Annotated[Path, typer.Argument(help="The reference ranking: a TREC run file (`matcher evaluate --runs`).")],
+    new: Annotated[Path, typer.Argument(help="The ranking under test, same format.")],
+    resamples: Annotated[int, typer.Option("--resamples", min=100, help="Bootstrap / randomisation resamples.")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (results are reproducible).")] = 0,
+) -> None:
+    """Is NEW better than BASE, beyond the luck of the queries? Paired bootstrap CI and randomisation test per metric;
+    the last stdout line is one JSON object."""
+    from matcher.evaluate import load_beir, read_run
+    from matcher.significance import compare_runs
+
+    try:
+        qrels = load_beir(benchmark).qrels
+        rows = compare_runs(read_run(base), read_run(new), qrels, resamples=resamples, seed=seed)
+    except MatcherError as exc:
+        _fail(exc)
+    table = Table(title=f"{benchmark.name}: {new.name} against {base.name} ({rows[0].queries} queries)")
+    for col in ("metric", "base", "new", "difference", "95 % CI", "p (randomisation)", "wins / ties / losses"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.metric, f"{r.base:.4f}", f"{r.new:.4f}", f"{r.delta:+.4f}", f"[{r.low:+.4f}, {r.high:+.4f}]",
+                      f"{r.p_value:.4f}", f"{r.wins} / {r.ties} / {r.losses}")
+    out.print(table)
+    sys.stdout.flush()
+    print(json.dumps({r.metric: r.as_dict() for r in rows}))
 
 
 def _register_train() -> None:

@@ -311,6 +311,39 @@ def test_evaluate_can_ask_the_queries_as_stored_records(tmp_path):
     assert mirror_records(kw) is None and mirror_records(tmp_path / "c2p-other") is None
 
 
+def test_evaluate_writes_rankings_that_compare_tests_for_significance(tmp_path):
+    """`evaluate --runs` writes TREC run files whose scores are the printed metrics; `compare` tests two of them."""
+    from matcher.evaluate import load_beir, read_run, score_run
+
+    bench = _write_beir(tmp_path / "c2p-mini")
+    bm25_only = tmp_path / "bm25.json"
+    bm25_only.write_text(json.dumps({"fusion": {"enterprise->patent": {"weights": {"bm25": 1.0}}}}), encoding="utf-8")
+    printed = {}
+    for name, args in (("full", ()), ("bm25", ("--config", bm25_only))):
+        res = ok("evaluate", bench, "--runs", tmp_path / name, *args)
+        printed[name] = json.loads(res.stdout.strip().splitlines()[-1])["c2p-mini"]
+        assert f"ranking written to {tmp_path / name / 'c2p-mini.trec'}" in " ".join(res.stderr.split())
+        ranking = read_run(tmp_path / name / "c2p-mini.trec")
+        assert {m: round(v, 4) for m, v in score_run(ranking, load_beir(bench).qrels).items()} == printed[name]
+    assert printed["full"] != printed["bm25"]
+
+    res = ok("compare", bench, tmp_path / "bm25" / "c2p-mini.trec", tmp_path / "full" / "c2p-mini.trec",
+             "--resamples", 500)
+    rows = json.loads(res.stdout.strip().splitlines()[-1])
+    assert set(rows) == {"ndcg@10", "recall@10", "recall@100", "mrr@10"}
+    ndcg = rows["ndcg@10"]
+    assert ndcg["base"] == printed["bm25"]["ndcg@10"] and ndcg["new"] == printed["full"]["ndcg@10"]
+    assert ndcg["delta"] == pytest.approx(ndcg["new"] - ndcg["base"], abs=1e-4)
+    assert ndcg["low"] <= ndcg["delta"] <= ndcg["high"] and 0 <= ndcg["p_value"] <= 1
+    assert ndcg["wins"] + ndcg["ties"] + ndcg["losses"] == ndcg["queries"] == len(INTENDED)
+    assert "95 % CI" in res.stdout and "wins / ties / losses" in res.stdout
+
+    broken = tmp_path / "broken.trec"
+    broken.write_text("D001 Q0 P001 1 0.5\n", encoding="utf-8")
+    assert_one_line_error(run("compare", bench, broken, tmp_path / "full" / "c2p-mini.trec", columns=80),
+                          "broken.trec", "line 1 has 5 fields")
+
+
 def test_evaluate_refuses_a_folder_whose_name_has_no_direction(tmp_path):
     bench = _write_beir(tmp_path / "weird")
     assert_one_line_error(run("evaluate", bench, columns=80), "'weird'", "<query>2<corpus>", "--query-side")
