@@ -98,6 +98,16 @@ def test_02_model_comparison(kernel_dir, run_env, monkeypatch):
     assert set(table["benchmark"]) == {"c2p-dev", "p2c-dev", "kw2p-dev"}
     assert {"BM25 only", "dense only", "dense + BM25", "default engine"} <= set(table["system"])
     assert (table["mode"] == "ci-subset").all()
+    # every other system is tested against the default engine on every benchmark and metric
+    tests = pd.read_csv(Path(run_env["NOTEBOOK_OUT"]) / "02_significance.csv")
+    assert len(tests) == 3 * (len(set(table["system"])) - 1) * 3
+    assert "default engine" not in set(tests["system"])
+    assert ((tests["low"] <= tests["delta"] + 1e-4) & (tests["delta"] <= tests["high"] + 1e-4)).all()
+    assert tests["p_value"].between(0, 1).all()
+    joined = tests.merge(table, on=["benchmark", "system"])
+    for metric in ("ndcg@10", "mrr@10"):
+        rows = joined[joined["metric"] == metric]
+        assert (rows["new"] - rows[metric]).abs().max() < 1e-3  # the tests read the same rankings the table scores
 
 
 @pytest.mark.shared
