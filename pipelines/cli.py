@@ -332,7 +332,9 @@ def compare(
     benchmark: Annotated[Path, typer.Argument(help="The BEIR folder both runs rank (its qrels/test.tsv judges them).")],
     base: Annotated[Path, typer.Argument(help="The reference ranking: a TREC run file (`matcher evaluate --runs`).")],
     new: Annotated[Path, typer.Argument(help="The ranking under test, same format.")],
-    resamples: Annotated[int, typer.Option("--resamples", min=100, help="Bootstrap / randomisation resamples.")] = 10_000,
+    resamples: Annotated[int, typer.Option(
+        "--resamples", min=100, help="Bootstrap / randomisation resamples (the smallest p-value the test can show is "
+                                     "about 1 / resamples).")] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (results are reproducible).")] = 0,
 ) -> None:
     """Is NEW better than BASE, beyond the luck of the queries? Paired bootstrap CI and randomisation test per metric;
@@ -345,7 +347,7 @@ def compare(
         rows = compare_runs(read_run(base), read_run(new), qrels, resamples=resamples, seed=seed)
     except MatcherError as exc:
         _fail(exc)
-    table = Table(title=f"{benchmark.name}: {new.name} against {base.name} ({rows[0].queries} queries)")
+    table = Table(title=f"{benchmark.name}: {new} against {base} ({rows[0].queries} queries)")
     for col in ("metric", "base", "new", "difference", "95 % CI", "p (randomisation)", "wins / ties / losses"):
         table.add_column(col)
     for r in rows:
