@@ -257,7 +257,7 @@ def test_cross_validation_scores_each_fold_on_unseen_companies(tmp_path):
     # --eval-config: each fold's queries also scored end to end by that configuration, asked as stored records
     from matcher.config import load_config
     from matcher.engine import Matcher
-    from matcher.evaluate import run_benchmark
+    from matcher.evaluate import load_beir, read_run, run_benchmark, score_run
 
     config_file = tmp_path / "engine.json"
     config_file.write_text(json.dumps({"fusion": {"enterprise->patent": {"method": "rrf", "weights": {
@@ -272,6 +272,13 @@ def test_cross_validation_scores_each_fold_on_unseen_companies(tmp_path):
             pooled_mean = sum(f["engine"][metric] * f["queries"] for f in folds) / entry["queries"]
             assert entry["engine"][metric] == pytest.approx(pooled_mean)
         assert entry["best"] == pytest.approx(pooled[name]["best"])  # the grid is untouched
+        # the folds' rankings, pooled, rank every query once and score the pooled metrics
+        run = read_run(entry["engine"]["run"])
+        bench = load_beir(shared / "benchmarks" / name)
+        assert sorted(run) == sorted(q for f in range(2)
+                                     for q in load_beir(out / f"fold-{f}" / "eval" / "benchmarks" / name).queries)
+        assert score_run(run, {q: bench.qrels[q] for q in run}) == pytest.approx(
+            {m: entry["engine"][m] for m in ("ndcg@10", "recall@10", "recall@100", "mrr@10")})
     fold = engine["c2p-dev"]["folds"][0]
     cfg = load_config(config_file, encoder=f"use-m3*0.5+{out}/fold-{fold['fold']}", cache_dir=tmp_path / "cache")
     direct = run_benchmark(out / f"fold-{fold['fold']}" / "eval" / "benchmarks" / "c2p-dev", Matcher(cfg),

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from matcher.index.atomic import atomic_write_text
 from matcher.training.model import build_model, init_weights, train_tokenizer
 from matcher.training.pairs import DEV_BENCHMARKS, Pair, fold_query_ids, is_company_benchmark, shared_pairs, summarize
 
@@ -517,7 +518,8 @@ def holdout_benchmarks(benchmarks: Sequence[str | Path], config: TrainConfig, ou
 
 
 def score_fold_engine(
-    folder: str | Path, source: str | Path, config_file: str | Path, *, encoder: str, fold: int, cache_dir: str | Path
+    folder: str | Path, source: str | Path, config_file: str | Path, *, encoder: str, fold: int, cache_dir: str | Path,
+    run_file: str | Path | None = None,
 ) -> dict[str, float]:
     """Score one fold's cut of a company benchmark end to end with an engine configuration.
 
@@ -530,6 +532,7 @@ def score_fold_engine(
         encoder: the fold's encoder spec.
         fold: the fold number.
         cache_dir: embedding cache.
+        run_file: also write the ranking there (TREC run format, `matcher.evaluate.write_run`).
 
     Returns:
         The metrics of `matcher.evaluate.score_run`.
@@ -541,7 +544,7 @@ def score_fold_engine(
     cfg = load_config(config_file, encoder=encoder, cache_dir=Path(cache_dir))
     if cfg.activity_model is not None:
         cfg = cfg.model_copy(update={"activity_model": Path(str(cfg.activity_model).replace("{fold}", str(fold)))})
-    return run_benchmark(folder, Matcher(cfg), query_records=mirror_records(source))
+    return run_benchmark(folder, Matcher(cfg), query_records=mirror_records(source), run_file=run_file)
 
 
 @dataclass
@@ -620,7 +623,8 @@ def cross_validate(
             if eval_config is not None:
                 started = time.perf_counter()
                 engine = score_fold_engine(folder, Path(shared_dir) / "benchmarks" / folder.name, eval_config,
-                                           encoder=spec, fold=fold, cache_dir=cache)
+                                           encoder=spec, fold=fold, cache_dir=cache,
+                                           run_file=model_dir / "eval" / "runs" / f"{folder.name}.trec")
                 log(f"fold {fold} {folder.name}, engine with {eval_config}: {_metrics_text(engine)} "
                     f"({time.perf_counter() - started:.0f}s)")
             parts.setdefault(folder.name, []).append(_FoldScore(fold, n, seconds, table, single, engine))
@@ -643,7 +647,12 @@ def cross_validate(
                                   for score in scores]}
         log(_describe(f"pooled over {config.folds} folds: {name} ({total} queries)", pooled[name], 0))
         if eval_config is not None:
-            pooled[name]["engine"] = {"config": str(eval_config),
+            # the folds' rankings together rank every query once, by a model that never saw its company: one run
+            # file for `matcher compare` against any other ranking of the whole benchmark
+            run = output_dir / "runs" / f"{name}.trec"
+            atomic_write_text(run, "".join((output_dir / f"fold-{score.fold}" / "eval" / "runs" / f"{name}.trec")
+                                           .read_text(encoding="utf-8") for score in scores))
+            pooled[name]["engine"] = {"config": str(eval_config), "run": str(run),
                                       **{m: mean(score.engine[m] for score in scores) for m in _METRICS}}
             log(f"pooled over {config.folds} folds: {name}, engine with {eval_config}: "
                 f"{_metrics_text(pooled[name]['engine'])}")
