@@ -338,8 +338,7 @@ def run_benchmark(
         [Query(bench.queries[q], kind=q_kind, id=q if q in stored else None) for q in qids], c_kind, k=k, explain=False,
         show_progress=show_progress,
     )
-    run = {qid: [m.target_id for m in res.matches] for qid, res in zip(qids, results)}
+    ranked = {qid: [(m.target_id, m.score) for m in res.matches] for qid, res in zip(qids, results)}
     if run_file is not None:
-        write_run(run_file, {qid: [(m.target_id, m.score) for m in res.matches] for qid, res in zip(qids, results)},
-                  tag=bench.name)
-    return score_run(run, bench.qrels)
+        write_run(run_file, ranked, tag=bench.name)
+    return score_run({qid: [doc for doc, _ in pairs] for qid, pairs in ranked.items()}, bench.qrels)

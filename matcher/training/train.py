@@ -557,6 +557,7 @@ class _FoldScore:
     table: object  # the `benchmark_grid` table
     single: dict
     engine: dict | None = None  # `score_fold_engine` metrics, when a configuration was given
+    run_file: Path | None = None  # and its ranking (TREC run file)
 
 
 def cross_validate(
@@ -619,15 +620,15 @@ def cross_validate(
             table, single, n = benchmark_grid(folder, spec, cache_dir=cache, pool=pool)
             log(_describe(f"fold {fold} {folder.name} ({n} queries)", summarize_grid(table, single),
                           time.perf_counter() - started))
-            engine = None
+            engine = run_file = None
             if eval_config is not None:
                 started = time.perf_counter()
+                run_file = model_dir / "eval" / "runs" / f"{folder.name}.trec"
                 engine = score_fold_engine(folder, Path(shared_dir) / "benchmarks" / folder.name, eval_config,
-                                           encoder=spec, fold=fold, cache_dir=cache,
-                                           run_file=model_dir / "eval" / "runs" / f"{folder.name}.trec")
+                                           encoder=spec, fold=fold, cache_dir=cache, run_file=run_file)
                 log(f"fold {fold} {folder.name}, engine with {eval_config}: {_metrics_text(engine)} "
                     f"({time.perf_counter() - started:.0f}s)")
-            parts.setdefault(folder.name, []).append(_FoldScore(fold, n, seconds, table, single, engine))
+            parts.setdefault(folder.name, []).append(_FoldScore(fold, n, seconds, table, single, engine, run_file))
             gc.collect()  # the first engine of a process is kept by a cycle (see pipelines/cli.py evaluate): free it
     pooled: dict[str, dict] = {}
     for name, scores in parts.items():
@@ -650,8 +651,7 @@ def cross_validate(
             # the folds' rankings together rank every query once, by a model that never saw its company: one run
             # file for `matcher compare` against any other ranking of the whole benchmark
             run = output_dir / "runs" / f"{name}.trec"
-            atomic_write_text(run, "".join((output_dir / f"fold-{score.fold}" / "eval" / "runs" / f"{name}.trec")
-                                           .read_text(encoding="utf-8") for score in scores))
+            atomic_write_text(run, "".join(score.run_file.read_text(encoding="utf-8") for score in scores))
             pooled[name]["engine"] = {"config": str(eval_config), "run": str(run),
                                       **{m: mean(score.engine[m] for score in scores) for m in _METRICS}}
             log(f"pooled over {config.folds} folds: {name}, engine with {eval_config}: "
