@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from matcher.errors import InputError
@@ -215,6 +216,23 @@ def query_scores(ranked: Sequence[str], rels: Mapping[str, int]) -> dict[str, fl
     }
 
 
+def metrics_by_query(run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]],
+                     qids: Sequence[str] | None = None) -> np.ndarray:
+    """The metrics of `query_scores` for each judged query.
+
+    Args:
+        run: query id -> ranked document ids (best first). Missing queries score 0.
+        qrels: query id -> {document id: graded relevance}.
+        qids: the queries (rows) in order; None: every judged query in qrels order.
+
+    Returns:
+        (len(qids), len(METRICS)) array, columns in METRICS order.
+    """
+    qids = list(qrels) if qids is None else qids
+    rows = [query_scores(run.get(q, []), qrels[q]) for q in qids]
+    return np.array([[r[m] for m in METRICS] for r in rows], dtype=np.float64).reshape(len(rows), len(METRICS))
+
+
 def score_run(run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]]) -> dict[str, float]:
     """The metrics of `query_scores` averaged over judged queries.
 
@@ -225,12 +243,9 @@ def score_run(run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str,
     Returns:
         {"ndcg@10", "recall@10", "recall@100", "mrr@10"}.
     """
-    totals = dict.fromkeys(METRICS, 0.0)
-    for qid, rels in qrels.items():
-        for name, value in query_scores(run.get(qid, []), rels).items():
-            totals[name] += value
-    n = max(len(qrels), 1)
-    return {k: v / n for k, v in totals.items()}
+    if not qrels:
+        return dict.fromkeys(METRICS, 0.0)
+    return dict(zip(METRICS, metrics_by_query(run, qrels).mean(axis=0).tolist()))
 
 
 def write_run(path: str | Path, run: Mapping[str, Sequence[tuple[str, float]]], tag: str = "matcher") -> Path:

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import stats
 
 from matcher.errors import InputError
-from matcher.evaluate import METRICS, query_scores
+from matcher.evaluate import METRICS, metrics_by_query
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ class Comparison:
 
 def per_query(run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]]) -> dict[str, np.ndarray]:
     """Each metric per judged query (in sorted query-id order; a query missing from the run scores 0)."""
-    rows = [query_scores(run.get(q, []), qrels[q]) for q in sorted(qrels)]
-    return {m: np.array([r[m] for r in rows], dtype=np.float64) for m in METRICS}
+    table = metrics_by_query(run, qrels, sorted(qrels))
+    return {m: table[:, i] for i, m in enumerate(METRICS)}
 
 
 def _mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from matcher.config import Direction, FusionConfig, MatcherConfig
 from matcher.engine import Matcher, Query, SearchResult
-from matcher.evaluate import METRICS, Benchmark, corpus_frame, load_beir, query_scores, score_run, sides
+from matcher.evaluate import METRICS, Benchmark, corpus_frame, load_beir, metrics_by_query, score_run, sides
 from matcher.rank.fusion import make_fusion
 
 SCORERS = ("dense", "bm25", "items", "phrase")
@@ -47,8 +47,7 @@ class CandidatePools:
 
     def query_metrics(self, fusion: FusionConfig, k: int = 100) -> np.ndarray:
         """(n_queries, len(METRICS)) metrics of one fusion setting, rows in `qids` order."""
-        run = self.run(fusion, k)
-        return np.array([[m[name] for name in METRICS] for m in (query_scores(run[q], self.bench.qrels[q]) for q in self.qids)])
+        return metrics_by_query(self.run(fusion, k), self.bench.qrels, self.qids)
 
 
 def pooling_config(config: MatcherConfig, pool: int, query_segment_mode: str = "search",
