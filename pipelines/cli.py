@@ -1,4 +1,4 @@
-"""The `matcher` command line: build, upsert, delete, search, match (nightly export) and evaluate."""
+"""The `matcher` command line: build, upsert, delete, search, match (nightly export), evaluate, compare and held-out."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ err = Console(stderr=True)
 
 DEFAULT_INDEX = PROJECT_ROOT / "artifacts" / "index"
 DEFAULT_EXPORTS = PROJECT_ROOT / "exports"
+DEFAULT_HELD_OUT = PROJECT_ROOT / "artifacts" / "benchmarks"
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 # The real sources used when `matcher build` is given no inputs and ../shared is present.
 DEFAULT_SOURCES = ("bdci_patents", "zhibei_demands", "registry_companies")
@@ -356,6 +357,30 @@ def compare(
     out.print(table)
     sys.stdout.flush()
     print(json.dumps({r.metric: r.as_dict() for r in rows}))
+
+
+@app.command("held-out")
+def held_out(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the BEIR folders go (each replaced atomically).")] = DEFAULT_HELD_OUT,
+    shared: Annotated[Optional[Path], typer.Option("--shared-dir", help="Folder with data/ and benchmarks/ (default: ../shared).")] = None,
+) -> None:
+    """Build the held-out benchmark sets (p2c-other, c2p-other) from the shared data: the dev sets' questions asked
+    of the registered filers that nothing was chosen or trained on. For reporting, never for choosing."""
+    from matcher.evaluate import load_beir
+    from matcher.held_out import build_held_out
+
+    try:
+        folders = build_held_out(shared or shared_dir(), out_dir)
+    except MatcherError as exc:
+        _fail(exc)
+    table = Table(title=f"held-out benchmarks in {out_dir}")
+    for col in ("benchmark", "queries", "judged pairs", "corpus"):
+        table.add_column(col)
+    for name, folder in folders.items():
+        bench = load_beir(folder)
+        table.add_row(name, str(len(bench.queries)), str(sum(len(v) for v in bench.qrels.values())), str(len(bench.corpus)))
+    out.print(table)
+    err.print(f"evaluate them with: matcher evaluate {' '.join(str(f) for f in folders.values())} [--config F] [--runs DIR]")
 
 
 def _register_train() -> None:

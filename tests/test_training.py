@@ -12,6 +12,7 @@ import pytest
 
 from matcher.training.pairs import BenchmarkExclusions, benchmark_exclusions, corpus_pairs, scope_items, summarize
 from matcher.training.train import TrainConfig, train_encoder
+from mini_shared import mini_shared, write_bench
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "data" / "demo"
@@ -104,23 +105,14 @@ def test_ensemble_config_runs_the_engine_with_a_trained_model(tmp_path, demo_pai
     assert top[0].components["portfolio"] == 0.0  # a demand holds no patents
 
 
-def _write_bench(folder: Path, queries: list[dict], corpus: list[dict], qrels: list[tuple[str, str]]) -> Path:
-    (folder / "qrels").mkdir(parents=True)
-    for name, rows in (("queries.jsonl", queries), ("corpus.jsonl", corpus)):
-        (folder / name).write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
-    lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t1" for q, d in qrels]
-    (folder / "qrels" / "test.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return folder
-
-
 def test_pair_builder_excludes_benchmark_companies(tmp_path):
-    c2p = _write_bench(
+    c2p = write_bench(
         tmp_path / "c2p-dev",
         [{"_id": "C1", "text": "甲材料科技有限公司。经营范围：新材料技术开发"}],
         [{"_id": "P1", "title": "一种膜", "text": "一种膜的制备方法"}],
         [("C1", "P1")],
     )
-    p2c = _write_bench(
+    p2c = write_bench(
         tmp_path / "p2c-dev",
         [{"_id": "P2", "text": "一种电池。一种电池的制备方法"}],
         [{"_id": "C9", "title": "乙电池有限公司", "text": "经营范围：电池制造"}],
@@ -141,36 +133,10 @@ def test_pair_builder_excludes_benchmark_companies(tmp_path):
     assert isinstance(BenchmarkExclusions(), BenchmarkExclusions)
 
 
-def _mini_shared(root: Path) -> Path:
-    """A shared/ folder in miniature: 3 dev companies, 1 labelled company outside dev, 1 unlabelled company."""
-    data = root / "data"
-    (data / "registry").mkdir(parents=True)
-    (data / "bdci_patents").mkdir(parents=True)
-    names = ["甲材料科技有限公司", "乙电池（深圳）有限公司", "丙机械有限公司", "丁测试科技有限公司", "戊贸易有限公司"]
-    pd.DataFrame({"企业名称": names, "经营范围": [f"{n[:2]}相关技术开发、产品制造" for n in names]}).to_csv(
-        data / "registry" / "companies_20k.csv", index=False)
-    # the patents write half-width parentheses where the registry writes full-width ones
-    applicants = ["甲材料科技有限公司", "乙电池(深圳)有限公司", "丙机械有限公司", "丁测试科技有限公司", "某大学"]
-    patents = pd.DataFrame({
-        "id": [f"P{i}" for i in range(5)], "title": [f"一种装置{i}" for i in range(5)],
-        "applicant": applicants, "applicant_type": ["company"] * 4 + ["university"],
-        "abstract": [f"本发明公开了一种装置{i}，包括壳体和传感器{i}。" for i in range(5)],
-    })
-    patents.to_csv(data / "bdci_patents" / "patents.csv", index=False)
-    bench = root / "benchmarks"
-    _write_bench(bench / "c2p-dev", [{"_id": f"C{i}", "text": f"{names[i]}。经营范围：技术开发"} for i in range(3)],
-                 [{"_id": f"P{i}", "title": f"一种装置{i}", "text": "摘要"} for i in range(5)],
-                 [(f"C{i}", f"P{i}") for i in range(3)])
-    _write_bench(bench / "p2c-dev", [{"_id": f"P{i}", "text": f"一种装置{i}"} for i in range(3)],
-                 [{"_id": f"C{i}", "title": names[i], "text": "经营范围：技术开发"} for i in range(5)],
-                 [(f"P{i}", f"C{i}") for i in range(3)])
-    return root
-
-
 def test_company_links_come_from_dev_companies_only(tmp_path):
     from matcher.training.pairs import company_fold, company_key, fold_query_ids, shared_pairs, training_exclusions
 
-    shared = _mini_shared(tmp_path / "shared")
+    shared = mini_shared(tmp_path / "shared")
     dev = ["甲材料科技有限公司", "乙电池（深圳）有限公司", "丙机械有限公司"]
 
     full = training_exclusions(shared)
@@ -203,7 +169,7 @@ def test_holdout_benchmarks_keep_only_the_fold_queries(tmp_path):
     from matcher.training.pairs import company_fold, fold_query_ids
     from matcher.training.train import holdout_benchmarks
 
-    shared = _mini_shared(tmp_path / "shared")
+    shared = mini_shared(tmp_path / "shared")
     fold = company_fold("甲材料科技有限公司", 2)
     config = TrainConfig(holdout_fold=fold, folds=2)
     cut = holdout_benchmarks([shared / "benchmarks" / "c2p-dev", shared / "benchmarks" / "p2c-dev"], config, tmp_path / "cut")
@@ -219,7 +185,7 @@ def test_holdout_benchmarks_keep_only_the_fold_queries(tmp_path):
 def test_cross_validation_scores_each_fold_on_unseen_companies(tmp_path):
     from matcher.training.train import cross_validate
 
-    shared = _mini_shared(tmp_path / "shared")
+    shared = mini_shared(tmp_path / "shared")
     out = tmp_path / "cv"
     # scored as the ensemble of USE-m3 and each fold's model (what docs/quality.md reports)
     pooled = cross_validate(out, shared_dir=shared, config=_tiny_config(), cache_dir=tmp_path / "cache",

@@ -24,6 +24,7 @@ from sklearn.metrics import roc_auc_score
 
 from matcher.config import Direction, FusionConfig, MatcherConfig
 from matcher.errors import MatcherError
+from matcher.held_out import other_filers_p2c
 from matcher.index.atomic import atomic_write_text
 from matcher.index.portfolio import Portfolio
 from matcher.rank.activity import ActivityModel
@@ -124,37 +125,6 @@ def held_out_auc(model: ActivityModel, shared_dir: str | Path, held_out: dict[st
     return out
 
 
-def other_filers_benchmark(shared_dir: str | Path, out_dir: str | Path) -> Path:
-    """A p2c benchmark over p2c-dev's corpus that asks for the registered filers no dev benchmark judges.
-
-    Each patent filed by such a company (and by no dev company) asks for the company that filed it, as p2c-dev
-    does for the dev companies. These companies are kept out of every trained model (`training_exclusions`), so
-    the set measures a model on companies it never saw; it is for reporting, never for choosing.
-
-    Returns:
-        out_dir / "p2c-other" (a BEIR folder).
-    """
-    from matcher.evaluate import load_beir, write_beir
-    from matcher.index.portfolio import applicant_keys
-
-    shared = Path(shared_dir)
-    p2c = shared / "benchmarks" / "p2c-dev"
-    ids_by_key: dict[str, list[str]] = {}
-    for doc in load_beir(p2c).corpus:
-        ids_by_key.setdefault(company_key(str(doc.get("title") or "")), []).append(str(doc["_id"]))
-    dev = _dev_companies(shared)
-    patents = pd.read_csv(shared / "data" / "bdci_patents" / "patents.csv", dtype=str).fillna("")
-    queries, qrels = {}, {}
-    for row in patents.itertuples(index=False):
-        keys = applicant_keys(row.applicant)
-        if any(k in dev for k in keys):
-            continue
-        found = {cid: 1 for k in keys for cid in ids_by_key.get(k, [])}
-        if found:
-            queries[row.id], qrels[row.id] = f"{row.title}。{row.abstract}", found
-    return write_beir(Path(out_dir) / "p2c-other", queries, qrels, p2c / "corpus.jsonl")
-
-
 def train_activity(out: str | Path, labels: ActivityLabels, *, c: float = 0.3, min_df: int = 5, min_positives: int = 10,
                    shared_dir: str | Path | None = None) -> ActivityModel:
     """Fit the model, measure it (its cross-fitted AUC; with the shared data also on the held-out companies) and
@@ -194,7 +164,7 @@ def cross_validate_activity(
             that an encoder cross-validated on the same folds is scored with its own fold's model, e.g.
             "use-m3*2+models/cv/fold-{fold}".
         final_model: a model trained on every dev company; when given, it is also scored (with `final_encoder`) on
-            the patents of the registered filers that no dev benchmark judges (`other_filers_benchmark`).
+            the patents of the registered filers that no dev benchmark judges (p2c-other, `matcher.held_out`).
         bench: the p2c folder scored (default: shared_dir/benchmarks/p2c-dev; a subset of it, e.g. a notebook's CI
             cut, works the same).
 
@@ -233,7 +203,7 @@ def cross_validate_activity(
               "weights": {str(w): dict(zip(METRICS, (totals[w] / n_total).round(4).tolist())) for w in weights},
               "folds": parts}
     if final_model is not None:  # the model trained on every dev company, on the companies no model saw
-        folder = other_filers_benchmark(shared, out / "eval" / "benchmarks")
+        folder = other_filers_p2c(shared, out / "eval" / "benchmarks")
         table, n = _weight_table(folder, Path(final_model), final_encoder, weights, base, cache_dir, pool)
         result["other_filers"] = {"queries": n, "encoder": final_encoder or MatcherConfig().encoder,
                                   "weights": {str(w): dict(zip(METRICS, row.round(4).tolist())) for w, row in zip(weights, table)}}
