@@ -26,7 +26,7 @@ from matcher.evaluate import load_beir, write_beir
 from matcher.index.atomic import atomic_dir
 from matcher.index.portfolio import applicant_keys
 from matcher.text.normalize import company_key
-from matcher.training.pairs import DEV_BENCHMARKS, benchmark_exclusions
+from matcher.training.pairs import dev_companies
 
 HELD_OUT_SETS = ("p2c-other", "c2p-other")
 
@@ -57,7 +57,7 @@ def other_filers_p2c(shared_dir: str | Path, out_dir: str | Path) -> Path:
     ids_by_key: dict[str, list[str]] = {}
     for doc in load_beir(p2c).corpus:
         ids_by_key.setdefault(company_key(str(doc.get("title") or "")), []).append(str(doc["_id"]))
-    dev = benchmark_exclusions(shared / "benchmarks" / name for name in DEV_BENCHMARKS).companies
+    dev = dev_companies(shared)
     patents_csv = _require(shared / "data" / "bdci_patents" / "patents.csv", "the shared patents with their applicants")
     patents = pd.read_csv(patents_csv, dtype=str).fillna("")
     queries: dict[str, str] = {}

@@ -13,7 +13,7 @@ from matcher.evaluate import load_beir, mirror_records, sides
 from matcher.held_out import HELD_OUT_SETS, build_held_out
 from matcher.schema import Kind
 from matcher.text.normalize import company_key
-from matcher.training.pairs import DEV_BENCHMARKS, benchmark_exclusions, training_exclusions
+from matcher.training.pairs import dev_companies, training_exclusions
 from mini_shared import mini_shared
 from pipelines.cli import app
 
@@ -75,5 +75,5 @@ def test_real_held_out_sets_judge_companies_never_trained_on(tmp_path):
     assert sizes == {"p2c-other": (149, 149), "c2p-other": (114, 149)}
     c2p = load_beir(folders["c2p-other"])
     asked = {company_key(q.split("。", 1)[0]) for q in c2p.queries.values()}
-    assert not asked & benchmark_exclusions(SHARED / "benchmarks" / name for name in DEV_BENCHMARKS).companies
+    assert not asked & dev_companies(SHARED)
     assert asked <= training_exclusions(SHARED).companies  # left out of every trained model

@@ -29,7 +29,7 @@ from matcher.index.atomic import atomic_write_text
 from matcher.index.portfolio import Portfolio
 from matcher.rank.activity import ActivityModel
 from matcher.text.normalize import company_key, is_organisation_name
-from matcher.training.pairs import DEV_BENCHMARKS, benchmark_exclusions, company_fold, fold_query_ids, training_exclusions
+from matcher.training.pairs import company_fold, dev_companies, fold_query_ids, training_exclusions
 
 WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0)
 """The "activity" fusion weights scored by `cross_validate_activity` (on top of the shipped patent -> enterprise fusion)."""
@@ -80,11 +80,6 @@ def _registry(shared: Path) -> pd.DataFrame:
     return pd.read_csv(shared / "data" / "registry" / "companies_20k.csv", dtype=str, usecols=["企业名称", "经营范围"]).fillna("")
 
 
-def _dev_companies(shared: Path) -> set[str]:
-    """The company keys the dev benchmarks query or judge."""
-    return benchmark_exclusions(shared / "benchmarks" / name for name in DEV_BENCHMARKS).companies
-
-
 def shared_labels(shared_dir: str | Path, *, holdout_fold: int | None = None, folds: int = 2) -> ActivityLabels:
     """Labels from the shared registry: dev benchmark companies positive, every other filer left out.
 
@@ -96,7 +91,7 @@ def shared_labels(shared_dir: str | Path, *, holdout_fold: int | None = None, fo
     shared = Path(shared_dir)
     registry = _registry(shared)
     keys = registry["企业名称"].map(company_key)
-    dev = _dev_companies(shared)
+    dev = dev_companies(shared)
     excluded = training_exclusions(shared, holdout_fold=holdout_fold, folds=folds).companies
     keep = ~keys.isin(excluded)
     held_out = {"other_filers": excluded - dev}
@@ -113,7 +108,7 @@ def held_out_auc(model: ActivityModel, shared_dir: str | Path, held_out: dict[st
     """ROC AUC of the model for each held-out group of filers against the registered companies that filed nothing."""
     registry = _registry(Path(shared_dir))
     keys = registry["企业名称"].map(company_key)
-    dev = _dev_companies(Path(shared_dir))
+    dev = dev_companies(Path(shared_dir))
     filers = dev.union(*held_out.values())
     scores = model.log_odds(registry["企业名称"].tolist(), registry["经营范围"].tolist())
     out = {}

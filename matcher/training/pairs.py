@@ -144,6 +144,11 @@ def benchmark_exclusions(benchmark_dirs: Iterable[str | Path]) -> BenchmarkExclu
     return out
 
 
+def dev_companies(shared_dir: str | Path) -> set[str]:
+    """The company keys that the dev benchmarks (`DEV_BENCHMARKS` under shared_dir/benchmarks) query or judge."""
+    return benchmark_exclusions(Path(shared_dir) / "benchmarks" / name for name in DEV_BENCHMARKS).companies
+
+
 def company_fold(name: str, folds: int) -> int:
     """The cross-validation fold of a company (a stable hash of its name, the same on every machine).
 
@@ -203,13 +208,13 @@ def training_exclusions(
         The exclusion sets.
     """
     shared = Path(shared_dir)
-    dev = benchmark_exclusions(shared / "benchmarks" / name for name in DEV_BENCHMARKS)
-    trainable = {c for c in dev.companies if holdout_fold is None or company_fold(c, folds) != holdout_fold}
+    dev = dev_companies(shared)
+    trainable = {c for c in dev if holdout_fold is None or company_fold(c, folds) != holdout_fold}
     registry = pd.read_csv(shared / "data" / "registry" / "companies_20k.csv", dtype=str, usecols=["企业名称"])
     registered = set(registry["企业名称"].fillna("").map(company_key))
     patents = pd.read_csv(shared / "data" / "bdci_patents" / "patents.csv", dtype=str, usecols=["id", "applicant"])
     applicants = patents["applicant"].fillna("").map(company_key)
-    labelled = (set(applicants) & registered) | dev.companies
+    labelled = (set(applicants) & registered) | dev
     excluded = labelled - trainable
     excluded.discard("")
     return BenchmarkExclusions(companies=excluded, patent_ids=set(patents.loc[applicants.isin(excluded), "id"]))
