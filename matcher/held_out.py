@@ -44,18 +44,17 @@ def _write(target: Path, queries: dict[str, str], qrels: dict[str, dict[str, int
     return target
 
 
-def other_filers_p2c(shared_dir: str | Path, out_dir: str | Path) -> Path:
-    """p2c-other: each patent filed by a registered filer that no dev benchmark judges asks for its filer.
+def _companies(shared: Path) -> list[dict]:
+    """p2c-dev's company profiles: the companies p2c-other asks for and c2p-other asks as."""
+    p2c = _require(shared / "benchmarks" / "p2c-dev", "the p2c-dev benchmark (its corpus is the registered companies)")
+    return load_beir(p2c).corpus
 
-    Patents that a dev company co-filed are left out. The corpus is p2c-dev's.
 
-    Returns:
-        out_dir / "p2c-other".
-    """
-    shared = Path(shared_dir)
-    p2c = _require(shared / "benchmarks" / "p2c-dev", "the p2c-dev benchmark (its corpus is the companies asked for)")
+def _filed_by_other_filers(shared: Path, companies: list[dict]) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """The shared patents filed by registered companies that no dev benchmark judges (and by no dev company):
+    patent id -> "TITLE。ABSTRACT", and patent id -> {filer's p2c-dev corpus id: 1}."""
     ids_by_key: dict[str, list[str]] = {}
-    for doc in load_beir(p2c).corpus:
+    for doc in companies:
         ids_by_key.setdefault(company_key(str(doc.get("title") or "")), []).append(str(doc["_id"]))
     dev = dev_companies(shared)
     patents_csv = _require(shared / "data" / "bdci_patents" / "patents.csv", "the shared patents with their applicants")
@@ -69,34 +68,41 @@ def other_filers_p2c(shared_dir: str | Path, out_dir: str | Path) -> Path:
         found = {cid: 1 for k in keys for cid in ids_by_key.get(k, [])}
         if found:
             queries[row.id], qrels[row.id] = f"{row.title}。{row.abstract}", found
-    return _write(Path(out_dir) / "p2c-other", queries, qrels, p2c / "corpus.jsonl")
+    return queries, qrels
 
 
-def other_filers_c2p(shared_dir: str | Path, p2c_other: str | Path, out_dir: str | Path) -> Path:
-    """c2p-other: the mirror of p2c-other; each of its filers asks for the patents it filed.
+def other_filers_p2c(shared_dir: str | Path, out_dir: str | Path) -> Path:
+    """p2c-other: each patent filed by a registered filer that no dev benchmark judges asks for its filer.
 
-    A query is the company's stored profile ("NAME。经营范围：..."), as c2p-dev's queries are, under the company's
-    p2c-dev corpus id. The corpus is c2p-dev's.
+    Patents that a dev company co-filed are left out. The corpus is p2c-dev's.
 
     Returns:
-        out_dir / "c2p-other".
+        out_dir / "p2c-other".
     """
     shared = Path(shared_dir)
-    c2p = _require(shared / "benchmarks" / "c2p-dev", "the c2p-dev benchmark (its corpus is the patents asked for)")
-    companies = {str(d["_id"]): d for d in load_beir(shared / "benchmarks" / "p2c-dev").corpus}
-    qrels: dict[str, dict[str, int]] = {}
-    for patent, judged in load_beir(p2c_other).qrels.items():
-        for company in judged:
-            qrels.setdefault(company, {})[patent] = 1
-    queries = {cid: f"{companies[cid].get('title') or ''}。{companies[cid].get('text') or ''}" for cid in qrels}
-    return _write(Path(out_dir) / "c2p-other", queries, qrels, c2p / "corpus.jsonl")
+    queries, qrels = _filed_by_other_filers(shared, _companies(shared))
+    return _write(Path(out_dir) / "p2c-other", queries, qrels, shared / "benchmarks" / "p2c-dev" / "corpus.jsonl")
 
 
 def build_held_out(shared_dir: str | Path, out_dir: str | Path) -> dict[str, Path]:
     """Build every held-out set under out_dir (each folder replaced atomically).
 
+    p2c-other as `other_filers_p2c`; c2p-other its mirror: each of those filers asks for the patents it filed, the
+    query being the company's stored profile ("NAME。经营范围：...", as c2p-dev's queries are) under its p2c-dev corpus
+    id, over c2p-dev's corpus.
+
     Returns:
         {name: folder} in the order of `HELD_OUT_SETS`.
     """
-    p2c = other_filers_p2c(shared_dir, out_dir)
-    return {"p2c-other": p2c, "c2p-other": other_filers_c2p(shared_dir, p2c, out_dir)}
+    shared, out = Path(shared_dir), Path(out_dir)
+    companies = _companies(shared)
+    c2p = _require(shared / "benchmarks" / "c2p-dev", "the c2p-dev benchmark (its corpus is the patents asked for)")
+    patents, filers = _filed_by_other_filers(shared, companies)
+    asked: dict[str, dict[str, int]] = {}
+    for patent, judged in filers.items():
+        for company in judged:
+            asked.setdefault(company, {})[patent] = 1
+    by_id = {str(d["_id"]): d for d in companies}
+    profiles = {cid: f"{by_id[cid].get('title') or ''}。{by_id[cid].get('text') or ''}" for cid in asked}
+    return {"p2c-other": _write(out / "p2c-other", patents, filers, shared / "benchmarks" / "p2c-dev" / "corpus.jsonl"),
+            "c2p-other": _write(out / "c2p-other", profiles, asked, c2p / "corpus.jsonl")}
