@@ -1,4 +1,5 @@
-"""The `matcher` command line: build, upsert, delete, search, match (nightly export), evaluate, compare and held-out."""
+"""The `matcher` command line: build, upsert, delete, search, match (nightly export), evaluate, compare, compare-sets
+and held-out."""
 
 from __future__ import annotations
 
@@ -328,15 +329,45 @@ def evaluate(
     print(json.dumps({name: {m: round(v, 4) for m, v in s.items()} for name, s in scores.items()}))
 
 
+ByJudgedOpt = Annotated[bool, typer.Option(
+    "--by-judged", help="Also compare within the groups of queries with 1, 2-3, 4-10 and over 10 documents judged "
+                        "relevant; the last line then holds every group under its name ('all' for the whole set).")]
+ResamplesOpt = Annotated[int, typer.Option(
+    "--resamples", min=100, help="Bootstrap / randomisation resamples (the smallest p-value the test can show is "
+                                 "about 1 / resamples).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (results are reproducible).")]
+
+
+def _groups(qrels: dict, by_judged: bool) -> dict[str, dict]:
+    """'all' and, with --by-judged, the groups of `matcher.significance.by_judged_count`."""
+    from matcher.significance import by_judged_count
+
+    return {"all": qrels, **(by_judged_count(qrels) if by_judged else {})}
+
+
+def _print_rows(title: str, columns: tuple[str, ...], rows: list, cells) -> None:
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.metric, *cells(r))
+    out.print(table)
+
+
+def _print_json(results: dict[str, list], by_judged: bool) -> None:
+    sys.stdout.flush()
+    as_json = {group: {r.metric: r.as_dict() for r in rows} for group, rows in results.items()}
+    print(json.dumps(as_json if by_judged else as_json["all"]))
+
+
 @app.command()
 def compare(
     benchmark: Annotated[Path, typer.Argument(help="The BEIR folder both runs rank (its qrels/test.tsv judges them).")],
     base: Annotated[Path, typer.Argument(help="The reference ranking: a TREC run file (`matcher evaluate --runs`).")],
     new: Annotated[Path, typer.Argument(help="The ranking under test, same format.")],
-    resamples: Annotated[int, typer.Option(
-        "--resamples", min=100, help="Bootstrap / randomisation resamples (the smallest p-value the test can show is "
-                                     "about 1 / resamples).")] = 10_000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (results are reproducible).")] = 0,
+    resamples: ResamplesOpt = 10_000,
+    seed: SeedOpt = 0,
+    by_judged: ByJudgedOpt = False,
 ) -> None:
     """Is NEW better than BASE, beyond the luck of the queries? Paired bootstrap CI and randomisation test per metric;
     the last stdout line is one JSON object."""
@@ -344,19 +375,51 @@ def compare(
     from matcher.significance import compare_runs
 
     try:
-        qrels = load_beir(benchmark).qrels
-        rows = compare_runs(read_run(base), read_run(new), qrels, resamples=resamples, seed=seed)
+        base_run, new_run = read_run(base), read_run(new)
+        groups = _groups(load_beir(benchmark).qrels, by_judged)
+        results = {g: compare_runs(base_run, new_run, q, resamples=resamples, seed=seed) for g, q in groups.items()}
     except MatcherError as exc:
         _fail(exc)
-    table = Table(title=f"{benchmark.name}: {new} against {base} ({rows[0].queries} queries)")
-    for col in ("metric", "base", "new", "difference", "95 % CI", "p (randomisation)", "wins / ties / losses"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r.metric, f"{r.base:.4f}", f"{r.new:.4f}", f"{r.delta:+.4f}", f"[{r.low:+.4f}, {r.high:+.4f}]",
-                      f"{r.p_value:.4f}", f"{r.wins} / {r.ties} / {r.losses}")
-    out.print(table)
-    sys.stdout.flush()
-    print(json.dumps({r.metric: r.as_dict() for r in rows}))
+    for group, rows in results.items():
+        which = "" if group == "all" else f", queries with {group} judged relevant"
+        _print_rows(f"{benchmark.name}: {new} against {base} ({rows[0].queries} queries{which})",
+                    ("metric", "base", "new", "difference", "95 % CI", "p (randomisation)", "wins / ties / losses"), rows,
+                    lambda r: (f"{r.base:.4f}", f"{r.new:.4f}", f"{r.delta:+.4f}", f"[{r.low:+.4f}, {r.high:+.4f}]",
+                               f"{r.p_value:.4f}", f"{r.wins} / {r.ties} / {r.losses}"))
+    _print_json(results, by_judged)
+
+
+@app.command("compare-sets")
+def compare_sets(
+    base_benchmark: Annotated[Path, typer.Argument(help="The reference BEIR folder (e.g. c2p-dev).")],
+    base: Annotated[Path, typer.Argument(help="Its ranking: a TREC run file (`matcher evaluate --runs`).")],
+    new_benchmark: Annotated[Path, typer.Argument(help="The other BEIR folder (e.g. artifacts/benchmarks/c2p-other).")],
+    new: Annotated[Path, typer.Argument(help="Its ranking, same format.")],
+    resamples: ResamplesOpt = 10_000,
+    seed: SeedOpt = 0,
+    by_judged: ByJudgedOpt = False,
+) -> None:
+    """Do two query sets score differently (one configuration on dev and on held-out queries)? Unpaired bootstrap CI
+    and randomisation test per metric; the last stdout line is one JSON object."""
+    from matcher.evaluate import load_beir, read_run
+    from matcher.significance import compare_sets as compare
+
+    try:
+        base_run, new_run = read_run(base), read_run(new)
+        base_groups = _groups(load_beir(base_benchmark).qrels, by_judged)
+        new_groups = _groups(load_beir(new_benchmark).qrels, by_judged)
+        results = {g: compare(base_run, base_groups[g], new_run, new_groups[g], resamples=resamples, seed=seed)
+                   for g in base_groups if g in new_groups}
+    except MatcherError as exc:
+        _fail(exc)
+    for group, rows in results.items():
+        which = "" if group == "all" else f", queries with {group} judged relevant"
+        _print_rows(f"{new_benchmark.name} ({rows[0].new_queries} queries) against {base_benchmark.name} "
+                    f"({rows[0].base_queries}){which}",
+                    ("metric", base_benchmark.name, new_benchmark.name, "difference", "95 % CI", "p (randomisation)"), rows,
+                    lambda r: (f"{r.base:.4f}", f"{r.new:.4f}", f"{r.delta:+.4f}", f"[{r.low:+.4f}, {r.high:+.4f}]",
+                               f"{r.p_value:.4f}"))
+    _print_json(results, by_judged)
 
 
 @app.command("held-out")

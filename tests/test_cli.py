@@ -338,9 +338,37 @@ def test_evaluate_writes_rankings_that_compare_tests_for_significance(tmp_path):
     assert ndcg["wins"] + ndcg["ties"] + ndcg["losses"] == ndcg["queries"] == len(INTENDED)
     assert "95 % CI" in res.stdout and "wins / ties / losses" in res.stdout
 
+    # the same comparison within the groups of queries by how many patents they judge relevant
+    res = ok("compare", bench, tmp_path / "bm25" / "c2p-mini.trec", tmp_path / "full" / "c2p-mini.trec",
+             "--resamples", 500, "--by-judged")
+    groups = json.loads(res.stdout.strip().splitlines()[-1])
+    sizes = {len(ps) for ps in INTENDED.values()}
+    assert list(groups) == ["all", "1", "2-3"] and sizes == {1, 2}
+    assert groups["all"] == rows
+    assert groups["1"]["ndcg@10"]["queries"] + groups["2-3"]["ndcg@10"]["queries"] == len(INTENDED)
+    assert "queries with 2-3 judged relevant" in " ".join(res.stdout.split())
+
+    # two query sets (here: a benchmark and its copy without the two-patent queries), each with its own ranking
+    singles = tmp_path / "c2p-singles"
+    shutil.copytree(bench, singles)
+    qrels_lines = (bench / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()
+    keep = [qrels_lines[0]] + [ln for ln in qrels_lines[1:] if len(INTENDED[ln.split("\t")[0]]) == 1]
+    (singles / "qrels" / "test.tsv").write_text("\n".join(keep) + "\n", encoding="utf-8")
+    res = ok("compare-sets", bench, tmp_path / "full" / "c2p-mini.trec", singles, tmp_path / "full" / "c2p-mini.trec",
+             "--resamples", 500, "--by-judged")
+    sets = json.loads(res.stdout.strip().splitlines()[-1])
+    assert list(sets) == ["all", "1"]  # the singles have no 2-3 group to compare
+    assert sets["1"]["ndcg@10"]["delta"] == 0 and sets["1"]["ndcg@10"]["p_value"] == 1.0  # the same queries, ranked alike
+    whole = sets["all"]["ndcg@10"]
+    assert (whole["base_queries"], whole["new_queries"]) == (len(INTENDED), len(INTENDED) - 1)
+    assert whole["base"] == printed["full"]["ndcg@10"] and whole["low"] <= whole["delta"] <= whole["high"]
+    assert "c2p-singles" in res.stdout
+
     broken = tmp_path / "broken.trec"
     broken.write_text("D001 Q0 P001 1 0.5\n", encoding="utf-8")
     assert_one_line_error(run("compare", bench, broken, tmp_path / "full" / "c2p-mini.trec", columns=80),
+                          "broken.trec", "line 1 has 5 fields")
+    assert_one_line_error(run("compare-sets", bench, broken, singles, tmp_path / "full" / "c2p-mini.trec", columns=80),
                           "broken.trec", "line 1 has 5 fields")
 
 

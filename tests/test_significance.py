@@ -7,7 +7,7 @@ import pytest
 
 from matcher.errors import InputError
 from matcher.evaluate import METRICS, read_run, score_run, write_run
-from matcher.significance import compare_runs, per_query
+from matcher.significance import by_judged_count, compare_runs, compare_sets, judged_group, per_query
 
 
 def _qrels(n: int) -> dict[str, dict[str, int]]:
@@ -103,3 +103,42 @@ def test_comparisons_refuse_what_they_cannot_compare():
         compare_runs(run, {"other": ["d0"]}, qrels)
     with pytest.raises(InputError, match="no judged query"):
         compare_runs(run, run, {})
+
+
+def test_queries_are_grouped_by_how_many_documents_they_judge_relevant():
+    qrels = {"one": {"a": 1, "b": 0}, "two": {"a": 1, "b": 2}, "four": {f"d{i}": 1 for i in range(4)},
+             "many": {f"d{i}": 1 for i in range(11)}, "none": {"a": 0}}
+    groups = by_judged_count(qrels)
+    assert list(groups) == ["1", "2-3", "4-10", ">10"]  # in size order; the unanswerable query is left out
+    assert {g: sorted(q) for g, q in groups.items()} == {"1": ["one"], "2-3": ["two"], "4-10": ["four"], ">10": ["many"]}
+    assert groups["2-3"]["two"] is qrels["two"]
+    assert [judged_group(n) for n in (1, 3, 10, 70)] == ["1", "2-3", "4-10", ">10"]
+    assert list(by_judged_count(_qrels(3))) == ["1"]
+    with pytest.raises(ValueError, match="at least one relevant"):
+        judged_group(0)
+
+
+def test_two_query_sets_are_compared_unpaired():
+    """A set that ranks its documents higher is told apart from another; two sets drawn alike are not."""
+    rng = np.random.default_rng(3)
+    low = _run_with_relevant_at([5 if flip else 0 for flip in rng.integers(0, 2, 50)])
+    high = _run_with_relevant_at([1] * 40)
+    c = {r.metric: r for r in compare_sets(low, _qrels(50), high, _qrels(40), resamples=2000)}
+    mrr = c["mrr@10"]
+    assert (mrr.base_queries, mrr.new_queries) == (50, 40) and mrr.new == 1.0
+    assert mrr.delta == pytest.approx(1.0 - mrr.base) and mrr.p_value < 0.001 and 0 < mrr.low < mrr.delta < mrr.high
+    assert c["recall@100"].delta == pytest.approx(1.0 - c["recall@100"].base)
+
+    # two sets whose queries put their document first or fifth by the same coin: no difference
+    one = _run_with_relevant_at([1 if flip else 5 for flip in rng.integers(0, 2, 60)])
+    other = _run_with_relevant_at([1 if flip else 5 for flip in rng.integers(0, 2, 45)])
+    noisy = compare_sets(one, _qrels(60), other, _qrels(45), metrics=["ndcg@10"], resamples=2000)[0]
+    assert noisy.p_value > 0.05 and noisy.low < noisy.delta < noisy.high and noisy.low < 0 < noisy.high
+    assert compare_sets(one, _qrels(60), other, _qrels(45), metrics=["ndcg@10"], resamples=2000)[0] == noisy
+
+    same = compare_sets(high, _qrels(40), _run_with_relevant_at([1] * 7), _qrels(7), resamples=500)
+    assert all(r.delta == r.low == r.high == 0 and r.p_value == 1.0 for r in same)
+    with pytest.raises(InputError, match="base run ranks none"):
+        compare_sets({"other": ["d0"]}, _qrels(3), high, _qrels(40))
+    with pytest.raises(InputError, match="no judged query"):
+        compare_sets(high, _qrels(40), high, {})
