@@ -191,8 +191,9 @@ class Matcher:
                     self._activity_model = (path, ActivityModel.load(path))
                 records = enterprises.records
                 values = np.full(int(records.index.max()) + 1, -np.inf)  # deleted rows: never candidates
+                capitals = records["capital"].tolist() if "capital" in records else None
                 values[records.index.to_numpy(dtype=np.int64)] = self._activity_model[1].percentiles(
-                    records["name"].tolist(), records["text"].tolist())
+                    records["name"].tolist(), records["text"].tolist(), capitals)
             self._activity = (path, values)
         return self._activity[1]
 

@@ -189,6 +189,45 @@ def corpus_frame(bench: Benchmark, kind: Kind) -> pd.DataFrame:
     return frame.reindex(columns=schema.columns, fill_value="")
 
 
+def with_attributes(records: pd.DataFrame, attributes: pd.DataFrame | None) -> pd.DataFrame:
+    """Enterprise records with their empty optional columns filled from another table of the same enterprises.
+
+    A BEIR corpus carries a company's name and profile text only; the registry it was cut from also says where the
+    company is and its registered capital, which the product's records carry and its signals use (the capital in
+    the patent-activity prior). Rows are matched by company name (`company_key`); a value already present wins.
+
+    Args:
+        records: canonical enterprise records (name, text, optional columns).
+        attributes: canonical enterprise records to read the values from (e.g. `load_records(registry, "enterprise")`);
+            None: the records unchanged.
+
+    Returns:
+        A copy of `records` with the filled columns.
+    """
+    if attributes is None or len(records) == 0:
+        return records
+    from matcher.text.normalize import company_key
+
+    by_name = attributes.assign(_key=attributes["name"].astype(str).map(company_key)).drop_duplicates("_key").set_index("_key")
+    keys = records["name"].astype(str).map(company_key)
+    out = records.copy()
+    for column in schema_for(Kind.ENTERPRISE).optional:
+        if column not in by_name or column not in out:
+            continue
+        found = keys.map(by_name[column]).fillna("").astype(str)
+        out[column] = out[column].where(out[column].astype(str).str.strip() != "", found)
+    return out
+
+
+def registry_attributes(shared: str | Path) -> pd.DataFrame | None:
+    """The registry records the shared benchmarks' company profiles come from (data/registry/companies_20k.csv under
+    `shared`), as canonical enterprise records for `with_attributes`; None when the file is not there."""
+    from matcher.ingest import SOURCES, load_records
+
+    path = Path(shared) / SOURCES["registry_companies"].default_path
+    return load_records(path, Kind.ENTERPRISE).frame if path.is_file() else None
+
+
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 
 
@@ -312,6 +351,7 @@ def run_benchmark(
     query_records: str | Path | None = None,
     show_progress: bool = False,
     run_file: str | Path | None = None,
+    enterprise_attributes: pd.DataFrame | None = None,
 ) -> dict[str, float]:
     """Index a benchmark's corpus with a fresh matcher and score its ranking of the queries.
 
@@ -327,6 +367,8 @@ def run_benchmark(
             signals that need both sides (the "reciprocal" ranks) take part as they do in the product.
         show_progress: show progress bars.
         run_file: also write the ranking there as a TREC run file (`write_run`), for `matcher compare`.
+        enterprise_attributes: enterprise records whose optional columns (registered capital, region, ...) fill
+            those of the benchmark's enterprise records, matched by name (`with_attributes`).
 
     Returns:
         The metrics of `score_run`.
@@ -342,11 +384,15 @@ def run_benchmark(
     c_kind = Kind(corpus_side)
     if query_records is not None and (q_kind is None or q_kind == c_kind):
         raise InputError("query records need a benchmark whose queries come from the other side (c2p, p2c)")
-    matcher.index(c_kind, corpus_frame(bench, c_kind), show_progress=show_progress)
+    def records(of: Benchmark, kind: Kind) -> pd.DataFrame:
+        frame = corpus_frame(of, kind)
+        return with_attributes(frame, enterprise_attributes) if kind == Kind.ENTERPRISE else frame
+
+    matcher.index(c_kind, records(bench, c_kind), show_progress=show_progress)
     stored: set[str] = set()
     if query_records is not None:
         side = Benchmark(name=bench.name, queries={}, qrels={}, corpus=_read_jsonl(Path(query_records)))
-        matcher.index(q_kind, corpus_frame(side, q_kind), show_progress=show_progress)
+        matcher.index(q_kind, records(side, q_kind), show_progress=show_progress)
         stored = {str(d["_id"]) for d in side.corpus}
     qids = list(bench.queries)
     results = matcher.search(

@@ -36,7 +36,7 @@ EXPORT_COLUMNS = ["direction", "query_id", "query_name", "rank", "target_id", "t
 _NAME_COL = {Kind.PATENT: "title", Kind.ENTERPRISE: "name"}
 _META = {
     Kind.PATENT: ("applicant", "applicant_type", "industry", "region", "license_mode", "maturity", "price"),
-    Kind.ENTERPRISE: ("industry", "region", "size", "cooperation", "budget"),
+    Kind.ENTERPRISE: ("industry", "region", "size", "capital", "cooperation", "budget"),
 }
 
 

@@ -80,7 +80,7 @@ PATENT_SCHEMA = RecordSchema(
 ENTERPRISE_SCHEMA = RecordSchema(
     kind=Kind.ENTERPRISE,
     required=("id", "name", "text"),
-    optional=("industry", "region", "size", "budget", "cooperation"),
+    optional=("industry", "region", "size", "capital", "budget", "cooperation"),
     text_fields=("name", "text"),
     aliases={
         "id": ("编号", "企业编号", "需求编号", "统一社会信用代码", "enterprise_id"),
@@ -89,6 +89,7 @@ ENTERPRISE_SCHEMA = RecordSchema(
         "industry": ("行业", "所属行业", "classification"),
         "region": ("地区", "所在省份", "省份"),
         "size": ("规模", "企业规模"),
+        "capital": ("注册资本", "注册资金", "registered_capital"),
         "budget": ("预算",),
         "cooperation": ("合作方式", "cooperationMethod"),
     },

@@ -12,8 +12,9 @@ import pandas as pd
 
 from matcher.config import Direction, FusionConfig, MatcherConfig
 from matcher.engine import Matcher, Query, SearchResult
-from matcher.evaluate import METRICS, Benchmark, corpus_frame, load_beir, metrics_by_query, score_run, sides
+from matcher.evaluate import METRICS, Benchmark, corpus_frame, load_beir, metrics_by_query, score_run, sides, with_attributes
 from matcher.rank.fusion import make_fusion
+from matcher.schema import Kind
 
 SCORERS = ("dense", "bm25", "items", "phrase")
 """The signals of every benchmark in ../shared (BEIR corpora carry no applicants, so no portfolio)."""
@@ -59,7 +60,7 @@ def pooling_config(config: MatcherConfig, pool: int, query_segment_mode: str = "
 
 
 def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200, query_segment_mode: str = "search",
-                  scorers: Sequence[str] = SCORERS) -> CandidatePools:
+                  scorers: Sequence[str] = SCORERS, enterprise_attributes: pd.DataFrame | None = None) -> CandidatePools:
     """Index a benchmark corpus and collect every query's candidate pool with all component scores.
 
     Args:
@@ -68,6 +69,7 @@ def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200, quer
         pool: candidates per scorer (their union is scored by every scorer).
         query_segment_mode: jieba mode for the queries' BM25 terms.
         scorers: the signals pooled and kept (e.g. SCORERS + ("activity",) with a configured activity model).
+        enterprise_attributes: fill the corpus's enterprise records from these (`matcher.evaluate.with_attributes`).
 
     Returns:
         The pools, ready for `CandidatePools.evaluate`.
@@ -75,7 +77,8 @@ def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200, quer
     bench = load_beir(folder)
     q_kind, c_kind = sides(bench.name)
     matcher.config = pooling_config(matcher.config, pool, query_segment_mode, scorers)
-    matcher.index(c_kind, corpus_frame(bench, c_kind))
+    records = corpus_frame(bench, c_kind)
+    matcher.index(c_kind, with_attributes(records, enterprise_attributes) if c_kind == Kind.ENTERPRISE else records)
     qids = list(bench.queries)
     results = matcher.search([Query(bench.queries[q], kind=q_kind) for q in qids], c_kind, k=None, explain=False)
     return pools_from_results(bench, qids, results, scorers)

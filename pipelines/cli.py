@@ -19,7 +19,7 @@ from rich.table import Table
 from matcher.config import PROJECT_ROOT, load_config
 from matcher.engine import Matcher, Query
 from matcher.errors import MatcherError
-from matcher.ingest import LoadResult, load_records, load_source, parse_mapping, shared_dir
+from matcher.ingest import SOURCES, LoadResult, load_records, load_source, parse_mapping, shared_dir
 from matcher.schema import Kind
 
 app = typer.Typer(help="专利–企业 matchmaking: build indexes, rank and explain matches, export nightly batches.",
@@ -281,6 +281,32 @@ def match(
     out.print(f"done in {manifest.seconds:.1f} s")
 
 
+def _enterprise_attributes(spec: str):
+    """(records, where they came from) of `evaluate --enterprise-attributes`; (None, "") for 'none', or for 'auto'
+    without the registry."""
+    from matcher.evaluate import registry_attributes
+
+    if spec.lower() == "none":
+        return None, ""
+    if spec.lower() == "auto":
+        frame = registry_attributes(shared_dir())
+        return frame, str(shared_dir() / SOURCES["registry_companies"].default_path) if frame is not None else ""
+    return load_records(Path(spec), Kind.ENTERPRISE).frame, spec
+
+
+def _has_enterprises(folder: Path, query_side: str, corpus_side: str | None) -> bool:
+    """Whether a benchmark evaluated with these sides holds enterprise records."""
+    from matcher.evaluate import sides
+
+    named = {"enterprise", "patent", "text"}
+    try:
+        auto = [k.value if k is not None else "text" for k in sides(folder.name)]
+    except MatcherError:
+        auto = ["text", "text"]
+    kinds = {query_side if query_side in named else auto[0], corpus_side or auto[1]}
+    return Kind.ENTERPRISE.value in kinds
+
+
 @app.command()
 def evaluate(
     benchmarks: Annotated[list[Path], typer.Argument(help="BEIR folders (corpus.jsonl, queries.jsonl, qrels/test.tsv).")],
@@ -296,6 +322,12 @@ def evaluate(
     runs: Annotated[Optional[Path], typer.Option(
         "--runs", help="Also write each benchmark's ranking to DIR/<benchmark>.trec (TREC run format), for "
                        "`matcher compare`.")] = None,
+    enterprise_attributes: Annotated[str, typer.Option(
+        "--enterprise-attributes", help="A table of enterprise records (any file `matcher build` reads) whose "
+                                        "optional columns, e.g. the registered capital the activity prior reads, "
+                                        "fill the benchmark's company profiles, matched by name. 'auto': "
+                                        "../shared/data/registry/companies_20k.csv when it is there (the registry "
+                                        "the shared benchmarks' profiles come from); 'none': the BEIR text only.")] = "auto",
 ) -> None:
     """Run the full matcher on BEIR benchmarks; the last stdout line is one JSON object of metrics."""
     from matcher.evaluate import mirror_records, run_benchmark
@@ -303,6 +335,7 @@ def evaluate(
     scores: dict[str, dict[str, float]] = {}
     try:
         cfg = load_config(config, encoder=encoder)
+        attributes, attributes_from = _enterprise_attributes(enterprise_attributes)
         for folder in benchmarks:
             t0 = time.perf_counter()
             qs = None if query_side == "text" else query_side
@@ -310,10 +343,13 @@ def evaluate(
             records = {"auto": auto, "none": None}.get(query_records.lower(), Path(query_records))
             run_file = runs / f"{folder.name}.trec" if runs is not None else None
             scores[folder.name] = run_benchmark(folder, Matcher(cfg), query_side=qs, corpus_side=corpus_side,
-                                                 query_records=records, show_progress=True, run_file=run_file)
+                                                 query_records=records, show_progress=True, run_file=run_file,
+                                                 enterprise_attributes=attributes)
             asked = f", queries asked as the stored records of {records}" if records is not None else ""
             written = f", ranking written to {run_file}" if run_file is not None else ""
-            err.print(f"{folder.name}: {time.perf_counter() - t0:.1f} s{asked}{written}")
+            filled = (f", company profiles' registered capital and region from the {len(attributes):,} records of "
+                      f"{attributes_from}" if attributes is not None and _has_enterprises(folder, query_side, corpus_side) else "")
+            err.print(f"{folder.name}: {time.perf_counter() - t0:.1f} s{asked}{written}{filled}")
             # the first import of torch (on the first engine's first encode) keeps the importing stack alive through
             # a frame <-> local cycle in torch.fx's `wrap`, and with it this engine and its indexes: free them now
             gc.collect()

@@ -121,15 +121,60 @@ def test_every_enterprise_is_scored_by_a_member_that_did_not_learn_it(tmp_path):
     keys = [profile_parts(n, t)[0] for n, t in zip(names, texts)]
     held_out = ActivityModel.fit(names[1:], texts[1:], labels[1:], min_df=2, folds=2)
     f = fold_of(keys[0], 2)
-    assert np.allclose(held_out.members[f].log_odds([keys[0]], [profile_parts(names[0], texts[0])[1]]),
+    assert np.allclose(held_out.members[f].log_odds([keys[0]], [profile_parts(names[0], texts[0])[1]], None),
                        held_out.log_odds(names[:1], texts[:1]))
     same_fold = [i for i, k in enumerate(keys) if fold_of(k, 2) == f]
     assert np.allclose(model.log_odds([names[i] for i in same_fold], [texts[i] for i in same_fold]),
-                       model.members[f].log_odds([keys[i] for i in same_fold], [profile_parts(names[i], texts[i])[1] for i in same_fold]))
+                       model.members[f].log_odds([keys[i] for i in same_fold], [profile_parts(names[i], texts[i])[1] for i in same_fold],
+                                                 None))
     with pytest.raises(MatcherError, match="every training split"):
         few = np.zeros(len(names), dtype=bool)
         few[0] = True  # one positive: the split without it has none
         ActivityModel.fit(names, texts, few, min_df=2)
+
+
+def test_the_registered_capital_is_a_cue_and_a_missing_one_counts_as_average(tmp_path):
+    """Profiles that read alike are told apart by their registered capital (注册资本) when the records carry it."""
+    names, texts, labels = _profiles()
+    rng = np.random.default_rng(2)
+    same_texts = ["电机的生产、销售；技术服务"] * len(names)  # the text says nothing
+    capitals = [f"{rng.uniform(5000, 90000):.1f}(万元人民币)" if y else f"{rng.uniform(10, 800):.0f}万人民币" for y in labels]
+    capitals[1], capitals[-1] = "", "JEAN"  # unknown for one of each: the training average
+    model = ActivityModel.fit(names, same_texts, labels, capitals=capitals, min_df=2)
+    assert model.card["with_capital"] == len(names) - 2 and model.card["cross_validated_auc"] > 0.95
+    probe = ["某甲电机有限公司", "某乙电机有限公司", "某丙电机有限公司", "某丁电机有限公司"]
+    odds = model.log_odds(probe, same_texts[:4], ["2亿元", "1,000(万美元)", "", "50万人民币"])
+    assert odds[0] > odds[2] > odds[3] and odds[1] > odds[2]  # unknown capital sits between large and small
+    assert np.allclose(model.log_odds(probe[2:3], same_texts[:1], None), odds[2])  # no capitals at all: the same
+    top = [term for term, _ in model.top_terms(3)]
+    assert "feature:capital_log" in top
+    # a model trained without capitals reads none, and scores records that carry one as before
+    plain = ActivityModel.fit(names, texts, labels, min_df=2)
+    assert plain.card["with_capital"] == 0
+    assert np.allclose(plain.log_odds(names, texts), plain.log_odds(names, texts, capitals))
+
+
+def test_a_model_of_the_previous_format_still_loads_and_scores(tmp_path, activity_dir):
+    """Models trained before the capital feature (format 2) score as they were trained, and save as format 2."""
+    names, texts, _ = _profiles(seed=1)
+    current = ActivityModel.load(activity_dir)
+    old = tmp_path / "old"
+    config = json.loads((activity_dir / "activity.json").read_text(encoding="utf-8"))
+    assert config["format"] == "matcher-activity-3" and config["structure_features"][-1] == "capital_log"
+    config["format"], config["structure_features"] = "matcher-activity-2", config["structure_features"][:-1]
+    arrays = dict(np.load(activity_dir / "weights.npz"))
+    for i in range(len(config["members"])):  # drop the capital column: mean, scale and its weight (the last one)
+        for name in ("mean", "scale", "coef"):
+            arrays[f"{i}_{name}"] = arrays[f"{i}_{name}"][:-1]
+    old.mkdir()
+    (old / "activity.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    np.savez(old / "weights.npz", **arrays)
+    loaded = ActivityModel.load(old)
+    assert loaded.members[0].features == tuple(config["structure_features"])
+    # the capital weight of the synthetic model is ~0 (it was never known), so both read the same
+    assert np.allclose(loaded.log_odds(names, texts, ["1亿元"] * len(names)), current.log_odds(names, texts), atol=1e-6)
+    resaved = json.loads((loaded.save(tmp_path / "again") / "activity.json").read_text(encoding="utf-8"))
+    assert resaved["format"] == "matcher-activity-2" and resaved["structure_features"] == config["structure_features"]
 
 
 def test_prior_scorer_proposes_its_top_records():
@@ -158,7 +203,8 @@ def test_engine_ranks_enterprises_with_the_activity_percentile(matcher, activity
     assert np.isnan(result_rows("patent->enterprise", [plain], {})[0]["activity"])  # blank in the export, not 0
     matcher.config = matcher.config.model_copy(update={"activity_model": activity_dir})
     records = matcher.collection(Kind.ENTERPRISE).records
-    expected = ActivityModel.load(activity_dir).percentiles(records["name"].tolist(), records["text"].tolist())
+    expected = ActivityModel.load(activity_dir).percentiles(records["name"].tolist(), records["text"].tolist(),
+                                                            records["capital"].tolist())
     assert np.allclose(matcher.activity[records.index.to_numpy()], expected, equal_nan=True)
     res = matcher.search(query, Kind.ENTERPRISE, k=None)[0]
     by_id = {m.target_id: m for m in res.matches}
@@ -211,3 +257,49 @@ def test_cli_train_activity_from_an_index(tmp_path, demo_index):
     assert ActivityModel.load(tmp_path / "m").card["source"].startswith("the records of the index")
     bad = RUNNER.invoke(app, ["train-activity", "--out", str(tmp_path / "x"), "--from-index", str(tmp_path / "none")])
     assert bad.exit_code != 0 and "no enterprises in an index" in bad.output
+
+
+def test_evaluation_reads_the_registered_capital_from_the_registry(tmp_path):
+    """A BEIR profile has a name and a scope only; `evaluate --enterprise-attributes` fills its registered capital from
+    the registry it was cut from (matched by name), so the prior ranks the benchmark's companies as it ranks an index's."""
+    from matcher.evaluate import with_attributes
+
+    records = pd.DataFrame({"id": ["a", "b", "c"], "name": ["甲（深圳）电机有限公司", "乙电机有限公司", "丙电机有限公司"],
+                            "text": ["电机"] * 3, "capital": ["", "", "80万人民币"], "region": ["", "", ""]})
+    registry = pd.DataFrame({"id": ["R1", "R2", "R3"], "name": ["甲(深圳)电机有限公司", "丙电机有限公司", "丁有限公司"],
+                             "text": ["x"] * 3, "capital": ["2亿元", "5000(万元人民币)", "1万"], "region": ["广东", "浙江", ""]})
+    filled = with_attributes(records, registry)
+    assert filled["capital"].tolist() == ["2亿元", "", "80万人民币"]  # by name; a value already there wins
+    assert filled["region"].tolist() == ["广东", "", "浙江"] and records["capital"].tolist() == ["", "", "80万人民币"]
+    assert with_attributes(records, None) is records
+
+    # a p2c benchmark of two companies whose profiles read alike: the filer is the one with the large capital
+    names, texts, labels = _profiles()
+    rng = np.random.default_rng(3)
+    capitals = [f"{rng.uniform(5000, 90000):.0f}(万元人民币)" if y else f"{rng.uniform(10, 800):.0f}万人民币" for y in labels]
+    model_dir = ActivityModel.fit(names, ["电机的生产、销售"] * len(names), labels, capitals=capitals, min_df=2).save(tmp_path / "m")
+    bench = tmp_path / "p2c-mini"
+    (bench / "qrels").mkdir(parents=True)
+    profiles = [("E1", "甲电机有限公司"), ("E2", "乙电机有限公司")]
+    (bench / "corpus.jsonl").write_text("".join(json.dumps({"_id": i, "title": n, "text": "经营范围：电机的生产、销售"},
+                                                           ensure_ascii=False) + "\n" for i, n in profiles), encoding="utf-8")
+    (bench / "queries.jsonl").write_text(json.dumps({"_id": "P1", "text": "一种电机。一种电机转子结构"}, ensure_ascii=False) + "\n",
+                                         encoding="utf-8")
+    (bench / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nP1\tE2\t1\n", encoding="utf-8")
+    registry_file = tmp_path / "registry.csv"
+    pd.DataFrame({"统一社会信用代码": ["X1", "X2"], "企业名称": ["甲电机有限公司", "乙电机有限公司"], "经营范围": ["电机"] * 2,
+                  "注册资金": ["20万人民币", "30000(万元人民币)"]}).to_csv(registry_file, index=False)
+    config = tmp_path / "prior.json"
+    config.write_text(json.dumps({"activity_model": str(model_dir), "fusion": {"patent->enterprise": {
+        "weights": {"bm25": 0.01, "activity": 10.0}}}}), encoding="utf-8")
+    result = RUNNER.invoke(app, ["evaluate", str(bench), "--config", str(config), "--enterprise-attributes", str(registry_file)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1])["p2c-mini"]["mrr@10"] == 1.0
+    assert "registered capital and region from the 2 records of" in " ".join(result.stderr.split())
+    swapped = tmp_path / "swapped.csv"
+    pd.DataFrame({"统一社会信用代码": ["X1", "X2"], "企业名称": ["甲电机有限公司", "乙电机有限公司"], "经营范围": ["电机"] * 2,
+                  "注册资金": ["30000(万元人民币)", "20万人民币"]}).to_csv(swapped, index=False)
+    result = RUNNER.invoke(app, ["evaluate", str(bench), "--config", str(config), "--enterprise-attributes", str(swapped)])
+    assert json.loads(result.stdout.strip().splitlines()[-1])["p2c-mini"]["mrr@10"] == 0.5  # the capital decides
+    result = RUNNER.invoke(app, ["evaluate", str(bench), "--config", str(config), "--enterprise-attributes", "none"])
+    assert result.exit_code == 0 and "registered capital" not in result.stderr

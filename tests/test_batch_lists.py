@@ -60,6 +60,7 @@ def test_both_directions_as_pairs_with_both_sides_metadata(capped_run, loaded):
             p, e = patents.loc[row["专利号"]], enterprises.loc[row["企业/需求编号"]]
             assert row["申请人类型"] == (p["applicant_type"] or "") and row["专利行业"] == (p["industry"] or "")
             assert row["企业地区"] == (e["region"] or "") and row["企业规模"] == (e["size"] or "")
+            assert row["注册资本"] == (e["capital"] or "")
         assert (table["跟踪状态"] == "").all()
     p2e = pair_table(batch, P2E)
     assert p2e["出现清单数"].max() <= CAP < batch.manifest.exposure[P2E]["max_lists_before"]

@@ -146,7 +146,8 @@ def test_chinese_header_aliases_enterprise_case_insensitive(tmp_path: Path) -> N
     frame = load_records(write_csv(tmp_path / "ents.csv", rows), "enterprise").frame
     assert list(frame.columns) == list(ENTERPRISE_SCHEMA.columns)
     assert frame.iloc[0].to_dict() == {"id": "E1", "name": "某某科技有限公司", "text": "新材料技术开发", "industry": "",
-                                       "region": "江苏", "size": "", "budget": "", "cooperation": ""}
+                                       "region": "江苏", "size": "", "capital": "", "budget": "",
+                                       "cooperation": ""}
 
 
 def test_explicit_mapping_wins_over_aliases(tmp_path: Path) -> None:
@@ -423,9 +424,10 @@ def test_registry_adapter_without_id_column(tmp_path: Path) -> None:
     path = tmp_path / "companies.parquet"
     pd.DataFrame(rows).to_parquet(path)
     frame = load_registry_companies(path).frame
-    assert frame[["id", "name", "text", "region", "size", "industry"]].to_dict("records") == [
-        {"id": "R000000", "name": "甲公司", "text": "轴承生产", "region": "浙江", "size": "500(万元人民币)", "industry": ""},
-        {"id": "R000001", "name": "乙公司", "text": "软件开发", "region": "无锡", "size": "", "industry": ""}]
+    assert frame[["id", "name", "text", "region", "capital", "size", "industry"]].to_dict("records") == [
+        {"id": "R000000", "name": "甲公司", "text": "轴承生产", "region": "浙江", "capital": "500(万元人民币)", "size": "",
+         "industry": ""},
+        {"id": "R000001", "name": "乙公司", "text": "软件开发", "region": "无锡", "capital": "", "size": "", "industry": ""}]
 
 
 def test_adapter_on_wrong_file_names_the_column(tmp_path: Path) -> None:

@@ -3,8 +3,10 @@
 A query-independent prior for ranking enterprises. Business scopes rarely use patent language, so which company
 filed a patent is poorly told apart from its competitors by text similarity alone; but the companies that file
 patents at all are a small, recognisable part of a registry: joint-stock companies and groups, research and
-development in the scope, certain trades. A logistic regression over character n-grams of the name and of the
-profile text plus a few structural features of the name and scope learns that from labelled enterprises (those
+development in the scope, certain trades, and size: the registered capital (注册资本) of a filer is typically 30
+times a non-filer's. A logistic regression over character n-grams of the name and of the profile text, a few
+structural features of the name and scope and the logarithm of the registered capital (where the records carry
+it; a missing value counts as the training average) learns that from labelled enterprises (those
 linked as applicants of indexed patents, or the dev benchmarks' companies; see matcher.training.activity). It is
 cross-fitted: an enterprise is always scored by a member model that did not learn its label (`ActivityModel`).
 
@@ -36,9 +38,12 @@ from sklearn.preprocessing import normalize as l2_normalize
 
 from matcher.errors import MatcherError
 from matcher.index.atomic import atomic_dir
+from matcher.text.capital import registered_capital
 from matcher.text.normalize import SCOPE_PREFIX, company_key, is_organisation_name
 
-FORMAT = "matcher-activity-2"
+FORMAT = "matcher-activity-3"
+READABLE_FORMATS = ("matcher-activity-2", FORMAT)
+"""Formats `ActivityModel.load` reads: format 2 has no capital feature and scores as it was trained."""
 CONFIG_FILE = "activity.json"
 WEIGHTS_FILE = "weights.npz"
 _ITEM_SPLIT = re.compile(r"[、；;，,。]")
@@ -54,7 +59,7 @@ _CUES: tuple[tuple[str, object], ...] = (
     ("technology_name", lambda n, s: "科技" in n),
     ("limited_company", lambda n, s: "有限公司" in n),
 )
-STRUCTURE_FEATURES = ("scope_chars_log", "scope_items_log", *(name for name, _ in _CUES), "name_chars")
+STRUCTURE_FEATURES = ("scope_chars_log", "scope_items_log", *(name for name, _ in _CUES), "name_chars", "capital_log")
 
 
 def profile_parts(name: object, text: object) -> tuple[str, str]:
@@ -64,13 +69,16 @@ def profile_parts(name: object, text: object) -> tuple[str, str]:
     return key, scope.removeprefix(SCOPE_PREFIX)
 
 
-def structure_features(names: Sequence[str], scopes: Sequence[str]) -> np.ndarray:
-    """(n, len(STRUCTURE_FEATURES)) raw structural features of names and scopes (unstandardised)."""
+def structure_features(names: Sequence[str], scopes: Sequence[str], capitals: Sequence[object] | None = None) -> np.ndarray:
+    """(n, len(STRUCTURE_FEATURES)) raw structural features of names and scopes (unstandardised); capital_log is
+    NaN where the registered capital is missing or unreadable (`matcher.text.capital`), everywhere without
+    `capitals`."""
+    capitals = [None] * len(names) if capitals is None else capitals
     rows = []
-    for name, scope in zip(names, scopes):
+    for name, scope, capital in zip(names, scopes, capitals):
         items = [t for t in _ITEM_SPLIT.split(scope) if t.strip()]
         rows.append([np.log1p(len(scope)), np.log1p(len(items)), *(float(test(name, scope)) for _, test in _CUES),
-                     float(len(name))])
+                     float(len(name)), np.log1p(registered_capital(capital))])
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(STRUCTURE_FEATURES))
 
 
@@ -110,7 +118,11 @@ def _profiles(keys: Sequence[str], scopes: Sequence[str]) -> list[str]:
 
 @dataclass
 class _Member:
-    """One logistic regression over the n-grams and structural cues of a profile."""
+    """One logistic regression over the n-grams and structural cues of a profile.
+
+    `features` names the structural features it reads (a subset of STRUCTURE_FEATURES: older models lack the
+    capital); a missing value (NaN) is standardised to 0, the training average.
+    """
 
     names: _Ngrams
     texts: _Ngrams
@@ -118,25 +130,32 @@ class _Member:
     scale: np.ndarray
     coef: np.ndarray
     intercept: float
+    features: tuple[str, ...] = STRUCTURE_FEATURES
 
-    def _features(self, keys: Sequence[str], scopes: Sequence[str]) -> sp.csr_matrix:
-        structure = (structure_features(keys, scopes) - self.mean) / self.scale
+    def _features(self, keys: Sequence[str], scopes: Sequence[str], capitals: Sequence[object] | None) -> sp.csr_matrix:
+        columns = [STRUCTURE_FEATURES.index(f) for f in self.features]
+        structure = (structure_features(keys, scopes, capitals)[:, columns] - self.mean) / self.scale
+        structure[np.isnan(structure)] = 0.0
         return sp.hstack([self.names.transform(keys), self.texts.transform(_profiles(keys, scopes)),
                           sp.csr_matrix(structure)]).tocsr()
 
     @classmethod
-    def fit(cls, keys: Sequence[str], scopes: Sequence[str], y: np.ndarray, c: float, min_df: int) -> _Member:
-        structure = structure_features(keys, scopes)
-        mean, scale = structure.mean(axis=0), structure.std(axis=0)
-        scale[scale == 0] = 1.0
+    def fit(cls, keys: Sequence[str], scopes: Sequence[str], capitals: Sequence[object] | None, y: np.ndarray, c: float,
+            min_df: int) -> _Member:
+        structure = structure_features(keys, scopes, capitals)
+        known = ~np.isnan(structure)
+        counts = known.sum(axis=0)
+        mean = np.where(known, structure, 0.0).sum(axis=0) / np.maximum(counts, 1)
+        scale = np.sqrt(np.where(known, (structure - mean) ** 2, 0.0).sum(axis=0) / np.maximum(counts, 1))
+        scale[scale == 0] = 1.0  # constant or never known (no capitals given): the column is 0 for everyone
         member = cls(_Ngrams.fit(keys, (1, 2), max(1, min_df - 2)),
                      _Ngrams.fit(_profiles(keys, scopes), (1, 2), min_df), mean, scale, np.zeros(0), 0.0)
-        lr = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(member._features(keys, scopes), y)
+        lr = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(member._features(keys, scopes, capitals), y)
         member.coef, member.intercept = lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
         return member
 
-    def log_odds(self, keys: Sequence[str], scopes: Sequence[str]) -> np.ndarray:
-        return self._features(keys, scopes) @ self.coef + self.intercept
+    def log_odds(self, keys: Sequence[str], scopes: Sequence[str], capitals: Sequence[object] | None) -> np.ndarray:
+        return self._features(keys, scopes, capitals) @ self.coef + self.intercept
 
 
 def fold_of(key: str, folds: int) -> int:
@@ -165,14 +184,17 @@ class ActivityModel:
         self.card = dict(card or {})
 
     @classmethod
-    def fit(cls, names: Sequence[object], texts: Sequence[object], labels: Sequence[bool], *, c: float = 0.3,
-            min_df: int = 5, folds: int = 5, card: dict | None = None) -> ActivityModel:
+    def fit(cls, names: Sequence[object], texts: Sequence[object], labels: Sequence[bool], *,
+            capitals: Sequence[object] | None = None, c: float = 0.3, min_df: int = 5, folds: int = 5,
+            card: dict | None = None) -> ActivityModel:
         """Fit one member per fold on labelled enterprise profiles.
 
         Args:
             names: enterprise names.
             texts: their profile texts (business scope or description).
             labels: True for enterprises that file patents.
+            capitals: their registered capital as written in the records ("500(万元人民币)"; "" or None where
+                unknown); None: unknown for all.
             c: inverse L2 regularisation strength of the logistic regressions.
             min_df: an n-gram of the profile texts must occur in this many profiles (names: min_df - 2, at least 1).
             folds: members (>= 2).
@@ -182,8 +204,9 @@ class ActivityModel:
             MatcherError: the lengths differ, or some member would lack positives or negatives to learn from.
         """
         y = np.asarray(labels, dtype=bool)
-        if not (len(names) == len(texts) == len(y)):
-            raise MatcherError(f"activity model: {len(names)} names, {len(texts)} texts and {len(y)} labels differ in number")
+        if not (len(names) == len(texts) == len(y)) or (capitals is not None and len(capitals) != len(y)):
+            raise MatcherError(f"activity model: {len(names)} names, {len(texts)} texts, {len(y)} labels"
+                               f"{'' if capitals is None else f' and {len(capitals)} capitals'} differ in number")
         keys, scopes = _split_profiles(names, texts)
         fold = np.array([fold_of(k, folds) for k in keys], dtype=np.int64)
         members = []
@@ -192,15 +215,17 @@ class ActivityModel:
             if len(set(y[train].tolist())) < 2:
                 raise MatcherError(f"activity model: the labels need both patent-filing and other enterprises in every "
                                    f"training split ({int(y.sum())} patent-filing of {len(y)}): label more enterprises")
-            members.append(_Member.fit([keys[i] for i in train], [scopes[i] for i in train], y[train], c, min_df))
+            members.append(_Member.fit([keys[i] for i in train], [scopes[i] for i in train],
+                                       None if capitals is None else [capitals[i] for i in train], y[train], c, min_df))
+        known = 0 if capitals is None else int(np.isfinite([registered_capital(v) for v in capitals]).sum())
         model = cls(members, {"c": c, "min_df": min_df, "folds": folds, "positives": int(y.sum()), "enterprises": int(len(y)),
-                              **(card or {})})
+                              "with_capital": known, **(card or {})})
         if len(set(y.tolist())) == 2:  # every enterprise is scored by the member that did not learn it
-            model.card["cross_validated_auc"] = round(float(roc_auc_score(y, model.log_odds(names, texts))), 4)
+            model.card["cross_validated_auc"] = round(float(roc_auc_score(y, model.log_odds(names, texts, capitals))), 4)
         return model
 
-    def log_odds(self, names: Sequence[object], texts: Sequence[object]) -> np.ndarray:
-        """Each enterprise's log-odds of filing patents, from the member of its fold."""
+    def log_odds(self, names: Sequence[object], texts: Sequence[object], capitals: Sequence[object] | None = None) -> np.ndarray:
+        """Each enterprise's log-odds of filing patents, from the member of its fold (capitals: as in `fit`)."""
         out = np.zeros(len(names))
         if len(names) == 0:
             return out
@@ -209,17 +234,19 @@ class ActivityModel:
         for f, member in enumerate(self.members):
             rows = np.flatnonzero(fold == f)
             if len(rows):
-                out[rows] = member.log_odds([keys[i] for i in rows], [scopes[i] for i in rows])
+                out[rows] = member.log_odds([keys[i] for i in rows], [scopes[i] for i in rows],
+                                            None if capitals is None else [capitals[i] for i in rows])
         return out
 
-    def percentiles(self, names: Sequence[object], texts: Sequence[object]) -> np.ndarray:
+    def percentiles(self, names: Sequence[object], texts: Sequence[object], capitals: Sequence[object] | None = None) -> np.ndarray:
         """Each organisation's share of the given organisations that look less patent-active (ties share), in
         [0, 1); NaN for records that are not organisations (a demand's title and text are not a company profile,
         so the model has nothing to say about them; see `is_organisation_name`)."""
         out = np.full(len(names), np.nan)
         companies = np.flatnonzero([is_organisation_name(None if n is None else str(n)) for n in names])
         if len(companies):
-            scores = self.log_odds([names[i] for i in companies], [texts[i] for i in companies])
+            scores = self.log_odds([names[i] for i in companies], [texts[i] for i in companies],
+                                   None if capitals is None else [capitals[i] for i in companies])
             out[companies] = (rankdata(scores, method="average") - 1.0) / len(scores)
         return out
 
@@ -229,7 +256,7 @@ class ActivityModel:
         for m in self.members:
             labels = ([f"name:{g}" for g, _ in sorted(m.names.vocabulary.items(), key=lambda kv: kv[1])]
                       + [f"text:{g}" for g, _ in sorted(m.texts.vocabulary.items(), key=lambda kv: kv[1])]
-                      + [f"feature:{f}" for f in STRUCTURE_FEATURES])
+                      + [f"feature:{f}" for f in m.features])
             for label, w in zip(labels, m.coef):
                 weights.setdefault(label, []).append(float(w))
         mean = {label: sum(ws) / len(self.members) for label, ws in weights.items()}  # absent in a member: weight 0
@@ -238,7 +265,11 @@ class ActivityModel:
     def save(self, directory: str | Path) -> Path:
         """Write the model directory atomically (a failed save leaves the previous model in place)."""
         directory = Path(directory)
-        config = {"format": FORMAT, "structure_features": list(STRUCTURE_FEATURES), "card": self.card,
+        features = {m.features for m in self.members}
+        if len(features) != 1:
+            raise MatcherError("activity model: its members read different structural features")
+        config = {"format": FORMAT if features == {STRUCTURE_FEATURES} else READABLE_FORMATS[0],
+                  "structure_features": list(features.pop()), "card": self.card,
                   "members": [{"name_ngrams": list(m.names.ngram_range), "text_ngrams": list(m.texts.ngram_range),
                                "name_vocabulary": m.names.vocabulary, "text_vocabulary": m.texts.vocabulary}
                               for m in self.members]}
@@ -268,14 +299,15 @@ class ActivityModel:
                                "train one with `matcher train-activity --out DIR`") from None
         except ValueError as exc:
             raise MatcherError(f"activity model at {directory} is damaged ({exc}): train it again") from None
-        if config.get("format") != FORMAT or list(config.get("structure_features", [])) != list(STRUCTURE_FEATURES):
+        features = tuple(config.get("structure_features", ()))
+        if config.get("format") not in READABLE_FORMATS or not features or not set(features) <= set(STRUCTURE_FEATURES):
             raise MatcherError(f"{directory} holds an activity model of another format "
                                f"({config.get('format')!r}, expected {FORMAT!r}): train it again")
         try:
             members = [_Member(_Ngrams(m["name_vocabulary"], weights[f"{i}_name_idf"], tuple(m["name_ngrams"])),
                                _Ngrams(m["text_vocabulary"], weights[f"{i}_text_idf"], tuple(m["text_ngrams"])),
                                weights[f"{i}_mean"], weights[f"{i}_scale"], weights[f"{i}_coef"],
-                               float(weights[f"{i}_intercept"][0]))
+                               float(weights[f"{i}_intercept"][0]), features)
                        for i, m in enumerate(config["members"])]
         except (KeyError, TypeError) as exc:
             raise MatcherError(f"activity model at {directory} is incomplete (missing {exc}): train it again") from None

@@ -44,6 +44,7 @@ class ActivityLabels:
         labels: True for patent-active enterprises.
         source: where the labels come from (for the model card).
         held_out: names of companies kept out of training whose activity is known (scored, never trained on).
+        capitals: their registered capital as written ("" where unknown); None when the records carry none.
     """
 
     names: list[str]
@@ -51,6 +52,7 @@ class ActivityLabels:
     labels: np.ndarray
     source: str
     held_out: dict[str, set[str]]
+    capitals: list[str] | None = None
 
     @property
     def positives(self) -> int:
@@ -71,13 +73,15 @@ def index_labels(patents: pd.DataFrame | None, enterprises: pd.DataFrame, source
     names = enterprises["name"].fillna("").astype(str)
     organisations = enterprises[names.map(is_organisation_name)]  # demands are not company profiles
     labels = np.array([row in active for row in organisations.index], dtype=bool)
+    capitals = organisations["capital"].fillna("").astype(str).tolist() if "capital" in organisations else None
     return ActivityLabels(organisations["name"].fillna("").astype(str).tolist(),
-                          organisations["text"].fillna("").astype(str).tolist(), labels, source, {})
+                          organisations["text"].fillna("").astype(str).tolist(), labels, source, {}, capitals)
 
 
 def _registry(shared: Path) -> pd.DataFrame:
-    """The registered companies' names and scopes (companies_20k.csv), empty cells as ""."""
-    return pd.read_csv(shared / "data" / "registry" / "companies_20k.csv", dtype=str, usecols=["企业名称", "经营范围"]).fillna("")
+    """The registered companies' names, scopes and registered capital (companies_20k.csv), empty cells as ""."""
+    return pd.read_csv(shared / "data" / "registry" / "companies_20k.csv", dtype=str,
+                       usecols=["企业名称", "经营范围", "注册资金"]).fillna("")
 
 
 def shared_labels(shared_dir: str | Path, *, holdout_fold: int | None = None, folds: int = 2) -> ActivityLabels:
@@ -101,7 +105,7 @@ def shared_labels(shared_dir: str | Path, *, holdout_fold: int | None = None, fo
     fold_note = f", dev-company fold {holdout_fold} of {folds} held out" if holdout_fold is not None else ""
     return ActivityLabels(part["企业名称"].tolist(), part["经营范围"].tolist(), keys[keep].isin(dev).to_numpy(),
                           f"{shared}/data/registry/companies_20k.csv, positives = the dev benchmarks' companies{fold_note}",
-                          held_out)
+                          held_out, part["注册资金"].tolist())
 
 
 def held_out_auc(model: ActivityModel, shared_dir: str | Path, held_out: dict[str, set[str]]) -> dict[str, float]:
@@ -110,7 +114,7 @@ def held_out_auc(model: ActivityModel, shared_dir: str | Path, held_out: dict[st
     keys = registry["企业名称"].map(company_key)
     dev = dev_companies(Path(shared_dir))
     filers = dev.union(*held_out.values())
-    scores = model.log_odds(registry["企业名称"].tolist(), registry["经营范围"].tolist())
+    scores = model.log_odds(registry["企业名称"].tolist(), registry["经营范围"].tolist(), registry["注册资金"].tolist())
     out = {}
     for group, names in held_out.items():
         mask = keys.isin(names).to_numpy() | ~keys.isin(filers).to_numpy()
@@ -134,7 +138,8 @@ def train_activity(out: str | Path, labels: ActivityLabels, *, c: float = 0.3, m
             f"(at least {min_positives} needed): index patents whose applicant (申请人) names indexed enterprises, "
             "or train on the shared data with --shared-dir")
     started = time.perf_counter()
-    model = ActivityModel.fit(labels.names, labels.texts, labels.labels, c=c, min_df=min_df, card={"source": labels.source})
+    model = ActivityModel.fit(labels.names, labels.texts, labels.labels, capitals=labels.capitals, c=c, min_df=min_df,
+                              card={"source": labels.source})
     model.card["train_seconds"] = round(time.perf_counter() - started, 1)
     if shared_dir is not None and labels.held_out:
         model.card["held_out_auc"] = held_out_auc(model, shared_dir, labels.held_out)
@@ -166,11 +171,12 @@ def cross_validate_activity(
     Returns:
         {"weights": {w: metrics}, "folds": [...], "other_filers": {...} (with final_model)}
     """
-    from matcher.evaluate import METRICS, write_subset
+    from matcher.evaluate import METRICS, registry_attributes, write_subset
 
     out, shared = Path(out), Path(shared_dir)
     base = base or MatcherConfig().fusion_for(Direction.PATENT_TO_ENTERPRISE)
     bench = Path(bench) if bench is not None else shared / "benchmarks" / "p2c-dev"
+    attributes = registry_attributes(shared)  # the registered capital the model reads, as `matcher evaluate` does
     totals = {w: np.zeros(len(METRICS)) for w in weights}
     parts, n_total = [], 0
     for fold in range(folds):
@@ -183,7 +189,7 @@ def cross_validate_activity(
         folder = write_subset(bench, queries, model_dir / "eval" / "benchmarks")
         started = time.perf_counter()
         table, n = _weight_table(folder, model_dir, encoder and encoder.replace("{fold}", str(fold)), weights, base,
-                                 cache_dir, pool)
+                                 cache_dir, pool, attributes)
         for w, row in zip(weights, table):
             totals[w] += row * n
         n_total += n
@@ -199,7 +205,7 @@ def cross_validate_activity(
               "folds": parts}
     if final_model is not None:  # the model trained on every dev company, on the companies no model saw
         folder = other_filers_p2c(shared, out / "eval" / "benchmarks")
-        table, n = _weight_table(folder, Path(final_model), final_encoder, weights, base, cache_dir, pool)
+        table, n = _weight_table(folder, Path(final_model), final_encoder, weights, base, cache_dir, pool, attributes)
         result["other_filers"] = {"queries": n, "encoder": final_encoder or MatcherConfig().encoder,
                                   "weights": {str(w): dict(zip(METRICS, row.round(4).tolist())) for w, row in zip(weights, table)}}
         log(f"other filers' patents: {n} p2c queries")
@@ -208,7 +214,7 @@ def cross_validate_activity(
 
 
 def _weight_table(folder: Path, model_dir: Path, encoder: str | None, weights: Sequence[float], base: FusionConfig,
-                  cache_dir: str | Path | None, pool: int) -> tuple[np.ndarray, int]:
+                  cache_dir: str | Path | None, pool: int, attributes: pd.DataFrame | None) -> tuple[np.ndarray, int]:
     """(len(weights), len(METRICS)) mean metrics of a p2c folder with an activity model, one row per weight
     (every weight re-fuses the same candidate pools), and the number of queries."""
     from matcher.engine import Matcher
@@ -218,7 +224,7 @@ def _weight_table(folder: Path, model_dir: Path, encoder: str | None, weights: S
     if encoder:
         extra["encoder"] = encoder
     pools = collect_pools(folder, Matcher(MatcherConfig(activity_model=model_dir, **extra)), pool=pool,
-                          scorers=(*SCORERS, "activity"))
+                          scorers=(*SCORERS, "activity"), enterprise_attributes=attributes)
     rows = [pools.query_metrics(base.model_copy(update={"weights": {**base.weights, "activity": w}})).mean(axis=0)
             for w in weights]
     return np.array(rows), len(pools.qids)

@@ -519,7 +519,7 @@ def holdout_benchmarks(benchmarks: Sequence[str | Path], config: TrainConfig, ou
 
 def score_fold_engine(
     folder: str | Path, source: str | Path, config_file: str | Path, *, encoder: str, fold: int, cache_dir: str | Path,
-    run_file: str | Path | None = None,
+    run_file: str | Path | None = None, shared_dir: str | Path | None = None,
 ) -> dict[str, float]:
     """Score one fold's cut of a company benchmark end to end with an engine configuration.
 
@@ -533,18 +533,22 @@ def score_fold_engine(
         fold: the fold number.
         cache_dir: embedding cache.
         run_file: also write the ranking there (TREC run format, `matcher.evaluate.write_run`).
+        shared_dir: the shared folder whose registry fills the company profiles' attributes (the registered
+            capital), as `matcher evaluate` does; None: the BEIR text only.
 
     Returns:
         The metrics of `matcher.evaluate.score_run`.
     """
     from matcher.config import load_config
     from matcher.engine import Matcher
-    from matcher.evaluate import mirror_records, run_benchmark
+    from matcher.evaluate import mirror_records, registry_attributes, run_benchmark
 
     cfg = load_config(config_file, encoder=encoder, cache_dir=Path(cache_dir))
     if cfg.activity_model is not None:
         cfg = cfg.model_copy(update={"activity_model": Path(str(cfg.activity_model).replace("{fold}", str(fold)))})
-    return run_benchmark(folder, Matcher(cfg), query_records=mirror_records(source), run_file=run_file)
+    attributes = registry_attributes(shared_dir) if shared_dir is not None else None
+    return run_benchmark(folder, Matcher(cfg), query_records=mirror_records(source), run_file=run_file,
+                         enterprise_attributes=attributes)
 
 
 @dataclass
@@ -625,7 +629,8 @@ def cross_validate(
                 started = time.perf_counter()
                 run_file = model_dir / "eval" / "runs" / f"{folder.name}.trec"
                 engine = score_fold_engine(folder, Path(shared_dir) / "benchmarks" / folder.name, eval_config,
-                                           encoder=spec, fold=fold, cache_dir=cache, run_file=run_file)
+                                           encoder=spec, fold=fold, cache_dir=cache, run_file=run_file,
+                                           shared_dir=shared_dir)
                 log(f"fold {fold} {folder.name}, engine with {eval_config}: {_metrics_text(engine)} "
                     f"({time.perf_counter() - started:.0f}s)")
             parts.setdefault(folder.name, []).append(_FoldScore(fold, n, seconds, table, single, engine, run_file))

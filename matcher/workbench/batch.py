@@ -32,11 +32,11 @@ REQUIRED = ("query_id", "query_name", "rank", "target_id", "target_name", "score
 BATCH_COLUMNS = [
     "排名", "引擎排名", "专利号", "专利名称", "企业/需求编号", "企业/需求名称", "综合分", "语义分", "关键词分", "条目分",
     "专利活跃度", "互选排名", "共有关键词", "最相关专利句", "企业已持有相近专利", "申请人", "申请人类型", "专利行业", "专利地区",
-    "许可方式", "成熟度", "价格", "企业行业", "企业地区", "企业规模", "出现清单数", "跟踪状态",
+    "许可方式", "成熟度", "价格", "企业行业", "企业地区", "企业规模", "注册资本", "出现清单数", "跟踪状态",
 ]
 _PATENT_META = {"申请人": "applicant", "申请人类型": "applicant_type", "专利行业": "industry", "专利地区": "region",
                 "许可方式": "license_mode", "成熟度": "maturity", "价格": "price"}
-_ENTERPRISE_META = {"企业行业": "industry", "企业地区": "region", "企业规模": "size"}
+_ENTERPRISE_META = {"企业行业": "industry", "企业地区": "region", "企业规模": "size", "注册资本": "capital"}
 
 
 def export_dir() -> Path:
