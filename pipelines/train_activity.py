@@ -28,6 +28,10 @@ def main(
     c: Annotated[float, typer.Option("--c", min=1e-6, help="inverse regularisation of the logistic regression")] = 0.3,
     min_df: Annotated[int, typer.Option("--min-df", min=1, help="profiles an n-gram must occur in")] = 5,
     min_positives: Annotated[int, typer.Option("--min-positives", min=1, help="patent-active enterprises needed")] = 10,
+    capital: Annotated[bool, typer.Option(
+        "--capital/--no-capital", help="also read the enterprises' registered capital (注册资本) where the records carry "
+                                       "it: larger firms look more patent-active, which lifts patent -> enterprise "
+                                       "recall but favours them over small ones (docs/quality.md, stop 19)")] = True,
     cross_validate: Annotated[bool, typer.Option(
         "--cross-validate", help="(shared data) also train one model per dev-company fold (OUT/fold-K) and score "
                                  "p2c-dev's queries of that fold with each activity weight, and the full model on the "
@@ -53,12 +57,13 @@ def main(
                 raise typer.BadParameter("--cross-validate needs the shared benchmarks' companies, not an index",
                                          param_hint="--from-index")
             labels = _index_labels(from_index, index_labels)
-            model = train_activity(out, labels, c=c, min_df=min_df, min_positives=min_positives)
+            model = train_activity(out, labels, c=c, min_df=min_df, min_positives=min_positives, capital=capital)
         else:
             if not (shared / "data" / "registry").is_dir():
                 raise typer.BadParameter(f"{shared} has no data/registry folder", param_hint="--shared-dir")
             labels = shared_labels(shared)
-            model = train_activity(out, labels, c=c, min_df=min_df, min_positives=min_positives, shared_dir=shared)
+            model = train_activity(out, labels, c=c, min_df=min_df, min_positives=min_positives, shared_dir=shared,
+                                   capital=capital)
         report = {"model": str(out), "positives": labels.positives, "enterprises": len(labels.labels),
                   "train_seconds": model.card["train_seconds"], "cross_validated_auc": model.card.get("cross_validated_auc"),
                   "held_out_auc": model.card.get("held_out_auc", {})}
@@ -69,7 +74,7 @@ def main(
             report["cross_validation"] = cross_validate_activity(
                 out, shared, c=c, min_df=min_df, folds=folds, cache_dir=cache_dir, encoder=eval_encoder or engine.encoder,
                 base=engine.fusion_for(Direction.PATENT_TO_ENTERPRISE), final_model=out, final_encoder=engine.encoder,
-                log=lambda m: typer.echo(m, err=True))
+                log=lambda m: typer.echo(m, err=True), capital=capital)
     except MatcherError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -244,6 +244,11 @@ def test_shared_labels_hold_out_every_other_filer(tmp_path):
     assert auc["dev_fold"] > 0.65 and auc["other_filers"] > 0.65  # companies it never saw
     # labels already cut by company fold still cross-fit (the members' split is independent of it)
     assert model.card["cross_validated_auc"] > 0.6
+    # the registry's registered capital is read for most companies; without it the model sees name and scope only
+    assert len(labels.capitals) == len(labels.names) and model.card["with_capital"] > 0.8 * len(labels.names)
+    text_only = train_activity(tmp_path / "t", labels, shared_dir=SHARED, capital=False)
+    assert text_only.card["with_capital"] == 0
+    assert text_only.card["held_out_auc"]["other_filers"] < auc["other_filers"]  # the capital is a cue on unseen filers
 
 
 def test_cli_train_activity_from_an_index(tmp_path, demo_index):

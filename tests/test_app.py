@@ -230,7 +230,7 @@ def test_patent_to_enterprises_with_the_activity_model(app_env, tmp_path):
     values = pd.to_numeric(frame.loc[companies, "专利活跃度"])
     assert values.between(0, 1).all() and values.nunique() > 1
     assert (frame.loc[~companies, "专利活跃度"] == "").all()  # a demand is not a company profile
-    assert re.search(r"专利活跃度：经营范围比 \d+% 的入库企业更接近申请专利的企业", _texts(at))
+    assert re.search(r"专利活跃度：名称、经营范围与注册资本比 \d+% 的入库企业更接近申请专利的企业", _texts(at))
     # without the model the column stays empty and no card says it
     app_env.delenv("MATCHER_CONFIG")
     at = pick_patent(login(new_app()), "DEMO-P-028")

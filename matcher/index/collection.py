@@ -142,7 +142,7 @@ class Collection:
                 self._row_of[rid] = self._next_row
                 self._next_row += 1
         rows_arr = np.asarray(rows, dtype=np.int64)
-        new = frame.reindex(columns=self.records.columns).fillna("").astype(str)
+        new = frame.reindex(columns=self.records.columns, fill_value="").astype(object).fillna("").astype(str)
         new.index = pd.Index(rows_arr, dtype="int64")
         self.dense.add(rows_arr, np.ascontiguousarray(vectors, dtype=np.float32))
         self.lexical.add(rows_arr, [list(t) for t in tokens])

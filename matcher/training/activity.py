@@ -125,9 +125,12 @@ def held_out_auc(model: ActivityModel, shared_dir: str | Path, held_out: dict[st
 
 
 def train_activity(out: str | Path, labels: ActivityLabels, *, c: float = 0.3, min_df: int = 5, min_positives: int = 10,
-                   shared_dir: str | Path | None = None) -> ActivityModel:
+                   shared_dir: str | Path | None = None, capital: bool = True) -> ActivityModel:
     """Fit the model, measure it (its cross-fitted AUC; with the shared data also on the held-out companies) and
     save it with its card.
+
+    Args:
+        capital: read the enterprises' registered capital where the labels carry it (False: name and scope only).
 
     Raises:
         MatcherError: fewer than `min_positives` patent-active enterprises, or none that is not.
@@ -138,8 +141,8 @@ def train_activity(out: str | Path, labels: ActivityLabels, *, c: float = 0.3, m
             f"(at least {min_positives} needed): index patents whose applicant (申请人) names indexed enterprises, "
             "or train on the shared data with --shared-dir")
     started = time.perf_counter()
-    model = ActivityModel.fit(labels.names, labels.texts, labels.labels, capitals=labels.capitals, c=c, min_df=min_df,
-                              card={"source": labels.source})
+    model = ActivityModel.fit(labels.names, labels.texts, labels.labels, capitals=labels.capitals if capital else None,
+                              c=c, min_df=min_df, card={"source": labels.source})
     model.card["train_seconds"] = round(time.perf_counter() - started, 1)
     if shared_dir is not None and labels.held_out:
         model.card["held_out_auc"] = held_out_auc(model, shared_dir, labels.held_out)
@@ -152,6 +155,7 @@ def cross_validate_activity(
     weights: Sequence[float] = WEIGHTS, cache_dir: str | Path | None = None, pool: int = 200,
     base: FusionConfig | None = None, encoder: str | None = None, final_model: str | Path | None = None,
     final_encoder: str | None = None, bench: str | Path | None = None, log: Callable[[str], None] = print,
+    capital: bool = True,
 ) -> dict:
     """Train one model per dev-company fold and score p2c-dev's queries of that fold with it.
 
@@ -167,6 +171,7 @@ def cross_validate_activity(
             the patents of the registered filers that no dev benchmark judges (p2c-other, `matcher.held_out`).
         bench: the p2c folder scored (default: shared_dir/benchmarks/p2c-dev; a subset of it, e.g. a notebook's CI
             cut, works the same).
+        capital: the fold models read the registered capital (see `train_activity`).
 
     Returns:
         {"weights": {w: metrics}, "folds": [...], "other_filers": {...} (with final_model)}
@@ -182,7 +187,7 @@ def cross_validate_activity(
     for fold in range(folds):
         labels = shared_labels(shared, holdout_fold=fold, folds=folds)
         model_dir = out / f"fold-{fold}"
-        model = train_activity(model_dir, labels, c=c, min_df=min_df, shared_dir=shared)
+        model = train_activity(model_dir, labels, c=c, min_df=min_df, shared_dir=shared, capital=capital)
         queries = fold_query_ids(bench, fold, folds) or set()
         if not queries:
             continue

@@ -111,7 +111,7 @@ def has_activity(components: Mapping[str, float]) -> bool:
 
 def activity_line(percentile: float) -> str:
     """The card's line for an enterprise's patent activity (its percentile among the indexed enterprises)."""
-    return (f"专利活跃度：经营范围比 {percentile:.0%} 的入库企业更接近申请专利的企业"
+    return (f"专利活跃度：名称、经营范围与注册资本比 {percentile:.0%} 的入库企业更接近申请专利的企业"
             "（企业更可能具备承接专利的研发能力）")
 
 
