@@ -175,8 +175,9 @@ def mirror_records(folder: str | Path) -> Path | None:
     return corpus if corpus.is_file() else None
 
 
-def corpus_frame(bench: Benchmark, kind: Kind) -> pd.DataFrame:
-    """The benchmark corpus as canonical records of `kind` (title -> title/name, text -> abstract/text)."""
+def corpus_frame(bench: Benchmark, kind: Kind, enterprise_attributes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The benchmark corpus as canonical records of `kind` (title -> title/name, text -> abstract/text); enterprise
+    records get the optional columns of `enterprise_attributes` (see `with_attributes`)."""
     schema = schema_for(kind)
     title_col, text_col = schema.text_fields
     frame = pd.DataFrame(
@@ -186,7 +187,8 @@ def corpus_frame(bench: Benchmark, kind: Kind) -> pd.DataFrame:
             text_col: [str(d.get("text") or "") for d in bench.corpus],
         }
     )
-    return frame.reindex(columns=schema.columns, fill_value="")
+    frame = frame.reindex(columns=schema.columns, fill_value="")
+    return with_attributes(frame, enterprise_attributes) if kind == Kind.ENTERPRISE else frame
 
 
 def with_attributes(records: pd.DataFrame, attributes: pd.DataFrame | None) -> pd.DataFrame:
@@ -222,10 +224,10 @@ def with_attributes(records: pd.DataFrame, attributes: pd.DataFrame | None) -> p
 def registry_attributes(shared: str | Path) -> pd.DataFrame | None:
     """The registry records the shared benchmarks' company profiles come from (data/registry/companies_20k.csv under
     `shared`), as canonical enterprise records for `with_attributes`; None when the file is not there."""
-    from matcher.ingest import SOURCES, load_records
+    from matcher.ingest import SOURCES, load_source
 
     path = Path(shared) / SOURCES["registry_companies"].default_path
-    return load_records(path, Kind.ENTERPRISE).frame if path.is_file() else None
+    return load_source("registry_companies", path).frame if path.is_file() else None
 
 
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
@@ -384,15 +386,11 @@ def run_benchmark(
     c_kind = Kind(corpus_side)
     if query_records is not None and (q_kind is None or q_kind == c_kind):
         raise InputError("query records need a benchmark whose queries come from the other side (c2p, p2c)")
-    def records(of: Benchmark, kind: Kind) -> pd.DataFrame:
-        frame = corpus_frame(of, kind)
-        return with_attributes(frame, enterprise_attributes) if kind == Kind.ENTERPRISE else frame
-
-    matcher.index(c_kind, records(bench, c_kind), show_progress=show_progress)
+    matcher.index(c_kind, corpus_frame(bench, c_kind, enterprise_attributes), show_progress=show_progress)
     stored: set[str] = set()
     if query_records is not None:
         side = Benchmark(name=bench.name, queries={}, qrels={}, corpus=_read_jsonl(Path(query_records)))
-        matcher.index(q_kind, records(side, q_kind), show_progress=show_progress)
+        matcher.index(q_kind, corpus_frame(side, q_kind, enterprise_attributes), show_progress=show_progress)
         stored = {str(d["_id"]) for d in side.corpus}
     qids = list(bench.queries)
     results = matcher.search(

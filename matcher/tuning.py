@@ -12,9 +12,8 @@ import pandas as pd
 
 from matcher.config import Direction, FusionConfig, MatcherConfig
 from matcher.engine import Matcher, Query, SearchResult
-from matcher.evaluate import METRICS, Benchmark, corpus_frame, load_beir, metrics_by_query, score_run, sides, with_attributes
+from matcher.evaluate import METRICS, Benchmark, corpus_frame, load_beir, metrics_by_query, score_run, sides
 from matcher.rank.fusion import make_fusion
-from matcher.schema import Kind
 
 SCORERS = ("dense", "bm25", "items", "phrase")
 """The signals of every benchmark in ../shared (BEIR corpora carry no applicants, so no portfolio)."""
@@ -69,7 +68,7 @@ def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200, quer
         pool: candidates per scorer (their union is scored by every scorer).
         query_segment_mode: jieba mode for the queries' BM25 terms.
         scorers: the signals pooled and kept (e.g. SCORERS + ("activity",) with a configured activity model).
-        enterprise_attributes: fill the corpus's enterprise records from these (`matcher.evaluate.with_attributes`).
+        enterprise_attributes: fill the corpus's enterprise records from these (`matcher.evaluate.corpus_frame`).
 
     Returns:
         The pools, ready for `CandidatePools.evaluate`.
@@ -77,8 +76,7 @@ def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200, quer
     bench = load_beir(folder)
     q_kind, c_kind = sides(bench.name)
     matcher.config = pooling_config(matcher.config, pool, query_segment_mode, scorers)
-    records = corpus_frame(bench, c_kind)
-    matcher.index(c_kind, with_attributes(records, enterprise_attributes) if c_kind == Kind.ENTERPRISE else records)
+    matcher.index(c_kind, corpus_frame(bench, c_kind, enterprise_attributes))
     qids = list(bench.queries)
     results = matcher.search([Query(bench.queries[q], kind=q_kind) for q in qids], c_kind, k=None, explain=False)
     return pools_from_results(bench, qids, results, scorers)
