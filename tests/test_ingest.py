@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -503,3 +504,14 @@ def test_real_offers_details() -> None:
     assert frame["industry"].ne("").all()
     assert set(frame["license_mode"]) == {"许可转让", ""}
     assert frame["maturity"].ne("").all()
+
+
+def test_registered_capital_is_read_in_the_registries_many_spellings() -> None:
+    from matcher.text.capital import registered_capital
+
+    cases = {"10,000(万元人民币)": 10_000.0, "3990813.182（万元）": 3_990_813.182, "40万人民币": 40.0, "1.2亿元": 12_000.0,
+             "500000元": 50.0, "86()": 86.0, "731(万美元)": 731 * 7.0, "100(万元(港币))": 90.0, "5万": 5.0, 12.5: 12.5}
+    for text, wanted in cases.items():
+        assert registered_capital(text) == pytest.approx(wanted), text
+    for unreadable in ("", "JEAN", "小型", None, float("nan"), -3):
+        assert math.isnan(registered_capital(unreadable)), unreadable
