@@ -130,6 +130,13 @@ def _check(metrics: Sequence[str], runs: Sequence[tuple[str, Mapping[str, Sequen
                              hint="compare runs of the benchmark whose qrels are given")
 
 
+def _p_value(x: np.ndarray, y: np.ndarray, statistic, permutation_type: str, resamples: int,
+             rng: np.random.Generator) -> float:
+    """Two-sided randomisation test of `statistic` (paired: "samples"; two sets: "independent")."""
+    return float(stats.permutation_test((x, y), statistic, permutation_type=permutation_type, vectorized=True,
+                                        n_resamples=resamples, alternative="two-sided", random_state=rng).pvalue)
+
+
 def _interval(data: tuple[np.ndarray, ...], statistic, resamples: int, rng: np.random.Generator) -> tuple[float, float]:
     """95 % bootstrap interval of `statistic` over `data` (BCa; percentile where BCa cannot be computed)."""
     with warnings.catch_warnings():  # BCa warns (and falls back to nan) on very skewed data
@@ -188,8 +195,7 @@ def compare_runs(
             p = 1.0 if diff[0] == 0 else min(1.0, 2.0 ** (1 - len(diff)))
         else:
             rng = np.random.default_rng(seed)
-            p = float(stats.permutation_test((x, y), _mean_difference, permutation_type="samples", vectorized=True,
-                                             n_resamples=resamples, alternative="two-sided", random_state=rng).pvalue)
+            p = _p_value(x, y, _mean_difference, "samples", resamples, rng)
             low, high = _interval((diff,), np.mean, resamples, rng)
         out.append(Comparison(metric=metric, queries=len(diff), base=float(y.mean()), new=float(x.mean()),
                               delta=float(diff.mean()), low=low, high=high, p_value=p, wins=int((diff > 0).sum()),
@@ -238,9 +244,7 @@ def compare_sets(
             low = high = 0.0
             p = 1.0
         else:
-            p = float(stats.permutation_test((x, y), _difference_of_means, permutation_type="independent",
-                                             vectorized=True, n_resamples=resamples, alternative="two-sided",
-                                             random_state=rng).pvalue)
+            p = _p_value(x, y, _difference_of_means, "independent", resamples, rng)
             low, high = _interval((x, y), _difference_of_means, resamples, rng)
         out.append(SetComparison(metric=metric, base_queries=len(y), new_queries=len(x), base=float(y.mean()),
                                  new=float(x.mean()), delta=float(x.mean() - y.mean()), low=low, high=high, p_value=p))

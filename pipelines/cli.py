@@ -381,16 +381,19 @@ def _groups(qrels: dict, by_judged: bool) -> dict[str, dict]:
     return {"all": qrels, **(by_judged_count(qrels) if by_judged else {})}
 
 
-def _print_rows(title: str, columns: tuple[str, ...], rows: list, cells) -> None:
-    table = Table(title=title)
-    for col in columns:
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r.metric, *cells(r))
-    out.print(table)
-
-
-def _print_json(results: dict[str, list], by_judged: bool) -> None:
+def _print_comparisons(results: dict[str, list], by_judged: bool, title, means: tuple[str, str],
+                       extra: tuple[str, ...] = (), cells=lambda r: ()) -> None:
+    """One table per query group (titled title(rows, ", queries with G judged relevant" or "")): both means (headed
+    `means`), the difference, its interval and p-value, then the `extra` columns of `cells(row)`; then the JSON
+    line: the whole set's rows, or every group's with --by-judged."""
+    for group, rows in results.items():
+        table = Table(title=title(rows, "" if group == "all" else f", queries with {group} judged relevant"))
+        for col in ("metric", *means, "difference", "95 % CI", "p (randomisation)", *extra):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(r.metric, f"{r.base:.4f}", f"{r.new:.4f}", f"{r.delta:+.4f}", f"[{r.low:+.4f}, {r.high:+.4f}]",
+                          f"{r.p_value:.4f}", *cells(r))
+        out.print(table)
     sys.stdout.flush()
     as_json = {group: {r.metric: r.as_dict() for r in rows} for group, rows in results.items()}
     print(json.dumps(as_json if by_judged else as_json["all"]))
@@ -416,13 +419,9 @@ def compare(
         results = {g: compare_runs(base_run, new_run, q, resamples=resamples, seed=seed) for g, q in groups.items()}
     except MatcherError as exc:
         _fail(exc)
-    for group, rows in results.items():
-        which = "" if group == "all" else f", queries with {group} judged relevant"
-        _print_rows(f"{benchmark.name}: {new} against {base} ({rows[0].queries} queries{which})",
-                    ("metric", "base", "new", "difference", "95 % CI", "p (randomisation)", "wins / ties / losses"), rows,
-                    lambda r: (f"{r.base:.4f}", f"{r.new:.4f}", f"{r.delta:+.4f}", f"[{r.low:+.4f}, {r.high:+.4f}]",
-                               f"{r.p_value:.4f}", f"{r.wins} / {r.ties} / {r.losses}"))
-    _print_json(results, by_judged)
+    _print_comparisons(results, by_judged, lambda rows, which: f"{benchmark.name}: {new} against {base} "
+                                                               f"({rows[0].queries} queries{which})",
+                       ("base", "new"), ("wins / ties / losses",), lambda r: (f"{r.wins} / {r.ties} / {r.losses}",))
 
 
 @app.command("compare-sets")
@@ -448,14 +447,9 @@ def compare_sets(
                    for g in base_groups if g in new_groups}
     except MatcherError as exc:
         _fail(exc)
-    for group, rows in results.items():
-        which = "" if group == "all" else f", queries with {group} judged relevant"
-        _print_rows(f"{new_benchmark.name} ({rows[0].new_queries} queries) against {base_benchmark.name} "
-                    f"({rows[0].base_queries}){which}",
-                    ("metric", base_benchmark.name, new_benchmark.name, "difference", "95 % CI", "p (randomisation)"), rows,
-                    lambda r: (f"{r.base:.4f}", f"{r.new:.4f}", f"{r.delta:+.4f}", f"[{r.low:+.4f}, {r.high:+.4f}]",
-                               f"{r.p_value:.4f}"))
-    _print_json(results, by_judged)
+    _print_comparisons(results, by_judged, lambda rows, which: f"{new_benchmark.name} ({rows[0].new_queries} queries) "
+                                                               f"against {base_benchmark.name} ({rows[0].base_queries}){which}",
+                       (base_benchmark.name, new_benchmark.name))
 
 
 @app.command("held-out")
