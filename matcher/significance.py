@@ -28,8 +28,15 @@ from matcher.errors import InputError
 from matcher.evaluate import METRICS, metrics_by_query
 
 
+class _Rounded:
+    """`as_dict` for the comparison records: their fields with floats rounded to 4 places (the CLI's JSON line)."""
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(_Rounded):
     """One metric of a paired comparison (`new` against `base`).
 
     Attributes:
@@ -54,12 +61,9 @@ class Comparison:
     ties: int
     losses: int
 
-    def as_dict(self) -> dict[str, float | int | str]:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
-
 
 @dataclass(frozen=True)
-class SetComparison:
+class SetComparison(_Rounded):
     """One metric of an unpaired comparison of two query sets (`new` against `base`).
 
     Attributes:
@@ -80,9 +84,6 @@ class SetComparison:
     low: float
     high: float
     p_value: float
-
-    def as_dict(self) -> dict[str, float | int | str]:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
 JUDGED_GROUPS = ((1, 1), (2, 3), (4, 10), (11, None))
