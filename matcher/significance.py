@@ -10,9 +10,11 @@ both from scipy.stats, plus how many queries each ranking wins.
 
 Two benchmarks ranked by the same configuration (dev companies against held-out ones) share no query, so their
 gap is tested unpaired (`compare_sets`): a bootstrap interval of the difference of the two means, each set
-resampled on its own, and the randomisation test that reassigns queries between the sets. Both kinds of comparison
-can be split by how many documents a query has judged relevant (`by_judged_count`): a company with one patent and a
-company with seventy are different questions, and two sets that mix them differently differ for that reason alone.
+resampled on its own, and the randomisation test that reassigns queries between the sets. A paired comparison can
+pool several benchmarks' queries (`pool_queries`: the dev and the held-out companies together). Both kinds of
+comparison can be split by how many documents a query has judged relevant (`by_judged_count`): a company with one
+patent and a company with seventy are different questions, and two sets that mix them differently differ for that
+reason alone.
 """
 
 from __future__ import annotations
@@ -202,6 +204,27 @@ def compare_runs(
                               delta=float(diff.mean()), low=low, high=high, p_value=p, wins=int((diff > 0).sum()),
                               ties=int((diff == 0).sum()), losses=int((diff < 0).sum())))
     return out
+
+
+def pool_queries(parts: Sequence[tuple[str, Mapping[str, object]]]) -> dict[str, object]:
+    """One query-keyed mapping (a run or judgements) over several benchmarks' queries, for pooled comparisons.
+
+    A set of 118 queries is known to about +-0.05 nDCG@10; pooling the dev and the held-out companies (c2p-dev and
+    c2p-other ask the same question of different companies) halves the noise of a paired test.
+
+    Args:
+        parts: (benchmark name, query id -> value) per benchmark; with more than one, ids become "name/id" so that
+            two benchmarks' query ids never collide.
+
+    Raises:
+        InputError: the same benchmark name twice.
+    """
+    names = [name for name, _ in parts]
+    if len(set(names)) != len(names):
+        raise InputError(f"benchmark named twice among {', '.join(names)}", hint="pool each benchmark once")
+    if len(parts) == 1:
+        return dict(parts[0][1])
+    return {f"{name}/{q}": value for name, mapping in parts for q, value in mapping.items()}
 
 
 def _difference_of_means(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:

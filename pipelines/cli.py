@@ -401,9 +401,11 @@ def _print_comparisons(results: dict[str, list], by_judged: bool, title, means: 
 
 @app.command()
 def compare(
-    benchmark: Annotated[Path, typer.Argument(help="The BEIR folder both runs rank (its qrels/test.tsv judges them).")],
-    base: Annotated[Path, typer.Argument(help="The reference ranking: a TREC run file (`matcher evaluate --runs`).")],
-    new: Annotated[Path, typer.Argument(help="The ranking under test, same format.")],
+    triples: Annotated[list[Path], typer.Argument(
+        help="BENCH BASE NEW: the BEIR folder both runs rank (its qrels/test.tsv judges them), the reference ranking (a "
+             "TREC run file of `matcher evaluate --runs`) and the ranking under test. Repeat the three to pool several "
+             "benchmarks' queries into one test (e.g. c2p-dev and artifacts/benchmarks/c2p-other).",
+        metavar="BENCH BASE NEW")],
     resamples: ResamplesOpt = 10_000,
     seed: SeedOpt = 0,
     by_judged: ByJudgedOpt = False,
@@ -411,15 +413,23 @@ def compare(
     """Is NEW better than BASE, beyond the luck of the queries? Paired bootstrap CI and randomisation test per metric;
     the last stdout line is one JSON object."""
     from matcher.evaluate import load_beir, read_run
-    from matcher.significance import compare_runs
+    from matcher.significance import compare_runs, pool_queries
 
     try:
-        base_run, new_run = read_run(base), read_run(new)
-        groups = _groups(load_beir(benchmark).qrels, by_judged)
+        if len(triples) % 3:
+            raise MatcherError(f"{len(triples)} paths given: compare takes BENCH BASE NEW, repeated to pool benchmarks "
+                               "(e.g. c2p-dev runs/a/c2p-dev.trec runs/b/c2p-dev.trec)")
+        parts = [(load_beir(b), read_run(x), read_run(y)) for b, x, y in zip(triples[::3], triples[1::3], triples[2::3])]
+        base_run = pool_queries([(bench.name, run) for bench, run, _ in parts])
+        new_run = pool_queries([(bench.name, run) for bench, _, run in parts])
+        qrels = pool_queries([(bench.name, bench.qrels) for bench, _, _ in parts])
+        groups = _groups(qrels, by_judged)
         results = {g: compare_runs(base_run, new_run, q, resamples=resamples, seed=seed) for g, q in groups.items()}
     except MatcherError as exc:
         _fail(exc)
-    _print_comparisons(results, by_judged, lambda rows, which: f"{benchmark.name}: {new} against {base} "
+    names = " + ".join(bench.name for bench, *_ in parts)
+    base_files, new_files = (", ".join(str(p) for p in triples[i::3]) for i in (1, 2))
+    _print_comparisons(results, by_judged, lambda rows, which: f"{names}: {new_files} against {base_files} "
                                                                f"({rows[0].queries} queries{which})",
                        ("base", "new"), ("wins / ties / losses",), lambda r: (f"{r.wins} / {r.ties} / {r.losses}",))
 

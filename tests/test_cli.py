@@ -364,6 +364,18 @@ def test_evaluate_writes_rankings_that_compare_tests_for_significance(tmp_path):
     assert whole["base"] == printed["full"]["ndcg@10"] and whole["low"] <= whole["delta"] <= whole["high"]
     assert "c2p-singles" in res.stdout
 
+    # a paired test pooled over two benchmarks' queries: both sets' queries count, each ranked by its own runs
+    full, bm25 = tmp_path / "full" / "c2p-mini.trec", tmp_path / "bm25" / "c2p-mini.trec"
+    res = ok("compare", bench, bm25, full, singles, bm25, full, "--resamples", 500)
+    pooled = json.loads(res.stdout.strip().splitlines()[-1])["ndcg@10"]
+    singles_only = json.loads(ok("compare", singles, bm25, full, "--resamples", 500).stdout.strip().splitlines()[-1])["ndcg@10"]
+    assert pooled["queries"] == len(INTENDED) + singles_only["queries"] == 2 * len(INTENDED) - 1
+    assert pooled["wins"] == ndcg["wins"] + singles_only["wins"] and pooled["losses"] == ndcg["losses"] + singles_only["losses"]
+    assert pooled["delta"] == pytest.approx((ndcg["delta"] * len(INTENDED) + singles_only["delta"] * singles_only["queries"])
+                                            / pooled["queries"], abs=2e-4)
+    assert "c2p-mini + c2p-singles" in " ".join(res.stdout.split())
+    assert_one_line_error(run("compare", bench, bm25, columns=80), "2 paths given", "BENCH BASE NEW")
+
     broken = tmp_path / "broken.trec"
     broken.write_text("D001 Q0 P001 1 0.5\n", encoding="utf-8")
     assert_one_line_error(run("compare", bench, broken, tmp_path / "full" / "c2p-mini.trec", columns=80),

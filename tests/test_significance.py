@@ -142,3 +142,14 @@ def test_two_query_sets_are_compared_unpaired():
         compare_sets({"other": ["d0"]}, _qrels(3), high, _qrels(40))
     with pytest.raises(InputError, match="no judged query"):
         compare_sets(high, _qrels(40), high, {})
+
+
+def test_pooled_queries_keep_each_benchmark_apart():
+    from matcher.significance import pool_queries
+
+    one = {"q1": ["a"], "q2": ["b"]}
+    assert pool_queries([("c2p-dev", one)]) == one  # one benchmark: its own ids
+    pooled = pool_queries([("c2p-dev", one), ("c2p-other", {"q1": ["c"]})])
+    assert pooled == {"c2p-dev/q1": ["a"], "c2p-dev/q2": ["b"], "c2p-other/q1": ["c"]}  # the same id in both stays two queries
+    with pytest.raises(InputError, match="named twice"):
+        pool_queries([("c2p-dev", one), ("c2p-dev", one)])
