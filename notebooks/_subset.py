@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from matcher.config import PROJECT_ROOT
-from matcher.evaluate import load_beir
+from matcher.lab.evaluate import load_beir
 from matcher.ingest import SHARED_DIR_ENV, shared_dir
 
 BENCHMARKS = ("c2p-dev", "p2c-dev", "kw2p-dev")

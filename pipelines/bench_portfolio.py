@@ -28,13 +28,13 @@ import typer
 
 from matcher.config import Direction, FusionConfig, load_config
 from matcher.engine import Matcher
-from matcher.evaluate import METRICS, Benchmark
+from matcher.lab.evaluate import METRICS, Benchmark
 from matcher.index.portfolio import Portfolio, chance_similarity
 from matcher.rank.scorers import floored
 from matcher.schema import Kind, schema_for
 from matcher.training.pairs import SCOPE_PREFIX, benchmark_exclusions
 from matcher.text.normalize import company_key
-from matcher.tuning import PORTFOLIO, CandidatePools, cross_validate_selection, default_settings, pooling_config, pools_from_results, query_table
+from matcher.lab.tuning import PORTFOLIO, CandidatePools, cross_validate_selection, default_settings, pooling_config, pools_from_results, query_table
 
 SCORERS = ("dense", "bm25", "items", PORTFOLIO)
 DIRECTIONS = {"p2c": (Kind.PATENT, Kind.ENTERPRISE, Direction.PATENT_TO_ENTERPRISE),

@@ -284,7 +284,7 @@ def match(
 def _enterprise_attributes(spec: str):
     """(records, where they came from) of `evaluate --enterprise-attributes`; (None, "") for 'none', or for 'auto'
     without the registry."""
-    from matcher.evaluate import registry_attributes
+    from matcher.lab.evaluate import registry_attributes
 
     if spec.lower() == "none":
         return None, ""
@@ -296,7 +296,7 @@ def _enterprise_attributes(spec: str):
 
 def _has_enterprises(folder: Path, query_side: str, corpus_side: str | None) -> bool:
     """Whether a benchmark evaluated with these sides holds enterprise records."""
-    from matcher.evaluate import sides
+    from matcher.lab.evaluate import sides
 
     named = {"enterprise", "patent", "text"}
     try:
@@ -330,7 +330,7 @@ def evaluate(
                                         "the shared benchmarks' profiles come from); 'none': the BEIR text only.")] = "auto",
 ) -> None:
     """Run the full matcher on BEIR benchmarks; the last stdout line is one JSON object of metrics."""
-    from matcher.evaluate import mirror_records, run_benchmark
+    from matcher.lab.evaluate import mirror_records, run_benchmark
 
     scores: dict[str, dict[str, float]] = {}
     try:
@@ -375,8 +375,8 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (results are r
 
 
 def _groups(qrels: dict, by_judged: bool) -> dict[str, dict]:
-    """'all' and, with --by-judged, the groups of `matcher.significance.by_judged_count`."""
-    from matcher.significance import by_judged_count
+    """'all' and, with --by-judged, the groups of `matcher.lab.significance.by_judged_count`."""
+    from matcher.lab.significance import by_judged_count
 
     return {"all": qrels, **(by_judged_count(qrels) if by_judged else {})}
 
@@ -412,8 +412,8 @@ def compare(
 ) -> None:
     """Is NEW better than BASE, beyond the luck of the queries? Paired bootstrap CI and randomisation test per metric;
     the last stdout line is one JSON object."""
-    from matcher.evaluate import load_beir, read_run
-    from matcher.significance import compare_runs, pool_queries
+    from matcher.lab.evaluate import load_beir, read_run
+    from matcher.lab.significance import compare_runs, pool_queries
 
     try:
         if len(triples) % 3:
@@ -446,8 +446,8 @@ def compare_sets(
 ) -> None:
     """Do two query sets score differently (one configuration on dev and on held-out queries)? Unpaired bootstrap CI
     and randomisation test per metric; the last stdout line is one JSON object."""
-    from matcher.evaluate import load_beir, read_run
-    from matcher.significance import compare_sets as compare
+    from matcher.lab.evaluate import load_beir, read_run
+    from matcher.lab.significance import compare_sets as compare
 
     try:
         base_run, new_run = read_run(base), read_run(new)
@@ -469,8 +469,8 @@ def held_out(
 ) -> None:
     """Build the held-out benchmark sets (p2c-other, c2p-other) from the shared data: the dev sets' questions asked
     of the registered filers that nothing was chosen or trained on. For reporting, never for choosing."""
-    from matcher.evaluate import load_beir
-    from matcher.held_out import build_held_out
+    from matcher.lab.evaluate import load_beir
+    from matcher.lab.held_out import build_held_out
 
     try:
         folders = build_held_out(shared or shared_dir(), out_dir)

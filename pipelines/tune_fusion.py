@@ -11,7 +11,7 @@ import typer
 
 from matcher.config import load_config
 from matcher.engine import Matcher
-from matcher.tuning import collect_pools, cross_validate_selection, default_settings, grid, grid_neighbours, query_table, select_setting
+from matcher.lab.tuning import collect_pools, cross_validate_selection, default_settings, grid, grid_neighbours, query_table, select_setting
 
 app = typer.Typer(add_completion=False)
 

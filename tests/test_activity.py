@@ -267,7 +267,7 @@ def test_cli_train_activity_from_an_index(tmp_path, demo_index):
 def test_evaluation_reads_the_registered_capital_from_the_registry(tmp_path):
     """A BEIR profile has a name and a scope only; `evaluate --enterprise-attributes` fills its registered capital from
     the registry it was cut from (matched by name), so the prior ranks the benchmark's companies as it ranks an index's."""
-    from matcher.evaluate import with_attributes
+    from matcher.lab.evaluate import with_attributes
 
     records = pd.DataFrame({"id": ["a", "b", "c"], "name": ["甲（深圳）电机有限公司", "乙电机有限公司", "丙电机有限公司"],
                             "text": ["电机"] * 3, "capital": ["", "", "80万人民币"], "region": ["", "", ""]})

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from matcher.engine import Matcher
-from matcher.evaluate import mirror_records
+from matcher.lab.evaluate import mirror_records
 from matcher.schema import Kind
 from pipelines.cli import app
 
@@ -313,7 +313,7 @@ def test_evaluate_can_ask_the_queries_as_stored_records(tmp_path):
 
 def test_evaluate_writes_rankings_that_compare_tests_for_significance(tmp_path):
     """`evaluate --runs` writes TREC run files whose scores are the printed metrics; `compare` tests two of them."""
-    from matcher.evaluate import load_beir, read_run, score_run
+    from matcher.lab.evaluate import load_beir, read_run, score_run
 
     bench = _write_beir(tmp_path / "c2p-mini")
     bm25_only = tmp_path / "bm25.json"

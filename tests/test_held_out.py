@@ -1,4 +1,4 @@
-"""The held-out benchmark sets (matcher.held_out, `matcher held-out`): what they ask, of whom, that nothing in them
+"""The held-out benchmark sets (matcher.lab.held_out, `matcher held-out`): what they ask, of whom, that nothing in them
 is trained on, and that a failed build leaves the last good sets in place."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from matcher.errors import InputError
-from matcher.evaluate import load_beir, mirror_records, sides
-from matcher.held_out import HELD_OUT_SETS, build_held_out
+from matcher.lab.evaluate import load_beir, mirror_records, sides
+from matcher.lab.held_out import HELD_OUT_SETS, build_held_out
 from matcher.schema import Kind
 from matcher.text.normalize import company_key
 from matcher.training.pairs import dev_companies, training_exclusions

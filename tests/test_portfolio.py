@@ -121,7 +121,7 @@ def test_exclusion_can_be_turned_off_and_the_link_follows_updates(matcher):
 def test_held_out_ownership_benchmark_on_real_data(config):
     """pipelines/bench_portfolio.py on the patents of a few real multi-patent companies: the owner of a patent whose
     applicant is hidden is found far better with the portfolio signal than without."""
-    from matcher.tuning import pooling_config
+    from matcher.lab.tuning import pooling_config
     from pipelines.bench_portfolio import SCORERS, collect, ownership, report, shared_frames
 
     if not (SHARED / "data" / "registry" / "companies_20k.csv").is_file():

@@ -7,7 +7,7 @@ import pytest
 
 from matcher.config import MatcherConfig
 from matcher.engine import Matcher
-from matcher.evaluate import mirror_records, run_benchmark
+from matcher.lab.evaluate import mirror_records, run_benchmark
 
 from conftest import SHARED
 

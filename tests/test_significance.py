@@ -1,4 +1,4 @@
-"""Run files and the paired comparison of two rankings (matcher.evaluate run files, matcher.significance)."""
+"""Run files and the paired comparison of two rankings (matcher.lab.evaluate run files, matcher.lab.significance)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from matcher.errors import InputError
-from matcher.evaluate import METRICS, read_run, score_run, write_run
-from matcher.significance import by_judged_count, compare_runs, compare_sets, judged_group, per_query
+from matcher.lab.evaluate import METRICS, read_run, score_run, write_run
+from matcher.lab.significance import by_judged_count, compare_runs, compare_sets, judged_group, per_query
 
 
 def _qrels(n: int) -> dict[str, dict[str, int]]:
@@ -145,7 +145,7 @@ def test_two_query_sets_are_compared_unpaired():
 
 
 def test_pooled_queries_keep_each_benchmark_apart():
-    from matcher.significance import pool_queries
+    from matcher.lab.significance import pool_queries
 
     one = {"q1": ["a"], "q2": ["b"]}
     assert pool_queries([("c2p-dev", one)]) == one  # one benchmark: its own ids

@@ -165,7 +165,7 @@ def test_company_links_come_from_dev_companies_only(tmp_path):
 
 
 def test_holdout_benchmarks_keep_only_the_fold_queries(tmp_path):
-    from matcher.evaluate import load_beir
+    from matcher.lab.evaluate import load_beir
     from matcher.training.pairs import company_fold, fold_query_ids
     from matcher.training.train import holdout_benchmarks
 
@@ -223,7 +223,7 @@ def test_cross_validation_scores_each_fold_on_unseen_companies(tmp_path):
     # --eval-config: each fold's queries also scored end to end by that configuration, asked as stored records
     from matcher.config import load_config
     from matcher.engine import Matcher
-    from matcher.evaluate import load_beir, read_run, run_benchmark, score_run
+    from matcher.lab.evaluate import load_beir, read_run, run_benchmark, score_run
 
     config_file = tmp_path / "engine.json"
     config_file.write_text(json.dumps({"fusion": {"enterprise->patent": {"method": "rrf", "weights": {

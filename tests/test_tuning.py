@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from matcher.config import FusionConfig
-from matcher.evaluate import METRICS, Benchmark, query_scores, score_run
-from matcher.tuning import (CandidatePools, cross_validate_selection, default_settings, grid, grid_neighbours, query_table,
+from matcher.lab.evaluate import METRICS, Benchmark, query_scores, score_run
+from matcher.lab.tuning import (CandidatePools, cross_validate_selection, default_settings, grid, grid_neighbours, query_table,
                             select_setting)
 
 

@@ -24,7 +24,7 @@ from sklearn.metrics import roc_auc_score
 
 from matcher.config import Direction, FusionConfig, MatcherConfig
 from matcher.errors import MatcherError
-from matcher.held_out import other_filers_p2c
+from matcher.lab.held_out import other_filers_p2c
 from matcher.index.atomic import atomic_write_text
 from matcher.index.portfolio import Portfolio
 from matcher.rank.activity import ActivityModel
@@ -168,7 +168,7 @@ def cross_validate_activity(
             that an encoder cross-validated on the same folds is scored with its own fold's model, e.g.
             "use-m3*2+models/cv/fold-{fold}".
         final_model: a model trained on every dev company; when given, it is also scored (with `final_encoder`) on
-            the patents of the registered filers that no dev benchmark judges (p2c-other, `matcher.held_out`).
+            the patents of the registered filers that no dev benchmark judges (p2c-other, `matcher.lab.held_out`).
         bench: the p2c folder scored (default: shared_dir/benchmarks/p2c-dev; a subset of it, e.g. a notebook's CI
             cut, works the same).
         capital: the fold models read the registered capital (see `train_activity`).
@@ -176,7 +176,7 @@ def cross_validate_activity(
     Returns:
         {"weights": {w: metrics}, "folds": [...], "other_filers": {...} (with final_model)}
     """
-    from matcher.evaluate import METRICS, registry_attributes, write_subset
+    from matcher.lab.evaluate import METRICS, registry_attributes, write_subset
 
     out, shared = Path(out), Path(shared_dir)
     base = base or MatcherConfig().fusion_for(Direction.PATENT_TO_ENTERPRISE)
@@ -223,7 +223,7 @@ def _weight_table(folder: Path, model_dir: Path, encoder: str | None, weights: S
     """(len(weights), len(METRICS)) mean metrics of a p2c folder with an activity model, one row per weight
     (every weight re-fuses the same candidate pools), and the number of queries."""
     from matcher.engine import Matcher
-    from matcher.tuning import SCORERS, collect_pools
+    from matcher.lab.tuning import SCORERS, collect_pools
 
     extra: dict = {"cache_dir": Path(cache_dir)} if cache_dir else {}
     if encoder:

@@ -294,7 +294,7 @@ _METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 
 
 def benchmark_grid(folder: str | Path, model_dir: str | Path, *, cache_dir: str | Path, pool: int = 200):
-    """Score every fusion setting of `matcher.tuning.default_settings()` for one encoder on one benchmark.
+    """Score every fusion setting of `matcher.lab.tuning.default_settings()` for one encoder on one benchmark.
 
     Args:
         folder: a BEIR folder named <query>2<corpus>-<split>.
@@ -308,7 +308,7 @@ def benchmark_grid(folder: str | Path, model_dir: str | Path, *, cache_dir: str 
     """
     from matcher.config import FusionConfig, MatcherConfig
     from matcher.engine import Matcher
-    from matcher.tuning import collect_pools, default_settings, grid
+    from matcher.lab.tuning import collect_pools, default_settings, grid
 
     matcher = Matcher(MatcherConfig(encoder=str(model_dir), cache_dir=Path(cache_dir), pool=pool))
     pools = collect_pools(folder, matcher, pool=pool)
@@ -330,7 +330,7 @@ def summarize_grid(table, single: Mapping[str, Mapping[str, float]]) -> dict:
     Returns:
         {"dense", "bm25", "best", "best_dense_bm25": metrics, "fusion", "fusion_dense_bm25": settings}.
     """
-    from matcher.tuning import SCORERS
+    from matcher.lab.tuning import SCORERS
 
     ranked = table.sort_values(["ndcg@10", "recall@100"], ascending=False, kind="stable")
     best = ranked.iloc[0]
@@ -352,7 +352,7 @@ def _metrics_text(metrics: Mapping[str, float]) -> str:
 
 
 def _describe(name: str, summary: dict, seconds: float) -> str:
-    from matcher.tuning import SCORERS
+    from matcher.lab.tuning import SCORERS
 
     fusion, best = summary["fusion"], summary["best"]
     return (f"{name}: dense ndcg@10 {summary['dense']['ndcg@10']:.4f}, fused {best['ndcg@10']:.4f} ({fusion['method']} "
@@ -366,7 +366,7 @@ def evaluate_encoder(
     """Score an encoder with the full engine on BEIR benchmarks, re-tuning the fusion per benchmark.
 
     For each benchmark the candidate pools (the union of every scorer's top-`pool`: dense, BM25 and
-    best-item) are collected once and every setting of `matcher.tuning.default_settings()` (weighted
+    best-item) are collected once and every setting of `matcher.lab.tuning.default_settings()` (weighted
     z-score sums and RRF over a weight grid) is scored; the best nDCG@10 setting is kept (one setting per
     benchmark, never per query), next to dense alone.
 
@@ -444,7 +444,7 @@ def write_model_card(result: TrainResult) -> Path:
         lines += [
             "## Dev benchmarks (full engine)",
             "",
-            "Fusion re-tuned per benchmark with `matcher.tuning` (one setting per benchmark).",
+            "Fusion re-tuned per benchmark with `matcher.lab.tuning` (one setting per benchmark).",
             "",
             "| benchmark | dense nDCG@10 | fused nDCG@10 | fused Recall@100 | fused MRR@10 | fusion |",
             "|---|---|---|---|---|---|",
@@ -505,7 +505,7 @@ def holdout_benchmarks(benchmarks: Sequence[str | Path], config: TrainConfig, ou
     Returns:
         The folders to evaluate on (a company benchmark with no query in the fold is left out).
     """
-    from matcher.evaluate import write_subset
+    from matcher.lab.evaluate import write_subset
 
     out: list[Path] = []
     for folder in map(Path, benchmarks):
@@ -526,22 +526,22 @@ def score_fold_engine(
     Args:
         folder: the cut BEIR folder (the fold's queries).
         source: the benchmark it was cut from; the mirror beside it supplies the query side's stored records
-            (`matcher.evaluate.mirror_records`), as `matcher evaluate` does.
+            (`matcher.lab.evaluate.mirror_records`), as `matcher evaluate` does.
         config_file: the configuration JSON; its encoder is replaced by `encoder`, and "{fold}" in its
             activity_model stands for the fold number (an activity model cross-validated on the same folds).
         encoder: the fold's encoder spec.
         fold: the fold number.
         cache_dir: embedding cache.
-        run_file: also write the ranking there (TREC run format, `matcher.evaluate.write_run`).
+        run_file: also write the ranking there (TREC run format, `matcher.lab.evaluate.write_run`).
         shared_dir: the shared folder whose registry fills the company profiles' attributes (the registered
             capital), as `matcher evaluate` does; None: the BEIR text only.
 
     Returns:
-        The metrics of `matcher.evaluate.score_run`.
+        The metrics of `matcher.lab.evaluate.score_run`.
     """
     from matcher.config import load_config
     from matcher.engine import Matcher
-    from matcher.evaluate import mirror_records, registry_attributes, run_benchmark
+    from matcher.lab.evaluate import mirror_records, registry_attributes, run_benchmark
 
     cfg = load_config(config_file, encoder=encoder, cache_dir=Path(cache_dir))
     if cfg.activity_model is not None:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from matcher.config import Direction, FusionConfig, MatcherConfig
 from matcher.engine import Matcher, Query, SearchResult
-from matcher.evaluate import METRICS, Benchmark, corpus_frame, load_beir, metrics_by_query, score_run, sides
+from matcher.lab.evaluate import METRICS, Benchmark, corpus_frame, load_beir, metrics_by_query, score_run, sides
 from matcher.rank.fusion import make_fusion
 
 SCORERS = ("dense", "bm25", "items", "phrase")
@@ -68,7 +68,7 @@ def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200, quer
         pool: candidates per scorer (their union is scored by every scorer).
         query_segment_mode: jieba mode for the queries' BM25 terms.
         scorers: the signals pooled and kept (e.g. SCORERS + ("activity",) with a configured activity model).
-        enterprise_attributes: fill the corpus's enterprise records from these (`matcher.evaluate.corpus_frame`).
+        enterprise_attributes: fill the corpus's enterprise records from these (`matcher.lab.evaluate.corpus_frame`).
 
     Returns:
         The pools, ready for `CandidatePools.evaluate`.

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from matcher.errors import InputError
-from matcher.evaluate import load_beir, write_beir
+from matcher.lab.evaluate import load_beir, write_beir
 from matcher.index.atomic import atomic_dir
 from matcher.index.portfolio import applicant_keys
 from matcher.text.normalize import company_key

@@ -2,7 +2,7 @@
 
 A dev benchmark holds 100-3,000 queries; two configurations that differ by 0.01 nDCG@10 on 118 of them may swap
 places on the next 118. Each query is scored under both rankings (the same per-query metrics as
-`matcher.evaluate.score_run`), and the per-query differences give
+`matcher.lab.evaluate.score_run`), and the per-query differences give
 - a 95 % confidence interval of the mean difference (paired bootstrap over queries, BCa), and
 - a two-sided p-value of the paired randomisation test (each query's two scores swapped at random: the standard
   test for IR evaluation, Smucker, Allan & Carterette, CIKM 2007),
@@ -27,7 +27,7 @@ import numpy as np
 from scipy import stats
 
 from matcher.errors import InputError
-from matcher.evaluate import METRICS, metrics_by_query
+from matcher.lab.evaluate import METRICS, metrics_by_query
 
 
 class _Rounded:
@@ -42,7 +42,7 @@ class Comparison(_Rounded):
     """One metric of a paired comparison (`new` against `base`).
 
     Attributes:
-        metric: the metric name (see matcher.evaluate.METRICS).
+        metric: the metric name (see matcher.lab.evaluate.METRICS).
         queries: judged queries compared.
         base, new: the mean metric of each ranking.
         delta: new - base.
@@ -69,7 +69,7 @@ class SetComparison(_Rounded):
     """One metric of an unpaired comparison of two query sets (`new` against `base`).
 
     Attributes:
-        metric: the metric name (see matcher.evaluate.METRICS).
+        metric: the metric name (see matcher.lab.evaluate.METRICS).
         base_queries, new_queries: judged queries of each set.
         base, new: the mean metric of each set.
         delta: new - base.
