@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-from enum import Enum
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
 from matcher.errors import MatcherError
+from matcher.schema import Direction  # noqa: F401 - re-exported: the enum lives beside Kind
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-class Direction(str, Enum):
-    """A push direction: which side the query comes from and which side is ranked."""
-
-    ENTERPRISE_TO_PATENT = "enterprise->patent"
-    PATENT_TO_ENTERPRISE = "patent->enterprise"
-    TEXT_TO_PATENT = "text->patent"
-    TEXT_TO_ENTERPRISE = "text->enterprise"
 
 
 class FusionConfig(BaseModel):

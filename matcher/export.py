@@ -23,11 +23,10 @@ from matcher.index.atomic import atomic_dir, atomic_write_text
 from matcher.index.manifest import utc_now
 from matcher.rank.exposure import KEY_COLUMNS, cap_exposure
 from matcher.rank.reciprocal import list_rank
-from matcher.schema import Kind
+from matcher.schema import RECORD_DIRECTIONS, Direction, Kind
 
 FORMATS = ("csv", "parquet", "xlsx")
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, minus the header
-DIRECTIONS = {"enterprise->patent": (Kind.ENTERPRISE, Kind.PATENT), "patent->enterprise": (Kind.PATENT, Kind.ENTERPRISE)}
 # the per-pair columns written before the target's metadata columns (part of the run key: parts written
 # with other columns are never resumed)
 EXPORT_COLUMNS = ["direction", "query_id", "query_name", "rank", "target_id", "target_name", "score", "dense", "bm25",
@@ -63,7 +62,7 @@ class RunManifest:
 
     @classmethod
     def read(cls, path: str | Path) -> RunManifest:
-        """A run_manifest.json written by `BatchMatcher.run` (fields a newer writer added are ignored).
+        """A run_manifest.json written by `NightlyJob.run` (fields a newer writer added are ignored).
 
         Raises:
             InputError: the file cannot be read or is not a run manifest.
@@ -87,9 +86,9 @@ def index_info(matcher: Matcher) -> dict[str, dict]:
             for k, c in sorted(matcher.collections.items())}
 
 
-def export_stem(direction: str) -> str:
+def export_stem(direction: Direction | str) -> str:
     """The file name stem of one direction's export ("enterprise->patent" -> "enterprise_to_patent")."""
-    return direction.replace("->", "_to_")
+    return Direction(direction).stem
 
 
 _EXPLANATION_COLUMNS = EXPORT_COLUMNS[-5:]
@@ -103,17 +102,18 @@ def _explanation_values(exp: Explanation | None) -> list:
             round(exp.held_similarity, 6)]
 
 
-def result_rows(direction: str, results: Sequence[SearchResult], names: Mapping[str, str]) -> list[dict]:
+def result_rows(direction: Direction | str, results: Sequence[SearchResult], names: Mapping[str, str]) -> list[dict]:
     """Flatten search results into export rows (one per pair).
 
     Args:
-        direction: "enterprise->patent" or "patent->enterprise".
+        direction: Direction.ENTERPRISE_TO_PATENT or Direction.PATENT_TO_ENTERPRISE (or its value).
         results: the ranked matches of each query.
         names: query id -> display name of the query record.
 
     Returns:
         Rows with the query, the match, its component scores and its explanation.
     """
+    direction = Direction(direction).value
     rows = []
     for res in results:
         target = res.target
@@ -134,7 +134,7 @@ def result_rows(direction: str, results: Sequence[SearchResult], names: Mapping[
     return rows
 
 
-class BatchMatcher:
+class NightlyJob:
     """Runs the nightly all-pairs top-k job over a built index.
 
     Work is split into chunks of queries; each finished chunk is stored as a Parquet part in a work
@@ -148,8 +148,8 @@ class BatchMatcher:
         chunk_size: queries per chunk (the unit of resumption).
         filters: filters on the ranked side, per kind: {"patent": {...}, "enterprise": {...}}.
         formats: output formats among csv, parquet, xlsx.
-        directions: which of DIRECTIONS to run.
-        max_per_target: direction -> the most lists one target may appear in (e.g. {"patent->enterprise": 20}: no
+        directions: which of RECORD_DIRECTIONS to run (Direction members or their values).
+        max_per_target: direction -> the most lists one target may appear in (e.g. {Direction.PATENT_TO_ENTERPRISE: 20}: no
             enterprise in more than 20 patents' lists); directions not named are not capped. The queries of a
             capped direction are ranked `depth` deep and the slots re-assigned by
             `matcher.rank.exposure.cap_exposure`; `rank` is the position in the capped list and `engine_rank` the
@@ -168,8 +168,8 @@ class BatchMatcher:
         chunk_size: int = 500,
         filters: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
         formats: Sequence[str] = FORMATS,
-        directions: Sequence[str] = tuple(DIRECTIONS),
-        max_per_target: Mapping[str, int] | None = None,
+        directions: Sequence[Direction | str] = RECORD_DIRECTIONS,
+        max_per_target: Mapping[Direction | str, int] | None = None,
         depth: int | None = None,
         exclude_pairs: Iterable[tuple[str, str]] | None = None,
     ) -> None:
@@ -178,8 +178,9 @@ class BatchMatcher:
             raise ValueError(f"unknown export format(s) {bad}; choose from {FORMATS}")
         caps = dict(max_per_target or {})
         for direction, cap in caps.items():
-            if direction not in DIRECTIONS:
-                raise ValueError(f"max_per_target names an unknown direction {direction!r}; use {list(DIRECTIONS)}")
+            if direction not in RECORD_DIRECTIONS:
+                raise ValueError(f"max_per_target names an unknown direction {str(direction)!r}; "
+                                 f"use {[d.value for d in RECORD_DIRECTIONS]}")
             if cap < 1:
                 raise ValueError(f"the cap for {direction} must be at least 1 (got {cap}); leave it out for no cap")
         if depth is not None and depth < k:
@@ -189,16 +190,16 @@ class BatchMatcher:
         self.chunk_size = chunk_size
         self.filters = {str(kind): dict(f) for kind, f in (filters or {}).items()}
         self.formats = tuple(formats)
-        self.directions = [d for d in directions if d in DIRECTIONS]
-        self.max_per_target = {d: int(c) for d, c in caps.items() if d in self.directions}
+        self.directions = [Direction(d) for d in directions if d in RECORD_DIRECTIONS]
+        self.max_per_target = {Direction(d): int(c) for d, c in caps.items() if d in self.directions}
         self.depth = depth or 10 * k
         self.exclude_pairs = sorted({(str(p), str(e)) for p, e in (exclude_pairs or ())})
         # per direction: query id -> the target ids its list leaves out
-        self._exclude: dict[str, dict[str, tuple[str, ...]]] = {}
-        for direction, (source, _) in DIRECTIONS.items():
+        self._exclude: dict[Direction, dict[str, tuple[str, ...]]] = {}
+        for direction in RECORD_DIRECTIONS:
             by_query: dict[str, list[str]] = {}
             for patent, enterprise in self.exclude_pairs:
-                query, target = (patent, enterprise) if source == Kind.PATENT else (enterprise, patent)
+                query, target = (patent, enterprise) if direction.source == Kind.PATENT else (enterprise, patent)
                 by_query.setdefault(query, []).append(target)
             self._exclude[direction] = {q: tuple(t) for q, t in by_query.items()}
 
@@ -240,7 +241,7 @@ class BatchMatcher:
         manifest = RunManifest(run_key=key, started_at=utc_now(), k=self.k, directions=self.directions, filters=self.filters,
                                max_per_target=self.max_per_target, excluded_pairs=len(self.exclude_pairs))
         manifest.index = index
-        frames: dict[str, pd.DataFrame] = {}
+        frames: dict[Direction, pd.DataFrame] = {}
         for direction in self.directions:
             frames[direction] = self._run_direction(direction, work, manifest, show_progress)
         with atomic_dir(out_dir / "matches") as tmp:
@@ -265,8 +266,8 @@ class BatchMatcher:
         shutil.rmtree(work, ignore_errors=True)
         return manifest
 
-    def _run_direction(self, direction: str, work: Path, manifest: RunManifest, show_progress: bool) -> pd.DataFrame:
-        source, target = DIRECTIONS[direction]
+    def _run_direction(self, direction: Direction, work: Path, manifest: RunManifest, show_progress: bool) -> pd.DataFrame:
+        source, target = direction.source, direction.target
         if source not in self.matcher.collections or target not in self.matcher.collections:
             manifest.notes.append(f"{direction} skipped: the index has no {source.value if source not in self.matcher.collections else target.value}s")
             return pd.DataFrame()

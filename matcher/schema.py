@@ -7,7 +7,7 @@ Every reader and source adapter produces a DataFrame with these column names; ev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 
 
 class Kind(str, Enum):
@@ -15,6 +15,38 @@ class Kind(str, Enum):
 
     PATENT = "patent"
     ENTERPRISE = "enterprise"
+
+
+class Direction(StrEnum):
+    """A matching direction: which side the query comes from and which side is ranked.
+
+    The value ("enterprise->patent", ...) is what exports, manifests and configuration files store.
+    """
+
+    ENTERPRISE_TO_PATENT = "enterprise->patent"
+    PATENT_TO_ENTERPRISE = "patent->enterprise"
+    TEXT_TO_PATENT = "text->patent"
+    TEXT_TO_ENTERPRISE = "text->enterprise"
+
+    @property
+    def source(self) -> Kind | None:
+        """The kind of the query records (None: free text)."""
+        side = self.value.split("->")[0]
+        return None if side == "text" else Kind(side)
+
+    @property
+    def target(self) -> Kind:
+        """The kind of the ranked records."""
+        return Kind(self.value.split("->")[1])
+
+    @property
+    def stem(self) -> str:
+        """The file name stem of the direction's export ("enterprise->patent" -> "enterprise_to_patent")."""
+        return self.value.replace("->", "_to_")
+
+
+# The directions between stored records: the nightly job ranks these, one list per stored record.
+RECORD_DIRECTIONS = (Direction.ENTERPRISE_TO_PATENT, Direction.PATENT_TO_ENTERPRISE)
 
 
 # Licence modes used by provincial open-licensing programmes.

@@ -251,7 +251,8 @@ def match(
     encoder: EncoderOpt = None,
 ) -> None:
     """The nightly batch: top-k for every enterprise and every patent, with a run manifest; resumes if killed."""
-    from matcher.export import BatchMatcher
+    from matcher.export import NightlyJob
+    from matcher.schema import Direction
 
     try:
         exclude = None
@@ -260,12 +261,12 @@ def match(
 
             exclude = list(TrackingStore(database_url).pair_status())
         matcher = _load(index_dir, config, encoder)
-        job = BatchMatcher(matcher, k=k, chunk_size=chunk_size, formats=[f.strip() for f in formats.split(",") if f.strip()],
-                           filters={"patent": _parse_filters(patent_filter), "enterprise": _parse_filters(enterprise_filter)},
-                           max_per_target={direction: cap for direction, cap in (("patent->enterprise", max_per_enterprise),
-                                                                                  ("enterprise->patent", max_per_patent))
-                                           if cap is not None},
-                           depth=depth, exclude_pairs=exclude)
+        job = NightlyJob(matcher, k=k, chunk_size=chunk_size, formats=[f.strip() for f in formats.split(",") if f.strip()],
+                         filters={"patent": _parse_filters(patent_filter), "enterprise": _parse_filters(enterprise_filter)},
+                         max_per_target={direction: cap for direction, cap in ((Direction.PATENT_TO_ENTERPRISE, max_per_enterprise),
+                                                                                (Direction.ENTERPRISE_TO_PATENT, max_per_patent))
+                                         if cap is not None},
+                         depth=depth, exclude_pairs=exclude)
         manifest = job.run(out_dir, show_progress=True)
     except (MatcherError, ValueError) as exc:
         _fail(exc)

@@ -18,7 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from matcher.engine import Matcher
-from matcher.export import BatchMatcher
+from matcher.export import NightlyJob
 from matcher.workbench.export import to_csv_bytes, to_xlsx_bytes
 from matcher.workbench.frames import PAIR_COLUMNS, SHORTLIST_COLUMNS
 from matcher.workbench.highlight import highlight_terms
@@ -424,7 +424,7 @@ def test_viewer_cannot_change_tracking(app_env):
 def nightly_run(demo_index, config, tmp_path_factory):
     """The demo index's batch run, patent -> enterprise lists capped at 20 lists per enterprise: its matches folder."""
     out = tmp_path_factory.mktemp("nightly")
-    BatchMatcher(Matcher.load(demo_index, config), k=10, formats=("parquet",), max_per_target={"patent->enterprise": 20}).run(out)
+    NightlyJob(Matcher.load(demo_index, config), k=10, formats=("parquet",), max_per_target={"patent->enterprise": 20}).run(out)
     return out / "matches"
 
 

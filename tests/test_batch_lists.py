@@ -10,7 +10,7 @@ import pytest
 
 from matcher.engine import Matcher
 from matcher.errors import InputError
-from matcher.export import BatchMatcher, index_info
+from matcher.export import NightlyJob, index_info
 from matcher.schema import Kind
 from matcher.tracking import TrackingStore, major_industry
 from matcher.workbench.batch import (
@@ -33,7 +33,7 @@ CAP = 20  # 60 patents x 10 slots over 40 enterprises: at least 15 fills every l
 def capped_run(loaded, tmp_path_factory):
     """A batch run with the patent -> enterprise lists capped at CAP lists per enterprise: the matches folder."""
     out = tmp_path_factory.mktemp("batch")
-    BatchMatcher(loaded, k=10, formats=("parquet", "csv"), max_per_target={P2E: CAP}).run(out)
+    NightlyJob(loaded, k=10, formats=("parquet", "csv"), max_per_target={P2E: CAP}).run(out)
     return out / "matches"
 
 
@@ -113,8 +113,8 @@ def test_stale_when_the_index_changed_after_the_run(capped_run, demo_index, conf
 
 
 def test_csv_only_run_reads_like_parquet(loaded, tmp_path):
-    BatchMatcher(loaded, k=3, formats=("parquet",)).run(tmp_path / "pq")
-    BatchMatcher(loaded, k=3, formats=("csv",)).run(tmp_path / "csv")
+    NightlyJob(loaded, k=3, formats=("parquet",)).run(tmp_path / "pq")
+    NightlyJob(loaded, k=3, formats=("csv",)).run(tmp_path / "csv")
     for direction in (P2E, E2P):
         a = pair_table(load_batch(tmp_path / "pq" / "matches"), direction)
         b = pair_table(load_batch(tmp_path / "csv" / "matches"), direction)

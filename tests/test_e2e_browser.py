@@ -42,10 +42,10 @@ def server(demo_index, config, cache_dir, tmp_path):
     """`streamlit run app.py` on 127.0.0.1 with the demo index and its nightly lists, demo users and a fresh SQLite
     tracking DB."""
     from matcher.engine import Matcher
-    from matcher.export import BatchMatcher
+    from matcher.export import NightlyJob
 
-    BatchMatcher(Matcher.load(demo_index, config), k=10, formats=("parquet",),
-                 max_per_target={"patent->enterprise": 20}).run(tmp_path / "exports")
+    NightlyJob(Matcher.load(demo_index, config), k=10, formats=("parquet",),
+               max_per_target={"patent->enterprise": 20}).run(tmp_path / "exports")
     port = _free_port()
     env = {
         **os.environ,

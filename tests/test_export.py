@@ -1,4 +1,4 @@
-"""The nightly batch export (matcher.export.BatchMatcher and `matcher match`) on the demo index with the real
+"""The nightly batch export (matcher.export.NightlyJob and `matcher match`) on the demo index with the real
 USE-m3 encoder: the files and their content, atomic swap and resumption after a real SIGKILL, the XLSX row
 limit and filters."""
 
@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 import matcher.export as export
-from matcher.export import BatchMatcher
+from matcher.export import NightlyJob
 from matcher.schema import Kind
 from pipelines.cli import app
 
@@ -40,7 +40,7 @@ def _shared_cache(monkeypatch, cache_dir):
 def default_run(loaded, tmp_path_factory):
     """One default batch run (k=10, all formats) on the demo index: (out dir, manifest)."""
     out = tmp_path_factory.mktemp("export")
-    manifest = BatchMatcher(loaded, k=10).run(out)
+    manifest = NightlyJob(loaded, k=10).run(out)
     return out, manifest
 
 
@@ -152,7 +152,7 @@ def test_csv_and_xlsx_hold_the_parquet_content(default_run, stem):
 # --------------------------------------------------------------------------- XLSX limit and filters
 def test_xlsx_beyond_the_row_limit_is_skipped_with_a_note(loaded, demo_index, tmp_path, monkeypatch):
     monkeypatch.setattr(export, "XLSX_MAX_ROWS", 250)
-    manifest = BatchMatcher(loaded, k=5).run(tmp_path)  # 200 enterprise rows, 300 patent rows
+    manifest = NightlyJob(loaded, k=5).run(tmp_path)  # 200 enterprise rows, 300 patent rows
     matches = tmp_path / "matches"
     assert (matches / "enterprise_to_patent.xlsx").is_file()
     assert not (matches / "patent_to_enterprise.xlsx").exists()
@@ -177,7 +177,7 @@ def test_xlsx_beyond_the_row_limit_is_skipped_with_a_note(loaded, demo_index, tm
 def test_filters_are_honoured_in_the_batch(loaded, tmp_path):
     universities = set(loaded.collection(Kind.PATENT).records.query("applicant_type == '高校'")["id"])
     assert 10 < len(universities) < 60
-    job = BatchMatcher(loaded, k=5, filters={"patent": {"applicant_type": ["高校"]}, "enterprise": {"region": ["浙江"]}})
+    job = NightlyJob(loaded, k=5, filters={"patent": {"applicant_type": ["高校"]}, "enterprise": {"region": ["浙江"]}})
     manifest = job.run(tmp_path)
     frames = _frames(tmp_path / "matches")
     e2p, p2e = frames["enterprise_to_patent"], frames["patent_to_enterprise"]
@@ -196,15 +196,15 @@ def test_filters_are_honoured_in_the_batch(loaded, tmp_path):
                         filters={"applicant_type": "高校"})[0]
     assert e2p[e2p["query_id"] == "DEMO-D-002"]["target_id"].tolist() == [m.target_id for m in one.matches]
     # a different filter is a different job: it never resumes the parts of another one
-    assert job.run_key() != BatchMatcher(loaded, k=5).run_key()
+    assert job.run_key() != NightlyJob(loaded, k=5).run_key()
 
 
 def test_a_cap_spreads_the_lists_over_more_targets(loaded, default_run, tmp_path):
     caps = {"enterprise->patent": 4, "patent->enterprise": 8}  # both leave room for every list (60 patents, 40 enterprises)
-    job = BatchMatcher(loaded, k=5, max_per_target=caps, formats=("parquet",))
+    job = NightlyJob(loaded, k=5, max_per_target=caps, formats=("parquet",))
     manifest = job.run(tmp_path)
     capped, uncapped = _frames(tmp_path / "matches"), _frames(default_run[0] / "matches")
-    assert job.run_key() != BatchMatcher(loaded, k=5, formats=("parquet",)).run_key()
+    assert job.run_key() != NightlyJob(loaded, k=5, formats=("parquet",)).run_key()
     for stem, direction in zip(STEMS, ("enterprise->patent", "patent->enterprise")):
         out, engine, cap = capped[stem], uncapped[stem], caps[direction]
         engine_top = engine[engine["rank"] <= 5]
@@ -240,7 +240,7 @@ def test_a_cap_spreads_the_lists_over_more_targets(loaded, default_run, tmp_path
     for frame in uncapped.values():
         assert (frame["engine_rank"] == frame["rank"]).all()
     with pytest.raises(ValueError, match="unknown direction"):
-        BatchMatcher(loaded, max_per_target={"patent->patent": 3})
+        NightlyJob(loaded, max_per_target={"patent->patent": 3})
 
 
 def test_the_cli_caps_one_direction_and_says_when_the_cap_is_too_tight(demo_index, tmp_path):
@@ -354,8 +354,8 @@ def test_pairs_on_the_shortlist_are_left_out_of_both_directions(loaded, default_
     # the top 2 of three enterprises' lists, and the top pair of two patents' lists
     tracked = [(r.target_id, r.query_id) for r in e2p[e2p["rank"] <= 2].head(6).itertuples()]
     tracked += [(r.query_id, r.target_id) for r in p2e[p2e["rank"] == 1].head(2).itertuples()]
-    job = BatchMatcher(loaded, k=10, formats=("parquet",), exclude_pairs=tracked)
-    assert job.run_key() != BatchMatcher(loaded, k=10, formats=("parquet",)).run_key()
+    job = NightlyJob(loaded, k=10, formats=("parquet",), exclude_pairs=tracked)
+    assert job.run_key() != NightlyJob(loaded, k=10, formats=("parquet",)).run_key()
     manifest = job.run(tmp_path / "skip")
     assert manifest.excluded_pairs == len(set(tracked)) >= 6
     after = _frames(tmp_path / "skip" / "matches")

@@ -17,16 +17,22 @@ import pandas as pd
 
 from matcher.config import PROJECT_ROOT
 from matcher.errors import InputError
-from matcher.export import DIRECTIONS, RunManifest, export_stem
-from matcher.schema import Kind
+from matcher.export import RunManifest, export_stem
+from matcher.schema import RECORD_DIRECTIONS, Direction, Kind
 from matcher.tracking import Item, major_industry
 from matcher.workbench.frames import clean, local_time
 
 DEFAULT_EXPORT_DIR = PROJECT_ROOT / "exports" / "matches"
 MANIFEST = "run_manifest.json"
-DIRECTION_LABELS = {"patent->enterprise": "专利 → 企业（每个专利的企业清单）",
-                    "enterprise->patent": "企业/需求 → 专利（每个企业/需求的专利清单）"}
-TARGET_LABELS = {"patent->enterprise": "企业/需求", "enterprise->patent": "专利"}
+DIRECTION_LABELS = {Direction.PATENT_TO_ENTERPRISE: "专利 → 企业（每个专利的企业清单）",
+                    Direction.ENTERPRISE_TO_PATENT: "企业/需求 → 专利（每个企业/需求的专利清单）"}
+# what the ranked side is called, by kind
+KIND_LABELS = {Kind.ENTERPRISE: "企业/需求", Kind.PATENT: "专利"}
+
+
+def target_label(direction: Direction | str) -> str:
+    """What the ranked side of a direction is called ("企业/需求" or "专利")."""
+    return KIND_LABELS[Direction(direction).target]
 # the export's columns every table needs (the rest are optional: older runs lack engine_rank or activity)
 REQUIRED = ("query_id", "query_name", "rank", "target_id", "target_name", "score")
 BATCH_COLUMNS = [
@@ -71,7 +77,7 @@ def load_batch(folder: str | Path) -> BatchLists | None:
     manifest = RunManifest.read(folder / MANIFEST)
     frames = {}
     for direction in manifest.directions:
-        if direction not in DIRECTIONS:
+        if direction not in RECORD_DIRECTIONS:
             raise InputError(f"unknown direction {direction!r} in 'directions'", file=str(folder / MANIFEST),
                              hint="run `matcher match` again to rewrite the exports")
         frames[direction] = _read_export(folder, export_stem(direction), manifest)
@@ -105,13 +111,13 @@ def _read_export(folder: Path, stem: str, manifest: RunManifest) -> pd.DataFrame
     return frame
 
 
-def pair_table(batch: BatchLists, direction: str, patents: pd.DataFrame | None = None,
+def pair_table(batch: BatchLists, direction: Direction | str, patents: pd.DataFrame | None = None,
                enterprises: pd.DataFrame | None = None) -> pd.DataFrame:
     """One direction's pairs as the workbench shows and exports them (Chinese headers, BATCH_COLUMNS).
 
     Args:
         batch: the loaded run.
-        direction: "patent->enterprise" or "enterprise->patent".
+        direction: Direction.PATENT_TO_ENTERPRISE or Direction.ENTERPRISE_TO_PATENT (or its value).
         patents, enterprises: the index's records, for the metadata of both sides (the export carries only the
             target's); ids no longer in the index keep the export's own target columns or stay blank.
 
@@ -122,7 +128,7 @@ def pair_table(batch: BatchLists, direction: str, patents: pd.DataFrame | None =
     frame = batch.frames[direction]
     if frame.empty:
         return pd.DataFrame(columns=BATCH_COLUMNS)
-    patent_side = "target" if DIRECTIONS[direction][1] == Kind.PATENT else "query"
+    patent_side = "target" if Direction(direction).target == Kind.PATENT else "query"
     enterprise_side = "query" if patent_side == "target" else "target"
     out = pd.DataFrame({
         "排名": frame["rank"].astype(int),
@@ -217,12 +223,12 @@ def filter_pairs(table: pd.DataFrame, f: BatchFilter) -> pd.DataFrame:
     return table[keep]
 
 
-def id_columns(direction: str) -> tuple[str, str]:
+def id_columns(direction: Direction | str) -> tuple[str, str]:
     """The `pair_table` columns of (the list's owner id, the target id) in one direction."""
-    return ("专利号", "企业/需求编号") if direction == "patent->enterprise" else ("企业/需求编号", "专利号")
+    return ("专利号", "企业/需求编号") if direction == Direction.PATENT_TO_ENTERPRISE else ("企业/需求编号", "专利号")
 
 
-def most_listed(table: pd.DataFrame, direction: str, n: int = 15) -> pd.DataFrame:
+def most_listed(table: pd.DataFrame, direction: Direction | str, n: int = 15) -> pd.DataFrame:
     """The targets in the most lists: columns 名称, 编号, 出现清单数 (most first, ties by id)."""
     ids = id_columns(direction)[1]
     names = {"企业/需求编号": "企业/需求名称", "专利号": "专利名称"}[ids]
@@ -251,10 +257,10 @@ def run_summary(manifest: RunManifest) -> list[str]:
         line = f"{DIRECTION_LABELS.get(direction, direction)}：{rows:,} 对"
         cap = manifest.max_per_target.get(direction)
         if cap:
-            line += f"；每个{TARGET_LABELS[direction]}最多出现在 {cap} 个清单中"
+            line += f"；每个{target_label(direction)}最多出现在 {cap} 个清单中"
             stats = manifest.exposure.get(direction)
             if stats:
-                line += (f"（封顶前单个{TARGET_LABELS[direction]}最多出现在 {stats['max_lists_before']:,} 个清单中；"
+                line += (f"（封顶前单个{target_label(direction)}最多出现在 {stats['max_lists_before']:,} 个清单中；"
                          f"改派 {stats['moved']:,} 个名额，{stats['short']:,} 个清单不足 {manifest.k} 名）")
         else:
             line += "；未设出现次数上限"

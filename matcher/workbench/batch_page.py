@@ -15,13 +15,12 @@ from matcher.auth import User
 from matcher.engine import Matcher
 from matcher.errors import MatcherError
 from matcher.export import RunManifest, index_info
-from matcher.schema import Kind
+from matcher.schema import Direction, Kind
 from matcher.tracking import DuplicatePairError, major_industry
 from matcher.workbench import charts
 from matcher.workbench.batch import (
     DIRECTION_LABELS,
     MANIFEST,
-    TARGET_LABELS,
     BatchFilter,
     export_dir,
     filter_pairs,
@@ -32,6 +31,7 @@ from matcher.workbench.batch import (
     pair_table,
     run_summary,
     stale_reasons,
+    target_label,
 )
 from matcher.workbench.frames import option_values
 from matcher.workbench.resources import get_matcher, get_store, index_dir
@@ -109,7 +109,7 @@ def batch_page() -> None:
     direction = st.radio("清单方向", directions, format_func=lambda d: DIRECTION_LABELS.get(d, d), horizontal=True,
                          key="b_direction")
     table = mark_tracked(tables[direction], tracking_store().pair_status())
-    target_label = TARGET_LABELS[direction]
+    target = target_label(direction)
 
     st.sidebar.header("筛选清单")
     needle = st.sidebar.text_input("关键字（专利/企业名称或编号）", key=keep("b_search", ""))
@@ -129,13 +129,13 @@ def batch_page() -> None:
     c = st.columns(4)
     c[0].metric("清单数", f"{table[list_id].nunique():,}")
     c[1].metric("筛选后配对", f"{len(shown):,}")
-    c[2].metric(f"不同{target_label}", f"{shown[target_id].nunique():,}")
-    c[3].metric(f"单个{target_label}最多出现", f"{int(table['出现清单数'].max()) if len(table) else 0:,} 个清单")
+    c[2].metric(f"不同{target}", f"{shown[target_id].nunique():,}")
+    c[3].metric(f"单个{target}最多出现", f"{int(table['出现清单数'].max()) if len(table) else 0:,} 个清单")
     if shown.empty:
         st.warning("没有符合筛选条件的配对：请放宽侧栏中的关键字、名次、行业、申请人类型或地区。")
         return
     st.dataframe(shown.head(BATCH_SHOWN), hide_index=True, width="stretch",
-                 column_config={"出现清单数": st.column_config.NumberColumn(help=f"本次运行中该{target_label}出现在多少个清单里"),
+                 column_config={"出现清单数": st.column_config.NumberColumn(help=f"本次运行中该{target}出现在多少个清单里"),
                                 "引擎排名": st.column_config.NumberColumn(help="设置出现次数上限前引擎给出的名次")})
     if len(shown) > BATCH_SHOWN:
         st.caption(f"显示前 {BATCH_SHOWN:,} 行（共 {len(shown):,} 行），可用侧栏筛选缩小范围。")
@@ -144,10 +144,10 @@ def batch_page() -> None:
     else:
         st.caption(f"筛选结果超过 {BATCH_DOWNLOAD:,} 行，请缩小范围后下载；完整清单见导出目录 {folder}。")
     _batch_to_shortlist(user, shown.head(BATCH_PICK))
-    st.plotly_chart(charts.most_listed(most_listed(table, direction), target_label), key="chart_most_listed")
+    st.plotly_chart(charts.most_listed(most_listed(table, direction), target), key="chart_most_listed")
     if not manifest.max_per_target.get(direction):
-        flag = "--max-per-enterprise" if direction == "patent->enterprise" else "--max-per-patent"
-        st.caption(f"少数{target_label}占据大量清单时，可用 `matcher match {flag} N` 限制单个{target_label}出现的清单数。")
+        flag = "--max-per-enterprise" if direction == Direction.PATENT_TO_ENTERPRISE else "--max-per-patent"
+        st.caption(f"少数{target}占据大量清单时，可用 `matcher match {flag} N` 限制单个{target}出现的清单数。")
 
 
 def _batch_to_shortlist(user: User, rows: pd.DataFrame) -> None:
