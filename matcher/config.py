@@ -16,25 +16,24 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class FusionConfig(BaseModel):
-    """How dense and BM25 scores are combined for one direction.
+    """How the scorers' scores are combined for one direction (each field is described in `Field`)."""
 
-    Attributes:
-        method: "weighted" (z-normalised weighted sum over the candidate pool) or "rrf"
-            (weighted reciprocal rank fusion).
-        weights: weight per scorer name: "dense" (whole-text cosine), "bm25", "items" (best
-            business-scope / demand items against the patent), "phrase" (the query's keywords found
-            verbatim in the record), "portfolio" (the patents an enterprise already holds against the
-            patent, when applicants name indexed enterprises); see matcher.rank.scorers.
-        rrf_k: the RRF rank offset.
-        query_segment_mode: jieba mode for the query's BM25 terms (documents are always indexed in
-            the configured `segment_mode`): "accurate" suits demands, scopes and keyword needs,
-            "search" suits long patent texts used as queries.
-    """
-
-    method: Literal["weighted", "rrf"] = "weighted"
-    weights: dict[str, float] = Field(default_factory=lambda: {"dense": 0.5, "bm25": 0.5})
-    rrf_k: int = 60
-    query_segment_mode: Literal["search", "accurate"] = "search"
+    method: Literal["weighted", "rrf"] = Field(
+        "weighted", description='"weighted" (z-normalised weighted sum over the candidate pool) or "rrf" (weighted '
+                                "reciprocal rank fusion).")
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"dense": 0.5, "bm25": 0.5},
+        description='Weight per scorer name: "dense" (whole-text cosine), "bm25", "items" (best business-scope / '
+                    'demand items against the patent), "phrase" (the query\'s keywords found verbatim in the record), '
+                    '"portfolio" (the patents an enterprise already holds against the patent, when applicants name '
+                    'indexed enterprises), "activity" (an enterprise\'s patent-activity percentile, with '
+                    '`activity_model`), "reciprocal" (where a stored enterprise stands in a candidate patent\'s own '
+                    "list); see matcher.rank.scorers.")
+    rrf_k: int = Field(60, description="The RRF rank offset (method \"rrf\").")
+    query_segment_mode: Literal["search", "accurate"] = Field(
+        "search", description="jieba mode for the query's BM25 terms (documents are always indexed in the configured "
+                              '`segment_mode`): "accurate" suits demands, scopes and keyword needs, "search" suits long '
+                              "patent texts used as queries.")
 
 
 def _default_fusion() -> dict[Direction, FusionConfig]:
@@ -61,57 +60,70 @@ def _default_fusion() -> dict[Direction, FusionConfig]:
 
 
 class MatcherConfig(BaseModel):
-    """Everything that determines how the engine builds indexes and ranks.
+    """Everything that determines how the engine builds indexes and ranks (each field is described in `Field`;
+    docs/configuration.md is generated from them)."""
 
-    Attributes:
-        encoder: "use-m3" (Universal Sentence Encoder Multilingual v3) or a path to a local
-            sentence-transformers model directory. Env var MATCHER_ENCODER overrides the default.
-        cache_dir: embedding cache directory (keyed by model id and text hash).
-        segment_mode: jieba mode for BM25 terms ("search" or "accurate").
-        bm25_k1, bm25_b: BM25 parameters.
-        dense_backend: "auto" (exact inner product up to `exact_limit` vectors, IVF above), "flat",
-            "ivf" or "hnsw".
-        exact_limit: the size up to which "auto" keeps an exact index.
-        pool: candidates taken from each retriever before fusion (grown when filters remove too many).
-        fusion: per-direction fusion settings.
-        key_terms: how many shared key terms an explanation lists.
-        items_top_m: best-item scoring averages this many best scope / demand items.
-        portfolio_floor_quantile: a held patent's cosine to the other patent counts only above the cosine that
-            this share of random pairs of indexed patents stay below (the "portfolio" signal is max(0, cosine -
-            floor); see matcher.index.portfolio.chance_similarity).
-        portfolio_floor: a fixed floor instead (None: from the quantile).
-        activity_model: a patent-activity model directory (`matcher train-activity`, matcher.rank.activity); with
-            it, patent -> enterprise ranking can weight "activity", each enterprise's percentile of looking like
-            the enterprises that file patents. None: no such signal.
-        reciprocal_depth: how many enterprises each patent's list keeps for the "reciprocal" signal of
-            enterprise -> patent (a stored enterprise's rank in a candidate patent's own list; see
-            matcher.rank.reciprocal); the lists are ranked once per change of the data or of these settings.
-        exclude_held: never push a patent to an enterprise that already holds it (applicant = enterprise name,
-            see matcher.index.portfolio), in either direction.
-    """
-
-    encoder: str = Field(default_factory=lambda: os.environ.get("MATCHER_ENCODER", "use-m3"))
+    encoder: str = Field(
+        default_factory=lambda: os.environ.get("MATCHER_ENCODER", "use-m3"),
+        description='"use-m3" (Universal Sentence Encoder Multilingual v3) or a path to a local sentence-transformers '
+                    "model directory. Default: env MATCHER_ENCODER, else \"use-m3\".")
     cache_dir: Path = Field(
-        default_factory=lambda: Path(os.environ.get("MATCHER_CACHE_DIR", PROJECT_ROOT / "artifacts" / "cache"))
-    )
-    segment_mode: Literal["search", "accurate"] = "search"
-    bm25_k1: float = 1.2
-    bm25_b: float = 0.75
-    dense_backend: Literal["auto", "flat", "ivf", "hnsw"] = "auto"
-    exact_limit: int = 200_000
-    pool: int = 200
-    fusion: dict[Direction, FusionConfig] = Field(default_factory=_default_fusion)
-    key_terms: int = 8
-    items_top_m: int = 3
-    portfolio_floor_quantile: float = Field(0.9, ge=0.0, le=1.0)
-    portfolio_floor: float | None = None
-    exclude_held: bool = True
-    activity_model: Path | None = None
-    reciprocal_depth: int = Field(1000, ge=1)
+        default_factory=lambda: Path(os.environ.get("MATCHER_CACHE_DIR", PROJECT_ROOT / "artifacts" / "cache")),
+        description="Embedding cache directory (keyed by model id and text hash). Default: env MATCHER_CACHE_DIR, "
+                    "else artifacts/cache.")
+    segment_mode: Literal["search", "accurate"] = Field(
+        "search", description='jieba mode for the documents\' BM25 terms: "search" (words plus their in-vocabulary '
+                              'sub-words) or "accurate" (one segmentation).')
+    bm25_k1: float = Field(1.2, description="BM25 term-frequency saturation (stored with the index when it is built).")
+    bm25_b: float = Field(0.75, description="BM25 document-length normalisation (stored with the index when it is "
+                                            "built).")
+    dense_backend: Literal["auto", "flat", "ivf", "hnsw"] = Field(
+        "auto", description='Vector index: "auto" (exact inner product up to `exact_limit` vectors, IVF above), '
+                            '"flat", "ivf" or "hnsw".')
+    exact_limit: int = Field(200_000, description='The size up to which dense_backend "auto" keeps an exact index.')
+    pool: int = Field(200, description="Candidates taken from each retriever before fusion (grown when filters "
+                                       "remove too many).")
+    fusion: dict[Direction, FusionConfig] = Field(
+        default_factory=_default_fusion,
+        description="Fusion settings per direction (enterprise->patent, patent->enterprise, text->patent, "
+                    "text->enterprise); a direction left out keeps its default.")
+    key_terms: int = Field(8, description="How many shared key terms an explanation lists.")
+    items_top_m: int = Field(3, description="Best-item scoring averages this many best scope / demand items.")
+    portfolio_floor_quantile: float = Field(
+        0.9, ge=0.0, le=1.0,
+        description="A held patent's cosine to the other patent counts only above the cosine that this share of random "
+                    'pairs of indexed patents stay below (the "portfolio" signal is max(0, cosine - floor); see '
+                    "matcher.index.portfolio.chance_similarity).")
+    portfolio_floor: float | None = Field(None, description="A fixed floor instead (None: from the quantile).")
+    exclude_held: bool = Field(
+        True, description="Never push a patent to an enterprise that already holds it (applicant = enterprise name, "
+                          "see matcher.index.portfolio), in either direction.")
+    activity_model: Path | None = Field(
+        None, description="A patent-activity model directory (`matcher train-activity`, matcher.rank.activity); with it, "
+                          'patent -> enterprise ranking can weight "activity", each enterprise\'s percentile of looking '
+                          "like the enterprises that file patents. None: no such signal.")
+    reciprocal_depth: int = Field(
+        1000, ge=1,
+        description='How many enterprises each patent\'s list keeps for the "reciprocal" signal of enterprise -> patent '
+                    "(a stored enterprise's rank in a candidate patent's own list; see matcher.rank.reciprocal); the "
+                    "lists are ranked once per change of the data or of these settings.")
 
     def fusion_for(self, direction: Direction) -> FusionConfig:
         """The fusion settings of one direction (falls back to the defaults)."""
         return self.fusion.get(direction) or _default_fusion()[direction]
+
+
+def default(field: str):
+    """The default of one MatcherConfig field (lower layers take their defaults from here, never their own).
+
+    Args:
+        field: the field name, e.g. "bm25_k1".
+
+    Returns:
+        The field's default value (a default factory is called).
+    """
+    info = MatcherConfig.model_fields[field]
+    return info.get_default(call_default_factory=True)
 
 
 def load_config(path: str | Path | None = None, **overrides) -> MatcherConfig:

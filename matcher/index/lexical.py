@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from matcher.config import default
 from matcher.errors import MatcherError
 from matcher.index.atomic import atomic_write_bytes, atomic_write_text
 
@@ -50,14 +51,15 @@ class BM25Index:
     document's old row is emptied), `remove` empties rows, and document frequencies are updated
     incrementally; nothing is re-tokenised. The BM25 weight matrix (tf transformed with the
     current idf / avgdl) is recomputed lazily, vectorised over the non-zeros, on the first query
-    after a change. Dead rows are compacted away once they reach a quarter of the matrix.
+    after a change. Dead rows are compacted away once they reach a quarter of the matrix. A saved index keeps its
+    own k1 and b (bm25.json), so it loads and scores as it was built.
 
     Args:
-        k1: term-frequency saturation.
-        b: document-length normalisation.
+        k1: term-frequency saturation (default: MatcherConfig.bm25_k1).
+        b: document-length normalisation (default: MatcherConfig.bm25_b).
     """
 
-    def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
+    def __init__(self, k1: float = default("bm25_k1"), b: float = default("bm25_b")) -> None:
         self.k1 = float(k1)
         self.b = float(b)
         self._vocab: dict[str, int] = {}
@@ -78,11 +80,6 @@ class BM25Index:
     def ids(self) -> np.ndarray:
         """Live ids, in storage order."""
         return self._row_ids[self._row_ids >= 0].copy()
-
-    @property
-    def vocabulary_size(self) -> int:
-        """Number of distinct terms seen (including terms of removed documents until `save`)."""
-        return len(self._vocab)
 
     @property
     def avgdl(self) -> float:

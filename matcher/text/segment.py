@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 import jieba
 
+from matcher.config import default
 from matcher.text.normalize import normalize
 
 # A token is kept when it has at least one CJK character, letter or digit.
@@ -46,7 +47,7 @@ class Segmenter:
     """Turns Chinese (and mixed) text into index terms for BM25 and key-term explanations.
 
     Args:
-        mode: "search" (jieba's search mode: words plus their in-vocabulary sub-words, e.g. 锂离子电池
+        mode: (default: MatcherConfig.segment_mode) "search" (jieba's search mode: words plus their in-vocabulary sub-words, e.g. 锂离子电池
             -> 锂离子, 离子, 电池, 锂离子电池; better recall for short keyword needs) or "accurate"
             (one segmentation).
         stopwords: a stopword file; defaults to the bundled patent/business-scope list.
@@ -57,7 +58,7 @@ class Segmenter:
 
     def __init__(
         self,
-        mode: str = "search",
+        mode: str = default("segment_mode"),
         *,
         stopwords: str | Path | None = None,
         userdict: str | Path | None = None,
@@ -112,7 +113,3 @@ class Segmenter:
         else:
             raw = self._jieba.cut(text, HMM=True)
         return [t for t in (tok.strip() for tok in raw) if self._keep(t)]
-
-    def tokens_many(self, texts: Sequence[str]) -> list[list[str]]:
-        """Segment many texts (see `tokens`)."""
-        return [self.tokens(t) for t in texts]
