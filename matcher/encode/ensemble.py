@@ -3,7 +3,7 @@
 The cosine of two concatenated vectors is the weighted mean of the parts' cosines, so every dense signal
 of the engine (whole-text similarity, best scope items, closest sentence) becomes an ensemble of the
 parts without any change to indexes or fusion. On the company benchmarks USE-m3 and a trained in-domain
-model err on different pairs; their ensemble beats either alone (docs/quality.md).
+model err on different pairs; their ensemble beats either alone (docs/evaluation.md).
 
 Spec syntax: parts joined by "+", each an encoder spec (see `load_encoder`) with an optional "*weight"
 suffix, e.g. "use-m3+models/patent-static*2".

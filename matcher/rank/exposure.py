@@ -2,7 +2,7 @@
 
 Ranking each query on its own lets a few targets fill most lists: on the shared index (4,097 patents -> 21,956
 enterprises and demands) one enterprise sits in the top 10 of 839 patents' lists with the default engine and in
-over 1,000 with the activity prior (docs/quality.md, "Stop 13"). An office cannot push 800 patents to one company,
+over 1,000 with the activity prior (docs/signals.md, "Exposure caps"). An office cannot push 800 patents to one company,
 and the slots it takes are the ones smaller enterprises and demands would have had. `cap_exposure` re-assigns the
 slots of a whole batch under a per-target cap.
 
