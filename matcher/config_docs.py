@@ -1,0 +1,162 @@
+"""docs/configuration.md, generated from the configuration model and the environment variables the product reads.
+
+Regenerate with `python -m matcher.config_docs` (tests/test_config_docs.py fails when the file is stale).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+import typing
+from enum import Enum
+from pathlib import Path
+from unittest import mock
+
+from pydantic import BaseModel
+
+from matcher.config import PROJECT_ROOT, FusionConfig, MatcherConfig
+from matcher.schema import Direction
+
+DOCS_FILE = PROJECT_ROOT / "docs" / "configuration.md"
+REGENERATE = "python -m matcher.config_docs"
+
+ENVIRONMENT: dict[str, tuple[str, str]] = {
+    "MATCHER_ENCODER": ("the `encoder` field's default", "The encoder when no configuration names one: `use-m3` "
+                                                        "(default) or a sentence-transformers model directory."),
+    "MATCHER_CACHE_DIR": ("the `cache_dir` field's default", "The embedding cache directory (default artifacts/cache)."),
+    "MATCHER_CONFIG": ("workbench", "A configuration file (JSON, the fields above) the workbench loads the engine with."),
+    "MATCHER_INDEX_DIR": ("workbench", "The index folder the workbench searches (default artifacts/index)."),
+    "MATCHER_EXPORT_DIR": ("workbench", "The folder of the nightly lists the workbench shows, i.e. the `matches` folder "
+                                        "of `matcher match --out` (default exports/matches)."),
+    "MATCHER_PRELOAD_ENCODER": ("workbench", "`0` stops the workbench from loading USE-m3 in the background after start "
+                                             "(it is then loaded on the first free-text search)."),
+    "MATCHER_USERS_FILE": ("workbench (matcher.auth)", "The officers' accounts file (default config/users.toml)."),
+    "DATABASE_URL": ("workbench, `matcher match --skip-tracked` (matcher.tracking)",
+                     "The tracking database (SQLAlchemy URL; `postgres://` is given the psycopg driver; default the "
+                     "SQLite file artifacts/tracking.sqlite)."),
+    "MATCHER_SHARED_DIR": ("data sources, research tooling and tests (matcher.ingest)",
+                           "The shared data folder holding data/ and benchmarks/ (default ../shared beside the project)."),
+}
+"""Environment variable -> (who reads it, what it does). Every variable the product reads is listed here."""
+
+# defaults that come from the environment are documented as they are without it
+_ENV_FREE = [name for name in ENVIRONMENT if name in ("MATCHER_ENCODER", "MATCHER_CACHE_DIR")]
+
+
+def _type_name(annotation) -> str:
+    """A reader's name for a field's type (Literal values, optional, dict and class names)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return " \\| ".join(f"`{a!r}`".replace("'", '"') for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else _type_name(a) for a in args)
+    if origin is dict:
+        return f"object ({_type_name(args[0])} → {_type_name(args[1])})"
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return "direction"
+    if isinstance(annotation, type) and issubclass(annotation, Path):
+        return "path"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _value(value) -> str:
+    """A default as it is written in a configuration file."""
+    if isinstance(value, Path):
+        try:
+            value = value.relative_to(PROJECT_ROOT)
+        except ValueError:
+            pass
+        return f"`{value.as_posix()}`"
+    if isinstance(value, dict) and value and all(isinstance(k, Direction) for k in value):
+        return "per direction (below)"
+    if value is None:
+        return "`null`"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, str):
+        return f'`"{value}"`'
+    if isinstance(value, dict):
+        return "`{" + ", ".join(f'"{k}": {v}' for k, v in value.items()) + "}`"
+    return f"`{value}`"
+
+
+def _field_table(model: type[BaseModel]) -> list[str]:
+    rows = ["| Field | Type | Default | Description |", "|---|---|---|---|"]
+    for name, info in model.model_fields.items():
+        default = info.get_default(call_default_factory=True)
+        description = " ".join((info.description or "").split()).replace("|", "\\|")
+        rows.append(f"| `{name}` | {_type_name(info.annotation)} | {_value(default)} | {description} |")
+    return rows
+
+
+def _fusion_table(fusion: dict[Direction, FusionConfig]) -> list[str]:
+    names = list(dict.fromkeys(w for f in fusion.values() for w in f.weights))
+    rows = ["| Direction | method | rrf_k | query_segment_mode | " + " | ".join(names) + " |",
+            "|---" * (4 + len(names)) + "|"]
+    for direction, f in fusion.items():
+        weights = " | ".join(f"{f.weights[n]:g}" if n in f.weights else "–" for n in names)
+        rows.append(f"| `{direction.value}` | {f.method} | {f.rrf_k} | {f.query_segment_mode} | {weights} |")
+    return rows
+
+
+def render() -> str:
+    """The text of docs/configuration.md (independent of the environment it is generated in)."""
+    with mock.patch.dict(os.environ):
+        for name in _ENV_FREE:
+            os.environ.pop(name, None)
+        fusion = MatcherConfig().fusion
+        lines = [
+            "# Configuration",
+            "",
+            f"<!-- Generated by `{REGENERATE}` from matcher/config.py; do not edit by hand. -->",
+            "",
+            "The engine is configured by one object, `matcher.config.MatcherConfig`. A configuration file is a JSON "
+            "object with any of the fields below (the others keep their defaults), given to the commands with "
+            "`--config FILE` and to the workbench with `MATCHER_CONFIG`; see `config/` for examples.",
+            "",
+            "## Engine (`MatcherConfig`)",
+            "",
+            *_field_table(MatcherConfig),
+            "",
+            "## Fusion of one direction (`FusionConfig`)",
+            "",
+            "`fusion` maps a direction to these settings; a direction left out keeps its default.",
+            "",
+            *_field_table(FusionConfig),
+            "",
+            "### Defaults per direction",
+            "",
+            "Weights by scorer name (– : not used). Chosen on the development benchmarks, one setting per "
+            "direction (docs/evaluation.md).",
+            "",
+            *_fusion_table(fusion),
+            "",
+            "## Environment variables",
+            "",
+            "| Variable | Read by | What it does |",
+            "|---|---|---|",
+            *(f"| `{name}` | {who} | {what} |" for name, (who, what) in ENVIRONMENT.items()),
+            "",
+            "Loading a local sentence-transformers model sets `HF_HUB_OFFLINE=1` and `TRANSFORMERS_OFFLINE=1` unless "
+            "they are set: models are read from disk, never downloaded.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write docs/configuration.md (`--check`: only say whether it is up to date; exit status 1 when stale)."""
+    argv = sys.argv[1:] if argv is None else argv
+    text = render()
+    if "--check" in argv:
+        fresh = DOCS_FILE.is_file() and DOCS_FILE.read_text(encoding="utf-8") == text
+        print(f"{DOCS_FILE} is {'up to date' if fresh else f'stale: run `{REGENERATE}`'}")
+        return 0 if fresh else 1
+    DOCS_FILE.write_text(text, encoding="utf-8")
+    print(f"wrote {DOCS_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
