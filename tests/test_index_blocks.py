@@ -14,7 +14,12 @@ import pytest
 
 from matcher.errors import IndexMismatchError, MatcherError
 from matcher.index.atomic import atomic_dir, atomic_write_bytes, atomic_write_text, recover_dir
-from matcher.index.dense import DenseIndex
+from matcher.index.dense import DenseIndex, DenseParams, VectorStore, create_ann
+from matcher.index.dense.auto import AutoANN
+from matcher.index.dense.factory import BACKENDS as BACKEND_CLASSES
+from matcher.index.dense.flat import FlatANN
+from matcher.index.dense.hnsw import HNSWANN
+from matcher.index.dense.ivf import IVFANN
 from matcher.index.lexical import BM25Index
 from matcher.index.manifest import (
     Manifest,
@@ -165,6 +170,33 @@ def test_dense_auto_switches_from_flat_to_ivf(data):
     big = DenseIndex(DIM, backend="auto", exact_limit=100)
     big.add(ids, x)
     assert big.active_backend == "ivf"
+
+
+def test_dense_backend_is_one_class_chosen_by_the_factory():
+    expected = {"auto": AutoANN, "flat": FlatANN, "ivf": IVFANN, "hnsw": HNSWANN}
+    assert BACKEND_CLASSES == expected
+    for name, cls in expected.items():
+        assert type(create_ann(VectorStore(DIM), DenseParams(backend=name))) is cls
+    with pytest.raises(ValueError, match="unknown dense backend"):
+        DenseIndex(DIM, backend="annoy")
+
+
+def test_dense_saved_files_keep_their_format(data, tmp_path):
+    ids, x = data
+    DenseIndex(DIM).save(tmp_path / "empty")  # "auto" before its first add: no faiss file
+    meta = json.loads((tmp_path / "empty" / "dense.json").read_text(encoding="utf-8"))
+    assert list(meta) == ["format", "dim", "active_backend", "trained_rows", "params"]
+    assert meta["active_backend"] is None and meta["params"]["backend"] == "auto"
+    assert sorted(p.name for p in (tmp_path / "empty").iterdir()) == ["dense.json", "ids.npy", "vectors.npy"]
+    loaded = DenseIndex.load(tmp_path / "empty")
+    assert loaded.active_backend is None and len(loaded) == 0
+    loaded.add(ids, x)
+    assert loaded.active_backend == "flat"
+    np.testing.assert_array_equal(loaded.search(x[:5], 1)[1][:, 0], ids[:5])
+    index = DenseIndex(DIM, backend="hnsw")
+    index.add(ids, x)
+    index.save(tmp_path / "hnsw")
+    assert sorted(p.name for p in (tmp_path / "hnsw").iterdir()) == ["dense.json", "ids.npy", "index.faiss", "labels.npy", "vectors.npy"]
 
 
 def test_dense_dimension_mismatch(data):

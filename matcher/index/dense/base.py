@@ -1,0 +1,156 @@
+"""What every dense backend shares: its parameters, the `ANN` interface and the on-disk file helpers."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import faiss
+import numpy as np
+
+from matcher.errors import MatcherError
+from matcher.index.atomic import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from matcher.index.dense.store import VectorStore
+
+INDEX_FILE = "index.faiss"
+
+
+@dataclass(frozen=True)
+class DenseParams:
+    """Settings of a dense index (saved in dense.json, in this order).
+
+    Args:
+        backend: "auto", "flat", "ivf" or "hnsw" (see `matcher.index.dense.factory`).
+        exact_limit: largest collection "auto" serves with the exact flat index.
+        nlist: IVF lists; None -> ~4*sqrt(n) at (re)training time.
+        nprobe: IVF lists scanned per query (capped at nlist).
+        hnsw_m: HNSW graph degree.
+        ef_search: HNSW search beam width (raised to k when k is larger).
+        ef_construction: HNSW construction beam width.
+        rebuild_ratio: HNSW tombstone share that triggers a rebuild.
+        seed: random seed for IVF training-set sampling and k-means.
+    """
+
+    backend: str = "auto"
+    exact_limit: int = 200_000
+    nlist: int | None = None
+    nprobe: int = 32
+    hnsw_m: int = 32
+    ef_search: int = 64
+    ef_construction: int = 80
+    rebuild_ratio: float = 0.2
+    seed: int = 0
+
+
+def as_ids(ids: np.ndarray | list[int] | int) -> np.ndarray:
+    """Ids as a flat int64 array."""
+    return np.atleast_1d(np.asarray(ids, dtype=np.int64)).ravel()
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    """Write one array as .npy, atomically."""
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def damaged(directory: Path, why: str) -> MatcherError:
+    """The error for a saved dense index that cannot be read back."""
+    return MatcherError(f"dense index at {directory} is missing or damaged ({why}) -> rebuild it with `matcher build`")
+
+
+class ANN:
+    """A faiss index over the live vectors of a `VectorStore`, kept in step with it.
+
+    The store is updated first; the backend then mirrors the change (`upsert`, `remove`) and can
+    always rebuild itself from the store (`build`). Subclasses set `name` and implement `build`,
+    `upsert` and `search`; `remove`, `save` and `restore` work for backends whose faiss labels are
+    the ids.
+
+    Args:
+        store: the vectors (shared with the owning `DenseIndex`).
+        params: the index settings.
+    """
+
+    name: str | None = None
+
+    def __init__(self, store: VectorStore, params: DenseParams) -> None:
+        self.store = store
+        self.params = params
+        self.index: faiss.Index | None = None
+
+    @property
+    def active(self) -> str | None:
+        """The backend in use ("flat", "ivf" or "hnsw"); None while "auto" has not chosen yet."""
+        return self.name
+
+    @property
+    def ready(self) -> bool:
+        """Whether a faiss index exists (it is created on the first upsert)."""
+        return self.index is not None
+
+    @property
+    def trained_rows(self) -> int:
+        """Collection size the index was trained on (IVF; 0 for backends without training)."""
+        return 0
+
+    def build(self) -> None:
+        """Recreate the faiss index from the live vectors of the store."""
+        raise NotImplementedError
+
+    def upsert(self, ids: np.ndarray, vectors: np.ndarray, replaced: np.ndarray) -> None:
+        """Mirror an upsert already applied to the store.
+
+        Args:
+            ids: (n,) distinct ids just written.
+            vectors: (n, dim) their vectors.
+            replaced: the ids among them that were present before (their old vectors must go).
+        """
+        raise NotImplementedError
+
+    def remove(self, ids: np.ndarray) -> None:
+        """Mirror a removal already applied to the store.
+
+        Args:
+            ids: (n,) distinct ids that were present.
+        """
+        if self.index is not None:
+            self.index.remove_ids(ids)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Raw faiss top-k on a built, non-empty index.
+
+        Args:
+            queries: (m, dim) contiguous float32 queries.
+            k: results per query (> 0).
+
+        Returns:
+            (scores, ids), both (m, k); missing results have id -1.
+        """
+        raise NotImplementedError
+
+    def save(self, directory: Path) -> None:
+        """Write the faiss index (or drop a stale one when there is none)."""
+        if self.index is not None:
+            atomic_write_bytes(directory / INDEX_FILE, faiss.serialize_index(self.index).tobytes())
+        else:
+            (directory / INDEX_FILE).unlink(missing_ok=True)
+
+    def restore(self, directory: Path, index: faiss.Index | None, meta: dict) -> None:
+        """Take over a faiss index read from `directory` (written by `save`), checking it against the store.
+
+        Args:
+            directory: the saved index directory (for error messages and extra files).
+            index: the deserialised faiss index, or None when none was saved.
+            meta: the parsed dense.json.
+
+        Raises:
+            MatcherError: the faiss index does not match the stored vectors.
+        """
+        if index is not None and index.ntotal != len(self.store):
+            raise damaged(directory, f"faiss index holds {index.ntotal} vectors but {len(self.store)} ids are stored")
+        self.index = index

@@ -1,0 +1,282 @@
+"""`DenseIndex`: inner-product vector search keyed by int64 ids, with upsert, removal and exact rescoring."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from matcher.errors import IndexMismatchError
+from matcher.index.atomic import atomic_write_text
+from matcher.index.dense.base import INDEX_FILE, DenseParams, as_ids, damaged
+from matcher.index.dense.factory import create_ann
+from matcher.index.dense.store import IDS_FILE, VECTORS_FILE, VectorStore
+
+_FORMAT = 1
+_META_FILE = "dense.json"
+
+
+class DenseIndex:
+    """Inner-product vector index keyed by int64 ids, with upsert semantics.
+
+    The vectors live in a numpy `VectorStore`, so that any candidate set can be scored exactly
+    (`score`) whatever the backend, and the faiss index can be rebuilt at any time without the
+    caller resending vectors. The faiss side is one backend class, chosen once from `backend` by
+    `matcher.index.dense.factory.create_ann`:
+    - "flat" (`FlatANN`): exact search.
+    - "ivf" (`IVFANN`): inverted lists trained on the data, retrained as the collection grows.
+    - "hnsw" (`HNSWANN`): a graph; removed vectors are tombstones until the graph is rebuilt.
+    - "auto" (`AutoANN`): "flat" up to `exact_limit` vectors, "ivf" above.
+
+    Upsert: faiss would store a second vector under an id that is added twice. Here `add` first
+    drops duplicates inside the batch (last wins), then replaces the existing ids' vectors.
+
+    Args:
+        dim: vector dimension.
+        backend: "auto", "flat", "ivf" or "hnsw" (see above).
+        exact_limit: largest collection "auto" serves with the exact flat index.
+        nlist: IVF lists; None -> ~4*sqrt(n) at (re)training time.
+        nprobe: IVF lists scanned per query (capped at nlist).
+        hnsw_m: HNSW graph degree.
+        ef_search: HNSW search beam width (raised to k when k is larger).
+        ef_construction: HNSW construction beam width.
+        rebuild_ratio: HNSW tombstone share that triggers a rebuild.
+        seed: random seed for IVF training-set sampling and k-means.
+
+    Raises:
+        ValueError: unknown backend or a dimension that is not positive.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        backend: str = "auto",
+        exact_limit: int = 200_000,
+        nlist: int | None = None,
+        nprobe: int = 32,
+        hnsw_m: int = 32,
+        ef_search: int = 64,
+        ef_construction: int = 80,
+        rebuild_ratio: float = 0.2,
+        seed: int = 0,
+    ) -> None:
+        if dim <= 0:
+            raise ValueError(f"dense index dimension must be positive, got {dim}")
+        self.dim = int(dim)
+        self.params = DenseParams(
+            backend=backend,
+            exact_limit=int(exact_limit),
+            nlist=nlist,
+            nprobe=int(nprobe),
+            hnsw_m=int(hnsw_m),
+            ef_search=int(ef_search),
+            ef_construction=int(ef_construction),
+            rebuild_ratio=float(rebuild_ratio),
+            seed=int(seed),
+        )
+        self._store = VectorStore(self.dim)
+        self._ann = create_ann(self._store, self.params)
+
+    # ------------------------------------------------------------------ properties
+    def __len__(self) -> int:
+        return len(self._store)
+
+    @property
+    def backend(self) -> str:
+        """The configured backend ("auto", "flat", "ivf" or "hnsw")."""
+        return self.params.backend
+
+    @property
+    def active_backend(self) -> str | None:
+        """The backend in use ("flat", "ivf" or "hnsw"); None for "auto" before the first add."""
+        return self._ann.active
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Live ids, in storage order."""
+        return self._store.ids
+
+    # ------------------------------------------------------------------ mutation
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Insert or replace vectors (upsert): an id already present gets the new vector, never a duplicate.
+
+        Within one call, a repeated id keeps its last vector.
+
+        Args:
+            ids: (n,) int64 ids (>= 0; -1 is reserved for padding).
+            vectors: (n, dim) float32 vectors (inner product is the score: normalise for cosine).
+
+        Raises:
+            IndexMismatchError: the vectors do not have the index dimension.
+            ValueError: ids / vectors counts differ, negative ids, or non-finite values.
+        """
+        ids = as_ids(ids)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim == 1 and len(ids) == 1:
+            vectors = vectors[None, :]
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
+            raise IndexMismatchError(
+                f"vectors of shape {vectors.shape} do not fit a dense index of dimension {self.dim}: "
+                "was the index built with another encoder? rebuild with `matcher build`"
+            )
+        if len(ids) != len(vectors):
+            raise ValueError(f"{len(ids)} ids but {len(vectors)} vectors")
+        if len(ids) == 0:
+            return
+        if (ids < 0).any():
+            raise ValueError("dense index ids must be >= 0 (-1 marks padding in results)")
+        if not np.isfinite(vectors).all():
+            raise ValueError("vectors contain NaN or infinite values")
+        if len(np.unique(ids)) != len(ids):  # keep the last occurrence of each id
+            _, last_rev = np.unique(ids[::-1], return_index=True)
+            keep = np.sort(len(ids) - 1 - last_rev)
+            ids, vectors = ids[keep], vectors[keep]
+        vectors = np.ascontiguousarray(vectors)
+        replaced = self._store.upsert(ids, vectors)
+        self._ann.upsert(ids, vectors, replaced)
+
+    def remove(self, ids: np.ndarray) -> int:
+        """Remove ids; ids not in the index are ignored.
+
+        Args:
+            ids: (n,) int64 ids.
+
+        Returns:
+            How many vectors were removed.
+        """
+        removed = self._store.remove(np.unique(as_ids(ids)))
+        if len(removed) == 0:
+            return 0
+        self._ann.remove(removed)
+        self._store.maybe_compact()
+        return len(removed)
+
+    # ------------------------------------------------------------------ queries
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k ids by inner product for a batch of queries (one vectorised faiss call).
+
+        Args:
+            queries: (m, dim) or (dim,) float32 query vectors.
+            k: results per query.
+
+        Returns:
+            (scores, ids), both (m, k): float32 scores best first and int64 ids; when fewer than k
+            vectors are found, the rest is padded with id -1 and score -inf.
+        """
+        queries = np.asarray(queries, dtype=np.float32)
+        if queries.ndim == 1:
+            queries = queries[None, :]
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise IndexMismatchError(
+                f"queries of shape {queries.shape} do not fit a dense index of dimension {self.dim}"
+            )
+        m, k = len(queries), max(0, int(k))
+        if k == 0 or len(self) == 0 or not self._ann.ready:
+            return np.full((m, k), -np.inf, dtype=np.float32), np.full((m, k), -1, dtype=np.int64)
+        scores, ids = self._ann.search(np.ascontiguousarray(queries), k)
+        ids = ids.astype(np.int64, copy=False)
+        scores = np.where(ids >= 0, scores, -np.inf).astype(np.float32, copy=False)
+        return scores, ids
+
+    def score(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Exact inner products between one query and the stored vectors of the given ids.
+
+        Args:
+            query: (dim,) float32 query vector.
+            ids: (n,) int64 ids, all present in the index.
+
+        Returns:
+            (n,) float32 scores aligned with `ids`.
+
+        Raises:
+            KeyError: some id is not in the index.
+        """
+        query = np.asarray(query, dtype=np.float32).ravel()
+        if query.shape[0] != self.dim:
+            raise IndexMismatchError(f"query of dimension {query.shape[0]} does not fit a dense index of dimension {self.dim}")
+        return self._store.score(query, as_ids(ids))
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of the given ids.
+
+        Args:
+            ids: (n,) int64 ids, all present in the index.
+
+        Returns:
+            (n, dim) float32 copy.
+
+        Raises:
+            KeyError: some id is not in the index.
+        """
+        return self._store.vectors(as_ids(ids))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> None:
+        """Write the index into `directory` (each file atomically; wrap in `atomic_dir` for the whole set).
+
+        Files: dense.json (parameters), vectors.npy + ids.npy (live store), index.faiss, and for
+        hnsw labels.npy (graph label -> id, -1 for tombstones).
+
+        Args:
+            directory: destination directory (created if missing).
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._store.save(directory)
+        self._ann.save(directory)
+        meta = {
+            "format": _FORMAT,
+            "dim": self.dim,
+            "active_backend": self._ann.active,
+            "trained_rows": self._ann.trained_rows,
+            "params": asdict(self.params),
+        }
+        atomic_write_text(directory / _META_FILE, json.dumps(meta, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> DenseIndex:
+        """Read an index written by `save`.
+
+        Args:
+            directory: the directory given to `save`.
+
+        Returns:
+            The index, searching exactly as before it was saved.
+
+        Raises:
+            MatcherError: files are missing or inconsistent (the message says to run `matcher build`).
+        """
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / _META_FILE).read_text(encoding="utf-8"))
+            self = cls(int(meta["dim"]), **dict(meta["params"]))
+            ids = np.load(directory / IDS_FILE, allow_pickle=False).astype(np.int64, copy=False)
+            vecs = np.load(directory / VECTORS_FILE, allow_pickle=False).astype(np.float32, copy=False)
+            index_path = directory / INDEX_FILE
+            index = None
+            if index_path.exists():
+                index = faiss.deserialize_index(np.frombuffer(index_path.read_bytes(), dtype=np.uint8))
+            active = meta["active_backend"]
+        except FileNotFoundError as exc:
+            raise damaged(directory, f"missing {Path(exc.filename).name if exc.filename else exc}") from exc
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise damaged(directory, str(exc)) from exc
+        if vecs.ndim != 2 or vecs.shape != (len(ids), self.dim):
+            raise damaged(directory, f"vectors {vecs.shape} do not match {len(ids)} ids of dimension {self.dim}")
+        if len(ids) and index is None:
+            raise damaged(directory, f"missing {INDEX_FILE}")
+        if index is not None and index.d != self.dim:
+            raise damaged(directory, f"faiss index has dimension {index.d}, expected {self.dim}")
+        if active != self._ann.active and self.backend != "auto":
+            raise damaged(directory, f"active backend {active!r} does not match the configured {self.backend!r}")
+        self._store = VectorStore.from_arrays(ids, vecs)
+        self._ann = create_ann(self._store, self.params)
+        try:
+            self._ann.restore(directory, index, meta)
+        except ValueError as exc:
+            raise damaged(directory, str(exc)) from exc
+        return self

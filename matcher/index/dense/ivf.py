@@ -1,0 +1,91 @@
+"""Approximate dense backend: faiss `IndexIVFFlat` (inner product) trained on the collection, retrained as it grows."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import faiss
+import numpy as np
+
+from matcher.index.dense.base import ANN, DenseParams
+
+if TYPE_CHECKING:
+    from matcher.index.dense.store import VectorStore
+
+# faiss wants at least this many training points per centroid, and uses at most 256.
+_MIN_POINTS_PER_CENTROID = 39
+_MAX_POINTS_PER_CENTROID = 256
+# The index is retrained when the collection has grown this many times past the size it was trained on.
+_RETRAIN_GROWTH = 4.0
+
+
+class IVFANN(ANN):
+    """Inverted lists over k-means centroids (fixed seed); `nprobe` lists are scanned per query.
+
+    `nlist` defaults to ~4*sqrt(n), capped so that each centroid has at least 39 training points;
+    training uses at most 256 points per centroid (a seeded sample). The index is retrained from
+    the store when the collection grows 4x past its training size.
+    """
+
+    name = "ivf"
+
+    def __init__(self, store: VectorStore, params: DenseParams) -> None:
+        super().__init__(store, params)
+        self._trained_rows = 0
+
+    @property
+    def trained_rows(self) -> int:
+        """Collection size at the last training."""
+        return self._trained_rows
+
+    def _nlist(self, n: int) -> int:
+        nlist = self.params.nlist if self.params.nlist is not None else int(round(4 * math.sqrt(n)))
+        cap = n if self.params.nlist is not None else n // _MIN_POINTS_PER_CENTROID
+        return int(max(1, min(nlist, max(1, cap))))
+
+    def build(self) -> None:
+        """Train a new IVF index on the store and add every live vector (no index while the store is empty)."""
+        ids, vecs = self.store.live()
+        n = len(ids)
+        if n == 0:
+            self.index, self._trained_rows = None, 0
+            return
+        dim, seed = self.store.dim, self.params.seed
+        nlist = self._nlist(n)
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = seed
+        sample = vecs
+        max_train = nlist * _MAX_POINTS_PER_CENTROID
+        if n > max_train:
+            rng = np.random.default_rng(seed)
+            sample = vecs[np.sort(rng.choice(n, size=max_train, replace=False))]
+        index.train(np.ascontiguousarray(sample))
+        index.add_with_ids(vecs, ids)
+        index.nprobe = max(1, min(self.params.nprobe, nlist))
+        self._quantizer = quantizer  # keep the Python owner alive as long as the index
+        self._trained_rows = n
+        self.index = index
+
+    def upsert(self, ids: np.ndarray, vectors: np.ndarray, replaced: np.ndarray) -> None:
+        """Retrain when untrained or grown past the limit; otherwise remove the replaced ids and add the batch."""
+        if self.index is None or len(self.store) > _RETRAIN_GROWTH * self._trained_rows:
+            self.build()
+            return
+        if len(replaced):
+            self.index.remove_ids(replaced)
+        self.index.add_with_ids(vectors, ids)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Approximate top-k over `nprobe` lists."""
+        return self.index.search(queries, k)
+
+    def restore(self, directory: Path, index: faiss.Index | None, meta: dict) -> None:
+        """Take over a saved IVF index, its training size and the configured `nprobe`."""
+        super().restore(directory, index, meta)
+        self._trained_rows = int(meta.get("trained_rows", 0))
+        if index is not None:
+            ivf = faiss.extract_index_ivf(index)
+            ivf.nprobe = max(1, min(self.params.nprobe, ivf.nlist))

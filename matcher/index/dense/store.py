@@ -1,0 +1,167 @@
+"""The vectors of a dense index in numpy (slot rows + id -> slot map), for exact scoring and rebuilds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from matcher.index.dense.base import save_npy
+
+VECTORS_FILE = "vectors.npy"
+IDS_FILE = "ids.npy"
+
+# The store is compacted when this share of its slots are dead.
+_COMPACT_RATIO = 0.25
+
+
+class VectorStore:
+    """Vectors keyed by int64 ids, in insertion order; a replaced id keeps its slot, a removed one leaves a dead slot.
+
+    Args:
+        dim: vector dimension.
+    """
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        # rows [0, _n_slots) of _vecs; dead slots have id -1
+        self._vecs = np.empty((0, dim), dtype=np.float32)
+        self._slot_ids = np.empty(0, dtype=np.int64)
+        self._n_slots = 0
+        self._slot_of: dict[int, int] = {}
+
+    @classmethod
+    def from_arrays(cls, ids: np.ndarray, vectors: np.ndarray) -> VectorStore:
+        """A store holding exactly these rows (as written by `save`).
+
+        Args:
+            ids: (n,) int64 distinct ids.
+            vectors: (n, dim) float32 vectors.
+
+        Returns:
+            The store.
+        """
+        store = cls(vectors.shape[1])
+        store._vecs = np.ascontiguousarray(vectors)
+        store._slot_ids = ids.copy()
+        store._n_slots = len(ids)
+        store._slot_of = dict(zip(ids.tolist(), range(len(ids))))
+        return store
+
+    def __len__(self) -> int:
+        return len(self._slot_of)
+
+    def __contains__(self, id_: int) -> bool:
+        return id_ in self._slot_of
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Live ids, in storage order."""
+        ids = self._slot_ids[: self._n_slots]
+        return ids[ids >= 0].copy()
+
+    def slots(self, ids: np.ndarray) -> np.ndarray:
+        """Slot of each id, -1 for ids not stored."""
+        get = self._slot_of.get
+        return np.fromiter((get(i, -1) for i in ids.tolist()), dtype=np.int64, count=len(ids))
+
+    def _slots_strict(self, ids: np.ndarray) -> np.ndarray:
+        slots = self.slots(ids)
+        if (slots < 0).any():
+            missing = ids[slots < 0][:10].tolist()
+            raise KeyError(f"ids not in the dense index: {missing}")
+        return slots
+
+    def _ensure_capacity(self, n: int) -> None:
+        if n <= self._vecs.shape[0]:
+            return
+        cap = max(n, int(self._vecs.shape[0] * 1.5) + 16)
+        vecs = np.empty((cap, self.dim), dtype=np.float32)
+        vecs[: self._n_slots] = self._vecs[: self._n_slots]
+        self._vecs = vecs
+        slot_ids = np.full(cap, -1, dtype=np.int64)
+        slot_ids[: self._n_slots] = self._slot_ids[: self._n_slots]
+        self._slot_ids = slot_ids
+
+    def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """Overwrite the vectors of stored ids in place and append the others.
+
+        Args:
+            ids: (n,) distinct int64 ids.
+            vectors: (n, dim) float32 vectors.
+
+        Returns:
+            The ids that were already stored (their old vectors are gone).
+        """
+        slots = self.slots(ids)
+        exists = slots >= 0
+        self._vecs[slots[exists]] = vectors[exists]
+        n_new = int((~exists).sum())
+        if n_new:
+            self._ensure_capacity(self._n_slots + n_new)
+            new_slots = np.arange(self._n_slots, self._n_slots + n_new, dtype=np.int64)
+            self._vecs[new_slots] = vectors[~exists]
+            self._slot_ids[new_slots] = ids[~exists]
+            self._slot_of.update(zip(ids[~exists].tolist(), new_slots.tolist()))
+            self._n_slots += n_new
+        return ids[exists]
+
+    def remove(self, ids: np.ndarray) -> np.ndarray:
+        """Mark ids dead; ids not stored are ignored (call `maybe_compact` once the backend has followed).
+
+        Args:
+            ids: (n,) distinct int64 ids.
+
+        Returns:
+            The ids that were stored.
+        """
+        slots = self.slots(ids)
+        found = slots >= 0
+        ids, slots = ids[found], slots[found]
+        for i in ids.tolist():
+            del self._slot_of[i]
+        self._slot_ids[slots] = -1
+        return ids
+
+    def _compact(self) -> None:
+        n = self._n_slots
+        live = self._slot_ids[:n] >= 0
+        if live.all():
+            return
+        self._vecs = np.ascontiguousarray(self._vecs[:n][live])
+        self._slot_ids = self._slot_ids[:n][live].copy()
+        self._n_slots = len(self._slot_ids)
+        self._slot_of = dict(zip(self._slot_ids.tolist(), range(self._n_slots)))
+
+    def maybe_compact(self) -> None:
+        """Drop dead slots once they are a large share of the store."""
+        dead = self._n_slots - len(self)
+        if dead > 0 and dead >= _COMPACT_RATIO * self._n_slots:
+            self._compact()
+
+    def live(self) -> tuple[np.ndarray, np.ndarray]:
+        """The live (ids, vectors) in storage order (compacts the store; the arrays are views of it)."""
+        self._compact()
+        return self._slot_ids[: self._n_slots], self._vecs[: self._n_slots]
+
+    def score(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Inner products of one (dim,) query with the vectors of stored ids.
+
+        Raises:
+            KeyError: some id is not stored.
+        """
+        return (self._vecs[self._slots_strict(ids)] @ query).astype(np.float32, copy=False)
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """A (n, dim) copy of the vectors of stored ids.
+
+        Raises:
+            KeyError: some id is not stored.
+        """
+        return self._vecs[self._slots_strict(ids)].copy()
+
+    def save(self, directory: Path) -> None:
+        """Write the live vectors and ids (vectors.npy, ids.npy)."""
+        ids, vecs = self.live()
+        save_npy(directory / VECTORS_FILE, vecs)
+        save_npy(directory / IDS_FILE, ids)
