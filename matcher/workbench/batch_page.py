@@ -1,7 +1,7 @@
 """The workbench's nightly-lists page (夜间清单): the last `matcher match` run, filtered, with pairs put on the shortlist.
 
 The tables come from `matcher.workbench.batch` (no Streamlit there); the session helpers and the page decorator are
-the other pages' (`matcher.workbench.session`).
+the other pages' (`matcher.workbench.session`), the session keys `matcher.workbench.state`'s.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from matcher.errors import MatcherError
 from matcher.export import RunManifest, index_info
 from matcher.schema import Direction, Kind
 from matcher.tracking import DuplicatePairError, major_industry
-from matcher.workbench import charts
+from matcher.workbench import charts, state
 from matcher.workbench.batch import (
     DIRECTION_LABELS,
     MANIFEST,
@@ -65,7 +65,7 @@ def batch_tables(folder: str, stamp: float, _matcher: Matcher | None, index_key:
     batch = load_batch(folder)
     if batch is None:
         return None, {}, {}
-    records = {k: (_matcher.collections[k].records if _matcher is not None and k in _matcher.collections else None) for k in Kind}
+    records = {k: (_matcher.get(k).records if _matcher is not None and _matcher.has(k) else None) for k in Kind}
     tables = {d: pair_table(batch, d, records[Kind.PATENT], records[Kind.ENTERPRISE]) for d in batch.manifest.directions}
     return batch.manifest, tables, (index_info(_matcher) if _matcher is not None else {})
 
@@ -103,26 +103,27 @@ def batch_page() -> None:
     if not directions:
         st.warning("本次运行没有输出任何方向的清单，请查看运行备注。")
         return
-    keep("b_direction", directions[0])
-    if st.session_state["b_direction"] not in directions:
-        st.session_state["b_direction"] = directions[0]
+    keep(state.BATCH_DIRECTION, directions[0])
+    if st.session_state[state.BATCH_DIRECTION] not in directions:
+        st.session_state[state.BATCH_DIRECTION] = directions[0]
     direction = st.radio("清单方向", directions, format_func=lambda d: DIRECTION_LABELS.get(d, d), horizontal=True,
-                         key="b_direction")
+                         key=state.BATCH_DIRECTION)
     table = mark_tracked(tables[direction], tracking_store().pair_status())
     target = target_label(direction)
 
     st.sidebar.header("筛选清单")
-    needle = st.sidebar.text_input("关键字（专利/企业名称或编号）", key=keep("b_search", ""))
-    keep("b_max_rank", manifest.k)
-    st.session_state["b_max_rank"] = min(max(int(st.session_state["b_max_rank"] or manifest.k), 1), max(manifest.k, 1))
-    max_rank = st.sidebar.slider("每个清单只看前 N 名", min_value=1, max_value=max(manifest.k, 2), key="b_max_rank")
+    needle = st.sidebar.text_input("关键字（专利/企业名称或编号）", key=keep(state.BATCH_SEARCH, ""))
+    keep(state.BATCH_MAX_RANK, manifest.k)
+    st.session_state[state.BATCH_MAX_RANK] = min(max(int(st.session_state[state.BATCH_MAX_RANK] or manifest.k), 1),
+                                                 max(manifest.k, 1))
+    max_rank = st.sidebar.slider("每个清单只看前 N 名", min_value=1, max_value=max(manifest.k, 2), key=state.BATCH_MAX_RANK)
     chosen = BatchFilter(
         needle=needle, max_rank=max_rank,
-        patent_industries=sidebar_multiselect("专利行业", sorted(set(table["专利行业"].map(major_industry))), "b_industry"),
-        applicant_types=sidebar_multiselect("申请人类型", option_values(table, "申请人类型"), "b_applicant_type",
+        patent_industries=sidebar_multiselect("专利行业", sorted(set(table["专利行业"].map(major_industry))), state.BATCH_INDUSTRY),
+        applicant_types=sidebar_multiselect("申请人类型", option_values(table, "申请人类型"), state.BATCH_APPLICANT_TYPE,
                                      help="如只看高校专利，选「高校」"),
-        enterprise_regions=sidebar_multiselect("企业地区", option_values(table, "企业地区"), "b_region"),
-        hide_tracked=st.sidebar.checkbox("隐藏已加入推送清单的组合", key=keep("b_hide_tracked", False)),
+        enterprise_regions=sidebar_multiselect("企业地区", option_values(table, "企业地区"), state.BATCH_REGION),
+        hide_tracked=st.sidebar.checkbox("隐藏已加入推送清单的组合", key=keep(state.BATCH_HIDE_TRACKED, False)),
     )
     shown = filter_pairs(table, chosen)
     list_id, target_id = id_columns(direction)
@@ -140,11 +141,11 @@ def batch_page() -> None:
     if len(shown) > BATCH_SHOWN:
         st.caption(f"显示前 {BATCH_SHOWN:,} 行（共 {len(shown):,} 行），可用侧栏筛选缩小范围。")
     if len(shown) <= BATCH_DOWNLOAD:
-        download_buttons(shown, "夜间推荐清单", "batch_export")
+        download_buttons(shown, "夜间推荐清单", state.BATCH_EXPORT)
     else:
         st.caption(f"筛选结果超过 {BATCH_DOWNLOAD:,} 行，请缩小范围后下载；完整清单见导出目录 {folder}。")
     _batch_to_shortlist(user, shown.head(BATCH_PICK))
-    st.plotly_chart(charts.most_listed(most_listed(table, direction), target), key="chart_most_listed")
+    st.plotly_chart(charts.most_listed(most_listed(table, direction), target), key=state.CHART_MOST_LISTED)
     if not manifest.max_per_target.get(direction):
         flag = "--max-per-enterprise" if direction == Direction.PATENT_TO_ENTERPRISE else "--max-per-patent"
         st.caption(f"少数{target}占据大量清单时，可用 `matcher match {flag} N` 限制单个{target}出现的清单数。")
@@ -158,11 +159,11 @@ def _batch_to_shortlist(user: User, rows: pd.DataFrame) -> None:
     # a pair is in one list per direction, so "patent id ↔ enterprise id" names a row
     by_key = {f"{r['专利号']} ↔ {r['企业/需求编号']}": r for r in rows.to_dict("records")}
     labels = {key: f"{r['专利名称']} ↔ {r['企业/需求名称']}（第 {r['排名']} 名）" for key, r in by_key.items()}
-    keep("b_pick", [])
-    st.session_state["b_pick"] = [key for key in st.session_state["b_pick"] if key in labels]
+    keep(state.BATCH_PICKED, [])
+    st.session_state[state.BATCH_PICKED] = [key for key in st.session_state[state.BATCH_PICKED] if key in labels]
     picked = st.multiselect(f"选择要加入推送清单的组合（筛选结果的前 {min(len(rows), BATCH_PICK)} 个）", list(labels),
-                            format_func=labels.get, key="b_pick", placeholder="可多选")
-    st.button(f"加入推送清单（{len(picked)} 对）", key="b_add", disabled=not picked, type="primary",
+                            format_func=labels.get, key=state.BATCH_PICKED, placeholder="可多选")
+    st.button(f"加入推送清单（{len(picked)} 对）", key=state.BATCH_ADD, disabled=not picked, type="primary",
               on_click=_add_batch_pairs, args=([by_key[key] for key in picked],))
 
 
@@ -181,5 +182,5 @@ def _add_batch_pairs(rows: list[dict]) -> None:
             present += 1
         except MatcherError as exc:
             flash("error", str(exc))
-    st.session_state["b_pick"] = []
+    st.session_state[state.BATCH_PICKED] = []
     flash("success", f"已加入推送清单 {added} 对（待推送）" + (f"，{present} 对已在清单中" if present else ""))

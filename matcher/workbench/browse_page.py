@@ -14,6 +14,7 @@ from matcher.index.collection import CONTENT
 from matcher.rank.reciprocal import list_rank
 from matcher.schema import Kind
 from matcher.tracking import REJECTED, allowed_next
+from matcher.workbench import state
 from matcher.workbench.frames import (
     Pair,
     activity_line,
@@ -24,6 +25,7 @@ from matcher.workbench.frames import (
     option_values,
     pair_frame,
     reciprocal_line,
+    shortfall_note,
     text_query_id,
 )
 from matcher.workbench.highlight import highlight_terms
@@ -41,7 +43,7 @@ from matcher.workbench.session import (
 )
 
 SELECT_LIMIT = 200  # options listed in a name picker at once (the search box narrows thousands down)
-DIRECTIONS = {"enterprise": "企业/需求 → 专利", "patent": "专利 → 企业", "text": "新需求文本 → 专利"}
+MODES = {"enterprise": "企业/需求 → 专利", "patent": "专利 → 企业", "text": "新需求文本 → 专利"}  # what the query is
 
 
 def sidebar_filters(matcher: Matcher, target: Kind) -> tuple[dict[str, list[str]], float | None, bool, int]:
@@ -50,21 +52,18 @@ def sidebar_filters(matcher: Matcher, target: Kind) -> tuple[dict[str, list[str]
     st.sidebar.header("筛选")
     filters: dict[str, list[str]] = {}
     if target == Kind.PATENT:
-        filters["industry"] = sidebar_multiselect("行业", option_values(recs, "industry", major=True), "f_p_industry")
-        filters["region"] = sidebar_multiselect("地区", option_values(recs, "region"), "f_p_region")
-        filters["applicant_type"] = sidebar_multiselect("申请人类型", option_values(recs, "applicant_type"), "f_p_applicant_type",
-                                                 help="如只看高校专利，选「高校」")
-        filters["license_mode"] = sidebar_multiselect("许可方式", option_values(recs, "license_mode"), "f_p_license_mode")
-        filters["maturity"] = sidebar_multiselect("成熟度 / 等级", option_values(recs, "maturity"), "f_p_maturity")
+        wanted = [("行业", "industry", {"major": True}), ("地区", "region", {}), ("申请人类型", "applicant_type", {}),
+                  ("许可方式", "license_mode", {}), ("成熟度 / 等级", "maturity", {})]
     else:
-        filters["industry"] = sidebar_multiselect("行业", option_values(recs, "industry", major=True), "f_e_industry")
-        filters["region"] = sidebar_multiselect("地区", option_values(recs, "region"), "f_e_region")
-        filters["size"] = sidebar_multiselect("企业规模", option_values(recs, "size"), "f_e_size")
-        filters["cooperation"] = sidebar_multiselect("合作方式", option_values(recs, "cooperation", split=","), "f_e_cooperation")
-    min_score = st.sidebar.number_input("最低综合分", value=None, step=0.1, placeholder="不限", key=keep("f_min_score"),
+        wanted = [("行业", "industry", {"major": True}), ("地区", "region", {}), ("企业规模", "size", {}),
+                  ("合作方式", "cooperation", {"split": ","})]
+    for label, column, how in wanted:
+        filters[column] = sidebar_multiselect(label, option_values(recs, column, **how), state.filter_key(target, column),
+                                              help="如只看高校专利，选「高校」" if column == "applicant_type" else None)
+    min_score = st.sidebar.number_input("最低综合分", value=None, step=0.1, placeholder="不限", key=keep(state.MIN_SCORE),
                                         help="综合分为语义分、关键词分、条目分与短语分融合后的分数，越高越相关")
-    hide_contacted = st.sidebar.checkbox("隐藏已联系的组合", key=keep("f_hide_contacted", False), help="已推送及之后状态的组合不再列出")
-    k = st.sidebar.slider("结果数", min_value=5, max_value=50, step=5, key=keep("f_k", 10))
+    hide_contacted = st.sidebar.checkbox("隐藏已联系的组合", key=keep(state.HIDE_CONTACTED, False), help="已推送及之后状态的组合不再列出")
+    k = st.sidebar.slider("结果数", min_value=5, max_value=50, step=5, key=keep(state.RESULT_COUNT, 10))
     return {c: v for c, v in filters.items() if v}, min_score, hide_contacted, k
 
 
@@ -75,7 +74,7 @@ def _pick_record(matcher: Matcher, kind: Kind) -> str | None:
     label = "专利" if kind == Kind.PATENT else "企业/需求"
     names = dict(zip(recs["id"].astype(str), recs[name_col].map(clean)))
     c1, c2 = st.columns([1, 2])
-    needle = c1.text_input(f"按名称或编号查找{label}", key=keep(f"q_{kind.value}_search", ""), placeholder="输入关键字")
+    needle = c1.text_input(f"按名称或编号查找{label}", key=keep(state.record_search(kind), ""), placeholder="输入关键字")
     ids = recs["id"].astype(str)
     if needle.strip():
         hit = ids.str.contains(needle.strip(), case=False, regex=False) | recs[name_col].astype(str).str.contains(
@@ -86,7 +85,7 @@ def _pick_record(matcher: Matcher, kind: Kind) -> str | None:
         c2.warning(f"没有名称或编号包含「{needle.strip()}」的{label}")
         return None
     caption = f"共 {len(ids)} 条{label}" + (f"，下拉框列出前 {SELECT_LIMIT} 条，请输入关键字缩小范围" if len(ids) > SELECT_LIMIT else "")
-    pick = keep(f"q_{kind.value}")
+    pick = keep(state.record_pick(kind))
     if st.session_state[pick] not in options:
         st.session_state[pick] = None
     chosen = c2.selectbox(f"选择{label}", options, index=None, key=pick,
@@ -96,22 +95,22 @@ def _pick_record(matcher: Matcher, kind: Kind) -> str | None:
 
 
 def _free_text() -> str | None:
-    with st.form("free_text_form"):
-        text = st.text_area("粘贴新的需求描述（将实时计算向量）", key=keep("free_text_input", ""), height=130,
+    with st.form(state.FREE_TEXT_FORM):
+        text = st.text_area("粘贴新的需求描述（将实时计算向量）", key=keep(state.FREE_TEXT_INPUT, ""), height=130,
                             placeholder="例如：我公司生产可降解购物袋，薄膜易撕裂，希望提高韧性和抗撕裂性能……")
         submitted = st.form_submit_button("匹配专利", type="primary")
     if submitted:
-        st.session_state["free_text"] = text.strip()
+        st.session_state[state.FREE_TEXT] = text.strip()
         if not text.strip():
             st.warning("请输入需求描述")
-    return st.session_state.get("free_text") or None
+    return st.session_state.get(state.FREE_TEXT) or None
 
 
 def _search(matcher: Matcher, query: Query, target: Kind, k: int, filters: dict[str, list[str]]) -> SearchResult:
     """Search with a small per-session memo (reruns after a click do not search again)."""
     key = (str(index_dir()), id(matcher), query.kind, query.id, query.text if query.id is None else "", query.exclude,
            target, k, tuple(sorted((c, tuple(v)) for c, v in filters.items())))
-    memo: dict = st.session_state.setdefault("_search_memo", {})
+    memo = state.search_memo()
     if key not in memo:
         encoder = getattr(matcher.encoder, "inner", None)
         cold = query.id is None and not getattr(encoder, "loaded", True)
@@ -128,7 +127,7 @@ def browse_page() -> None:
     user = require_user()
     st.title("匹配浏览")
     matcher, store = engine(), tracking_store()
-    mode = st.radio("匹配方向", list(DIRECTIONS), format_func=DIRECTIONS.get, horizontal=True, key=keep("mode", "enterprise"))
+    mode = st.radio("匹配方向", list(MODES), format_func=MODES.get, horizontal=True, key=keep(state.MODE, "enterprise"))
     target = Kind.ENTERPRISE if mode == "patent" else Kind.PATENT
     filters, min_score, hide_contacted, k = sidebar_filters(matcher, target)
 
@@ -166,8 +165,8 @@ def browse_page() -> None:
     if query.exclude:
         hidden.append(f"{len(query.exclude)} 条已联系")
     st.markdown(f"**{summary}**" + (f"（已隐藏：{'，'.join(hidden)}）" if hidden else ""))
-    if result.note:
-        st.warning(result.note)
+    if note := shortfall_note(result):
+        st.warning(note)
     if not shown:
         reasons = []
         if result.available == 0:
@@ -182,7 +181,7 @@ def browse_page() -> None:
     frame = pair_frame(shown)
     with st.expander("列表视图与导出（导出内容即下表）", expanded=False):
         st.dataframe(frame, hide_index=True, width="stretch")
-        download_buttons(frame, "匹配结果", "browse_export")
+        download_buttons(frame, "匹配结果", state.BROWSE_EXPORT)
     for pair in shown:
         match_card(pair, user, target)
 
@@ -191,7 +190,7 @@ def match_card(pair: Pair, user: User, target: Kind) -> None:
     """One pair: scores, shared terms highlighted in both texts, closest patent sentence, metadata, tracking."""
     m, ex, pat, ent = pair.match, pair.match.explanation, pair.patent, pair.enterprise
     terms = ex.shared_terms if ex else []
-    with st.container(border=True, key=f"card_{pair.patent_id}_{pair.enterprise_id}"):
+    with st.container(border=True, key=state.card(pair.patent_id, pair.enterprise_id)):
         head, s1, s2, s3, s4 = st.columns([4, 1, 1, 1, 1])
         if target == Kind.PATENT:
             head.markdown(f"#### #{m.rank} {clean(pat.get('title'))}\n`{pair.patent_id}`")
@@ -238,10 +237,10 @@ def match_card(pair: Pair, user: User, target: Kind) -> None:
 
 def _card_tracking(pair: Pair, user: User) -> None:
     item = pair.item
-    tag = f"{pair.patent_id}_{pair.enterprise_id}"
+    tag = state.pair_tag(pair.patent_id, pair.enterprise_id)
     if item is None:
         if user.can_edit:
-            st.button("加入推送清单", key=f"add_{tag}", on_click=_add_pair, args=(pair,), type="secondary")
+            st.button("加入推送清单", key=state.add_pair(tag), on_click=_add_pair, args=(pair,), type="secondary")
         else:
             st.caption("未在推送清单中（只读账号不能加入）")
         return
@@ -251,7 +250,7 @@ def _card_tracking(pair: Pair, user: User) -> None:
     if user.can_edit:
         moves = [s for s in allowed_next(item.status) if s != REJECTED]
         for col, status in zip(cols[1:], moves):
-            col.button(f"标记为{status}", key=f"move_{tag}_{status}", on_click=_move_item, args=(item.id, item.version, status))
+            col.button(f"标记为{status}", key=state.move_item(tag, status), on_click=_move_item, args=(item.id, item.version, status))
 
 
 def _add_pair(pair: Pair) -> None:

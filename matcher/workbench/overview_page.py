@@ -8,7 +8,7 @@ import streamlit as st
 from matcher.engine import Matcher
 from matcher.schema import Kind
 from matcher.tracking import major_industry
-from matcher.workbench import charts
+from matcher.workbench import charts, state
 from matcher.workbench.resources import index_dir
 from matcher.workbench.session import engine, keep, page, require_user, tracking_store
 
@@ -19,7 +19,7 @@ OVERVIEW_MAX_QUERIES = 2000  # enterprises / demands ranked for the overview cha
 def overview_matches(_matcher: Matcher, index_key: str, k: int) -> pd.DataFrame:  # noqa: ARG001 - index_key: cache key
     """The top-k patents of every enterprise / demand: columns enterprise_id, patent_id, score, industry."""
     ids = _matcher.collection(Kind.ENTERPRISE).ids[:OVERVIEW_MAX_QUERIES]
-    if not ids or Kind.PATENT not in _matcher.collections:
+    if not ids or not _matcher.has(Kind.PATENT):
         return pd.DataFrame(columns=["enterprise_id", "patent_id", "score", "industry"])
     results = _matcher.search([_matcher.query_for(Kind.ENTERPRISE, i) for i in ids], Kind.PATENT, k=k, explain=False)
     rows = [{"enterprise_id": r.query.id, "patent_id": m.target_id, "score": float(m.score),
@@ -33,9 +33,8 @@ def overview_page() -> None:
     require_user()
     matcher, store = engine(), tracking_store()
     st.title("总览")
-    k = st.sidebar.selectbox("每个企业/需求取前 K 名专利", [3, 5, 10, 20], key=keep("o_k", 5))
-    patents = len(matcher.collections.get(Kind.PATENT, [])) if Kind.PATENT in matcher.collections else 0
-    enterprises = len(matcher.collections[Kind.ENTERPRISE]) if Kind.ENTERPRISE in matcher.collections else 0
+    k = st.sidebar.selectbox("每个企业/需求取前 K 名专利", [3, 5, 10, 20], key=keep(state.OVERVIEW_K, 5))
+    patents, enterprises = matcher.count(Kind.PATENT), matcher.count(Kind.ENTERPRISE)
     items = store.frame()
     deals = int(items["status"].isin(["已许可", "已转让"]).sum()) if not items.empty else 0
     c = st.columns(4)
@@ -48,12 +47,12 @@ def overview_page() -> None:
     if enterprises > OVERVIEW_MAX_QUERIES:
         st.caption(f"匹配统计基于前 {OVERVIEW_MAX_QUERIES} 个企业/需求（共 {enterprises} 个）")
     left, right = st.columns(2)
-    left.plotly_chart(charts.matches_per_industry(matches), key="chart_industry")
-    right.plotly_chart(charts.score_distribution(matches), key="chart_scores")
+    left.plotly_chart(charts.matches_per_industry(matches), key=state.CHART_INDUSTRY)
+    right.plotly_chart(charts.score_distribution(matches), key=state.CHART_SCORES)
     left, right = st.columns(2)
-    left.plotly_chart(charts.funnel(store.funnel()), key="chart_funnel")
-    right.plotly_chart(charts.status_by_industry(store.status_by_industry()), key="chart_status_industry")
+    left.plotly_chart(charts.funnel(store.funnel()), key=state.CHART_FUNNEL)
+    right.plotly_chart(charts.status_by_industry(store.status_by_industry()), key=state.CHART_STATUS_INDUSTRY)
     times = store.reply_times()
     if not times.empty:
         st.caption(f"已回复 {len(times)} 条，推送到回复中位数 {times['days'].median():.1f} 天")
-    st.plotly_chart(charts.reply_times(times), key="chart_reply")
+    st.plotly_chart(charts.reply_times(times), key=state.CHART_REPLY)

@@ -1,5 +1,6 @@
-"""What every workbench page shares: the login gate and session helpers, the page decorator (login check, queued
-messages, MatcherError as one message), the cached engine and tracking store, downloads and sidebar filters."""
+"""What every workbench page shares: the login gate, the page decorator (login check, queued messages, MatcherError as
+one message), the cached engine and tracking store, downloads and sidebar filters. The session state's keys and
+helpers live in `matcher.workbench.state` (re-exported here: current_user, flash, keep)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,13 @@ from matcher.auth import User, authenticate
 from matcher.engine import Matcher
 from matcher.errors import MatcherError
 from matcher.tracking import TrackingStore
+from matcher.workbench import state
 from matcher.workbench.export import CSV_MIME, XLSX_MIME, to_csv_bytes, to_xlsx_bytes
 from matcher.workbench.resources import get_matcher, get_store, get_users, index_dir, warm_matcher
+from matcher.workbench.state import current_user, flash, keep
+
+__all__ = ["APP_TITLE", "current_user", "download_buttons", "engine", "flash", "keep", "login_gate", "page",
+           "require_user", "show_flash", "sidebar_multiselect", "tracking_store"]
 
 APP_TITLE = "专利–企业匹配工作台"
 
@@ -31,31 +37,10 @@ _CSS = """
 """
 
 
-def current_user() -> User | None:
-    """The signed-in officer of this browser session, or None."""
-    return st.session_state.get("user")
-
-
-def flash(level: str, message: str) -> None:
-    """Queue a message for the next run of the page (used by button callbacks)."""
-    st.session_state.setdefault("_flash", []).append((level, message))
-
-
 def show_flash() -> None:
-    for level, message in st.session_state.pop("_flash", []):
+    """Show the messages queued by `flash`."""
+    for level, message in state.take_flashes():
         getattr(st, level)(message)
-
-
-def keep(key: str, default=None) -> str:
-    """Make a widget keep its value across page switches (Streamlit drops the state of unrendered widgets).
-
-    Call before creating the widget with this key and without a default value argument.
-    """
-    kept: dict = st.session_state.setdefault("_kept", {})
-    if key not in st.session_state:
-        st.session_state[key] = kept.get(key, default)
-    kept[key] = st.session_state[key]
-    return key
 
 
 def login_gate() -> User:
@@ -64,7 +49,7 @@ def login_gate() -> User:
     if user is not None:
         with st.sidebar:
             st.caption(f"已登录：{user.label}")
-            if st.button("退出登录", key="logout"):
+            if st.button("退出登录", key=state.LOGOUT):
                 st.session_state.clear()
                 st.rerun()
         return user
@@ -76,16 +61,16 @@ def login_gate() -> User:
     except MatcherError as exc:
         st.error(str(exc))
         st.stop()
-    with st.form("login_form"):
-        username = st.text_input("用户名", key="login_user")
-        password = st.text_input("密码", type="password", key="login_password")
+    with st.form(state.LOGIN_FORM):
+        username = st.text_input("用户名", key=state.LOGIN_USER)
+        password = st.text_input("密码", type="password", key=state.LOGIN_PASSWORD)
         submitted = st.form_submit_button("登录", type="primary")
     if submitted:
         user = authenticate(username, password, users)
         if user is None:
             st.error("用户名或密码错误")
         else:
-            st.session_state["user"] = user
+            state.sign_in(user)
             st.rerun()
     st.stop()
     raise AssertionError("unreachable")  # st.stop() ends the run

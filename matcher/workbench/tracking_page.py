@@ -9,6 +9,7 @@ import streamlit as st
 
 from matcher.auth import User
 from matcher.tracking import REASONS, STATUSES, ConcurrentEditError, Item, TrackingError, TrackingStore, allowed_next
+from matcher.workbench import state
 from matcher.workbench.frames import local_time, shortlist_frame
 from matcher.workbench.resources import get_store
 from matcher.workbench.session import download_buttons, flash, keep, page, require_user, tracking_store
@@ -22,10 +23,10 @@ def tracking_page() -> None:
     st.title("推送跟踪")
     items = store.items()
     st.sidebar.header("筛选推送清单")
-    statuses = st.sidebar.multiselect("状态", list(STATUSES), key=keep("t_status", []), placeholder="全部")
+    statuses = st.sidebar.multiselect("状态", list(STATUSES), key=keep(state.TRACK_STATUS, []), placeholder="全部")
     owners = sorted({i.owner for i in items if i.owner})
-    chosen_owners = st.sidebar.multiselect("负责人", owners, key="t_owner", placeholder="全部") if owners else []
-    needle = st.sidebar.text_input("关键字（专利/企业名称或编号）", key=keep("t_search", "")).strip().lower()
+    chosen_owners = st.sidebar.multiselect("负责人", owners, key=state.TRACK_OWNER, placeholder="全部") if owners else []
+    needle = st.sidebar.text_input("关键字（专利/企业名称或编号）", key=keep(state.TRACK_SEARCH, "")).strip().lower()
     shown = [
         i for i in items
         if (not statuses or i.status in statuses) and (not chosen_owners or i.owner in chosen_owners)
@@ -37,22 +38,22 @@ def tracking_page() -> None:
         return
     frame = shortlist_frame(shown)
     st.dataframe(frame, hide_index=True, width="stretch")
-    download_buttons(frame, "推送清单", "shortlist_export")
+    download_buttons(frame, "推送清单", state.SHORTLIST_EXPORT)
     if not shown:
         st.warning("没有符合筛选条件的记录：请放宽侧栏中的状态、负责人或关键字。")
         return
     by_id = {i.id: i for i in shown}
-    keep("t_item")
-    if st.session_state["t_item"] not in by_id:
-        st.session_state["t_item"] = next(iter(by_id))
-    chosen = st.selectbox("选择记录查看与编辑", list(by_id), key="t_item",
+    keep(state.TRACK_ITEM)
+    if st.session_state[state.TRACK_ITEM] not in by_id:
+        st.session_state[state.TRACK_ITEM] = next(iter(by_id))
+    chosen = st.selectbox("选择记录查看与编辑", list(by_id), key=state.TRACK_ITEM,
                           format_func=lambda i: f"#{i} {by_id[i].patent_title} ↔ {by_id[i].enterprise_name}［{by_id[i].status}］")
     if chosen is not None:
         item_editor(store, user, chosen)
 
 
 def _reload(item_id: int) -> None:
-    st.session_state.setdefault("loaded_items", {})[item_id] = get_store().get(item_id)
+    state.loaded_items()[item_id] = get_store().get(item_id)
 
 
 def item_editor(store: TrackingStore, user: User, item_id: int) -> None:
@@ -61,33 +62,33 @@ def item_editor(store: TrackingStore, user: User, item_id: int) -> None:
     The form is filled from the version the officer loaded (kept in the session); saving names that
     version, so a change made meanwhile by someone else is never overwritten.
     """
-    loaded: dict[int, Item] = st.session_state.setdefault("loaded_items", {})
+    loaded: dict[int, Item] = state.loaded_items()
     fresh = store.get(item_id)
     snap = loaded.setdefault(item_id, fresh)
     st.subheader(f"记录 #{snap.id}：{snap.patent_title} ↔ {snap.enterprise_name}")
     if fresh.version != snap.version:
         st.warning(f"此记录已被 {fresh.updated_by} 于 {local_time(fresh.updated_at)} 修改为第 {fresh.version} 版"
                    f"（您正在看第 {snap.version} 版）。请点击「重新加载」查看最新内容。")
-    st.button("重新加载", key=f"reload_{item_id}", on_click=_reload, args=(item_id,))
+    st.button("重新加载", key=state.reload_item(item_id), on_click=_reload, args=(item_id,))
     st.markdown(
         f"专利 `{snap.patent_id}` · 企业/需求 `{snap.enterprise_id}` · 行业：{snap.industry or '未标注'} · "
         f"匹配分：{'' if snap.score is None else f'{snap.score:.2f}'} · 当前状态：**{snap.status}**"
         + (f"（原因：{snap.reason}）" if snap.reason else "") + f" · 版本：{snap.version}"
     )
     if user.can_edit:
-        tag = f"{snap.id}_{snap.version}"
+        tag = state.item_tag(snap.id, snap.version)
         options = [snap.status, *allowed_next(snap.status)]
-        with st.form(f"edit_{tag}"):
+        with st.form(state.edit_form(tag)):
             c1, c2 = st.columns(2)
-            status = c1.selectbox("状态", options, key=f"e_status_{tag}",
+            status = c1.selectbox("状态", options, key=state.edit_field("status", tag),
                                   help="流程：待推送 → 已推送 → 已回复 → 洽谈中 → 已许可 / 已转让；任一开放阶段可标记已拒绝")
             reasons = ["", *REASONS]
             reason = c2.selectbox("拒绝原因（仅「已拒绝」时必填）", reasons, index=reasons.index(snap.reason or ""),
-                                  key=f"e_reason_{tag}", format_func=lambda r: r or "—")
+                                  key=state.edit_field("reason", tag), format_func=lambda r: r or "—")
             c3, c4 = st.columns(2)
-            owner = c3.text_input("负责人", value=snap.owner, key=f"e_owner_{tag}")
-            next_action = c4.date_input("下次跟进日期", value=snap.next_action, key=f"e_next_{tag}", format="YYYY-MM-DD")
-            note = st.text_area("备注", value=snap.note, key=f"e_note_{tag}")
+            owner = c3.text_input("负责人", value=snap.owner, key=state.edit_field("owner", tag))
+            next_action = c4.date_input("下次跟进日期", value=snap.next_action, key=state.edit_field("next", tag), format="YYYY-MM-DD")
+            note = st.text_area("备注", value=snap.note, key=state.edit_field("note", tag))
             submitted = st.form_submit_button("保存修改", type="primary")
         if submitted:
             try:

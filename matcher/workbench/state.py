@@ -1,0 +1,164 @@
+"""The workbench's Streamlit session state in one place: every key a page stores or names a widget with, and the
+typed helpers that read and write the session's own values.
+
+Widget keys are session-state keys in Streamlit, so they are named here too; keys that depend on a record (a match
+card, a tracking item) are made by the functions below. Pages never spell a key themselves.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from matcher.schema import Kind
+
+if TYPE_CHECKING:
+    from matcher.auth import User
+    from matcher.tracking import Item
+
+# ------------------------------------------------------------------ login and messages (every page)
+USER = "user"  # the signed-in matcher.auth.User
+FLASH = "_flash"  # messages queued by button callbacks for the next run
+KEPT = "_kept"  # values of the widgets that `keep` carries across page switches
+LOGIN_FORM = "login_form"
+LOGIN_USER = "login_user"
+LOGIN_PASSWORD = "login_password"
+LOGOUT = "logout"
+
+# ------------------------------------------------------------------ 匹配浏览 (browse)
+MODE = "mode"  # matching direction radio: "enterprise", "patent" or "text"
+FREE_TEXT_FORM = "free_text_form"
+FREE_TEXT_INPUT = "free_text_input"  # the text area
+FREE_TEXT = "free_text"  # the text last submitted
+SEARCH_MEMO = "_search_memo"  # search arguments -> result, so reruns after a click do not search again
+MIN_SCORE = "f_min_score"
+HIDE_CONTACTED = "f_hide_contacted"
+RESULT_COUNT = "f_k"
+BROWSE_EXPORT = "browse_export"  # download buttons (suffixed _csv / _xlsx)
+
+# ------------------------------------------------------------------ 夜间清单 (nightly lists)
+BATCH_DIRECTION = "b_direction"
+BATCH_SEARCH = "b_search"
+BATCH_MAX_RANK = "b_max_rank"
+BATCH_INDUSTRY = "b_industry"
+BATCH_APPLICANT_TYPE = "b_applicant_type"
+BATCH_REGION = "b_region"
+BATCH_HIDE_TRACKED = "b_hide_tracked"
+BATCH_PICKED = "b_pick"  # the pairs chosen for the shortlist
+BATCH_ADD = "b_add"
+BATCH_EXPORT = "batch_export"
+CHART_MOST_LISTED = "chart_most_listed"
+
+# ------------------------------------------------------------------ 推送跟踪 (tracking)
+TRACK_STATUS = "t_status"
+TRACK_OWNER = "t_owner"
+TRACK_SEARCH = "t_search"
+TRACK_ITEM = "t_item"  # the item shown in the editor
+LOADED_ITEMS = "loaded_items"  # item id -> the version the officer loaded (the edit form names it on save)
+SHORTLIST_EXPORT = "shortlist_export"
+
+# ------------------------------------------------------------------ 总览 (overview)
+OVERVIEW_K = "o_k"
+CHART_INDUSTRY = "chart_industry"
+CHART_SCORES = "chart_scores"
+CHART_FUNNEL = "chart_funnel"
+CHART_STATUS_INDUSTRY = "chart_status_industry"
+CHART_REPLY = "chart_reply"
+
+
+def filter_key(target: Kind, column: str) -> str:
+    """The browse page's sidebar filter of one column of the ranked side (e.g. "f_p_industry")."""
+    return f"f_{'p' if Kind(target) == Kind.PATENT else 'e'}_{column}"
+
+
+def record_search(kind: Kind) -> str:
+    """The name search box of one side's record picker."""
+    return f"q_{Kind(kind).value}_search"
+
+
+def record_pick(kind: Kind) -> str:
+    """The record picker of one side."""
+    return f"q_{Kind(kind).value}"
+
+
+def pair_tag(patent_id: str, enterprise_id: str) -> str:
+    """The part of a match card's keys that names its pair."""
+    return f"{patent_id}_{enterprise_id}"
+
+
+def card(patent_id: str, enterprise_id: str) -> str:
+    """The container of one match card."""
+    return f"card_{pair_tag(patent_id, enterprise_id)}"
+
+
+def add_pair(tag: str) -> str:
+    """A match card's 加入推送清单 button (`tag`: `pair_tag`)."""
+    return f"add_{tag}"
+
+
+def move_item(tag: str, status: str) -> str:
+    """A match card's button that moves its tracked pair to `status` (`tag`: `pair_tag`)."""
+    return f"move_{tag}_{status}"
+
+
+def reload_item(item_id: int) -> str:
+    """The tracking editor's 重新加载 button."""
+    return f"reload_{item_id}"
+
+
+def item_tag(item_id: int, version: int) -> str:
+    """The part of the tracking editor's keys that names the item version it edits."""
+    return f"{item_id}_{version}"
+
+
+def edit_form(tag: str) -> str:
+    """The tracking editor's form (`tag`: `item_tag`)."""
+    return f"edit_{tag}"
+
+
+def edit_field(field: str, tag: str) -> str:
+    """One input of the tracking editor: field "status", "reason", "owner", "next" or "note" (`tag`: `item_tag`)."""
+    return f"e_{field}_{tag}"
+
+
+# ------------------------------------------------------------------ typed access to the session's own values
+def current_user() -> User | None:
+    """The signed-in officer of this browser session, or None."""
+    return st.session_state.get(USER)
+
+
+def sign_in(user: User) -> None:
+    st.session_state[USER] = user
+
+
+def flash(level: str, message: str) -> None:
+    """Queue a message for the next run of the page (used by button callbacks)."""
+    st.session_state.setdefault(FLASH, []).append((level, message))
+
+
+def take_flashes() -> list[tuple[str, str]]:
+    """The queued messages (level, text), removed from the session."""
+    return st.session_state.pop(FLASH, [])
+
+
+def keep(key: str, default=None) -> str:
+    """Make a widget keep its value across page switches (Streamlit drops the state of unrendered widgets).
+
+    Call before creating the widget with this key and without a default value argument.
+    """
+    kept: dict = st.session_state.setdefault(KEPT, {})
+    if key not in st.session_state:
+        st.session_state[key] = kept.get(key, default)
+    kept[key] = st.session_state[key]
+    return key
+
+
+def search_memo() -> dict:
+    """The browse page's search memo (search arguments -> result)."""
+    return st.session_state.setdefault(SEARCH_MEMO, {})
+
+
+def loaded_items() -> dict[int, Item]:
+    """Tracking item id -> the version the officer loaded into the editor."""
+    return st.session_state.setdefault(LOADED_ITEMS, {})
