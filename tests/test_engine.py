@@ -204,11 +204,11 @@ def test_enterprise_upsert_and_delete_keep_items_consistent(matcher):
 
 
 def test_encoder_ensemble_builds_searches_and_reloads(demo_index, config, demo_patents, demo_enterprises, tmp_path):
-    # Two USE variants stand in for "USE-m3 + a trained model": the spec, per-part caching, the wider
-    # index and the manifest check are the same.
+    # USE-m3 twice, weighted 1 and 0.5, stands in for "USE-m3 + a trained model": the spec, per-part
+    # caching, the wider index and the manifest check are the same.
     from matcher.encode import CachedEncoder, EnsembleEncoder
 
-    spec = "use-m3+use-m3-denoise*0.5"
+    spec = "use-m3+use-m3*0.5"
     ensemble_config = config.model_copy(update={"encoder": spec})
     built = Matcher(ensemble_config)
     assert isinstance(built.encoder, EnsembleEncoder)
@@ -226,7 +226,7 @@ def test_encoder_ensemble_builds_searches_and_reloads(demo_index, config, demo_p
     assert res.matches[0].target_id == "DEMO-P-049"
     assert -1.0 <= res.matches[0].components["dense"] <= 1.0
     assert res.matches[0].explanation.closest_sentence
-    with pytest.raises(IndexMismatchError, match="use-m3-denoise"):
+    with pytest.raises(IndexMismatchError, match=r"use-m3\*0\.5"):
         Matcher.load(path, config)  # an index built by the ensemble refuses the plain encoder
 
 

@@ -22,7 +22,7 @@ from matcher.engine import Matcher
 from matcher.tracking import TrackingStore, database_url
 
 DEFAULT_INDEX_DIR = PROJECT_ROOT / "artifacts" / "index"
-_USE_DIMS = {"use-m3": 512, "use-m3-denoise": 512}
+_USE_DIMS = {"use-m3": 512}
 
 
 def index_dir() -> Path:
@@ -34,7 +34,7 @@ class LazyEncoder:
     """The USE-m3 encoder, loaded on first use (thread-safe); model_id and dim are known without loading.
 
     Args:
-        spec: "use-m3" or "use-m3-denoise".
+        spec: "use-m3".
     """
 
     def __init__(self, spec: str) -> None:
