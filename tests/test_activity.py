@@ -19,9 +19,9 @@ from matcher.rank.activity import ActivityModel, fold_of, profile_parts
 from matcher.rank.fusion import ReciprocalRankFusion, WeightedSum
 from matcher.rank.scorers import PriorScorer
 from matcher.schema import Kind
-from matcher.training.activity import index_labels, shared_labels, train_activity
+from matcher.training.activity import index_labels, train_activity
 from matcher.workbench.frames import activity_line
-from pipelines.cli import app
+from pipelines.main import app
 
 RUNNER = CliRunner()
 
@@ -196,7 +196,7 @@ def test_fusion_reads_nan_as_no_evidence():
 
 
 def test_engine_ranks_enterprises_with_the_activity_percentile(matcher, activity_dir):
-    assert len(matcher.activity) == 0  # no model configured: no signal, no component
+    assert len(matcher.signals.activity) == 0  # no model configured: no signal, no component
     query = matcher.query_for(Kind.PATENT, "DEMO-P-028")
     plain = matcher.search(query, Kind.ENTERPRISE, k=3)[0]
     assert "activity" not in plain.matches[0].components
@@ -205,8 +205,8 @@ def test_engine_ranks_enterprises_with_the_activity_percentile(matcher, activity
     records = matcher.collection(Kind.ENTERPRISE).records
     expected = ActivityModel.load(activity_dir).percentiles(records["name"].tolist(), records["text"].tolist(),
                                                             records["capital"].tolist())
-    assert np.allclose(matcher.activity[records.index.to_numpy()], expected, equal_nan=True)
-    res = matcher.search(query, Kind.ENTERPRISE, k=None)[0]
+    assert np.allclose(matcher.signals.activity[records.index.to_numpy()], expected, equal_nan=True)
+    res = matcher.search(query, Kind.ENTERPRISE, k=len(records))[0]  # the whole list
     by_id = {m.target_id: m for m in res.matches}
     row_of = dict(zip(records["id"], expected))
     assert all(m.components["activity"] == pytest.approx(row_of[i], nan_ok=True) for i, m in by_id.items())
@@ -227,12 +227,17 @@ def test_engine_ranks_enterprises_with_the_activity_percentile(matcher, activity
     # deleting an enterprise recomputes the percentiles over the rest; its row is never proposed again
     gone = res.matches[0].target_id
     matcher.delete(Kind.ENTERPRISE, [gone])
-    after = matcher.search(query, Kind.ENTERPRISE, k=None)[0]
+    after = matcher.search(query, Kind.ENTERPRISE, k=len(records))[0]
     assert gone not in [m.target_id for m in after.matches] and len(after.matches) == len(records) - 1
 
 
+@pytest.mark.shared
 @pytest.mark.skipif(not (SHARED / "data" / "registry").is_dir(), reason="needs ../shared")
 def test_shared_labels_hold_out_every_other_filer(tmp_path):
+    from dataclasses import replace
+
+    from matcher.lab.activity import shared_labels, train_activity
+
     labels = shared_labels(SHARED, holdout_fold=0)
     dev_all = shared_labels(SHARED)
     assert dev_all.positives == 118 and len(dev_all.labels) == 20_231 - len(dev_all.held_out["other_filers"])
@@ -246,7 +251,7 @@ def test_shared_labels_hold_out_every_other_filer(tmp_path):
     assert model.card["cross_validated_auc"] > 0.6
     # the registry's registered capital is read for most companies; without it the model sees name and scope only
     assert len(labels.capitals) == len(labels.names) and model.card["with_capital"] > 0.8 * len(labels.names)
-    text_only = train_activity(tmp_path / "t", labels, shared_dir=SHARED, capital=False)
+    text_only = train_activity(tmp_path / "t", replace(labels, capitals=None), shared_dir=SHARED)
     assert text_only.card["with_capital"] == 0
     assert text_only.card["held_out_auc"]["other_filers"] < auc["other_filers"]  # the capital is a cue on unseen filers
 
@@ -297,14 +302,14 @@ def test_evaluation_reads_the_registered_capital_from_the_registry(tmp_path):
     config = tmp_path / "prior.json"
     config.write_text(json.dumps({"activity_model": str(model_dir), "fusion": {"patent->enterprise": {
         "weights": {"bm25": 0.01, "activity": 10.0}}}}), encoding="utf-8")
-    result = RUNNER.invoke(app, ["evaluate", str(bench), "--config", str(config), "--enterprise-attributes", str(registry_file)])
+    result = RUNNER.invoke(app, ["lab", "evaluate", str(bench), "--config", str(config), "--enterprise-attributes", str(registry_file)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout.strip().splitlines()[-1])["p2c-mini"]["mrr@10"] == 1.0
     assert "registered capital and region from the 2 records of" in " ".join(result.stderr.split())
     swapped = tmp_path / "swapped.csv"
     pd.DataFrame({"统一社会信用代码": ["X1", "X2"], "企业名称": ["甲电机有限公司", "乙电机有限公司"], "经营范围": ["电机"] * 2,
                   "注册资金": ["30000(万元人民币)", "20万人民币"]}).to_csv(swapped, index=False)
-    result = RUNNER.invoke(app, ["evaluate", str(bench), "--config", str(config), "--enterprise-attributes", str(swapped)])
+    result = RUNNER.invoke(app, ["lab", "evaluate", str(bench), "--config", str(config), "--enterprise-attributes", str(swapped)])
     assert json.loads(result.stdout.strip().splitlines()[-1])["p2c-mini"]["mrr@10"] == 0.5  # the capital decides
-    result = RUNNER.invoke(app, ["evaluate", str(bench), "--config", str(config), "--enterprise-attributes", "none"])
+    result = RUNNER.invoke(app, ["lab", "evaluate", str(bench), "--config", str(config), "--enterprise-attributes", "none"])
     assert result.exit_code == 0 and "registered capital" not in result.stderr

@@ -1,6 +1,7 @@
-"""The `matcher` command line (pipelines.cli.app) in-process with typer's CliRunner and the real USE-m3 encoder:
-build from CSV / GBK CSV / XLSX, search in every direction with filters and JSON output, clear exit-2 errors on
-bad input, upsert / delete, and evaluate on a tiny BEIR benchmark."""
+"""The `matcher` command line (pipelines.main.app: the product's commands and the `matcher lab` group) in-process with
+typer's CliRunner and the real USE-m3 encoder: build from CSV / GBK CSV / XLSX, search in every direction with filters
+and JSON output, clear exit-2 errors on bad input, upsert / delete, and `matcher lab evaluate` / `compare` on a tiny
+BEIR benchmark."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 from matcher.engine import Matcher
 from matcher.lab.evaluate import mirror_records
 from matcher.schema import Kind
-from pipelines.cli import app
+from pipelines.main import app
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "data" / "demo"
@@ -267,7 +268,7 @@ def _write_beir(folder: Path) -> Path:
 
 def test_evaluate_prints_the_metrics_as_the_last_stdout_line(tmp_path):
     bench = _write_beir(tmp_path / "c2p-mini")
-    res = ok("evaluate", bench)
+    res = ok("lab", "evaluate", bench)
     last = res.stdout.strip().splitlines()[-1]
     scores = json.loads(last)
     assert list(scores) == ["c2p-mini"]
@@ -294,7 +295,7 @@ def test_evaluate_can_ask_the_queries_as_stored_records(tmp_path):
         "dense": 0.25, "bm25": 0.25, "items": 0.5, "portfolio": 1.0}}}}), encoding="utf-8")
 
     def metrics(*args):
-        res = ok("evaluate", bench, *args)
+        res = ok("lab", "evaluate", bench, *args)
         return json.loads(res.stdout.strip().splitlines()[-1])["c2p-mini"], res.stderr
 
     free, note = metrics("--query-records", "none")
@@ -306,7 +307,7 @@ def test_evaluate_can_ask_the_queries_as_stored_records(tmp_path):
     assert stored["recall@100"] == 1.0 and stored["ndcg@10"] > 0.5, stored
     assert metrics("--query-records", str(mirror))[0] == stored
     kw = _write_beir(tmp_path / "kw2p-mini")
-    assert_one_line_error(run("evaluate", kw, "--query-records", mirror, columns=80), "query records", "c2p, p2c")
+    assert_one_line_error(run("lab", "evaluate", kw, "--query-records", mirror, columns=80), "query records", "c2p, p2c")
     assert mirror_records(bench) == mirror and mirror_records(mirror.parent) == bench / "corpus.jsonl"
     assert mirror_records(kw) is None and mirror_records(tmp_path / "c2p-other") is None
 
@@ -320,14 +321,14 @@ def test_evaluate_writes_rankings_that_compare_tests_for_significance(tmp_path):
     bm25_only.write_text(json.dumps({"fusion": {"enterprise->patent": {"weights": {"bm25": 1.0}}}}), encoding="utf-8")
     printed = {}
     for name, args in (("full", ()), ("bm25", ("--config", bm25_only))):
-        res = ok("evaluate", bench, "--runs", tmp_path / name, *args)
+        res = ok("lab", "evaluate", bench, "--runs", tmp_path / name, *args)
         printed[name] = json.loads(res.stdout.strip().splitlines()[-1])["c2p-mini"]
         assert f"ranking written to {tmp_path / name / 'c2p-mini.trec'}" in " ".join(res.stderr.split())
         ranking = read_run(tmp_path / name / "c2p-mini.trec")
         assert {m: round(v, 4) for m, v in score_run(ranking, load_beir(bench).qrels).items()} == printed[name]
     assert printed["full"] != printed["bm25"]
 
-    res = ok("compare", bench, tmp_path / "bm25" / "c2p-mini.trec", tmp_path / "full" / "c2p-mini.trec",
+    res = ok("lab", "compare", bench, tmp_path / "bm25" / "c2p-mini.trec", tmp_path / "full" / "c2p-mini.trec",
              "--resamples", 500)
     rows = json.loads(res.stdout.strip().splitlines()[-1])
     assert set(rows) == {"ndcg@10", "recall@10", "recall@100", "mrr@10"}
@@ -339,7 +340,7 @@ def test_evaluate_writes_rankings_that_compare_tests_for_significance(tmp_path):
     assert "95 % CI" in res.stdout and "wins / ties / losses" in res.stdout
 
     # the same comparison within the groups of queries by how many patents they judge relevant
-    res = ok("compare", bench, tmp_path / "bm25" / "c2p-mini.trec", tmp_path / "full" / "c2p-mini.trec",
+    res = ok("lab", "compare", bench, tmp_path / "bm25" / "c2p-mini.trec", tmp_path / "full" / "c2p-mini.trec",
              "--resamples", 500, "--by-judged")
     groups = json.loads(res.stdout.strip().splitlines()[-1])
     sizes = {len(ps) for ps in INTENDED.values()}
@@ -354,7 +355,7 @@ def test_evaluate_writes_rankings_that_compare_tests_for_significance(tmp_path):
     qrels_lines = (bench / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()
     keep = [qrels_lines[0]] + [ln for ln in qrels_lines[1:] if len(INTENDED[ln.split("\t")[0]]) == 1]
     (singles / "qrels" / "test.tsv").write_text("\n".join(keep) + "\n", encoding="utf-8")
-    res = ok("compare-sets", bench, tmp_path / "full" / "c2p-mini.trec", singles, tmp_path / "full" / "c2p-mini.trec",
+    res = ok("lab", "compare-sets", bench, tmp_path / "full" / "c2p-mini.trec", singles, tmp_path / "full" / "c2p-mini.trec",
              "--resamples", 500, "--by-judged")
     sets = json.loads(res.stdout.strip().splitlines()[-1])
     assert list(sets) == ["all", "1"]  # the singles have no 2-3 group to compare
@@ -366,24 +367,41 @@ def test_evaluate_writes_rankings_that_compare_tests_for_significance(tmp_path):
 
     # a paired test pooled over two benchmarks' queries: both sets' queries count, each ranked by its own runs
     full, bm25 = tmp_path / "full" / "c2p-mini.trec", tmp_path / "bm25" / "c2p-mini.trec"
-    res = ok("compare", bench, bm25, full, singles, bm25, full, "--resamples", 500)
+    res = ok("lab", "compare", bench, bm25, full, singles, bm25, full, "--resamples", 500)
     pooled = json.loads(res.stdout.strip().splitlines()[-1])["ndcg@10"]
-    singles_only = json.loads(ok("compare", singles, bm25, full, "--resamples", 500).stdout.strip().splitlines()[-1])["ndcg@10"]
+    singles_only = json.loads(ok("lab", "compare", singles, bm25, full, "--resamples", 500).stdout.strip().splitlines()[-1])["ndcg@10"]
     assert pooled["queries"] == len(INTENDED) + singles_only["queries"] == 2 * len(INTENDED) - 1
     assert pooled["wins"] == ndcg["wins"] + singles_only["wins"] and pooled["losses"] == ndcg["losses"] + singles_only["losses"]
     assert pooled["delta"] == pytest.approx((ndcg["delta"] * len(INTENDED) + singles_only["delta"] * singles_only["queries"])
                                             / pooled["queries"], abs=2e-4)
     assert "c2p-mini + c2p-singles" in " ".join(res.stdout.split())
-    assert_one_line_error(run("compare", bench, bm25, columns=80), "2 paths given", "BENCH BASE NEW")
+    assert_one_line_error(run("lab", "compare", bench, bm25, columns=80), "2 paths given", "BENCH BASE NEW")
 
     broken = tmp_path / "broken.trec"
     broken.write_text("D001 Q0 P001 1 0.5\n", encoding="utf-8")
-    assert_one_line_error(run("compare", bench, broken, tmp_path / "full" / "c2p-mini.trec", columns=80),
+    assert_one_line_error(run("lab", "compare", bench, broken, tmp_path / "full" / "c2p-mini.trec", columns=80),
                           "broken.trec", "line 1 has 5 fields")
-    assert_one_line_error(run("compare-sets", bench, broken, singles, tmp_path / "full" / "c2p-mini.trec", columns=80),
+    assert_one_line_error(run("lab", "compare-sets", bench, broken, singles, tmp_path / "full" / "c2p-mini.trec", columns=80),
                           "broken.trec", "line 1 has 5 fields")
 
 
 def test_evaluate_refuses_a_folder_whose_name_has_no_direction(tmp_path):
     bench = _write_beir(tmp_path / "weird")
-    assert_one_line_error(run("evaluate", bench, columns=80), "'weird'", "<query>2<corpus>", "--query-side")
+    assert_one_line_error(run("lab", "evaluate", bench, columns=80), "'weird'", "<query>2<corpus>", "--query-side")
+
+
+def test_the_product_commands_and_the_lab_group_are_apart():
+    """`matcher` lists the product's commands and the `lab` group; the research commands live only under `matcher lab`,
+    and `matcher train` / `train-activity` train on a built index only."""
+    top = ok("--help").stdout
+    for command in ("build", "upsert", "delete", "search", "match", "train", "train-activity", "lab"):
+        assert command in top
+    lab = ok("lab", "--help").stdout
+    for command in ("evaluate", "compare", "compare-sets", "held-out", "train", "train-activity", "tune-fusion",
+                    "bench-portfolio", "bench-exposure"):
+        assert command in lab
+    for command in ("evaluate", "compare", "compare-sets", "held-out", "tune-fusion"):
+        assert run(command, "--help").exit_code != 0, command
+    assert "--from-index" in ok("train", "--help").stdout and "--cross-validate" not in ok("train", "--help").stdout
+    assert "--cross-validate" in ok("lab", "train", "--help").stdout
+    assert "--no-capital" not in ok("lab", "train-activity", "--help").stdout

@@ -257,7 +257,7 @@ def test_the_cli_caps_one_direction_and_says_when_the_cap_is_too_tight(demo_inde
 
 
 def test_the_exposure_benchmark_prints_each_cap(demo_index):
-    from pipelines.bench_exposure import app as bench_app
+    from pipelines.lab.bench_exposure import app as bench_app
 
     res = CliRunner().invoke(bench_app, ["--index-dir", str(demo_index), "--k", "5", "--depth", "20", "--caps", "0,3"],
                              env={"COLUMNS": "250"})

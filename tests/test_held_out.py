@@ -1,4 +1,4 @@
-"""The held-out benchmark sets (matcher.lab.held_out, `matcher held-out`): what they ask, of whom, that nothing in them
+"""The held-out benchmark sets (matcher.lab.held_out, `matcher lab held-out`): what they ask, of whom, that nothing in them
 is trained on, and that a failed build leaves the last good sets in place."""
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from matcher.lab.evaluate import load_beir, mirror_records, sides
 from matcher.lab.held_out import HELD_OUT_SETS, build_held_out
 from matcher.schema import Kind
 from matcher.text.normalize import company_key
-from matcher.training.pairs import dev_companies, training_exclusions
+from matcher.lab.folds import dev_companies, training_exclusions
+from conftest import SHARED
 from mini_shared import mini_shared
-from pipelines.cli import app
+from pipelines.main import app
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
 
 
 @pytest.fixture()
@@ -58,11 +57,11 @@ def test_a_failed_build_names_the_file_and_keeps_the_last_sets(shared, tmp_path)
 
 def test_cli_builds_the_sets_and_fails_in_one_line(shared, tmp_path):
     runner = CliRunner()
-    result = runner.invoke(app, ["held-out", "--out", str(tmp_path / "ho"), "--shared-dir", str(shared)])
+    result = runner.invoke(app, ["lab", "held-out", "--out", str(tmp_path / "ho"), "--shared-dir", str(shared)])
     assert result.exit_code == 0, result.output
     assert "p2c-other" in result.stdout and "c2p-other" in result.stdout
     assert load_beir(tmp_path / "ho" / "c2p-other").qrels == {"C3": {"P3": 1}}
-    bad = runner.invoke(app, ["held-out", "--out", str(tmp_path / "ho2"), "--shared-dir", str(tmp_path / "nowhere")])
+    bad = runner.invoke(app, ["lab", "held-out", "--out", str(tmp_path / "ho2"), "--shared-dir", str(tmp_path / "nowhere")])
     assert bad.exit_code == 2
     assert "p2c-dev" in bad.output and "--shared-dir" in bad.output
 

@@ -1,5 +1,6 @@
-"""Training the static encoder: a tiny run on the demo corpus loads in the engine, is reproducible, and the pair
-builder trains only on the dev companies' labels (and can hold a fold of them out)."""
+"""Training the static encoder: a tiny run on the demo corpus loads in the engine, is reproducible, `matcher train
+--from-index` trains on an index's records; the lab's shared-data pair builder trains only on the dev companies'
+labels (and can hold a fold of them out), and `matcher lab train` cross-validates over those folds."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matcher.training.pairs import BenchmarkExclusions, benchmark_exclusions, corpus_pairs, scope_items, summarize
+from conftest import SHARED
+from matcher.lab.folds import BenchmarkExclusions, benchmark_exclusions
+from matcher.training.pairs import corpus_pairs, scope_items, summarize
 from matcher.training.train import TrainConfig, train_encoder
 from mini_shared import mini_shared, write_bench
 
@@ -134,7 +137,9 @@ def test_pair_builder_excludes_benchmark_companies(tmp_path):
 
 
 def test_company_links_come_from_dev_companies_only(tmp_path):
-    from matcher.training.pairs import company_fold, company_key, fold_query_ids, shared_pairs, training_exclusions
+    from matcher.lab.folds import company_fold, fold_query_ids, training_exclusions
+    from matcher.lab.training import shared_pairs
+    from matcher.text.normalize import company_key
 
     shared = mini_shared(tmp_path / "shared")
     dev = ["甲材料科技有限公司", "乙电池（深圳）有限公司", "丙机械有限公司"]
@@ -166,8 +171,8 @@ def test_company_links_come_from_dev_companies_only(tmp_path):
 
 def test_holdout_benchmarks_keep_only_the_fold_queries(tmp_path):
     from matcher.lab.evaluate import load_beir
-    from matcher.training.pairs import company_fold, fold_query_ids
-    from matcher.training.train import holdout_benchmarks
+    from matcher.lab.folds import company_fold, fold_query_ids
+    from matcher.lab.training import holdout_benchmarks
 
     shared = mini_shared(tmp_path / "shared")
     fold = company_fold("甲材料科技有限公司", 2)
@@ -183,7 +188,7 @@ def test_holdout_benchmarks_keep_only_the_fold_queries(tmp_path):
 
 
 def test_cross_validation_scores_each_fold_on_unseen_companies(tmp_path):
-    from matcher.training.train import cross_validate
+    from matcher.lab.training import cross_validate
 
     shared = mini_shared(tmp_path / "shared")
     out = tmp_path / "cv"
@@ -252,11 +257,14 @@ def test_cross_validation_scores_each_fold_on_unseen_companies(tmp_path):
     assert fold["engine"] == pytest.approx(direct)
 
 
-@pytest.mark.skipif(not (ROOT.parent / "shared" / "benchmarks" / "c2p-dev").is_dir(), reason="shared data not present")
+@pytest.mark.shared
+@pytest.mark.skipif(not (SHARED / "benchmarks" / "c2p-dev").is_dir(), reason="shared data not present")
 def test_shared_pairs_hold_out_labelled_companies():
-    from matcher.training.pairs import company_key, shared_pairs, training_exclusions
+    from matcher.lab.folds import training_exclusions
+    from matcher.lab.training import shared_pairs
+    from matcher.text.normalize import company_key
 
-    shared = ROOT.parent / "shared"
+    shared = SHARED
     for fold in (None, 0):
         excl = training_exclusions(shared, holdout_fold=fold)
         assert len(excl.companies) >= 100
@@ -283,6 +291,7 @@ def test_train_from_a_built_index_on_the_users_own_corpus(tmp_path, demo_index):
     from matcher.index.collection import Collection
     from matcher.training.pairs import index_pairs
     from pipelines.cli import app
+    from pipelines.main import app as main_app
 
     patents = Collection.read_records(demo_index / "patent")
     enterprises = Collection.read_records(demo_index / "enterprise")
@@ -294,9 +303,8 @@ def test_train_from_a_built_index_on_the_users_own_corpus(tmp_path, demo_index):
     assert held == [("固驰汽车零部件有限公司", "一种汽车线束连接器防水密封结构"), ("睿驱电子科技有限公司", "一种新能源汽车电机控制器散热结构")]
 
     out = tmp_path / "own"
-    result = CliRunner().invoke(app, ["train", "--out", str(out), "--from-index", str(demo_index), "--shared-dir",
-                                      str(tmp_path / "no-shared"), "--epochs", "1", "--dim", "32", "--vocab-size",
-                                      "600", "--batch-size", "16"])
+    result = CliRunner().invoke(app, ["train", "--out", str(out), "--from-index", str(demo_index), "--epochs", "1",
+                                      "--dim", "32", "--vocab-size", "600", "--batch-size", "16"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["pairs"] == counts
@@ -306,5 +314,11 @@ def test_train_from_a_built_index_on_the_users_own_corpus(tmp_path, demo_index):
 
     missing = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "x"), "--from-index", str(tmp_path / "none")])
     assert missing.exit_code != 0 and "no built index" in missing.output
+    # the product trains on an index only: the shared data and the cross-validation are `matcher lab train`
+    no_index = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "z")])
+    assert no_index.exit_code != 0 and "--from-index" in no_index.output
     both = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "y"), "--from-index", str(demo_index), "--cross-validate"])
     assert both.exit_code != 0 and "--cross-validate" in both.output
+    lab = CliRunner().invoke(main_app, ["lab", "train", "--out", str(tmp_path / "y"), "--from-index", str(demo_index),
+                                        "--cross-validate"])
+    assert lab.exit_code != 0 and "--cross-validate" in lab.output and "Missing option" not in lab.output

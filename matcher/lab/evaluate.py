@@ -292,7 +292,7 @@ def score_run(run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str,
 def write_run(path: str | Path, run: Mapping[str, Sequence[tuple[str, float]]], tag: str = "matcher") -> Path:
     """Write a ranking as a TREC run file ("qid Q0 docid rank score tag" per line), atomically.
 
-    The standard format of trec_eval, pytrec_eval and ranx, and the input of `matcher compare`.
+    The standard format of trec_eval, pytrec_eval and ranx, and the input of `matcher lab compare`.
 
     Args:
         path: the file to write.
@@ -324,7 +324,7 @@ def read_run(path: str | Path) -> dict[str, list[str]]:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError("file not found", file=str(path), hint="write run files with `matcher evaluate --runs DIR`")
+        raise InputError("file not found", file=str(path), hint="write run files with `matcher lab evaluate --runs DIR`")
     ranked: dict[str, list[tuple[int, int, str]]] = {}
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -368,7 +368,7 @@ def run_benchmark(
             indexed beside the corpus; a query whose id is among them is asked as that stored record, so the
             signals that need both sides (the "reciprocal" ranks) take part as they do in the product.
         show_progress: show progress bars.
-        run_file: also write the ranking there as a TREC run file (`write_run`), for `matcher compare`.
+        run_file: also write the ranking there as a TREC run file (`write_run`), for `matcher lab compare`.
         enterprise_attributes: enterprise records whose optional columns (registered capital, region, ...) fill
             those of the benchmark's enterprise records, matched by name (`with_attributes`).
 

@@ -4,10 +4,10 @@ The dev benchmarks (c2p-dev, p2c-dev, kw2p-dev) are where fusion weights and rec
 the same kinds of question of data that nothing was chosen or trained on:
 
 - ``p2c-other``: each shared patent filed by a registered company that no dev benchmark judges (the "other
-  filers", left out of every trained model by `matcher.training.pairs.training_exclusions`) asks for the company
+  filers", left out of every trained model by `matcher.lab.folds.training_exclusions`) asks for the company
   that filed it, among p2c-dev's 20,231 profiles.
 - ``c2p-other``: the mirror: each of those companies asks for the patents it filed, among c2p-dev's 4,097 patents.
-  Its queries are the companies' profiles as p2c-dev's corpus stores them, so `matcher evaluate` asks them as
+  Its queries are the companies' profiles as p2c-dev's corpus stores them, so `matcher lab evaluate` asks them as
   stored records (with the reciprocal signal) when p2c-other lies beside it.
 
 They are for reporting, never for choosing a setting. There is no held-out keyword set: the shared data has no
@@ -26,7 +26,7 @@ from matcher.lab.evaluate import load_beir, write_beir
 from matcher.index.atomic import atomic_dir
 from matcher.index.portfolio import applicant_keys
 from matcher.text.normalize import company_key
-from matcher.training.pairs import dev_companies
+from matcher.lab.folds import dev_companies
 
 HELD_OUT_SETS = ("p2c-other", "c2p-other")
 

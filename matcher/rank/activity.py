@@ -160,7 +160,7 @@ class _Member:
 
 def fold_of(key: str, folds: int) -> int:
     """The member that scores an enterprise: a salted hash of its company key (independent of the benchmark
-    folds of matcher.training.pairs.company_fold)."""
+    folds of matcher.lab.folds.company_fold)."""
     return zlib.crc32(f"activity:{key}".encode("utf-8")) % folds
 
 

@@ -32,7 +32,8 @@ from matcher.lab.evaluate import METRICS, Benchmark
 from matcher.index.portfolio import Portfolio, chance_similarity
 from matcher.rank.scorers import floored
 from matcher.schema import Kind, schema_for
-from matcher.training.pairs import SCOPE_PREFIX, benchmark_exclusions
+from matcher.lab.folds import benchmark_exclusions
+from matcher.text.normalize import SCOPE_PREFIX
 from matcher.text.normalize import company_key
 from matcher.lab.tuning import PORTFOLIO, CandidatePools, cross_validate_selection, default_settings, pooling_config, pools_from_results, query_table
 
@@ -47,7 +48,7 @@ def shared_frames(shared_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The bdci patents (with applicants) and the registered companies as canonical records.
 
     Company texts are written as the BEIR benchmarks write them ("经营范围：..."), so embeddings cached by
-    `matcher evaluate` are reused.
+    `matcher lab evaluate` are reused.
     """
     patents = pd.read_csv(shared_dir / "data" / "bdci_patents" / "patents.csv", dtype=str).fillna("")
     registry = pd.read_csv(shared_dir / "data" / "registry" / "companies_20k.csv", dtype=str).fillna("")

@@ -17,8 +17,8 @@ import typer
 
 from matcher.config import PROJECT_ROOT, load_config
 from matcher.engine import Matcher
-from matcher.export import DIRECTIONS
 from matcher.rank.exposure import cap_exposure
+from matcher.schema import RECORD_DIRECTIONS, Direction
 from matcher.text.normalize import is_organisation_name
 
 app = typer.Typer(add_completion=False)
@@ -48,16 +48,16 @@ def describe(lists: pd.DataFrame, names: dict[str, str], k: int, enterprises: bo
 @app.command()
 def main(
     index_dir: Annotated[Path, typer.Option("--index-dir")] = PROJECT_ROOT / "artifacts" / "index",
-    direction: Annotated[str, typer.Option("--direction", help=" or ".join(DIRECTIONS))] = "patent->enterprise",
+    direction: Annotated[str, typer.Option("--direction", help=" or ".join(RECORD_DIRECTIONS))] = Direction.PATENT_TO_ENTERPRISE.value,
     k: Annotated[int, typer.Option("--k")] = 10,
     depth: Annotated[int, typer.Option("--depth", help="candidates ranked per query")] = 100,
     caps: Annotated[str, typer.Option("--caps", help="comma-separated caps; 0 = none")] = "0,50,20,10",
     config: Annotated[Optional[Path], typer.Option("--config")] = None,
 ) -> None:
     """Rank every record of one direction once, then print the lists' concentration under each cap."""
-    if direction not in DIRECTIONS:
-        raise typer.BadParameter(f"choose one of {list(DIRECTIONS)}", param_hint="--direction")
-    source, target = DIRECTIONS[direction]
+    if direction not in RECORD_DIRECTIONS:
+        raise typer.BadParameter(f"choose one of {[d.value for d in RECORD_DIRECTIONS]}", param_hint="--direction")
+    source, target = Direction(direction).source, Direction(direction).target
     matcher = Matcher.load(index_dir, load_config(config))
     matcher.collection(source)  # a clear error when a side is not indexed
     records = matcher.collection(target).records

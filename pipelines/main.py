@@ -1,0 +1,11 @@
+"""The `matcher` console script: the product's commands (pipelines.cli) with the lab's group mounted as `matcher lab`."""
+
+from __future__ import annotations
+
+from pipelines.cli import app
+from pipelines.lab.cli import app as lab_app
+
+app.add_typer(lab_app, name="lab")
+
+if __name__ == "__main__":
+    app()
