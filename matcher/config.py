@@ -89,12 +89,6 @@ class MatcherConfig(BaseModel):
                     "text->enterprise); a direction left out keeps its default.")
     key_terms: int = Field(8, description="How many shared key terms an explanation lists.")
     items_top_m: int = Field(3, description="Best-item scoring averages this many best scope / demand items.")
-    portfolio_floor_quantile: float = Field(
-        0.9, ge=0.0, le=1.0,
-        description="A held patent's cosine to the other patent counts only above the cosine that this share of random "
-                    'pairs of indexed patents stay below (the "portfolio" signal is max(0, cosine - floor); see '
-                    "matcher.index.portfolio.chance_similarity).")
-    portfolio_floor: float | None = Field(None, description="A fixed floor instead (None: from the quantile).")
     exclude_held: bool = Field(
         True, description="Never push a patent to an enterprise that already holds it (applicant = enterprise name, "
                           "see matcher.index.portfolio), in either direction.")

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from matcher.encode import Encoder
+from matcher.index.collection import CONTENT
+from matcher.results import Explanation, SearchResult
+from matcher.schema import Kind
+from matcher.signals import Engine, QueryBatch
 from matcher.text.sentences import split_sentences
 
-
-@dataclass
-class Explanation:
-    """The evidence behind one patent <-> enterprise pair.
-
-    Attributes:
-        shared_terms: key terms found in both texts, most specific (highest IDF) first.
-        closest_sentence: the patent sentence closest in meaning to the enterprise / query text.
-        sentence_similarity: cosine similarity of that sentence to the other text.
-        held_patent: title of the enterprise's own patent closest to the pair's patent ("" when the enterprise
-            holds none, or none more similar than the configured portfolio floor; see matcher.index.portfolio).
-        held_similarity: cosine similarity of that held patent to the pair's patent.
-    """
-
-    shared_terms: list[str]
-    closest_sentence: str
-    sentence_similarity: float
-    held_patent: str = ""
-    held_similarity: float = 0.0
+__all__ = ["Explainer", "Explanation", "SentenceLocator", "shared_key_terms"]
 
 
 def shared_key_terms(
@@ -96,3 +81,77 @@ class SentenceLocator:
             best = int(np.argmax(sims))
             out.append((sents[best], float(sims[best])))
         return out
+
+
+class Explainer:
+    """Attaches the evidence of every match: shared key terms, the closest patent sentence and, for an enterprise and
+    a patent, the enterprise's own patent closest to that patent.
+
+    Args:
+        engine: the engine (its encoder embeds the patent sentences, its segmenter gives record terms, its signals
+            the portfolio and its floor).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def attach(self, results: Sequence[SearchResult], batch: QueryBatch) -> None:
+        """Explain every match of `results` in place.
+
+        Args:
+            results: one result per query of `batch`, in order (only each match's `target_id` and `record` are read).
+            batch: the queries, prepared for the ranked collection.
+        """
+        self._terms_and_sentences(results, batch)
+        self._held_patents(results, batch)
+
+    def _terms_and_sentences(self, results: Sequence[SearchResult], batch: QueryBatch) -> None:
+        coll, terms, vectors = batch.coll, batch.terms, batch.vectors
+        idf = coll.lexical.term_idf(sorted({t for ts in terms for t in ts}))
+        limit = self.engine.config.key_terms
+        patent_texts, other_vectors, slots = [], [], []
+        for i, res in enumerate(results):
+            for m in res.matches:
+                m.explanation = Explanation(shared_key_terms(terms[i], self.engine.terms(m.record[CONTENT]), idf, limit), "", 0.0)
+                if coll.kind == Kind.PATENT:
+                    patent_texts.append(m.record[CONTENT])
+                    other_vectors.append(vectors[i])
+                elif res.query.kind == Kind.PATENT:
+                    patent_texts.append(res.query.text)
+                    other_vectors.append(coll.dense.vectors(coll.rows_of([m.target_id]))[0])
+                else:
+                    continue
+                slots.append(m)
+        if slots:
+            located = SentenceLocator(self.engine.encoder).closest(patent_texts, np.stack(other_vectors))
+            for m, (sentence, sim) in zip(slots, located):
+                m.explanation.closest_sentence = sentence
+                m.explanation.sentence_similarity = sim
+
+    def _held_patents(self, results: Sequence[SearchResult], batch: QueryBatch) -> None:
+        """Name, for each pair of an enterprise and a patent, the enterprise's own patent closest to that patent
+        (when its similarity is above the portfolio floor, i.e. when it counted in the portfolio signal)."""
+        signals = self.engine.signals
+        portfolio = signals.portfolio
+        if not len(portfolio):
+            return
+        coll = batch.coll
+        patents = self.engine.get(Kind.PATENT)
+        for res, vector, own in zip(results, batch.vectors, batch.own_rows):
+            if res.query.kind in (None, coll.kind) or (own is None and coll.kind == Kind.PATENT):
+                continue
+            for m in res.matches:
+                if coll.kind == Kind.PATENT:  # the querying enterprise's patents against the matched patent
+                    held = portfolio.patents_of(own)
+                else:  # the matched enterprise's patents against the querying patent
+                    held = portfolio.patents_of(coll.rows_of([m.target_id])[0])
+                    held = held[held != own] if own is not None else held
+                if len(held) == 0 or m.explanation is None:
+                    continue
+                target = patents.dense.vectors(patents.rows_of([m.target_id]))[0] if coll.kind == Kind.PATENT else vector
+                sims = patents.dense.vectors(held) @ target
+                best = int(np.argmax(sims))
+                if sims[best] <= signals.portfolio_floor:  # only a held patent that counted is named
+                    continue
+                m.explanation.held_patent = str(patents.records.loc[held[best], "title"])
+                m.explanation.held_similarity = float(sims[best])

@@ -83,7 +83,7 @@ class RunManifest:
 def index_info(matcher: Matcher) -> dict[str, dict]:
     """What a run records of the index it ranked: kind -> rows, encoder model id and the records' data hash."""
     return {k.value: {"rows": len(c), "model_id": c.model_id, "data_hash": c.manifest().data_hash}
-            for k, c in sorted(matcher.collections.items())}
+            for k, c in sorted((k, matcher.get(k)) for k in matcher.kinds)}
 
 
 def export_stem(direction: Direction | str) -> str:
@@ -268,10 +268,10 @@ class NightlyJob:
 
     def _run_direction(self, direction: Direction, work: Path, manifest: RunManifest, show_progress: bool) -> pd.DataFrame:
         source, target = direction.source, direction.target
-        if source not in self.matcher.collections or target not in self.matcher.collections:
-            manifest.notes.append(f"{direction} skipped: the index has no {source.value if source not in self.matcher.collections else target.value}s")
+        if not self.matcher.has(source) or not self.matcher.has(target):
+            manifest.notes.append(f"{direction} skipped: the index has no {source.value if not self.matcher.has(source) else target.value}s")
             return pd.DataFrame()
-        coll = self.matcher.collections[source]
+        coll = self.matcher.get(source)
         ids = coll.ids
         names = dict(zip(coll.records["id"], coll.records[_NAME_COL[source]]))
         texts = dict(zip(coll.records["id"], coll.records[CONTENT]))
@@ -320,7 +320,7 @@ class NightlyJob:
         frame = pd.concat(frames, ignore_index=True)
         manifest.exposure[direction] = asdict(stats)
         note = f"{direction}: at most {cap} lists per {target.value}: {stats.describe()}"
-        n_targets = len(self.matcher.collections[target])
+        n_targets = self.matcher.count(target)
         wanted, capacity = self.k * len(ids), cap * n_targets
         if capacity < wanted:
             note += (f"; a cap of {cap} over {n_targets:,} {target.value}s leaves room for {capacity:,} of the {wanted:,} "
@@ -334,13 +334,13 @@ class NightlyJob:
         """Fill the explanation columns of export rows (grouped by query, as parts are) with `Matcher.explain`."""
         if rows.empty:
             return rows
-        coll = self.matcher.collections[target]
+        coll = self.matcher.get(target)
         groups = list(rows.groupby("query_id", sort=False))
         ordered = [t for _, group in groups for t in group["target_id"]]
         records = iter(coll.records.loc[coll.rows_of(ordered)].to_dict("records"))
         results = [
             SearchResult(Query(text=texts[qid], kind=source, id=qid), target,
-                         [Match(rank=int(r), target_id=str(t), score=0.0, components={}, ranks={}, record=next(records))
+                         [Match(rank=int(r), target_id=str(t), score=0.0, components={}, record=next(records))
                           for r, t in zip(group["rank"], group["target_id"])])
             for qid, group in groups
         ]

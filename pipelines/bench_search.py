@@ -27,11 +27,11 @@ def main(
 ) -> None:
     """Time single-query search (p50/p95) and batched search per direction, with and without explanations."""
     t0 = time.perf_counter()
-    matcher = Matcher.load(index_dir, load_config(config))
-    print(f"load: {time.perf_counter() - t0:.2f} s  " + ", ".join(f"{k.value}s={len(c):,}" for k, c in matcher.collections.items()))
+    matcher = Matcher.load(index_dir, load_config(config) if config else None)
+    print(f"load: {time.perf_counter() - t0:.2f} s  " + ", ".join(f"{k.value}s={matcher.count(k):,}" for k in matcher.kinds))
     rng = random.Random(seed)
     for source, target in ((Kind.ENTERPRISE, Kind.PATENT), (Kind.PATENT, Kind.ENTERPRISE)):
-        if source not in matcher.collections or target not in matcher.collections:
+        if not matcher.has(source) or not matcher.has(target):
             continue
         ids = rng.sample(matcher.collection(source).ids, min(queries, len(matcher.collection(source))))
         qs = [matcher.query_for(source, i) for i in ids]

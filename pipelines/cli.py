@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from matcher.config import PROJECT_ROOT, load_config
-from matcher.engine import Matcher, Query
+from matcher.engine import Matcher, Query, SearchResult
 from matcher.errors import MatcherError
 from matcher.ingest import LoadResult, load_records, load_source, parse_mapping, shared_dir
 from matcher.schema import Kind
@@ -48,7 +48,18 @@ def _matcher(config: Path | None, encoder: str | None) -> Matcher:
 
 
 def _load(index_dir: Path, config: Path | None, encoder: str | None) -> Matcher:
-    return Matcher.load(index_dir, load_config(config, encoder=encoder))
+    """The index with the configuration saved in it; --config / --encoder only change the fields they set."""
+    return Matcher.load(index_dir, load_config(config, encoder=encoder) if config or encoder else None)
+
+
+def _shortfall(result: SearchResult) -> str:
+    """A sentence when the filters leave no more records than the list shows ('' otherwise)."""
+    label = "专利" if result.target == Kind.PATENT else "企业/需求"
+    if result.available == 0:
+        return f"没有符合筛选条件的{label}（no {result.target.value} passes the filters）"
+    if len(result.matches) < result.available or not result.matches:
+        return ""
+    return f"仅有 {result.available} 条{label}符合筛选条件（only {result.available} pass the filters）"
 
 
 def _parse_filters(items: list[str] | None) -> dict[str, list[str]]:
@@ -123,8 +134,8 @@ def build(
     table = Table(title=f"index built at {index_dir}")
     for col in ("kind", "records", "encoder", "dense backend"):
         table.add_column(col)
-    for kind, coll in matcher.collections.items():
-        table.add_row(kind.value, f"{len(coll):,}", coll.model_id, coll.dense.active_backend or "-")
+    for coll in map(matcher.get, matcher.kinds):
+        table.add_row(coll.kind.value, f"{len(coll):,}", coll.model_id, coll.dense.active_backend or "-")
     out.print(table)
     out.print(f"done in {time.perf_counter() - t0:.1f} s")
 
@@ -150,7 +161,7 @@ def upsert(
     except MatcherError as exc:
         _fail(exc)
     for kind, (added, replaced) in counts.items():
-        out.print(f"{kind.value}: {added} added, {replaced} replaced; {len(matcher.collections[kind]):,} in the index")
+        out.print(f"{kind.value}: {added} added, {replaced} replaced; {matcher.count(kind):,} in the index")
 
 
 @app.command()
@@ -171,7 +182,7 @@ def delete(
     except MatcherError as exc:
         _fail(exc)
     for kind, n in removed.items():
-        out.print(f"{kind.value}: {n} deleted; {len(matcher.collections[kind]):,} left")
+        out.print(f"{kind.value}: {n} deleted; {matcher.count(kind):,} left")
 
 
 @app.command()
@@ -218,8 +229,8 @@ def search(
                       f"{m.components['dense']:.3f}", f"{m.components['bm25']:.2f}",
                       escape("、".join(m.explanation.shared_terms)), escape(m.explanation.closest_sentence[:80]))
     out.print(table)
-    if result.note:
-        out.print(result.note)
+    if note := _shortfall(result):
+        out.print(note)
 
 
 @app.command()

@@ -196,7 +196,7 @@ def test_fusion_reads_nan_as_no_evidence():
 
 
 def test_engine_ranks_enterprises_with_the_activity_percentile(matcher, activity_dir):
-    assert len(matcher.activity) == 0  # no model configured: no signal, no component
+    assert len(matcher.signals.activity) == 0  # no model configured: no signal, no component
     query = matcher.query_for(Kind.PATENT, "DEMO-P-028")
     plain = matcher.search(query, Kind.ENTERPRISE, k=3)[0]
     assert "activity" not in plain.matches[0].components
@@ -205,8 +205,8 @@ def test_engine_ranks_enterprises_with_the_activity_percentile(matcher, activity
     records = matcher.collection(Kind.ENTERPRISE).records
     expected = ActivityModel.load(activity_dir).percentiles(records["name"].tolist(), records["text"].tolist(),
                                                             records["capital"].tolist())
-    assert np.allclose(matcher.activity[records.index.to_numpy()], expected, equal_nan=True)
-    res = matcher.search(query, Kind.ENTERPRISE, k=None)[0]
+    assert np.allclose(matcher.signals.activity[records.index.to_numpy()], expected, equal_nan=True)
+    res = matcher.search(query, Kind.ENTERPRISE, k=len(records))[0]  # the whole list
     by_id = {m.target_id: m for m in res.matches}
     row_of = dict(zip(records["id"], expected))
     assert all(m.components["activity"] == pytest.approx(row_of[i], nan_ok=True) for i, m in by_id.items())
@@ -227,7 +227,7 @@ def test_engine_ranks_enterprises_with_the_activity_percentile(matcher, activity
     # deleting an enterprise recomputes the percentiles over the rest; its row is never proposed again
     gone = res.matches[0].target_id
     matcher.delete(Kind.ENTERPRISE, [gone])
-    after = matcher.search(query, Kind.ENTERPRISE, k=None)[0]
+    after = matcher.search(query, Kind.ENTERPRISE, k=len(records))[0]
     assert gone not in [m.target_id for m in after.matches] and len(after.matches) == len(records) - 1
 
 

@@ -31,11 +31,10 @@ def test_patent_to_enterprises_and_free_text_directions(matcher):
     assert len(ent.matches) == 5
 
 
-def test_bm25_really_scores_chinese_queries(matcher, config):
+def test_bm25_really_scores_chinese_queries(matcher, config, demo_index):
     # BM25 alone (dense weight 0) must rank by Chinese terms: a silent dense-only fallback would fail.
     lexical_only = config.model_copy(update={"fusion": {d: FusionConfig(weights={"bm25": 1.0}) for d in config.fusion}})
-    m = Matcher(lexical_only, encoder=matcher.encoder)
-    m.collections = matcher.collections
+    m = Matcher.load(demo_index, lexical_only, encoder=matcher.encoder)
     res = m.search("抗起球 针织", Kind.PATENT, k=3)[0]
     top = res.matches[0]
     assert top.components["bm25"] > 0
@@ -65,13 +64,15 @@ def test_explanations_have_components_terms_and_closest_sentence(matcher):
 
 
 def test_filters_never_silently_empty(matcher):
+    from matcher.workbench.frames import shortfall_note
+
     universities = (matcher.collection(Kind.PATENT).records["applicant_type"] == "企业").sum()
     res = matcher.search("智能制造 视觉检测", Kind.PATENT, k=50, filters={"applicant_type": "企业"})[0]
     assert len(res.matches) == res.available == universities
     assert all(m.record["applicant_type"] == "企业" for m in res.matches)
-    assert "符合筛选条件" in res.note
+    assert "符合筛选条件" in shortfall_note(res)
     none = matcher.search("智能制造", Kind.PATENT, k=5, filters={"region": "火星"})[0]
-    assert none.matches == [] and none.available == 0 and "没有符合" in none.note
+    assert none.matches == [] and none.available == 0 and "没有符合" in shortfall_note(none)
     # a filter that keeps many still returns k
     many = matcher.search("材料", Kind.PATENT, k=5, filters={"applicant_type": ["高校", "科研院所"]})[0]
     assert len(many.matches) == 5
@@ -177,6 +178,47 @@ def test_mismatched_manifest_is_refused_with_a_clear_message(demo_index, config,
     with pytest.raises(NotBuiltError, match="matcher build"):
         Matcher.load(tmp_path / "nothing-here", config)
     assert SentenceTransformerEncoder  # the interface the real encoders implement
+
+
+def test_the_index_keeps_its_configuration(matcher, demo_index, config, tmp_path, monkeypatch, caplog):
+    from matcher.index.stored_config import CONFIG_FILE
+
+    monkeypatch.setenv("MATCHER_CACHE_DIR", str(config.cache_dir))  # the cache a load without a config uses
+    # round trip: what the index was saved with comes back without any configuration given
+    matcher.config = matcher.config.model_copy(update={"pool": 150, "key_terms": 5})
+    path = tmp_path / "index"
+    matcher.save(path)
+    assert (path / CONFIG_FILE).is_file()
+    again = Matcher.load(path, encoder=matcher.encoder)
+    assert again.config.model_dump(exclude={"cache_dir"}) == matcher.config.model_dump(exclude={"cache_dir"})
+    q = again.query_for(Kind.ENTERPRISE, "DEMO-D-002")
+    assert [(m.target_id, m.score) for m in again.search(q, Kind.PATENT, k=5)[0].matches] == \
+        [(m.target_id, m.score) for m in matcher.search(q, Kind.PATENT, k=5)[0].matches]
+    assert len(again.search(q, Kind.PATENT, k=1)[0].matches[0].explanation.shared_terms) <= 5
+
+    # a given configuration overrides the ranking fields it sets (logged) and keeps the saved others
+    with caplog.at_level("INFO", logger="matcher.index.stored_config"):
+        ranked = Matcher.load(path, MatcherConfig(pool=300, exclude_held=False), encoder=matcher.encoder)
+    assert (ranked.config.pool, ranked.config.exclude_held, ranked.config.key_terms) == (300, False, 5)
+    assert "pool=300" in caplog.text and "exclude_held=False" in caplog.text
+
+    # ... but may not contradict the index in a field that changes it
+    with pytest.raises(IndexMismatchError, match="segment_mode, bm25_k1"):
+        Matcher.load(path, MatcherConfig(segment_mode="accurate", bm25_k1=2.0, pool=300), encoder=matcher.encoder)
+
+    # an index saved before configurations were kept loads with the defaults, as before (and says so)
+    (path / CONFIG_FILE).unlink()
+    caplog.clear()
+    with caplog.at_level("INFO", logger="matcher.index.stored_config"):
+        old = Matcher.load(path, encoder=matcher.encoder)
+    assert old.config.pool == MatcherConfig().pool and "holds no configuration" in caplog.text
+
+
+def test_the_segmenter_settings_are_checked_on_load(demo_index, config, matcher):
+    from matcher.text.segment import Segmenter
+
+    with pytest.raises(IndexMismatchError, match="mode: index 'search', configured 'accurate'"):
+        Matcher.load(demo_index, config, encoder=matcher.encoder, segmenter=Segmenter("accurate"))
 
 
 def test_empty_query_is_rejected(matcher):

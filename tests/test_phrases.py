@@ -65,10 +65,9 @@ def test_repeated_phrases_count_with_saturation():
     assert once < twice < 2 * once
 
 
-def test_engine_uses_phrases_when_weighted_and_follows_updates(matcher, config):
+def test_engine_uses_phrases_when_weighted_and_follows_updates(matcher, config, demo_index):
     weighted = config.model_copy(update={"fusion": {d: FusionConfig(weights={"phrase": 1.0, "bm25": 0.1}) for d in config.fusion}})
-    m = Matcher(weighted, encoder=matcher.encoder)
-    m.collections = matcher.collections
+    m = Matcher.load(demo_index, weighted, encoder=matcher.encoder)
     patents = m.collection(Kind.PATENT)
     row = {c: "" for c in patents.records.columns if c != "content"}
     row.update(id="NEW-P", title="一种通滤波解调器", abstract="用于数字通信的通滤波解调器。")

@@ -39,6 +39,9 @@ def test_rrf_ignores_a_constant_signal_and_ranks_ties_alike():
     assert np.allclose(fused, [1 / 63, 1 / 61, 1 / 63, 1 / 63])
 
 
+WHOLE = 100  # more than the demo's 60 patents and 40 enterprises / demands: the whole ranked list
+
+
 def _rows(matcher: Matcher, kind: Kind, ids: list[str]) -> np.ndarray:
     return matcher.collection(kind).rows_of(ids)
 
@@ -51,22 +54,22 @@ def test_the_floor_is_what_unrelated_patents_reach(matcher):
     patents = matcher.collection(Kind.PATENT)
     vectors = patents.vectors(patents.ids)
     cosines = (vectors @ vectors.T)[np.triu_indices(len(vectors), 1)]  # 60 patents: every pair
-    assert matcher.portfolio_floor == pytest.approx(float(np.quantile(cosines, 0.9)), abs=1e-6)
-    matcher.config = matcher.config.model_copy(update={"portfolio_floor_quantile": 0.5})
-    assert matcher.portfolio_floor == pytest.approx(float(np.quantile(cosines, 0.5)), abs=1e-6)
-    matcher.config = matcher.config.model_copy(update={"portfolio_floor": 0.25})
-    assert matcher.portfolio_floor == 0.25
+    assert matcher.signals.portfolio_floor == pytest.approx(float(np.quantile(cosines, 0.9)), abs=1e-6)
+    matcher.delete(Kind.PATENT, patents.ids[:30])  # computed again once the patents change
+    kept = patents.vectors(patents.ids)
+    cosines = (kept @ kept.T)[np.triu_indices(len(kept), 1)]
+    assert matcher.signals.portfolio_floor == pytest.approx(float(np.quantile(cosines, 0.9)), abs=1e-6)
 
 
-def test_enterprise_to_patents_uses_and_excludes_its_own_patents(matcher):
+def test_enterprise_to_patents_uses_and_excludes_its_own_patents(matcher, demo_index):
     # demo: 固驰汽车零部件 (DEMO-C-008) filed DEMO-P-060, 睿驱电子科技 (DEMO-C-012) filed DEMO-P-055
     c012 = _rows(matcher, Kind.ENTERPRISE, ["DEMO-C-012"])[0]
-    assert matcher.portfolio.patents_of(c012).tolist() == _rows(matcher, Kind.PATENT, ["DEMO-P-055"]).tolist()
-    res = matcher.search(matcher.query_for(Kind.ENTERPRISE, "DEMO-C-012"), Kind.PATENT, k=None)[0]
+    assert matcher.signals.portfolio.patents_of(c012).tolist() == _rows(matcher, Kind.PATENT, ["DEMO-P-055"]).tolist()
+    res = matcher.search(matcher.query_for(Kind.ENTERPRISE, "DEMO-C-012"), Kind.PATENT, k=WHOLE)[0]
     ids = [m.target_id for m in res.matches]
     assert "DEMO-P-055" not in ids and len(ids) > 10  # never pushed its own patent
     held = _vector(matcher, Kind.PATENT, "DEMO-P-055")
-    floor = matcher.portfolio_floor
+    floor = matcher.signals.portfolio_floor
     for m in res.matches:
         cosine = float(_vector(matcher, Kind.PATENT, m.target_id) @ held)
         assert m.components["portfolio"] == pytest.approx(max(0.0, cosine - floor), abs=1e-5)
@@ -81,23 +84,22 @@ def test_enterprise_to_patents_uses_and_excludes_its_own_patents(matcher):
     best = max(res.matches, key=lambda m: m.components["portfolio"]).target_id
     plain = matcher.config.model_copy(deep=True)
     plain.fusion[Direction.ENTERPRISE_TO_PATENT] = FusionConfig(method="rrf", weights={"dense": 0.25, "bm25": 0.25, "items": 0.5})
-    without = Matcher(plain)
-    without.collections = matcher.collections
-    ranked = [m.target_id for m in without.search(without.query_for(Kind.ENTERPRISE, "DEMO-C-012"), Kind.PATENT, k=None)[0].matches]
+    without = Matcher.load(demo_index, plain, encoder=matcher.encoder)
+    ranked = [m.target_id for m in without.search(without.query_for(Kind.ENTERPRISE, "DEMO-C-012"), Kind.PATENT, k=WHOLE)[0].matches]
     assert ids.index(best) <= ranked.index(best)
     assert "portfolio" not in without.search(without.query_for(Kind.ENTERPRISE, "DEMO-C-012"), Kind.PATENT, k=3)[0].matches[0].components
 
 
 def test_patent_to_enterprises_scores_holders_and_excludes_the_owner(matcher):
-    res = matcher.search(matcher.query_for(Kind.PATENT, "DEMO-P-060"), Kind.ENTERPRISE, k=None)[0]
+    res = matcher.search(matcher.query_for(Kind.PATENT, "DEMO-P-060"), Kind.ENTERPRISE, k=WHOLE)[0]
     assert "DEMO-C-008" not in [m.target_id for m in res.matches]  # the owner already holds it
     # a battery thermal-management patent: the two holders are scored by their held patent, everyone else gets 0
     query = matcher.query_for(Kind.PATENT, "DEMO-P-028")
-    res = matcher.search(query, Kind.ENTERPRISE, k=None)[0]
+    res = matcher.search(query, Kind.ENTERPRISE, k=WHOLE)[0]
     by_id = {m.target_id: m for m in res.matches}
     vector = _vector(matcher, Kind.PATENT, "DEMO-P-028")
     for holder, held in (("DEMO-C-008", "DEMO-P-060"), ("DEMO-C-012", "DEMO-P-055")):
-        expected = max(0.0, float(_vector(matcher, Kind.PATENT, held) @ vector) - matcher.portfolio_floor)
+        expected = max(0.0, float(_vector(matcher, Kind.PATENT, held) @ vector) - matcher.signals.portfolio_floor)
         assert by_id[holder].components["portfolio"] == pytest.approx(expected, abs=1e-5)
         title = matcher.collection(Kind.PATENT).record(held)["title"]
         assert by_id[holder].explanation.held_patent == (title if expected > 0 else "")
@@ -110,12 +112,12 @@ def test_patent_to_enterprises_scores_holders_and_excludes_the_owner(matcher):
 
 def test_exclusion_can_be_turned_off_and_the_link_follows_updates(matcher):
     matcher.config = matcher.config.model_copy(update={"exclude_held": False})
-    ids = [m.target_id for m in matcher.search(matcher.query_for(Kind.PATENT, "DEMO-P-060"), Kind.ENTERPRISE, k=None)[0].matches]
+    ids = [m.target_id for m in matcher.search(matcher.query_for(Kind.PATENT, "DEMO-P-060"), Kind.ENTERPRISE, k=WHOLE)[0].matches]
     assert "DEMO-C-008" in ids
-    assert len(matcher.portfolio) == 2
+    assert len(matcher.signals.portfolio) == 2
     matcher.delete(Kind.PATENT, ["DEMO-P-060"])
-    assert len(matcher.portfolio) == 1  # rebuilt after the change
-    assert matcher.portfolio.patents_of(_rows(matcher, Kind.ENTERPRISE, ["DEMO-C-008"])[0]).tolist() == []
+    assert len(matcher.signals.portfolio) == 1  # rebuilt after the change
+    assert matcher.signals.portfolio.patents_of(_rows(matcher, Kind.ENTERPRISE, ["DEMO-C-008"])[0]).tolist() == []
 
 
 def test_held_out_ownership_benchmark_on_real_data(config):

@@ -55,7 +55,7 @@ def test_ranks_are_kept_per_target_and_survive_a_save(tmp_path):
 
 def test_an_enterprise_is_scored_by_its_rank_in_each_patents_list(matcher, recip_config):
     matcher.config = recip_config
-    assert matcher.uses_reciprocal()
+    assert matcher.signals.uses_reciprocal()
     query = matcher.query_for(Kind.ENTERPRISE, "DEMO-D-002")
     res = matcher.search(query, Kind.PATENT, k=10)[0]
     for m in res.matches:
@@ -81,21 +81,21 @@ def test_the_lists_are_saved_with_the_index_and_follow_changes(matcher, recip_co
     matcher.save(tmp_path / "with")
     assert (tmp_path / "with" / ReciprocalRanks.FILE).exists()
     loaded = Matcher.load(tmp_path / "with", recip_config)
-    saved = loaded._reciprocal
-    assert saved is not None and loaded.reciprocal is saved  # read, not ranked again
+    saved = loaded.signals._reciprocal
+    assert saved is not None and loaded.signals.reciprocal is saved  # read, not ranked again
     # another patent -> enterprise setting makes the saved lists stale: they are ranked again
     other = dict(recip_config.fusion)
     other[Direction.PATENT_TO_ENTERPRISE] = FusionConfig(weights={"dense": 1.0})
     loaded.config = recip_config.model_copy(update={"fusion": other})
-    assert loaded.reciprocal is not saved
+    assert loaded.signals.reciprocal is not saved
     # a new enterprise: its row appears in the lists
     loaded.config = recip_config
     new = demo_enterprises.iloc[[0]].assign(id="NEW-E-1", name="新企业")
     loaded.index(Kind.ENTERPRISE, new)
     row = int(loaded.collection(Kind.ENTERPRISE).rows_of(["NEW-E-1"])[0])
-    assert len(loaded.reciprocal.of_target(row)[0]) > 0
+    assert len(loaded.signals.reciprocal.of_target(row)[0]) > 0
     # without the weight nothing is ranked or saved
     plain = Matcher.load(tmp_path / "with", plain_config)
-    assert not plain.uses_reciprocal()
+    assert not plain.signals.uses_reciprocal()
     plain.save(tmp_path / "without")
     assert not (tmp_path / "without" / ReciprocalRanks.FILE).exists()

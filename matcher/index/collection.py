@@ -258,15 +258,17 @@ class Collection:
         model_id: str | None = None,
         dim: int | None = None,
         kind: Kind | str | None = None,
+        segmenter: Mapping | None = None,
     ) -> Collection:
-        """Load a saved collection, checking its manifest against the expected model, dimension and kind.
+        """Load a saved collection, checking its manifest against the expected model, dimension, kind and segmenter
+        settings (see `check_manifest`).
 
         Raises:
             MatcherError / IndexMismatchError: the index is missing, damaged or built differently.
         """
         directory = Path(directory)
         manifest = read_manifest(directory)
-        check_manifest(manifest, model_id=model_id, dim=dim, kind=Kind(kind).value if kind else None)
+        check_manifest(manifest, model_id=model_id, dim=dim, kind=Kind(kind).value if kind else None, segmenter=segmenter)
         params = manifest.params
         coll = cls(
             manifest.kind,

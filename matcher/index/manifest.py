@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from importlib import metadata
@@ -159,6 +159,7 @@ def check_manifest(
     model_id: str | None = None,
     dim: int | None = None,
     kind: str | None = None,
+    segmenter: Mapping | None = None,
 ) -> None:
     """Check that a stored index fits the current configuration; arguments left as None are not checked.
 
@@ -167,9 +168,11 @@ def check_manifest(
         model_id: the configured encoder model.
         dim: the configured encoder's embedding dimension.
         kind: the record kind the caller expects the index to hold.
+        segmenter: the configured segmenter's settings (`Segmenter.config`); an index whose manifest records none
+            (an older one) is not checked.
 
     Raises:
-        IndexMismatchError: the index was built with another model, dimension or record kind.
+        IndexMismatchError: the index was built with another model, dimension, record kind or segmenter.
     """
     where = f"index at {manifest.source}" if manifest.source else "index"
     model_bad = model_id is not None and model_id != manifest.model_id
@@ -185,6 +188,14 @@ def check_manifest(
         raise IndexMismatchError(
             f"{where} holds '{manifest.kind}' records but '{kind}' records were expected: "
             f"rebuild with `matcher build` or point to the {kind} index"
+        )
+    recorded = manifest.params.get("segmenter")
+    if segmenter is not None and recorded and dict(recorded) != dict(segmenter):
+        differ = sorted(k for k in set(recorded) | set(segmenter) if recorded.get(k) != segmenter.get(k))
+        shown = ", ".join(f"{k}: index {recorded.get(k)!r}, configured {segmenter.get(k)!r}" for k in differ)
+        raise IndexMismatchError(
+            f"{where} was segmented with other settings ({shown}): its BM25 terms would not match the queries'; "
+            "configure the index's segmenter (e.g. segment_mode) or rebuild with `matcher build`"
         )
 
 

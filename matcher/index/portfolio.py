@@ -20,6 +20,10 @@ from matcher.text.normalize import company_key
 _APPLICANT_SPLIT = re.compile(r"[;；,，、]")
 _EMPTY = np.empty(0, dtype=np.int64)
 
+FLOOR_QUANTILE = 0.9
+"""A held patent counts as portfolio evidence only above the cosine that this share of random pairs of the indexed
+patents stay below (the "portfolio" signal is max(0, cosine - floor); see `chance_similarity`)."""
+
 
 def applicant_keys(applicant: object) -> list[str]:
     """The company keys of a patent's applicant field (several applicants allowed), empty parts dropped."""

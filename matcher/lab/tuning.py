@@ -78,13 +78,13 @@ def collect_pools(folder: str | Path, matcher: Matcher, *, pool: int = 200, quer
     matcher.config = pooling_config(matcher.config, pool, query_segment_mode, scorers)
     matcher.index(c_kind, corpus_frame(bench, c_kind, enterprise_attributes))
     qids = list(bench.queries)
-    results = matcher.search([Query(bench.queries[q], kind=q_kind) for q in qids], c_kind, k=None, explain=False)
+    results = matcher.candidate_pools([Query(bench.queries[q], kind=q_kind) for q in qids], c_kind)
     return pools_from_results(bench, qids, results, scorers)
 
 
 def pools_from_results(bench: Benchmark, qids: Sequence[str], results: Sequence[SearchResult],
                        scorers: Sequence[str] = SCORERS) -> CandidatePools:
-    """Candidate pools from whole-pool search results (`Matcher.search(..., k=None)` with every scorer weighted).
+    """Candidate pools from whole-pool search results (`Matcher.candidate_pools` with every scorer weighted).
 
     Args:
         bench: the judgements the pools are scored against.

@@ -19,13 +19,11 @@ class Hit:
         row: internal row id in the collection.
         score: fused score (comparable within one query only).
         components: raw score per scorer (e.g. "dense" cosine, "bm25", "items").
-        ranks: 1-based rank per scorer within the candidate pool.
     """
 
     row: int
     score: float
     components: dict[str, float]
-    ranks: dict[str, int]
 
 
 @dataclass
@@ -122,21 +120,6 @@ class HybridRetriever:
         scores = {s.name: s.score(query, rows) for s in self.scorers}
         fused = self.fusion.fuse(scores)
         order = np.argsort(-fused, kind="stable")[:k]
-        ranks = {name: _ranks(s) for name, s in scores.items()}
-        hits = [
-            Hit(
-                row=int(rows[i]),
-                score=float(fused[i]),
-                components={name: float(s[i]) for name, s in scores.items()},
-                ranks={name: int(r[i]) for name, r in ranks.items()},
-            )
-            for i in order
-        ]
+        hits = [Hit(row=int(rows[i]), score=float(fused[i]), components={name: float(s[i]) for name, s in scores.items()})
+                for i in order]
         return Ranking(hits, available)
-
-
-def _ranks(scores: np.ndarray) -> np.ndarray:
-    order = np.argsort(-scores, kind="stable")
-    ranks = np.empty(len(scores), dtype=np.int64)
-    ranks[order] = np.arange(1, len(scores) + 1)
-    return ranks

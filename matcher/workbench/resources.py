@@ -19,6 +19,7 @@ from matcher.auth import User, load_users, users_file
 from matcher.config import PROJECT_ROOT, load_config
 from matcher.encode import load_encoder
 from matcher.engine import Matcher
+from matcher.index.stored_config import resolve_config
 from matcher.tracking import TrackingStore, database_url
 
 DEFAULT_INDEX_DIR = PROJECT_ROOT / "artifacts" / "index"
@@ -73,10 +74,14 @@ class LazyEncoder:
 
 
 def load_matcher(directory: str | Path | None = None, config_path: str | None = None, *, preload: bool = True) -> Matcher:
-    """Load the engine (MatcherError when the index is missing or does not fit the encoder)."""
-    config = load_config(config_path or os.environ.get("MATCHER_CONFIG") or None)
-    lazy = LazyEncoder(config.encoder.strip()) if config.encoder.strip() in _USE_DIMS else None
-    matcher = Matcher.load(directory or index_dir(), config, encoder=lazy) if lazy else Matcher.load(directory or index_dir(), config)
+    """Load the engine with the configuration saved in the index; `config_path` (else env MATCHER_CONFIG) only
+    overrides the fields it sets (MatcherError when the index is missing or does not fit them)."""
+    directory = Path(directory or index_dir())
+    path = config_path or os.environ.get("MATCHER_CONFIG")
+    override = load_config(path) if path else None
+    spec = resolve_config(directory, override, log=False).encoder.strip()
+    lazy = LazyEncoder(spec) if spec in _USE_DIMS else None
+    matcher = Matcher.load(directory, override, encoder=lazy) if lazy else Matcher.load(directory, override)
     if lazy is not None and preload and os.environ.get("MATCHER_PRELOAD_ENCODER", "1") != "0":
         lazy.preload()
     return matcher
@@ -118,8 +123,8 @@ def warm_matcher() -> None:
     def run() -> None:
         try:
             matcher = get_matcher()
-            if matcher.uses_reciprocal():
-                matcher.reciprocal  # noqa: B018 - ranks the patents' lists now unless the index holds them
+            if matcher.signals.uses_reciprocal():
+                matcher.signals.reciprocal  # noqa: B018 - ranks the patents' lists now unless the index holds them
         except Exception:  # noqa: BLE001 - shown by the pages when they need the engine
             pass
 

@@ -29,9 +29,10 @@ import typer
 from matcher.config import Direction, FusionConfig, load_config
 from matcher.engine import Matcher
 from matcher.lab.evaluate import METRICS, Benchmark
-from matcher.index.portfolio import Portfolio, chance_similarity
+from matcher.index.portfolio import FLOOR_QUANTILE, Portfolio, chance_similarity
 from matcher.rank.scorers import floored
 from matcher.schema import Kind, schema_for
+from matcher.signals import Signals
 from matcher.lab.folds import benchmark_exclusions
 from matcher.text.normalize import SCOPE_PREFIX
 from matcher.text.normalize import company_key
@@ -70,6 +71,14 @@ def patent_fold(patent_id: str, folds: int) -> int:
     return zlib.crc32(str(patent_id).encode("utf-8")) % folds
 
 
+class UnflooredSignals(Signals):
+    """The engine's signals with the portfolio floor at 0, so the pools keep every held patent's cosine."""
+
+    @property
+    def portfolio_floor(self) -> float:
+        return 0.0
+
+
 def collect(matcher: Matcher, patents: pd.DataFrame, companies: pd.DataFrame, owned: Sequence[tuple[str, str]],
             folds: int) -> dict[str, CandidatePools]:
     """Index everything, then per fold blank the fold's applicants and search both directions (whole pools).
@@ -79,7 +88,7 @@ def collect(matcher: Matcher, patents: pd.DataFrame, companies: pd.DataFrame, ow
     Returns:
         Per direction ("p2c", "c2p"), the candidate pools of all folds' queries with every scorer's component.
     """
-    matcher.config = matcher.config.model_copy(update={"portfolio_floor": 0.0})
+    matcher.signals = UnflooredSignals(matcher)
     matcher.index(Kind.ENTERPRISE, companies)
     fold_of = {pid: patent_fold(pid, folds) for _, pid in owned}
     runs: dict[str, dict] = {d: {"qids": [], "results": [], "queries": {}, "qrels": {}} for d in DIRECTIONS}
@@ -97,7 +106,7 @@ def collect(matcher: Matcher, patents: pd.DataFrame, companies: pd.DataFrame, ow
             ids = sorted(answers[name])
             queries = [matcher.query_for(source, i) for i in ids]
             run = runs[name]
-            run["results"].extend(matcher.search(queries, target, k=None, explain=False))
+            run["results"].extend(matcher.candidate_pools(queries, target))
             for i, q in zip(ids, queries):
                 qid = f"{i}@{fold}"
                 run["qids"].append(qid)
@@ -172,11 +181,9 @@ def main(
     cfg = load_config(config, encoder=encoder)
     matcher = Matcher(pooling_config(cfg, pool, scorers=SCORERS))
     pools = collect(matcher, patents, companies, owned, folds)
-    engine_floor = cfg.portfolio_floor
-    if engine_floor is None:  # what the engine would use on these patents (see Matcher.portfolio_floor)
-        coll = matcher.collection(Kind.PATENT)
-        engine_floor = chance_similarity(coll.dense.vectors(coll.records.index.to_numpy()), cfg.portfolio_floor_quantile)
-    print(f"engine floor on these patents: {engine_floor:.3f} (portfolio_floor_quantile {cfg.portfolio_floor_quantile:g})")
+    coll = matcher.collection(Kind.PATENT)  # the floor the engine uses on these patents (Signals.portfolio_floor)
+    engine_floor = chance_similarity(coll.dense.vectors(coll.records.index.to_numpy()), FLOOR_QUANTILE)
+    print(f"engine floor on these patents: {engine_floor:.3f} (quantile {FLOOR_QUANTILE:g} of random patent pairs)")
     floor_list = sorted({float(f) for f in floors.split(",")} | {round(engine_floor, 3)})
     dev_companies = benchmark_exclusions([shared_dir / "benchmarks" / n for n in ("c2p-dev", "p2c-dev")]).companies
     names = dict(zip(companies["id"], companies["name"].map(company_key)))
