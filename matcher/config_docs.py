@@ -113,7 +113,13 @@ def render() -> str:
             "",
             "The engine is configured by one object, `matcher.config.MatcherConfig`. A configuration file is a JSON "
             "object with any of the fields below (the others keep their defaults), given to the commands with "
-            "`--config FILE` and to the workbench with `MATCHER_CONFIG`; see `config/` for examples.",
+            "`--config FILE` and to the workbench with `MATCHER_CONFIG`; see `config/` for examples. A built index "
+            "keeps the configuration it was built with (`config.json` in the index folder) and is loaded with it: a "
+            "configuration given to a command that uses an existing index changes only the fields it sets. Fields "
+            "that change the index (`encoder`, `segment_mode`, `bm25_k1`, `bm25_b`, `dense_backend`, `exact_limit`) "
+            "must then agree with it (else the command stops with an error); the others (fusion, pool, activity "
+            "model, ...) override the saved ones (a command that rewrites the index, such as upsert, saves them "
+            "with it).",
             "",
             "## Engine (`MatcherConfig`)",
             "",
