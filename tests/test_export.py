@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 import matcher.export as export
 from matcher.export import NightlyJob
-from matcher.schema import Kind
+from matcher.schema import RECORD_DIRECTIONS, Direction, Kind
 from pipelines.cli import app
 
 STEMS = ("enterprise_to_patent", "patent_to_enterprise")
@@ -241,6 +241,17 @@ def test_a_cap_spreads_the_lists_over_more_targets(loaded, default_run, tmp_path
         assert (frame["engine_rank"] == frame["rank"]).all()
     with pytest.raises(ValueError, match="unknown direction"):
         NightlyJob(loaded, max_per_target={"patent->patent": 3})
+
+
+def test_directions_are_named_by_the_enum_or_its_value(loaded):
+    by_enum = NightlyJob(loaded, k=5, directions=[Direction.PATENT_TO_ENTERPRISE],
+                         max_per_target={Direction.PATENT_TO_ENTERPRISE: 3})
+    by_value = NightlyJob(loaded, k=5, directions=["patent->enterprise"], max_per_target={"patent->enterprise": 3})
+    assert by_enum.directions == by_value.directions == [Direction.PATENT_TO_ENTERPRISE]
+    assert by_enum.run_key() == by_value.run_key()
+    assert [export.export_stem(d) for d in RECORD_DIRECTIONS] == list(STEMS)
+    assert [(d.source, d.target) for d in RECORD_DIRECTIONS] == [(Kind.ENTERPRISE, Kind.PATENT), (Kind.PATENT, Kind.ENTERPRISE)]
+    assert Direction.TEXT_TO_PATENT.source is None and Direction.TEXT_TO_PATENT.target == Kind.PATENT
 
 
 def test_the_cli_caps_one_direction_and_says_when_the_cap_is_too_tight(demo_index, tmp_path):
