@@ -542,3 +542,12 @@ def test_first_page_after_login_is_fast(app_env):
     assert time.perf_counter() - start < 3.0
     _no_errors(at)
     assert at.selectbox(key="q_enterprise") is not None
+
+
+def test_session_keys_are_named_only_in_the_state_module():
+    """Pages and helpers never spell a session-state or widget key themselves (matcher.workbench.state names them)."""
+    spelled = re.compile(r"""(key=|session_state\[|session_state\.(get|setdefault|pop)\(|st\.form\()\s*f?["']""")
+    folder = Path(__file__).resolve().parent.parent / "matcher" / "workbench"
+    offenders = [f"{p.name}:{n}" for p in sorted(folder.glob("*.py")) if p.name != "state.py"
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if spelled.search(line)]
+    assert not offenders, f"name these keys in matcher/workbench/state.py: {offenders}"

@@ -126,10 +126,10 @@ def tracking_store() -> TrackingStore:
 def download_buttons(frame: pd.DataFrame, stem: str, key: str) -> None:
     """CSV and XLSX downloads of exactly the frame shown above them."""
     c1, c2, _ = st.columns([1, 1, 4])
-    c1.download_button("导出 CSV", to_csv_bytes(frame), file_name=f"{stem}.csv", mime=CSV_MIME, key=f"{key}_csv",
-                       disabled=frame.empty)
+    c1.download_button("导出 CSV", to_csv_bytes(frame), file_name=f"{stem}.csv", mime=CSV_MIME,
+                       key=state.download(key, "csv"), disabled=frame.empty)
     c2.download_button("导出 XLSX", to_xlsx_bytes(frame, stem), file_name=f"{stem}.xlsx", mime=XLSX_MIME,
-                       key=f"{key}_xlsx", disabled=frame.empty)
+                       key=state.download(key, "xlsx"), disabled=frame.empty)
 
 
 

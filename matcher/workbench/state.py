@@ -67,6 +67,11 @@ CHART_STATUS_INDUSTRY = "chart_status_industry"
 CHART_REPLY = "chart_reply"
 
 
+def download(key: str, fmt: str) -> str:
+    """One download button of a table (`key`: BROWSE_EXPORT, BATCH_EXPORT or SHORTLIST_EXPORT; fmt "csv" or "xlsx")."""
+    return f"{key}_{fmt}"
+
+
 def filter_key(target: Kind, column: str) -> str:
     """The browse page's sidebar filter of one column of the ranked side (e.g. "f_p_industry")."""
     return f"f_{'p' if Kind(target) == Kind.PATENT else 'e'}_{column}"
