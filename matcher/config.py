@@ -37,18 +37,18 @@ class FusionConfig(BaseModel):
 
 
 def _default_fusion() -> dict[Direction, FusionConfig]:
-    # Chosen on the dev benchmarks with `pipelines/tune_fusion.py` (one setting per direction, never per
-    # query; see README "Quality"): c2p-dev for enterprise->patent, p2c-dev for patent->enterprise,
+    # Chosen on the dev benchmarks with `matcher lab tune-fusion` (one setting per direction, never per
+    # query; see docs/signals.md): c2p-dev for enterprise->patent, p2c-dev for patent->enterprise,
     # kw2p-dev (short keyword needs) for free text -> patents. Free text -> enterprises has no benchmark
     # and follows patent->enterprise, since such text describes a technology. The "portfolio" weights (the
     # patents an enterprise already holds; inactive unless applicants name indexed enterprises) were chosen on
-    # top of those settings with `pipelines/bench_portfolio.py` (ownership held out by fold; docs/quality.md).
+    # top of those settings with `matcher lab bench-portfolio` (ownership held out by fold; docs/signals.md).
     # The "activity" weight (an enterprise's patent-activity percentile; inactive unless `activity_model` is set)
-    # was chosen on p2c-dev with models cross-validated over the dev companies (`matcher train-activity
+    # was chosen on p2c-dev with models cross-validated over the dev companies (`matcher lab train-activity
     # --cross-validate`); free text -> enterprises leaves it out (no benchmark, and a demand is not a company).
     # The "reciprocal" weight (where a stored enterprise stands in each candidate patent's own patent -> enterprise
     # list, matcher.rank.reciprocal) was chosen on c2p-dev with the enterprises asked as stored records
-    # (`matcher evaluate --query-records`); pasted text gets no such evidence.
+    # (`matcher lab evaluate --query-records`); pasted text gets no such evidence.
     return {
         Direction.ENTERPRISE_TO_PATENT: FusionConfig(method="rrf", weights={"dense": 0.25, "bm25": 0.25, "items": 0.5, "portfolio": 1.0,
                                                                            "reciprocal": 1.0}),

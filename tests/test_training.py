@@ -81,7 +81,7 @@ def test_training_pulls_pairs_together(tmp_path, demo_pairs):
 
 
 def test_ensemble_config_runs_the_engine_with_a_trained_model(tmp_path, demo_pairs, demo_patents, demo_enterprises, cache_dir):
-    # config/ensemble.json: USE-m3 + the trained model, with the fusion chosen for that ensemble (docs/quality.md)
+    # config/ensemble.json: USE-m3 + the trained model, with the fusion chosen for that ensemble (docs/evaluation.md)
     from matcher.config import Direction, MatcherConfig, load_config
     from matcher.engine import Matcher
     from matcher.schema import Kind
@@ -192,7 +192,7 @@ def test_cross_validation_scores_each_fold_on_unseen_companies(tmp_path):
 
     shared = mini_shared(tmp_path / "shared")
     out = tmp_path / "cv"
-    # scored as the ensemble of USE-m3 and each fold's model (what docs/quality.md reports)
+    # scored as the ensemble of USE-m3 and each fold's model (what docs/evaluation.md reports)
     pooled = cross_validate(out, shared_dir=shared, config=_tiny_config(), cache_dir=tmp_path / "cache",
                             eval_encoder="use-m3*0.5+{model}", log=lambda _m: None)
     assert set(pooled) == {"c2p-dev", "p2c-dev"}
