@@ -134,7 +134,7 @@ def build(
     table = Table(title=f"index built at {index_dir}")
     for col in ("kind", "records", "encoder", "dense backend"):
         table.add_column(col)
-    for coll in map(matcher.get, matcher.kinds):
+    for coll in (matcher.get(kind) for kind in matcher.kinds):  # `map` is the --map option here
         table.add_row(coll.kind.value, f"{len(coll):,}", coll.model_id, coll.dense.active_backend or "-")
     out.print(table)
     out.print(f"done in {time.perf_counter() - t0:.1f} s")

@@ -169,5 +169,3 @@ def training_exclusions(
     excluded = labelled - trainable
     excluded.discard("")
     return BenchmarkExclusions(companies=excluded, patent_ids=set(patents.loc[applicants.isin(excluded), "id"]))
-
-

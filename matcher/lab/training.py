@@ -1,5 +1,22 @@
 """Encoder training on the shared research data: its pairs, the dev-benchmark evaluation with fusion re-tuned per
-benchmark, and cross-validation over dev-company folds (`matcher lab train`)."""
+benchmark, and cross-validation over dev-company folds (`matcher lab train`).
+
+The pair groups of the shared data (`shared_pairs`; each a group so that batches are drawn from one at a time):
+
+- ``patent_title``: patent title <-> abstract (bdci_patents).
+- ``applicant_patent``: applicant company name <-> patent, for company applicants (the name carries the
+  trade words, e.g. 新材料 / 电子科技, that bridge business scopes and patent language).
+- ``company_patent``: registered company profile (name + 经营范围) <-> a patent it filed, through the
+  exact applicant <-> 企业名称 link.
+- ``offer`` / ``demand``: Zhibei offer or demand name <-> text.
+- ``offer_class``: the GB/T 4754 classification and industry label of an offer <-> the offer (trade words <->
+  technology words).
+- ``csl``: CSL paper title <-> abstract and keywords <-> abstract.
+- ``company_name`` / ``scope_item``: registry name <-> 经营范围, and one scope item <-> the whole profile.
+
+KPPatent is never used: its abstracts and keyphrases are the kw2p-dev benchmark itself. Which company <-> patent
+labels may be trained on is `matcher.lab.folds`.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from matcher.index.atomic import atomic_write_text
-from matcher.lab.folds import (DEV_BENCHMARKS, BenchmarkExclusions, read_jsonl, fold_query_ids, is_company_benchmark,
+from matcher.lab.folds import (DEV_BENCHMARKS, BenchmarkExclusions, fold_query_ids, is_company_benchmark, read_jsonl,
                                training_exclusions)
 from matcher.text.normalize import company_key
 from matcher.training.pairs import Pair, add_pair, company_profile, corpus_pairs, dense_text, patent_text, summarize
@@ -27,6 +44,7 @@ _LICENCE = ["", "Registry data (CC BY-NC-SA 4.0) is used for training only insid
 
 # ---- the shared data's pairs ----
 def _read_jsonl_frame(path: Path) -> pd.DataFrame:
+    """A JSON Lines file as a frame, missing values as empty strings."""
     return pd.DataFrame(read_jsonl(path)).fillna("")
 
 
@@ -132,7 +150,6 @@ def shared_pairs(
         out = [p for p in out if p.source in keep]
     rng.shuffle(out)  # deterministic for a seed; the trainer groups by source anyway
     return out
-
 
 
 def train_encoder(
