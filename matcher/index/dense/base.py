@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,13 +48,6 @@ class DenseParams:
 def as_ids(ids: np.ndarray | list[int] | int) -> np.ndarray:
     """Ids as a flat int64 array."""
     return np.atleast_1d(np.asarray(ids, dtype=np.int64)).ravel()
-
-
-def save_npy(path: Path, array: np.ndarray) -> None:
-    """Write one array as .npy, atomically."""
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def damaged(directory: Path, why: str) -> MatcherError:

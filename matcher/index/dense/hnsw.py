@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import faiss
 import numpy as np
 
-from matcher.index.dense.base import ANN, DenseParams, damaged, save_npy
+from matcher.index.dense.base import ANN, DenseParams, damaged
+from matcher.index.dense.store import save_npy
 
 if TYPE_CHECKING:
     from matcher.index.dense.store import VectorStore

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 
-from matcher.index.dense.base import save_npy
+from matcher.index.atomic import atomic_write_bytes
 
 VECTORS_FILE = "vectors.npy"
 IDS_FILE = "ids.npy"
 
 # The store is compacted when this share of its slots are dead.
 _COMPACT_RATIO = 0.25
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    """Write one array as .npy, atomically."""
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 class VectorStore:
