@@ -1,10 +1,15 @@
-"""Shared fixtures: the demo data, a real USE-m3 encoder with a per-session cache, a built demo index."""
+"""Shared fixtures: the demo data, a fast test encoder with a per-session cache, a built demo index.
+
+The fast encoder (tests/fast_encoder.py) is the session's default encoder: `config` uses it and MATCHER_ENCODER names
+it for everything that builds its own configuration (the CLI in-process and in subprocesses, the workbench). Tests of
+USE-m3's own behaviour and the end-to-end ones ask for `use_m3_config` instead."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from fast_encoder import save_fast_encoder
 
 from matcher.config import MatcherConfig
 from matcher.engine import Matcher
@@ -31,20 +36,49 @@ def cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("embedding-cache")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fast_encoder(tmp_path_factory, demo_patents, demo_enterprises):
+    """The path of the fast test encoder (trained once per session on the demo texts, a few seconds), also set as
+    MATCHER_ENCODER for the whole session."""
+    texts = [*(demo_patents["title"] + " " + demo_patents["abstract"]),
+             *(demo_enterprises["name"] + " " + demo_enterprises["text"])]
+    path = str(save_fast_encoder(tmp_path_factory.mktemp("encoder") / "fast-test-encoder", texts))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MATCHER_ENCODER", path)
+        yield path
+
+
 @pytest.fixture(scope="session")
-def config(cache_dir) -> MatcherConfig:
+def config(cache_dir, fast_encoder) -> MatcherConfig:
+    """The tests' engine configuration: the fast test encoder and the session's embedding cache."""
+    return MatcherConfig(encoder=fast_encoder, cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def use_m3_config(cache_dir) -> MatcherConfig:
+    """The default configuration with the real USE-m3, for tests of its semantics and the end-to-end ones."""
     return MatcherConfig(encoder="use-m3", cache_dir=cache_dir)
+
+
+def _build_demo_index(path: Path, config: MatcherConfig, patents, enterprises) -> Path:
+    matcher = Matcher(config)
+    matcher.index(Kind.PATENT, patents)
+    matcher.index(Kind.ENTERPRISE, enterprises)
+    matcher.save(path)
+    return path
 
 
 @pytest.fixture(scope="session")
 def demo_index(tmp_path_factory, config, demo_patents, demo_enterprises) -> Path:
-    """A saved index of the demo set, built once per session."""
-    matcher = Matcher(config)
-    matcher.index(Kind.PATENT, demo_patents)
-    matcher.index(Kind.ENTERPRISE, demo_enterprises)
-    path = tmp_path_factory.mktemp("index") / "index"
-    matcher.save(path)
-    return path
+    """A saved index of the demo set (fast test encoder), built once per session."""
+    return _build_demo_index(tmp_path_factory.mktemp("index") / "index", config, demo_patents, demo_enterprises)
+
+
+@pytest.fixture(scope="session")
+def use_m3_demo_index(tmp_path_factory, use_m3_config, demo_patents, demo_enterprises) -> Path:
+    """A saved index of the demo set with the real USE-m3, for the end-to-end tests (built on first use)."""
+    return _build_demo_index(tmp_path_factory.mktemp("index-use-m3") / "index", use_m3_config, demo_patents,
+                             demo_enterprises)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Streamlit AppTest tests of the workbench: login gate, every page, and the whole tracking workflow.
 
-The engine runs on the demo index built by the conftest fixture (real USE-m3, per-session embedding
+The engine runs on the demo index built by the conftest fixture (fast test encoder, per-session embedding
 cache); the tracking workflow runs against SQLite and a real PostgreSQL server (tests/pg.py).
 """
 

@@ -1,5 +1,5 @@
 """The `matcher` command line (pipelines.main.app: the product's commands and the `matcher lab` group) in-process with
-typer's CliRunner and the real USE-m3 encoder: build from CSV / GBK CSV / XLSX, search in every direction with filters
+typer's CliRunner and the session's fast test encoder (MATCHER_ENCODER, tests/conftest.py): build from CSV / GBK CSV / XLSX, search in every direction with filters
 and JSON output, clear exit-2 errors on bad input, upsert / delete, and `matcher lab evaluate` / `compare` on a tiny
 BEIR benchmark."""
 
@@ -42,9 +42,8 @@ INTENDED = {
 
 @pytest.fixture(autouse=True)
 def _shared_cache(monkeypatch, cache_dir):
-    """Every command embeds through the session's shared cache with the default encoder (USE-m3)."""
+    """Every command embeds through the session's shared cache with the session's default encoder (the fast one)."""
     monkeypatch.setenv("MATCHER_CACHE_DIR", str(cache_dir))
-    monkeypatch.delenv("MATCHER_ENCODER", raising=False)
 
 
 def run(*args, columns: int = 250):
@@ -85,8 +84,8 @@ def test_build_from_the_demo_csv_files_prints_the_table(tmp_path, config):
     res = ok("build", "--patents", PATENTS, "--enterprises", ENTERPRISES, "--index-dir", index)
     assert "index built at" in res.stdout  # (rich wraps the title, path included, to the table's width)
     rows = {line.split("│")[1].strip(): line for line in res.stdout.splitlines() if line.count("│") >= 4}
-    assert "60" in rows["patent"] and "use-m3" in rows["patent"]
-    assert "40" in rows["enterprise"] and "use-m3" in rows["enterprise"]
+    assert "60" in rows["patent"] and "fast-test-encoder" in rows["patent"]
+    assert "40" in rows["enterprise"] and "fast-test-encoder" in rows["enterprise"]
     assert "patents.csv: 60 rows read, 60 kept, 0 skipped" in res.stderr
     assert "enterprises.csv: 40 rows read, 40 kept, 0 skipped" in res.stderr
     built = Matcher.load(index, config)

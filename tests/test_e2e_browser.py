@@ -38,18 +38,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture()
-def server(demo_index, config, cache_dir, tmp_path):
+def server(use_m3_demo_index, use_m3_config, cache_dir, tmp_path):
     """`streamlit run app.py` on 127.0.0.1 with the demo index and its nightly lists, demo users and a fresh SQLite
     tracking DB."""
     from matcher.engine import Matcher
     from matcher.export import NightlyJob
 
-    NightlyJob(Matcher.load(demo_index, config), k=10, formats=("parquet",),
+    NightlyJob(Matcher.load(use_m3_demo_index, use_m3_config), k=10, formats=("parquet",),
                max_per_target={"patent->enterprise": 20}).run(tmp_path / "exports")
     port = _free_port()
     env = {
-        **os.environ,
-        "MATCHER_INDEX_DIR": str(demo_index),
+        **{key: value for key, value in os.environ.items() if key != "MATCHER_ENCODER"},  # end to end: USE-m3
+        "MATCHER_INDEX_DIR": str(use_m3_demo_index),
         "MATCHER_EXPORT_DIR": str(tmp_path / "exports" / "matches"),
         "MATCHER_CACHE_DIR": str(cache_dir),
         "MATCHER_USERS_FILE": str(ROOT / "config" / "users.example.toml"),

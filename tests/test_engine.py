@@ -1,4 +1,4 @@
-"""Engine behaviour on the demo set with the real USE-m3 encoder: directions, BM25 on Chinese, filters,
+"""Engine behaviour on the demo set with the fast test encoder (tests/conftest.py): directions, BM25 on Chinese, filters,
 explanations, upsert/delete consistency and index persistence."""
 
 from __future__ import annotations
@@ -246,20 +246,21 @@ def test_enterprise_upsert_and_delete_keep_items_consistent(matcher):
 
 
 def test_encoder_ensemble_builds_searches_and_reloads(demo_index, config, demo_patents, demo_enterprises, tmp_path):
-    # USE-m3 twice, weighted 1 and 0.5, stands in for "USE-m3 + a trained model": the spec, per-part
+    # the test encoder twice, weighted 1 and 0.5, stands in for "USE-m3 + a trained model": the spec, per-part
     # caching, the wider index and the manifest check are the same.
     from matcher.encode import CachedEncoder, EnsembleEncoder
 
-    spec = "use-m3+use-m3*0.5"
+    plain = Matcher.load(demo_index, config)
+    spec = f"{config.encoder}+{config.encoder}*0.5"
     ensemble_config = config.model_copy(update={"encoder": spec})
     built = Matcher(ensemble_config)
     assert isinstance(built.encoder, EnsembleEncoder)
     use_part = built.encoder.parts[0][0]
-    assert isinstance(use_part, CachedEncoder) and use_part.model_id == "use-m3"
+    assert isinstance(use_part, CachedEncoder) and use_part.model_id == plain.encoder.model_id
     built.index(Kind.PATENT, demo_patents)
     built.index(Kind.ENTERPRISE, demo_enterprises)
     assert use_part.stats.misses == 0  # every USE vector came from the cache the plain index filled
-    assert built.collection(Kind.PATENT).dim == 1024
+    assert built.collection(Kind.PATENT).dim == 2 * plain.collection(Kind.PATENT).dim
     path = tmp_path / "ensemble-index"
     built.save(path)
 
@@ -268,7 +269,7 @@ def test_encoder_ensemble_builds_searches_and_reloads(demo_index, config, demo_p
     assert res.matches[0].target_id == "DEMO-P-049"
     assert -1.0 <= res.matches[0].components["dense"] <= 1.0
     assert res.matches[0].explanation.closest_sentence
-    with pytest.raises(IndexMismatchError, match=r"use-m3\*0\.5"):
+    with pytest.raises(IndexMismatchError, match=r"\*0\.5"):
         Matcher.load(path, config)  # an index built by the ensemble refuses the plain encoder
 
 

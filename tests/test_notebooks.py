@@ -61,7 +61,8 @@ def execute(name: str, kernel_dir: Path, env: dict[str, str], monkeypatch) -> fl
     """
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    for key in ("NOTEBOOK_FULL", "MODELS", "NOTEBOOK_QUERIES", "NOTEBOOK_OTHERS", "NOTEBOOK_SEED"):
+    # the notebooks compare the real models end to end: not the session's fast test encoder
+    for key in ("NOTEBOOK_FULL", "MODELS", "NOTEBOOK_QUERIES", "NOTEBOOK_OTHERS", "NOTEBOOK_SEED", "MATCHER_ENCODER"):
         monkeypatch.delenv(key, raising=False)
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     km = KernelManager(kernel_name=KERNEL, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dir)]))

@@ -61,7 +61,14 @@ def test_the_floor_is_what_unrelated_patents_reach(matcher):
     assert matcher.signals.portfolio_floor == pytest.approx(float(np.quantile(cosines, 0.9)), abs=1e-6)
 
 
-def test_enterprise_to_patents_uses_and_excludes_its_own_patents(matcher, demo_index):
+@pytest.fixture()
+def semantic(use_m3_demo_index, use_m3_config) -> Matcher:
+    """The demo index with the real USE-m3: which held patent resembles which is a question of meaning."""
+    return Matcher.load(use_m3_demo_index, use_m3_config)
+
+
+def test_enterprise_to_patents_uses_and_excludes_its_own_patents(semantic, use_m3_demo_index):
+    matcher, demo_index = semantic, use_m3_demo_index
     # demo: 固驰汽车零部件 (DEMO-C-008) filed DEMO-P-060, 睿驱电子科技 (DEMO-C-012) filed DEMO-P-055
     c012 = _rows(matcher, Kind.ENTERPRISE, ["DEMO-C-012"])[0]
     assert matcher.signals.portfolio.patents_of(c012).tolist() == _rows(matcher, Kind.PATENT, ["DEMO-P-055"]).tolist()
@@ -90,7 +97,8 @@ def test_enterprise_to_patents_uses_and_excludes_its_own_patents(matcher, demo_i
     assert "portfolio" not in without.search(without.query_for(Kind.ENTERPRISE, "DEMO-C-012"), Kind.PATENT, k=3)[0].matches[0].components
 
 
-def test_patent_to_enterprises_scores_holders_and_excludes_the_owner(matcher):
+def test_patent_to_enterprises_scores_holders_and_excludes_the_owner(semantic):
+    matcher = semantic
     res = matcher.search(matcher.query_for(Kind.PATENT, "DEMO-P-060"), Kind.ENTERPRISE, k=WHOLE)[0]
     assert "DEMO-C-008" not in [m.target_id for m in res.matches]  # the owner already holds it
     # a battery thermal-management patent: the two holders are scored by their held patent, everyone else gets 0

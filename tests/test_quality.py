@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from matcher.config import MatcherConfig
 from matcher.engine import Matcher
 from matcher.lab.evaluate import mirror_records, run_benchmark
 
@@ -18,11 +17,11 @@ REFERENCE = {"c2p-dev": 0.079, "p2c-dev": 0.051, "kw2p-dev": 0.690}
 @pytest.mark.shared
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(REFERENCE))
-def test_matcher_beats_the_reference_baselines(name, cache_dir):
+def test_matcher_beats_the_reference_baselines(name, use_m3_config):
     folder = SHARED / "benchmarks" / name
     if not folder.is_dir():
         pytest.skip(f"{folder} not found (set MATCHER_SHARED_DIR)")
     # asked as the product asks: a company query is the stored profile of p2c-dev's corpus (and the reverse)
-    scores = run_benchmark(folder, Matcher(MatcherConfig(cache_dir=cache_dir)), query_records=mirror_records(folder))
+    scores = run_benchmark(folder, Matcher(use_m3_config), query_records=mirror_records(folder))
     assert scores["ndcg@10"] > REFERENCE[name], scores
     assert 0.0 <= scores["mrr@10"] <= 1.0 and scores["recall@10"] <= scores["recall@100"] <= 1.0
