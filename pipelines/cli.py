@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from pathlib import Path
@@ -24,6 +25,16 @@ app = typer.Typer(help="专利–企业 matchmaking: build indexes, rank and exp
                   no_args_is_help=True, pretty_exceptions_enable=False)
 out = Console()
 err = Console(stderr=True)
+
+
+class _Notes(logging.Handler):
+    """The library's warnings (e.g. a --config overriding settings an index keeps) as one-line notes on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"note: {escape(record.getMessage())}", highlight=False, soft_wrap=True)
+
+
+logging.getLogger("matcher").addHandler(_Notes(logging.WARNING))
 
 DEFAULT_INDEX = PROJECT_ROOT / "artifacts" / "index"
 DEFAULT_EXPORTS = PROJECT_ROOT / "exports"

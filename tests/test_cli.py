@@ -123,6 +123,19 @@ def test_search_a_demand_prints_a_table_led_by_the_intended_patent(demo_index):
     assert "没有符合" not in res.stdout
 
 
+def test_a_config_given_to_a_built_index_overrides_ranking_fields_aloud_and_refuses_index_fields(demo_index, tmp_path):
+    # the index keeps its configuration: no --config needed; one given changes only what it sets, and says so
+    ranking = tmp_path / "ranking.json"
+    ranking.write_text(json.dumps({"key_terms": 3}), encoding="utf-8")
+    res = ok("search", "--demand", "DEMO-D-001", "-k", "3", "--config", ranking, "--index-dir", demo_index)
+    assert "overriding the configuration saved with the index" in res.stderr and "key_terms=3" in res.stderr
+    assert "overriding" not in ok("search", "--demand", "DEMO-D-001", "-k", "3", "--index-dir", demo_index).stderr
+    segmenting = tmp_path / "segmenting.json"
+    segmenting.write_text(json.dumps({"segment_mode": "accurate"}), encoding="utf-8")
+    assert_one_line_error(run("search", "锂电池", "--config", segmenting, "--index-dir", demo_index),
+                          "segment_mode", "matcher build")
+
+
 def test_search_json_in_all_three_directions(demo_index):
     demand = search_json(demo_index, "--demand", "DEMO-D-001", "-k", "5")
     patent = search_json(demo_index, "--patent", "DEMO-P-049", "-k", "4")

@@ -61,7 +61,8 @@ def resolve_config(directory: str | Path, config: MatcherConfig | None = None, *
 
     Only the fields a given configuration sets explicitly count (a JSON file's keys, keyword arguments; not the
     defaults it fills in). Those that change the index (`INDEX_FIELDS`) must equal the saved ones; the others
-    (fusion weights, pool, activity model, key terms...) override the saved ones, and each override is logged.
+    (fusion weights, pool, activity model, key terms...) override the saved ones, and each override is logged as a
+    warning (on stderr for a command-line user).
 
     Args:
         directory: the index folder.
@@ -91,6 +92,6 @@ def resolve_config(directory: str | Path, config: MatcherConfig | None = None, *
                                  "`matcher build`")
     overrides = [f for f in explicit if f not in LOCAL_FIELDS and given[f] != stored[f]]
     if overrides and log:
-        logger.info("overriding the configuration saved with the index at %s: %s", directory,
+        logger.warning("overriding the configuration saved with the index at %s: %s", directory,
                     "; ".join(f"{f}={given[f]!r} (saved {stored[f]!r})" for f in overrides))
     return saved.model_copy(update={f: copy.deepcopy(getattr(config, f)) for f in explicit})
