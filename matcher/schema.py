@@ -49,10 +49,6 @@ class Direction(StrEnum):
 RECORD_DIRECTIONS = (Direction.ENTERPRISE_TO_PATENT, Direction.PATENT_TO_ENTERPRISE)
 
 
-# Licence modes used by provincial open-licensing programmes.
-LICENSE_MODES = ("开放许可", "先使用后付费", "独占", "普通")
-
-
 @dataclass(frozen=True)
 class RecordSchema:
     """Column contract for one kind of record.

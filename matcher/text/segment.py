@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
-from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -51,8 +50,7 @@ class Segmenter:
             -> 锂离子, 离子, 电池, 锂离子电池; better recall for short keyword needs) or "accurate"
             (one segmentation).
         stopwords: a stopword file; defaults to the bundled patent/business-scope list.
-        userdict: a jieba user dictionary; defaults to the bundled domain dictionary. Extra words can
-            be added with `add_words`.
+        userdict: a jieba user dictionary; defaults to the bundled domain dictionary.
         drop_numbers: drop tokens that are only digits and punctuation.
     """
 
@@ -81,13 +79,6 @@ class Segmenter:
         """The parameters that determine the tokens (stored in index manifests)."""
         return {"mode": self.mode, "stopwords": Path(self.stopwords_path).name,
                 "userdict": Path(self.userdict_path).name, "drop_numbers": self.drop_numbers}
-
-    def add_words(self, words: Iterable[str]) -> None:
-        """Add domain words (e.g. gold keyphrases) to the segmentation dictionary."""
-        for w in words:
-            w = normalize(w)
-            if w:
-                self._jieba.add_word(w)
 
     def _keep(self, token: str) -> bool:
         if not token or token in self.stopwords or not _CONTENT.search(token):
