@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -18,6 +17,8 @@ from matcher import __version__
 from matcher.engine import Match, Matcher, Query, SearchResult
 from matcher.errors import InputError
 from matcher.explain import Explanation
+from matcher.export.sheets import write_csv, write_xlsx
+from matcher.export.workdir import WorkDir, part_problem, write_part
 from matcher.index.collection import CONTENT
 from matcher.index.atomic import atomic_dir, atomic_write_text
 from matcher.index.manifest import utc_now
@@ -236,35 +237,47 @@ class NightlyJob:
         t0 = time.perf_counter()
         index = index_info(self.matcher)
         key = self.run_key(index)
-        work = out_dir / ".work" / key
-        work.mkdir(parents=True, exist_ok=True)
-        manifest = RunManifest(run_key=key, started_at=utc_now(), k=self.k, directions=self.directions, filters=self.filters,
-                               max_per_target=self.max_per_target, excluded_pairs=len(self.exclude_pairs))
-        manifest.index = index
-        frames: dict[Direction, pd.DataFrame] = {}
-        for direction in self.directions:
-            frames[direction] = self._run_direction(direction, work, manifest, show_progress)
-        with atomic_dir(out_dir / "matches") as tmp:
-            for direction, frame in frames.items():
-                stem = export_stem(direction)
-                manifest.rows[direction] = len(frame)
-                for fmt in self.formats:
-                    path = tmp / f"{stem}.{fmt}"
-                    if fmt == "csv":
-                        frame.to_csv(path, index=False, encoding="utf-8-sig")
-                    elif fmt == "parquet":
-                        frame.to_parquet(path, index=False)
-                    elif len(frame) > XLSX_MAX_ROWS:
-                        manifest.notes.append(f"{stem}.xlsx skipped: {len(frame):,} rows exceed Excel's sheet limit")
-                        continue
-                    else:
-                        frame.to_excel(path, index=False, sheet_name=stem[:31])
-                    manifest.files.append(path.name)
-            manifest.finished_at = utc_now()
-            manifest.seconds = round(time.perf_counter() - t0, 2)
-            atomic_write_text(tmp / "run_manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=2))
-        shutil.rmtree(work, ignore_errors=True)
+        work = WorkDir(out_dir / ".work", key)  # also removes the work folders of finished and abandoned runs
+        finished = False
+        try:
+            manifest = RunManifest(run_key=key, started_at=utc_now(), k=self.k, directions=self.directions,
+                                   filters=self.filters, max_per_target=self.max_per_target,
+                                   excluded_pairs=len(self.exclude_pairs))
+            manifest.index = index
+            if work.removed:
+                manifest.notes.append(f"removed the work folders of {len(work.removed)} earlier run(s) with other "
+                                      f"settings or another index: {', '.join(work.removed)}")
+            frames: dict[Direction, pd.DataFrame] = {}
+            for direction in self.directions:
+                frames[direction] = self._run_direction(direction, work.path, manifest, show_progress)
+            with atomic_dir(out_dir / "matches") as tmp:
+                for direction, frame in frames.items():
+                    self._write(direction, frame, tmp, manifest)
+                manifest.finished_at = utc_now()
+                manifest.seconds = round(time.perf_counter() - t0, 2)
+                atomic_write_text(tmp / "run_manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=2))
+            finished = True
+        finally:
+            work.release(remove=finished)
         return manifest
+
+    def _write(self, direction: Direction, frame: pd.DataFrame, folder: Path, manifest: RunManifest) -> None:
+        """One direction's export files in `folder`: Parquet holds the raw rows (a data file); CSV and XLSX are
+        spreadsheet-safe (`matcher.export.sheets`)."""
+        stem = export_stem(direction)
+        manifest.rows[direction] = len(frame)
+        for fmt in self.formats:
+            path = folder / f"{stem}.{fmt}"
+            if fmt == "csv":
+                write_csv(frame, path)
+            elif fmt == "parquet":
+                frame.to_parquet(path, index=False)
+            elif len(frame) > XLSX_MAX_ROWS:
+                manifest.notes.append(f"{stem}.xlsx skipped: {len(frame):,} rows exceed Excel's sheet limit")
+                continue
+            else:
+                write_xlsx(frame, path, sheet=stem)
+            manifest.files.append(path.name)
 
     def _run_direction(self, direction: Direction, work: Path, manifest: RunManifest, show_progress: bool) -> pd.DataFrame:
         source, target = direction.source, direction.target
@@ -283,16 +296,17 @@ class NightlyJob:
         left_out = self._exclude[direction]
         for n, chunk in enumerate(tqdm(chunks, desc=direction, disable=not show_progress)):
             part = work / f"{stem}-{n:05d}.parquet"
-            if part.exists():
+            problem = part_problem(part) if part.exists() else None
+            if problem == "":
                 manifest.chunks_resumed += 1
             else:
+                if problem:
+                    manifest.notes.append(f"{part.name} of an interrupted run was unreadable ({problem[:200]}); recomputed")
                 queries = [Query(text=texts[i], kind=source, id=i, exclude=left_out.get(i, ())) for i in chunk]
                 # under a cap most deep candidates are dropped: they are explained once kept (`_explained`)
                 results = self.matcher.search(queries, target, k=self.depth if capped else self.k,
                                               filters=self.filters.get(target.value), explain=not capped)
-                tmp = part.with_suffix(".tmp")
-                pd.DataFrame(result_rows(direction, results, names)).to_parquet(tmp, index=False)
-                tmp.replace(part)
+                write_part(pd.DataFrame(result_rows(direction, results, names)), part)
             parts.append(part)
         cap = self.max_per_target.get(direction)
         if cap is None:

@@ -1,0 +1,71 @@
+"""Spreadsheet-safe CSV and XLSX writing: formula-like text cells neutralised, characters XLSX refuses removed."""
+
+from __future__ import annotations
+
+import re
+from typing import IO
+
+import pandas as pd
+
+# OWASP CSV injection: a text cell starting with one of these is read as a formula (or a DDE payload) by
+# Excel, LibreOffice and Google Sheets; a leading apostrophe makes it text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Control characters an XLSX file cannot hold (openpyxl raises IllegalCharacterError on them); \t \n \r stay.
+XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _text_columns(frame: pd.DataFrame) -> list:
+    return [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+
+
+def spreadsheet_safe(frame: pd.DataFrame, *, xlsx: bool = False) -> pd.DataFrame:
+    """A copy of the frame that spreadsheet programs open as plain data.
+
+    Text cells starting with `=`, `+`, `-`, `@`, a tab or a carriage return get a leading apostrophe (numbers,
+    a negative score included, stay numbers); for XLSX, control characters other than tab, newline and carriage
+    return are removed as well.
+
+    Args:
+        frame: the rows to export (left unchanged).
+        xlsx: also remove the characters an XLSX file cannot hold.
+
+    Returns:
+        The neutralised copy.
+    """
+    out = frame.copy()
+    for col in _text_columns(out):
+        values = out[col].astype(object)
+        is_text = values.map(lambda v: isinstance(v, str))
+        if not is_text.any():
+            continue
+        text = values[is_text]
+        if xlsx:
+            text = text.str.replace(XLSX_ILLEGAL, "", regex=True)
+        risky = text.str.startswith(FORMULA_START)
+        text = text.where(~risky, "'" + text)
+        values[is_text] = text
+        out[col] = values
+    return out
+
+
+def write_csv(frame: pd.DataFrame, target: str | IO) -> None:
+    """Write the frame as CSV (UTF-8 with BOM, so that Excel opens it as UTF-8; no index), formula-safe.
+
+    Args:
+        frame: the rows.
+        target: a path or a binary file object.
+    """
+    spreadsheet_safe(frame).to_csv(target, index=False, encoding="utf-8-sig")
+
+
+def write_xlsx(frame: pd.DataFrame, target: str | IO, sheet: str = "Sheet1") -> None:
+    """Write the frame as one XLSX sheet (no index), formula-safe: no text cell starts with `=` once neutralised,
+    so openpyxl stores every one as a string, never as a formula.
+
+    Args:
+        frame: the rows.
+        target: a path or a binary file object.
+        sheet: the sheet name (cut to Excel's 31 characters).
+    """
+    with pd.ExcelWriter(target, engine="openpyxl") as writer:
+        spreadsheet_safe(frame, xlsx=True).to_excel(writer, index=False, sheet_name=sheet[:31] or "Sheet1")
