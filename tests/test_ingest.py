@@ -25,6 +25,8 @@ from matcher.ingest import (
     shared_dir,
     validate_frame,
 )
+from matcher.ingest.clean import MAX_TEXT_CHARS, clean_text
+from matcher.ingest.readers import detect_delimiter
 from matcher.schema import ENTERPRISE_SCHEMA, PATENT_SCHEMA, Kind, schema_for
 
 PATENTS = [
@@ -383,6 +385,116 @@ def test_duplicate_headers_after_strip(tmp_path: Path) -> None:
     path = tmp_path / "dupcols.csv"
     path.write_text("id,title,title ,abstract\n1,a,b,c\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"dupcols\.csv.*'title' appears more than once"):
+        read_table(path)
+
+
+# ---------------------------------------------------------------- cleaning, length limit, separators
+
+
+def test_control_and_format_characters_are_removed_and_reported(tmp_path: Path) -> None:
+    rows = [
+        {"id": "CN\x00101", "title": "一种\u200b石墨烯\x07材料", "abstract": "第一行\r\n第二行\t制表\x0b竖表\ufeff"},
+        PATENTS[1],
+        {"id": "CN103", "title": "锂电池", "abstract": "摘要", "applicant": "清华\u200d大学\x1b", "ipc": "H01M\x00"},
+    ]
+    result = load_records(write_csv(tmp_path / "dirty.csv", rows), "patent")
+    assert result.frame.loc[0, ["id", "title", "abstract"]].tolist() == ["CN101", "一种石墨烯材料", "第一行\n第二行\t制表 竖表"]
+    assert result.frame.loc[2, ["applicant", "ipc"]].tolist() == ["清华大学", "H01M"]
+    assert [(n.row, n.column) for n in result.cleaned] == [(1, "id"), (1, "title"), (1, "abstract"),
+                                                           (3, "applicant"), (3, "ipc")]
+    assert result.truncated == []
+    assert result.report() == ("dirty.csv: 3 rows read, 3 kept, 0 skipped; "
+                               "5 cells cleaned of control / format characters (rows 1, 3)")
+
+
+def test_enterprise_texts_and_optional_columns_are_cleaned(tmp_path: Path) -> None:
+    rows = [{"id": "E1", "name": "\u200b甲公司\u200b", "text": "需求\x00描述", "industry": "制造\u2060业", "region": "浙江\x7f"}]
+    result = load_records(write_jsonl(tmp_path / "ent.jsonl", rows), "enterprise")
+    assert result.frame.loc[0, ["name", "text", "industry", "region"]].tolist() == ["甲公司", "需求描述", "制造业", "浙江"]
+    assert len(result.cleaned) == 4
+
+
+def test_over_long_texts_are_truncated_and_reported(tmp_path: Path) -> None:
+    rows = [dict(PATENTS[0], abstract="长" * 1_000_000), dict(PATENTS[1], title="题" * (MAX_TEXT_CHARS + 1)),
+            PATENTS[2], dict(PATENTS[0], id="CN104", abstract="正" * MAX_TEXT_CHARS)]
+    result = load_records(write_csv(tmp_path / "long.csv", rows), "patent")
+    lengths = result.frame[["title", "abstract"]].map(len).to_numpy().tolist()
+    assert lengths[0][1] == lengths[1][0] == lengths[3][1] == MAX_TEXT_CHARS == 20_000
+    assert [(n.row, n.column) for n in result.truncated] == [(1, "abstract"), (2, "title")]
+    assert result.report() == ("long.csv: 4 rows read, 4 kept, 0 skipped; "
+                               "2 texts truncated to 20,000 characters (rows 1, 2)")
+
+
+def test_a_cell_of_only_invisible_characters_is_empty_and_skipped(tmp_path: Path) -> None:
+    rows = [PATENTS[0], dict(PATENTS[1], abstract="\u200b\ufeff\x00 ")]
+    result = load_records(write_jsonl(tmp_path / "blank.jsonl", rows), "patent")
+    assert result.frame["id"].tolist() == ["CN101"]
+    assert result.skipped == [SkippedRow(2, "abstract", "empty 'abstract'")]
+    assert result.cleaned == []  # only kept rows are reported as cleaned
+
+
+def test_clean_text_rules() -> None:
+    assert clean_text("a\r\nb\rc\x85d\x0ce\x00f\u200bg\u00adh\ud800i\t\n") == "a\nb\nc d ef" + "ghi"
+    assert clean_text("  " + "字" * 30 + "  ", limit=10) == "字" * 10
+    assert clean_text("ab   cd", limit=4) == "ab"
+
+
+def test_headers_with_invisible_characters_still_match(tmp_path: Path) -> None:
+    df = pd.DataFrame({"\ufeffid": ["1"], "title\u200b": ["标题"], "摘要\x00": ["摘要"]})
+    assert validate_frame(df, "patent").frame.loc[0, ["id", "title", "abstract"]].tolist() == ["1", "标题", "摘要"]
+    twice = pd.DataFrame([["1", "a", "b", "c"]], columns=["id", "title", "\u200btitle", "abstract"])
+    with pytest.raises(InputError, match=r"f\.csv.*'title' appears more than once"):
+        validate_frame(twice, "patent", file="f.csv")
+
+
+@pytest.mark.parametrize(("sep", "suffix"), [(";", ".csv"), ("|", ".csv"), ("\t", ".csv"), (",", ".csv"),
+                                             (",", ".tsv"), (";", ".tsv")])
+def test_the_delimiter_is_detected(tmp_path: Path, sep: str, suffix: str) -> None:
+    rows = [dict(r, abstract=r["abstract"] + " 含, 逗号; 分号| 竖线") for r in PATENTS]
+    result = load_records(write_csv(tmp_path / f"sep{suffix}", rows, sep=sep), "patent")
+    assert_patents(result, rows)
+
+
+def test_detect_delimiter_prefers_the_consistent_separator() -> None:
+    assert detect_delimiter("id;title;abstract\n1;a, b, c;d\n2;e;f, g\n") == ";"
+    assert detect_delimiter("id,title,abstract\n1,\"a;b;c;d\",x\n") == ","
+    assert detect_delimiter("only\nx;y\n") == ","  # one column: the default
+    assert detect_delimiter("a\tb\n1\t2\n", default="\t") == "\t"
+
+
+def test_semicolon_file_no_longer_gets_the_map_hint(tmp_path: Path) -> None:
+    path = tmp_path / "semi.csv"
+    path.write_text("id;title;abstract\nCN1;标题;摘要, 含逗号\n", encoding="utf-8")
+    assert load_records(path, "patent").frame.loc[0, "abstract"] == "摘要, 含逗号"
+
+
+@pytest.mark.parametrize("header", ["id:title:abstract", "编号，名称，摘要", "id、title、abstract"])
+def test_one_column_header_holding_separators_says_the_delimiter_looks_wrong(tmp_path: Path, header: str) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_text(f"{header}\n1:a:b\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_records(path, "patent")
+    text = error_text(info)
+    assert "odd.csv" in text and "delimiter looks wrong" in text and "--map" not in text
+
+
+def test_utf16_file_with_bom_is_read(tmp_path: Path) -> None:
+    """Excel's "Unicode text" export: UTF-16 with a byte-order mark, tab-separated."""
+    assert_patents(load_records(write_csv(tmp_path / "unicode.csv", PATENTS, encoding="utf-16", sep="\t"), "patent"))
+
+
+def test_json_long_integers_raw_controls_and_line_separators(tmp_path: Path) -> None:
+    path = tmp_path / "odd.jsonl"
+    line = '{"id": %s, "title": "标题\u2028续", "abstract": "含\t制表符与\x01控制符"}\n' % ("9" * 5000)
+    path.write_text(line, encoding="utf-8")
+    frame = load_records(path, "patent").frame
+    assert frame.loc[0, ["id", "title", "abstract"]].tolist() == ["9" * 5000, "标题\u2028续", "含\t制表符与控制符"]
+
+
+def test_deeply_nested_json_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(InputError, match=r"deep\.json.*nested too deeply"):
         read_table(path)
 
 

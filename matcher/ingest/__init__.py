@@ -1,6 +1,7 @@
 """Ingest stage: read table files and public sources into validated canonical records."""
 
-from matcher.ingest.readers import read_table
+from matcher.ingest.clean import MAX_TEXT_CHARS, CellNote, clean_text
+from matcher.ingest.readers import detect_delimiter, read_table
 from matcher.ingest.sources import (
     SHARED_DIR_ENV,
     SOURCES,
@@ -15,11 +16,15 @@ from matcher.ingest.sources import (
 from matcher.ingest.validate import LoadResult, SkippedRow, load_records, parse_mapping, validate_frame
 
 __all__ = [
+    "MAX_TEXT_CHARS",
     "SHARED_DIR_ENV",
     "SOURCES",
+    "CellNote",
     "LoadResult",
     "SkippedRow",
     "Source",
+    "clean_text",
+    "detect_delimiter",
     "load_bdci_patents",
     "load_records",
     "load_registry_companies",

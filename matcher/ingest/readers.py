@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import json
@@ -18,6 +19,18 @@ from matcher.errors import InputError
 # Encodings tried, in order, when the caller gives none: UTF-8 (with or without BOM), then GB18030
 # (a superset of GBK / GB2312, the usual encoding of CSV files saved by Chinese Excel).
 AUTO_ENCODINGS = ("utf-8-sig", "gb18030")
+# A UTF-16 byte-order mark (Excel's "Unicode text" export) picks UTF-16 before those are tried.
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+# Column separators recognised in .csv / .tsv files, in order of preference when several fit equally well.
+DELIMITERS = (",", "\t", ";", "|")
+DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "vertical bar"}
+SNIFF_CHARS = 65_536
+SNIFF_LINES = 50
+
+# JSON integers stay as written (ids of any length; Python refuses int() of more than 4,300 digits) and raw
+# control characters inside strings are accepted (ingest cleaning removes them).
+JSON_OPTIONS: dict[str, Any] = {"parse_int": str, "strict": False}
 
 ENCODING_HINT = "re-save the file as UTF-8 (Excel: 'CSV UTF-8') or pass --encoding <codec> (e.g. --encoding gbk)"
 
@@ -32,8 +45,8 @@ def read_table(path: str | Path, *, sheet: str | int | None = None, encoding: st
     Args:
         path: the file to read (.csv, .tsv, .xlsx, .xlsm, .jsonl, .ndjson, .json, .parquet).
         sheet: XLSX only: the sheet name or 0-based index; the first sheet when None.
-        encoding: CSV / TSV / JSON only: the text encoding; when None, UTF-8 (with or without BOM)
-            then GB18030 (which covers GBK) are tried.
+        encoding: CSV / TSV / JSON only: the text encoding; when None, UTF-16 when the file starts with its
+            byte-order mark, else UTF-8 (with or without BOM) then GB18030 (which covers GBK) are tried.
 
     Returns:
         The table, one row per record, every cell a string, with a default RangeIndex.
@@ -50,8 +63,11 @@ def read_table(path: str | Path, *, sheet: str | int | None = None, encoding: st
         raise InputError("not a file (is it a directory?)", file=file, hint="give the path of a table file")
     if path.stat().st_size == 0:
         raise InputError("the file is empty", file=file, hint="export the table again with a header row and data")
-    frame = reader(path, sheet=sheet, encoding=encoding)
-    return _finish(frame, file)
+    try:
+        return _finish(reader(path, sheet=sheet, encoding=encoding), file)
+    except RecursionError as exc:  # JSON nested thousands of levels deep
+        raise InputError("a value is nested too deeply to read", file=file,
+                         hint="flatten the nested values: each cell should hold a text or a number") from exc
 
 
 def as_str_series(series: pd.Series) -> pd.Series:
@@ -161,7 +177,12 @@ def _decode(data: bytes, file: str, encoding: str | None) -> str:
     Raises:
         InputError: naming the line and byte offset of the first undecodable byte.
     """
-    candidates = (encoding,) if encoding else AUTO_ENCODINGS
+    if encoding:
+        candidates: tuple[str, ...] = (encoding,)
+    elif data.startswith(UTF16_BOMS):
+        candidates = ("utf-16",)
+    else:
+        candidates = AUTO_ENCODINGS
     first_error: UnicodeDecodeError | None = None
     for codec in candidates:
         try:
@@ -195,22 +216,69 @@ def _read_text(path: Path, encoding: str | None) -> str:
 
 
 def _read_csv(path: Path, *, sheet: str | int | None, encoding: str | None) -> pd.DataFrame:
-    """Read a comma- (.csv) or tab- (.tsv) separated file with every cell as a string."""
+    """Read a delimited file (separator detected: comma, tab, semicolon or |) with every cell as a string."""
     del sheet
     text = _read_text(path, encoding)
-    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    sep = detect_delimiter(text, default="\t" if path.suffix.lower() == ".tsv" else ",")
     try:
         return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False)
-    except pd.errors.ParserError as exc:
-        raise _csv_parse_error(path, exc) from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise _csv_parse_error(path, exc, sep) from exc
 
 
-def _csv_parse_error(path: Path, exc: Exception) -> InputError:
+def detect_delimiter(text: str, default: str = ",") -> str:
+    """Pick the column separator of delimited text: the one that splits the header into most columns.
+
+    Each of DELIMITERS is tried on the first SNIFF_LINES lines (quotes respected). A separator counts only
+    when it splits the header into two or more columns; among those the one for which most lines have the
+    header's number of fields wins, then the one giving more columns, then the order of DELIMITERS.
+
+    Args:
+        text: the decoded file.
+        default: the separator used when none splits the header (a one-column file).
+
+    Returns:
+        One of DELIMITERS, or `default`.
+    """
+    sample = text[:SNIFF_CHARS]
+    if len(text) > SNIFF_CHARS and "\n" in sample:
+        sample = sample[:sample.rindex("\n")]
+    best, best_score = default, (0.0, 1, 0)
+    preference = (default, *(d for d in DELIMITERS if d != default))
+    for rank, sep in enumerate(preference):
+        widths = _field_counts(sample, sep)
+        if not widths or widths[0] < 2:
+            continue
+        fit = sum(width == widths[0] for width in widths) / len(widths)
+        score = (fit, widths[0], -rank)
+        if score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def _field_counts(sample: str, sep: str) -> list[int]:
+    """The number of fields of each of the first SNIFF_LINES non-blank lines of a sample, split by `sep`."""
+    widths: list[int] = []
+    try:
+        for fields in csv.reader(io.StringIO(sample, newline=""), delimiter=sep):
+            if fields:
+                widths.append(len(fields))
+            if len(widths) >= SNIFF_LINES:
+                break
+    except csv.Error:  # a quote left open at the end of the sample, a NUL, ...: use what was read
+        pass
+    return widths
+
+
+def _csv_parse_error(path: Path, exc: Exception, sep: str = ",") -> InputError:
     """Turn a pandas CSV parser error into an InputError naming the bad line."""
     found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
     if found:
         expected, line, saw = found.groups()
-        message = f"line {line} (line 1 is the header) has {saw} fields, but the header has {expected}"
+        message = (f"line {line} (line 1 is the header) has {saw} fields, but the header has {expected} "
+                   f"(separator: {DELIMITER_NAMES.get(sep, repr(sep))})")
+    elif isinstance(exc, pd.errors.EmptyDataError):
+        message = "the file holds no header row"
     else:
         message = f"the file cannot be parsed as a table ({exc})"
     return InputError(message, file=str(path),
@@ -263,11 +331,11 @@ def _read_jsonl(path: Path, *, sheet: str | int | None, encoding: str | None) ->
 def _parse_json_lines(text: str, file: str) -> list[dict]:
     """Parse JSON Lines text into a list of objects, naming the first malformed line."""
     records = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):  # not splitlines(): U+2028 may sit in a string
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, **JSON_OPTIONS)
         except json.JSONDecodeError as exc:
             raise InputError(f"line {number} is not valid JSON ({exc.msg} at column {exc.colno})", file=file,
                              hint="fix or remove that line; each line must hold one JSON object") from exc
@@ -284,7 +352,7 @@ def _read_json(path: Path, *, sheet: str | int | None, encoding: str | None) -> 
     file = str(path)
     text = _read_text(path, encoding)
     try:
-        data = json.loads(text)
+        data = json.loads(text, **JSON_OPTIONS)
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":  # several top-level values: treat it as JSON Lines
             return _records_frame(_parse_json_lines(text, file), file)

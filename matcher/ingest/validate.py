@@ -1,4 +1,4 @@
-"""Map source headers onto a record schema, check ids and required texts, and report skipped rows."""
+"""Map source headers onto a record schema, check ids and required texts, and report skipped and cleaned cells."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from pathlib import Path
 import pandas as pd
 
 from matcher.errors import InputError
+from matcher.ingest.clean import MAX_TEXT_CHARS, CellNote, clean_columns, clean_text
 from matcher.ingest.readers import as_str_series, read_table
 from matcher.schema import Kind, RecordSchema, schema_for
 
 ROW_NOTE = "row 1 = the first data row after the header"
 REPORT_LIMIT = 10
+# Characters that separate columns in delimited files; a lone header holding one of them was split wrongly.
+SEPARATOR_LOOKALIKES = (",", ";", "\t", "|", "，", "；", "、", ":")
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,16 @@ class LoadResult:
         skipped: the rows left out, in row order.
         file: the input the records came from.
         kind: the record kind.
+        cleaned: cells of kept rows that held control or format characters (removed), in row order.
+        truncated: cells of kept rows cut to MAX_TEXT_CHARS characters, in row order.
     """
 
     frame: pd.DataFrame
     skipped: list[SkippedRow] = field(default_factory=list)
     file: str = "<data>"
     kind: Kind = Kind.PATENT
+    cleaned: list[CellNote] = field(default_factory=list)
+    truncated: list[CellNote] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:
@@ -55,22 +62,39 @@ class LoadResult:
         return len(self.frame) + len(self.skipped)
 
     def report(self, limit: int = REPORT_LIMIT) -> str:
-        """Summarise the load in one line, listing at most `limit` skipped rows.
+        """Summarise the load in one line, listing at most `limit` skipped rows, truncated and cleaned rows.
 
         Args:
-            limit: how many skipped rows to name before "... and N more".
+            limit: how many rows to name in each list before "... and N more".
 
         Returns:
-            E.g. "patents.csv: 4,097 rows read, 4,094 kept, 3 skipped (row 17: empty 'abstract'; ...)".
+            E.g. "patents.csv: 4,097 rows read, 4,094 kept, 3 skipped (row 17: empty 'abstract'; ...);
+            1 text truncated to 20,000 characters (row 5); 2 cells cleaned of control characters (rows 8, 9)".
         """
         name = Path(self.file).name or self.file
         text = f"{name}: {self.rows_read:,} rows read, {len(self.frame):,} kept, {len(self.skipped):,} skipped"
-        if not self.skipped:
-            return text
-        parts = [f"row {s.row}: {s.reason}" for s in self.skipped[:limit]]
-        if len(self.skipped) > limit:
-            parts.append(f"... and {len(self.skipped) - limit:,} more")
-        return f"{text} ({'; '.join(parts)})"
+        if self.skipped:
+            parts = [f"row {s.row}: {s.reason}" for s in self.skipped[:limit]]
+            if len(self.skipped) > limit:
+                parts.append(f"... and {len(self.skipped) - limit:,} more")
+            text = f"{text} ({'; '.join(parts)})"
+        if self.truncated:
+            count = len(self.truncated)
+            text += (f"; {count:,} text{'s' if count > 1 else ''} truncated to {MAX_TEXT_CHARS:,} characters "
+                     f"({_rows(self.truncated, limit)})")
+        if self.cleaned:
+            count = len(self.cleaned)
+            text += (f"; {count:,} cell{'s' if count > 1 else ''} cleaned of control / format characters "
+                     f"({_rows(self.cleaned, limit)})")
+        return text
+
+
+def _rows(notes: Sequence[CellNote], limit: int) -> str:
+    """Render the distinct rows of some cell notes, e.g. "rows 2, 7, ... and 3 more"."""
+    rows = list(dict.fromkeys(note.row for note in notes))
+    shown = ", ".join(str(row) for row in rows[:limit])
+    more = f", ... and {len(rows) - limit:,} more" if len(rows) > limit else ""
+    return f"row{'s' if len(rows) > 1 else ''} {shown}{more}"
 
 
 def parse_mapping(spec: str | Sequence[str] | None) -> dict[str, str]:
@@ -140,7 +164,9 @@ def validate_frame(
     """Validate a raw table as records of one kind.
 
     Headers are matched to canonical columns by `mapping` first, then by canonical name, then by the schema
-    aliases (case-insensitive). Rows with an empty id or an empty required text are skipped and recorded.
+    aliases (case-insensitive); control and format characters in headers are ignored. Every cell is cleaned
+    (`matcher.ingest.clean.clean_text`: control and format characters removed, texts over MAX_TEXT_CHARS cut);
+    the changed cells are recorded. Rows with an empty id or an empty required text are skipped and recorded.
 
     Args:
         df: the raw table (any header names, any cell types).
@@ -152,23 +178,40 @@ def validate_frame(
         The validated records (canonical columns, schema order, all strings) and the rows skipped.
 
     Raises:
-        InputError: a required column is missing, a mapping names an unknown column or header,
-            ids are duplicated, the table has no data rows, or every row is skipped.
+        InputError: two headers are the same, a required column is missing, a mapping names an unknown column
+            or header, ids are duplicated, the table has no data rows, or every row is skipped.
     """
     kind = Kind(kind)
     schema = schema_for(kind)
-    headers = [str(c).strip() for c in df.columns]
+    headers = _clean_headers(df.columns, file)
     raw = df.set_axis(headers, axis=1).reset_index(drop=True)
     sources = resolve_columns(headers, schema, mapping, file)
     if len(raw) == 0:
         raise InputError("the table has a header but no data rows", file=file, hint="add at least one data row")
     frame = _canonical_frame(raw, schema, sources)
+    cleaned = clean_columns(frame)
+    frame = pd.DataFrame(cleaned.columns, index=frame.index)
     keep, skipped = _find_skipped(frame, schema)
     _check_unique_ids(frame["id"], file)
     if not keep.any():
         raise _all_skipped_error(skipped, sources, file)
+    kept_rows = set((keep.to_numpy().nonzero()[0] + 1).tolist())
     frame = frame[keep].reset_index(drop=True)
-    return LoadResult(frame=frame, skipped=skipped, file=file, kind=kind)
+    return LoadResult(frame=frame, skipped=skipped, file=file, kind=kind,
+                      cleaned=[n for n in cleaned.cleaned if n.row in kept_rows],
+                      truncated=[n for n in cleaned.truncated if n.row in kept_rows])
+
+
+def _clean_headers(columns: Sequence[object], file: str) -> list[str]:
+    """Header names as stripped strings without control / format characters; two equal names are an error."""
+    headers = [clean_text(str(c), limit=len(str(c))) for c in columns]
+    seen: set[str] = set()
+    for header in headers:
+        if header in seen:
+            raise InputError(f"header '{header}' appears more than once", file=file, column=header,
+                             hint="give every column a distinct header name")
+        seen.add(header)
+    return headers
 
 
 def resolve_columns(
@@ -242,6 +285,11 @@ def _missing_columns_error(
     names = ", ".join(f"'{c}'" for c in missing)
     message = (f"required {schema.kind.value} column{'s' if len(missing) > 1 else ''} {names} not found; "
                f"headers found: {_list_headers(headers)}")
+    if len(headers) == 1 and any(sep in headers[0] for sep in SEPARATOR_LOOKALIKES):
+        return InputError(f"{message}; the header is one single column holding separators, so the delimiter "
+                          "looks wrong", file=file,
+                          hint="separate the columns with commas, semicolons, tabs or | (Excel: save as "
+                               "'CSV UTF-8'), or check the separator the file was exported with")
     hints = []
     for column in missing:
         close = _closest(column, [column, *schema.aliases.get(column, ())], headers)
@@ -272,11 +320,11 @@ def _list_headers(headers: Sequence[str], limit: int = 30) -> str:
 
 
 def _canonical_frame(raw: pd.DataFrame, schema: RecordSchema, sources: Mapping[str, str]) -> pd.DataFrame:
-    """Build the canonical-column frame: mapped columns as stripped strings, others as ""."""
+    """Build the canonical-column frame: mapped columns as strings, others as ""."""
     columns = {}
     for column in schema.columns:
         if column in sources:
-            columns[column] = as_str_series(raw[sources[column]]).str.strip()
+            columns[column] = as_str_series(raw[sources[column]])
         else:
             columns[column] = pd.Series("", index=raw.index, dtype=str)
     return pd.DataFrame(columns, index=raw.index)
