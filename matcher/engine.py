@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from functools import lru_cache, partial
 from pathlib import Path
 
@@ -12,10 +15,12 @@ from tqdm.auto import tqdm
 
 from matcher.config import Direction, MatcherConfig
 from matcher.encode import Encoder, load_encoder, with_cache
-from matcher.errors import MatcherError, NotBuiltError
+from matcher.errors import IndexMismatchError, MatcherError, NotBuiltError
 from matcher.explain import Explainer
-from matcher.index.atomic import atomic_dir, recover_dir
+from matcher.index.atomic import atomic_dir, fault_point, readable_dir, recover_dir, swap_state
 from matcher.index.collection import CONTENT, Collection
+from matcher.index.lock import held, writer_lock
+from matcher.index.manifest import read_manifest
 from matcher.index.stored_config import resolve_config, write_config
 from matcher.rank.fusion import make_fusion
 from matcher.rank.reciprocal import ReciprocalRanks
@@ -30,6 +35,11 @@ from matcher.text.phrases import query_phrases
 from matcher.text.segment import Segmenter
 
 __all__ = ["Match", "Matcher", "Query", "SearchResult", "direction_of"]
+
+logger = logging.getLogger(__name__)
+
+READ_ATTEMPTS = 6
+"""Tries of a reader that meets an index being swapped by a writer (0.1 s, 0.2 s, ... apart)."""
 
 
 class Matcher:
@@ -164,20 +174,49 @@ class Matcher:
         return self.collection(kind).delete(ids)
 
     # ----------------------------------------------------------------- persistence
-    def save(self, directory: str | Path) -> None:
-        """Save all collections and the configuration (`config.json`) atomically: the previous index stays intact
-        until the new one is complete."""
+    @staticmethod
+    def lock(directory: str | Path, *, timeout: float | None = None,
+             on_wait: Callable[[str], None] | None = None) -> AbstractContextManager[None]:
+        """The exclusive writer lock of an index folder (`matcher.index.lock.writer_lock`, re-entrant in a thread).
+
+        Every writer holds it around load -> change -> `save`, so that concurrent writers apply their changes one
+        after the other, each to the latest saved index; `load` under it first repairs a swap a crashed writer left.
+
+        Args:
+            directory: the index folder.
+            timeout: seconds to wait for another writer (None: env MATCHER_LOCK_TIMEOUT, else 600).
+            on_wait: called once with "waiting for another writer of INDEX (pid N) ..." when it has to wait.
+
+        Returns:
+            A context manager holding the lock for its body (MatcherError when not free within the timeout).
+        """
+        return writer_lock(directory, timeout=timeout, on_wait=on_wait)
+
+    def save(self, directory: str | Path, *, lock_timeout: float | None = None) -> None:
+        """Save all collections and the configuration (`config.json`) atomically under the writer lock (`lock`): the
+        previous index stays intact until the new one is complete.
+
+        Raises:
+            MatcherError: the lock was not free in time, or the folder cannot be written (the previous index is kept).
+        """
         reciprocal = self.signals.reciprocal if self.signals.uses_reciprocal() else None  # ranked before the swap
-        with atomic_dir(directory) as tmp:
-            for kind, coll in self._collections.items():
-                coll.save(tmp / kind.value)
-            if reciprocal is not None:
-                reciprocal.save(tmp)
-            write_config(tmp, self.config)
+        try:
+            with writer_lock(directory, timeout=lock_timeout, on_wait=logger.warning), atomic_dir(directory) as tmp:
+                for kind, coll in self._collections.items():
+                    coll.save(tmp / kind.value)
+                if reciprocal is not None:
+                    reciprocal.save(tmp)
+                write_config(tmp, self.config)
+        except OSError as exc:
+            raise MatcherError(f"cannot save the index at {directory} ({exc}); the previous index is unchanged") from None
 
     @classmethod
     def load(cls, directory: str | Path, config: MatcherConfig | None = None, **kwargs) -> Matcher:
         """Load a saved index with the configuration saved in it.
+
+        A reader (no writer lock held) never repairs the folder: it reads the last complete copy and reads again
+        (up to READ_ATTEMPTS times, a short pause apart) when a writer swapped the index meanwhile. Under the writer
+        lock (`lock`) an interrupted swap is repaired first.
 
         Args:
             directory: the index folder.
@@ -191,21 +230,96 @@ class Matcher:
             NotBuiltError: there is no index at `directory`.
             IndexMismatchError: `config` conflicts with the index, or the index was built with another encoder,
                 dimension or segmenter.
+            MatcherError: the index is damaged, or kept changing while it was read.
         """
         directory = Path(directory)
-        recover_dir(directory)
-        if not directory.is_dir():
+        if held(directory):
+            _recover(directory)
+            matcher = cls._read(directory, directory, config, **kwargs)
+            fault_point("writer:loaded")
+            return matcher
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            before = swap_state(directory)
+            try:
+                matcher = cls._read(directory, readable_dir(directory), config, **kwargs)
+            except (MatcherError, OSError, ValueError) as exc:
+                swapping = swap_state(directory) != before or before[1]
+                if not swapping or attempt == READ_ATTEMPTS:
+                    if isinstance(exc, MatcherError):
+                        raise
+                    raise MatcherError(f"cannot read the index at {directory} ({exc})") from None
+            else:
+                if swap_state(directory) == before:
+                    return matcher
+            time.sleep(0.05 * 2**attempt)
+        raise MatcherError(f"the index at {directory} was replaced {READ_ATTEMPTS} times while it was read: try again")
+
+    @classmethod
+    def _read(cls, directory: Path, source: Path, config: MatcherConfig | None, **kwargs) -> Matcher:
+        """Load the index files in `source` (the folder, or its backup while a swap is under way)."""
+        if not source.is_dir():
             raise NotBuiltError(f"no index at {directory}: run `matcher build` first")
-        matcher = cls(resolve_config(directory, config), **kwargs)
+        matcher = cls(resolve_config(source, config), **kwargs)
         for kind in Kind:
-            sub = directory / kind.value
+            sub = source / kind.value
             if sub.is_dir():
                 matcher._collections[kind] = Collection.load(sub, model_id=matcher.encoder.model_id, kind=kind,
                                                              segmenter=matcher.segmenter.config)
         if not matcher._collections:
             raise NotBuiltError(f"the index at {directory} is empty: run `matcher build` first")
-        matcher.signals.restore(ReciprocalRanks.load(directory))
+        matcher.signals.restore(ReciprocalRanks.load(source))
         return matcher
+
+    @staticmethod
+    def stored_counts(directory: str | Path) -> dict[Kind, int]:
+        """The number of records of each kind saved in an index folder, from its manifests ({} when there is none)."""
+        source = readable_dir(directory)
+        counts = {}
+        for kind in Kind:
+            if (source / kind.value).is_dir():
+                try:
+                    counts[kind] = read_manifest(source / kind.value).rows
+                except MatcherError:
+                    continue
+        return counts
+
+    def keep(self, directory: str | Path, kinds: Iterable[Kind | str]) -> dict[Kind, int]:
+        """Take over the saved records of `kinds` from the index at `directory`, for a build that replaces only the
+        other kinds. Call it under the writer lock (`lock`), so that what is kept is the latest saved state.
+
+        Args:
+            directory: the index folder (nothing is kept when there is none).
+            kinds: the kinds to keep; those the index does not hold are skipped.
+
+        Returns:
+            kind -> records kept.
+
+        Raises:
+            MatcherError: a kept side was indexed with another encoder, segmenter or BM25 settings than this
+                matcher's (it would not be comparable), or is damaged.
+        """
+        directory = Path(directory)
+        if held(directory):
+            _recover(directory)
+        source = readable_dir(directory)
+        kept: dict[Kind, int] = {}
+        for kind in map(Kind, kinds):
+            sub = source / kind.value
+            if not sub.is_dir():
+                continue
+            try:
+                coll = Collection.load(sub, model_id=self.encoder.model_id, kind=kind, segmenter=self.segmenter.config)
+                if (coll.lexical.k1, coll.lexical.b) != (self.config.bm25_k1, self.config.bm25_b):
+                    raise IndexMismatchError(f"its BM25 k1 / b are {coll.lexical.k1} / {coll.lexical.b}, this build's "
+                                             f"{self.config.bm25_k1} / {self.config.bm25_b}")
+            except MatcherError as exc:
+                raise MatcherError(f"cannot keep the {kind.value}s of the index at {directory} ({exc}): index them "
+                                   "again with this build, or replace the whole index (`matcher build --replace-all`)") from None
+            self._collections[kind] = coll
+            kept[kind] = len(coll)
+        self.signals.invalidate()
+        fault_point("writer:loaded")
+        return kept
 
     # ----------------------------------------------------------------- queries
     def query_for(self, kind: Kind | str, record_id: str) -> Query:
@@ -351,3 +465,11 @@ class Matcher:
         if explain:
             self.explainer.attach(results, batch)
         return results
+
+
+def _recover(directory: Path) -> None:
+    """Repair what a crashed writer left (only under the writer lock)."""
+    try:
+        recover_dir(directory)
+    except OSError as exc:
+        raise MatcherError(f"cannot repair the index at {directory} after an interrupted write ({exc})") from None

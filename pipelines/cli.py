@@ -47,6 +47,9 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="JSON file w
 EncoderOpt = Annotated[Optional[str], typer.Option(
     "--encoder", help="'use-m3', a local sentence-transformers model directory, or an ensemble such as 'use-m3+DIR' (wins over --config).")]
 FilterOpt = Annotated[Optional[list[str]], typer.Option("--filter", help="column=value on the ranked side (repeatable), e.g. applicant_type=高校.")]
+LockTimeoutOpt = Annotated[Optional[float], typer.Option(
+    "--lock-timeout", min=0, help="Seconds to wait while another writer (build, upsert, delete) holds the index "
+                                  "(default: env MATCHER_LOCK_TIMEOUT, else 600).")]
 
 
 def _fail(exc: Exception) -> None:
@@ -56,6 +59,10 @@ def _fail(exc: Exception) -> None:
 
 def _matcher(config: Path | None, encoder: str | None) -> Matcher:
     return Matcher(load_config(config, encoder=encoder))
+
+
+def _waiting(message: str) -> None:
+    err.print(escape(message), highlight=False, soft_wrap=True)
 
 
 def _load(index_dir: Path, config: Path | None, encoder: str | None) -> Matcher:
@@ -133,15 +140,32 @@ def build(
     index_dir: IndexDir = DEFAULT_INDEX,
     config: ConfigOpt = None,
     encoder: EncoderOpt = None,
+    replace_all: Annotated[bool, typer.Option(
+        "--replace-all", help="Drop the side (patents or enterprises) given no input; by default the index keeps it.")] = False,
+    lock_timeout: LockTimeoutOpt = None,
 ) -> None:
-    """Ingest -> segment -> embed -> index. Replaces the index atomically (the old one stays until done)."""
+    """Ingest -> segment -> embed -> index. Rebuilds the sides given inputs and keeps the other side's current records
+    (unless --replace-all); the index is replaced atomically (the old one stays until done)."""
     try:
         t0 = time.perf_counter()
         matcher = _matcher(config, encoder)
-        _index_all(matcher, _load_inputs(patents, enterprises, source, map, encoding, sheet))
-        matcher.save(index_dir)
+        loaded = _load_inputs(patents, enterprises, source, map, encoding, sheet)
+        _index_all(matcher, loaded)
+        rebuilt = {result.kind for result in loaded}
+        with Matcher.lock(index_dir, timeout=lock_timeout, on_wait=_waiting):
+            others = [kind for kind in Kind if kind not in rebuilt]
+            dropped = Matcher.stored_counts(index_dir) if replace_all else {}
+            kept = {} if replace_all else matcher.keep(index_dir, others)
+            matcher.save(index_dir)
     except MatcherError as exc:
         _fail(exc)
+    for kind in Kind:
+        if kind in rebuilt:
+            out.print(f"{kind.value}: rebuilt from the inputs ({matcher.count(kind):,} records)")
+        elif kind in kept:
+            out.print(f"{kind.value}: kept from the current index ({kept[kind]:,} records; --replace-all drops them)")
+        elif dropped.get(kind):
+            out.print(f"{kind.value}: dropped ({dropped[kind]:,} records, --replace-all)")
     table = Table(title=f"index built at {index_dir}")
     for col in ("kind", "records", "encoder", "dense backend"):
         table.add_column(col)
@@ -161,14 +185,17 @@ def upsert(
     index_dir: IndexDir = DEFAULT_INDEX,
     config: ConfigOpt = None,
     encoder: EncoderOpt = None,
+    lock_timeout: LockTimeoutOpt = None,
 ) -> None:
     """Add or replace individual patents / enterprises in the existing index (no full rebuild)."""
     try:
         if not (patents or enterprises):
             raise MatcherError("give --patents FILE and/or --enterprises FILE with the records to add or replace")
-        matcher = _load(index_dir, config, encoder)
-        counts = _index_all(matcher, _load_inputs(patents, enterprises, [], map, encoding, sheet))
-        matcher.save(index_dir)
+        loaded = _load_inputs(patents, enterprises, [], map, encoding, sheet)
+        with Matcher.lock(index_dir, timeout=lock_timeout, on_wait=_waiting):  # applied to the latest saved index
+            matcher = _load(index_dir, config, encoder)
+            counts = _index_all(matcher, loaded)
+            matcher.save(index_dir)
     except MatcherError as exc:
         _fail(exc)
     for kind, (added, replaced) in counts.items():
@@ -182,14 +209,16 @@ def delete(
     index_dir: IndexDir = DEFAULT_INDEX,
     config: ConfigOpt = None,
     encoder: EncoderOpt = None,
+    lock_timeout: LockTimeoutOpt = None,
 ) -> None:
     """Delete individual patents / enterprises from the index (no full rebuild)."""
     try:
         if not (patent or enterprise):
             raise MatcherError("give --patent ID and/or --enterprise ID")
-        matcher = _load(index_dir, config, encoder)
-        removed = {kind: matcher.delete(kind, ids) for kind, ids in ((Kind.PATENT, patent), (Kind.ENTERPRISE, enterprise)) if ids}
-        matcher.save(index_dir)
+        with Matcher.lock(index_dir, timeout=lock_timeout, on_wait=_waiting):  # applied to the latest saved index
+            matcher = _load(index_dir, config, encoder)
+            removed = {kind: matcher.delete(kind, ids) for kind, ids in ((Kind.PATENT, patent), (Kind.ENTERPRISE, enterprise)) if ids}
+            matcher.save(index_dir)
     except MatcherError as exc:
         _fail(exc)
     for kind, n in removed.items():

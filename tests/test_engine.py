@@ -156,7 +156,7 @@ def test_failed_save_keeps_the_last_good_index(matcher, demo_index, config, monk
         raise OSError("disk full")
 
     monkeypatch.setattr("matcher.index.lexical.BM25Index.save", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(MatcherError, match="disk full.*previous index is unchanged"):
         matcher.save(demo_index)
     assert sorted(p.relative_to(demo_index) for p in demo_index.rglob("*")) == before
     assert "NEW-2" not in Matcher.load(demo_index, config).collection(Kind.PATENT)

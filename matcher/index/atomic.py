@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +14,25 @@ from pathlib import Path
 
 _TMP_MARK = ".tmp-"
 _BACKUP_SUFFIX = ".old"
+FAULT_ENV = "MATCHER_FAULT_POINT"
+
+
+def fault_point(name: str) -> None:
+    """Test hook of the fault-injection tests (tests/test_faults.py); does nothing unless env MATCHER_FAULT_POINT is
+    `name`. Then it writes "MATCHER_FAULT_POINT NAME reached (pid N)" to stderr and stops the process there until it
+    is killed. Points: swap:start (new directory complete, nothing renamed), swap:middle (old directory moved to its
+    backup, new one not yet in place), swap:end (new one in place, backup not yet removed) in `atomic_dir`;
+    writer:loaded (a writer holds the lock and has re-read the index) in `matcher.engine`.
+
+    Args:
+        name: the point reached.
+    """
+    if os.environ.get(FAULT_ENV) != name:
+        return
+    sys.stderr.write(f"{FAULT_ENV} {name} reached (pid {os.getpid()})\n")
+    sys.stderr.flush()
+    while True:
+        time.sleep(60)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -73,6 +94,40 @@ def _backup_path(target: Path) -> Path:
     return target.parent / f".{target.name}{_BACKUP_SUFFIX}"
 
 
+def readable_dir(target: str | Path) -> Path:
+    """The directory a reader should read for `target`: itself, or while a swap is between its two renames (or a
+    writer died there) the backup, which is the last complete copy. Readers never repair anything (`recover_dir`
+    is for writers holding the lock).
+
+    Args:
+        target: the directory managed by `atomic_dir`.
+
+    Returns:
+        `target`, or its backup when only the backup exists.
+    """
+    target = Path(target)
+    backup = _backup_path(target)
+    return backup if not target.is_dir() and backup.is_dir() else target
+
+
+def swap_state(target: str | Path) -> tuple[int | None, bool]:
+    """A fingerprint that changes with every swap of `target`: (its inode or None when missing, whether a backup
+    exists). A reader compares it before and after reading to know that it read one complete copy.
+
+    Args:
+        target: the directory managed by `atomic_dir`.
+
+    Returns:
+        The fingerprint.
+    """
+    target = Path(target)
+    try:
+        inode: int | None = target.stat().st_ino
+    except OSError:
+        inode = None
+    return inode, _backup_path(target).exists()
+
+
 def _pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -108,6 +163,8 @@ def recover_dir(target: str | Path) -> None:
       last good directory, is renamed back into place;
     - target and backup both present (died before removing the backup): the backup is removed;
     - temporary directories of dead writers (died while writing): removed.
+    Only a writer holding the target's lock (matcher.index.lock) may call it: run beside a live writer it would
+    undo that writer's swap.
 
     Args:
         target: the directory managed by `atomic_dir`.
@@ -140,7 +197,8 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     renamed to `target`, and the backup is removed. If the process dies between these renames,
     `recover_dir` (also run at the start of every `atomic_dir`) restores the last good directory.
     If the body raises, the temporary directory is removed and `target` is left untouched.
-    Only one writer per target is supported at a time.
+    Only one writer per target may run at a time: callers serialise with a lock (an index: matcher.index.lock).
+    Readers read `readable_dir(target)` and compare `swap_state` before and after.
 
     Args:
         target: the directory to (re)create.
@@ -157,9 +215,11 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         _fsync_tree(tmp)
+        fault_point("swap:start")
         had_old = target.exists()
         if had_old:
             os.rename(target, backup)
+            fault_point("swap:middle")
         try:
             os.rename(tmp, target)
         except BaseException:
@@ -167,6 +227,7 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
                 os.rename(backup, target)
             raise
         _fsync_dir(target.parent)
+        fault_point("swap:end")
         if had_old:
             shutil.rmtree(backup, ignore_errors=True)
     finally:

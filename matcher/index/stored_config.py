@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from matcher.config import MatcherConfig
 from matcher.errors import IndexMismatchError, MatcherError
-from matcher.index.atomic import atomic_write_text
+from matcher.index.atomic import atomic_write_text, readable_dir
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +42,13 @@ def write_config(directory: str | Path, config: MatcherConfig) -> Path:
 
 
 def read_config(directory: str | Path) -> MatcherConfig | None:
-    """The configuration saved in an index folder (None for an index saved before configurations were kept).
+    """The configuration saved in an index folder (None for an index saved before configurations were kept); while
+    a writer swaps the folder, the one of the last complete copy (`readable_dir`).
 
     Raises:
         MatcherError: the file is damaged.
     """
-    path = Path(directory) / CONFIG_FILE
+    path = readable_dir(directory) / CONFIG_FILE
     if not path.is_file():
         return None
     try:
