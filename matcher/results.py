@@ -100,3 +100,24 @@ def direction_of(query_kind: Kind | None, target: Kind) -> Direction:
     if query_kind == Kind.PATENT and target == Kind.ENTERPRISE:
         return Direction.PATENT_TO_ENTERPRISE
     return Direction.TEXT_TO_PATENT if target == Kind.PATENT else Direction.TEXT_TO_ENTERPRISE
+
+
+_SIDE_NAMES = {Kind.PATENT: "专利", Kind.ENTERPRISE: "企业/需求"}
+
+
+def shortfall_note(result: SearchResult) -> str:
+    """The sentence an officer is shown when the filters leave no more records than the list holds.
+
+    Args:
+        result: a search result.
+
+    Returns:
+        "没有符合筛选条件的…" when nothing passes, "仅有 N 条…符合筛选条件" when every record that passes is shown,
+        else "".
+    """
+    side = _SIDE_NAMES[result.target]
+    if result.available == 0:
+        return f"没有符合筛选条件的{side}"
+    if len(result.matches) < result.available or not result.matches:
+        return ""
+    return f"仅有 {result.available} 条{side}符合筛选条件"

@@ -16,9 +16,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from matcher.config import PROJECT_ROOT, load_config
-from matcher.engine import Matcher, Query, SearchResult
+from matcher.engine import Matcher, Query
 from matcher.errors import MatcherError
 from matcher.ingest import LoadResult, load_records, load_source, parse_mapping, shared_dir
+from matcher.results import shortfall_note
 from matcher.schema import Kind
 
 app = typer.Typer(help="专利–企业 matchmaking: build indexes, rank and explain matches, export nightly batches.",
@@ -68,16 +69,6 @@ def _waiting(message: str) -> None:
 def _load(index_dir: Path, config: Path | None, encoder: str | None) -> Matcher:
     """The index with the configuration saved in it; --config / --encoder only change the fields they set."""
     return Matcher.load(index_dir, load_config(config, encoder=encoder) if config or encoder else None)
-
-
-def _shortfall(result: SearchResult) -> str:
-    """A sentence when the filters leave no more records than the list shows ('' otherwise)."""
-    label = "专利" if result.target == Kind.PATENT else "企业/需求"
-    if result.available == 0:
-        return f"没有符合筛选条件的{label}（no {result.target.value} passes the filters）"
-    if len(result.matches) < result.available or not result.matches:
-        return ""
-    return f"仅有 {result.available} 条{label}符合筛选条件（only {result.available} pass the filters）"
 
 
 def _parse_filters(items: list[str] | None) -> dict[str, list[str]]:
@@ -269,7 +260,7 @@ def search(
                       f"{m.components['dense']:.3f}", f"{m.components['bm25']:.2f}",
                       escape("、".join(m.explanation.shared_terms)), escape(m.explanation.closest_sentence[:80]))
     out.print(table)
-    if note := _shortfall(result):
+    if note := shortfall_note(result):
         out.print(note)
 
 
@@ -316,7 +307,7 @@ def match(
                                          if cap is not None},
                          depth=depth, exclude_pairs=exclude)
         manifest = job.run(out_dir, show_progress=True)
-    except (MatcherError, ValueError) as exc:
+    except (MatcherError, ValueError, OSError) as exc:  # OSError: the export folder cannot be written (disk full, rights)
         _fail(exc)
     out.print(f"exports written to {out_dir / 'matches'}: {', '.join(manifest.files)}")
     for direction, n in manifest.rows.items():

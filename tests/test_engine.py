@@ -64,7 +64,7 @@ def test_explanations_have_components_terms_and_closest_sentence(matcher):
 
 
 def test_filters_never_silently_empty(matcher):
-    from matcher.workbench.frames import shortfall_note
+    from matcher.results import shortfall_note
 
     universities = (matcher.collection(Kind.PATENT).records["applicant_type"] == "企业").sum()
     res = matcher.search("智能制造 视觉检测", Kind.PATENT, k=50, filters={"applicant_type": "企业"})[0]

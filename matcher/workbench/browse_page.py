@@ -12,6 +12,7 @@ from matcher.engine import Matcher, Query, SearchResult
 from matcher.errors import MatcherError
 from matcher.index.collection import CONTENT
 from matcher.rank.reciprocal import list_rank
+from matcher.results import shortfall_note
 from matcher.schema import Kind
 from matcher.tracking import REJECTED, allowed_next
 from matcher.workbench import state
@@ -25,10 +26,10 @@ from matcher.workbench.frames import (
     option_values,
     pair_frame,
     reciprocal_line,
-    shortfall_note,
     text_query_id,
 )
 from matcher.workbench.highlight import highlight_terms
+from matcher.workbench.markup import md, md_code
 from matcher.workbench.resources import get_store, index_dir
 from matcher.workbench.session import (
     current_user,
@@ -82,7 +83,7 @@ def _pick_record(matcher: Matcher, kind: Kind) -> str | None:
         ids = ids[hit.to_numpy()]
     options = ids.tolist()[:SELECT_LIMIT]
     if not options:
-        c2.warning(f"没有名称或编号包含「{needle.strip()}」的{label}")
+        c2.warning(f"没有名称或编号包含「{md(needle.strip())}」的{label}")
         return None
     caption = f"共 {len(ids)} 条{label}" + (f"，下拉框列出前 {SELECT_LIMIT} 条，请输入关键字缩小范围" if len(ids) > SELECT_LIMIT else "")
     pick = keep(state.record_pick(kind))
@@ -193,9 +194,9 @@ def match_card(pair: Pair, user: User, target: Kind) -> None:
     with st.container(border=True, key=state.card(pair.patent_id, pair.enterprise_id)):
         head, s1, s2, s3, s4 = st.columns([4, 1, 1, 1, 1])
         if target == Kind.PATENT:
-            head.markdown(f"#### #{m.rank} {clean(pat.get('title'))}\n`{pair.patent_id}`")
+            head.markdown(f"#### #{m.rank} {md(clean(pat.get('title')))}\n{md_code(pair.patent_id)}")
         else:
-            head.markdown(f"#### #{m.rank} {clean(ent.get('name'))}\n`{pair.enterprise_id}`")
+            head.markdown(f"#### #{m.rank} {md(clean(ent.get('name')))}\n{md_code(pair.enterprise_id)}")
         s1.metric("综合分", f"{m.score:.2f}")
         s2.metric("语义分", f"{m.components.get('dense', 0.0):.2f}")
         s3.metric("关键词分", f"{m.components.get('bm25', 0.0):.2f}")
@@ -212,9 +213,9 @@ def match_card(pair: Pair, user: User, target: Kind) -> None:
             st.caption("两段文本没有共有关键词（仅语义相近）")
         left, right = st.columns(2)
         ent_text = clean(ent.get("text")) or clean(ent.get(CONTENT))
-        left.markdown(f"**企业/需求：{clean(ent.get('name'))}**", help=pair.enterprise_id)
+        left.markdown(f"**企业/需求：{md(clean(ent.get('name')))}**", help=md(pair.enterprise_id))
         left.markdown(f"<div class='mw-text'>{highlight_terms(ent_text, terms)}</div>", unsafe_allow_html=True)
-        right.markdown(f"**专利：{clean(pat.get('title'))}**", help=pair.patent_id)
+        right.markdown(f"**专利：{md(clean(pat.get('title')))}**", help=md(pair.patent_id))
         right.markdown(f"<div class='mw-text'>{highlight_terms(clean(pat.get('abstract')), terms)}</div>",
                        unsafe_allow_html=True)
         if ex and ex.closest_sentence:
@@ -245,8 +246,8 @@ def _card_tracking(pair: Pair, user: User) -> None:
             st.caption("未在推送清单中（只读账号不能加入）")
         return
     cols = st.columns([3, 1, 1, 1])
-    reason = f"，原因：{item.reason}" if item.reason else ""
-    cols[0].markdown(f"跟踪状态：**{item.status}**{reason}（记录 #{item.id}，负责人 {item.owner or '未指定'}）")
+    reason = f"，原因：{md(item.reason)}" if item.reason else ""
+    cols[0].markdown(f"跟踪状态：**{md(item.status)}**{reason}（记录 #{item.id}，负责人 {md(item.owner) or '未指定'}）")
     if user.can_edit:
         moves = [s for s in allowed_next(item.status) if s != REJECTED]
         for col, status in zip(cols[1:], moves):
@@ -260,13 +261,13 @@ def _add_pair(pair: Pair) -> None:
         return
     try:
         item = get_store().add(
-            pair.patent_id, pair.enterprise_id, user=user.name, patent_title=clean(pair.patent.get("title")),
+            pair.patent_id, pair.enterprise_id, user=user, patent_title=clean(pair.patent.get("title")),
             enterprise_name=clean(pair.enterprise.get("name")), industry=clean(pair.patent.get("industry")),
             score=float(pair.match.score),
         )
-        flash("success", f"已加入推送清单：{item.patent_title} ↔ {item.enterprise_name}（待推送）")
+        flash("success", f"已加入推送清单：{md(item.patent_title)} ↔ {md(item.enterprise_name)}（待推送）")
     except MatcherError as exc:
-        flash("error", str(exc))
+        flash("error", md(exc))
 
 
 def _move_item(item_id: int, version: int, status: str) -> None:
@@ -275,7 +276,7 @@ def _move_item(item_id: int, version: int, status: str) -> None:
         flash("error", "只读账号不能修改跟踪状态")
         return
     try:
-        item = get_store().update(item_id, version, user=user.name, status=status)
-        flash("success", f"记录 #{item.id} 已改为「{item.status}」")
+        item = get_store().update(item_id, version, user=user, status=status)
+        flash("success", f"记录 #{item.id} 已改为「{md(item.status)}」")
     except MatcherError as exc:
-        flash("error", str(exc))
+        flash("error", md(exc))

@@ -35,16 +35,6 @@ def text_query_id(text: str) -> str:
     return "TEXT-" + hashlib.sha1(text.strip().encode("utf-8")).hexdigest()[:10]
 
 
-def shortfall_note(result: SearchResult) -> str:
-    """A sentence when the filters leave no more records than the list shows ('' otherwise)."""
-    label = "专利" if result.target == Kind.PATENT else "企业/需求"
-    if result.available == 0:
-        return f"没有符合筛选条件的{label}（no {result.target.value} passes the filters）"
-    if len(result.matches) < result.available or not result.matches:
-        return ""
-    return f"仅有 {result.available} 条{label}符合筛选条件（only {result.available} pass the filters）"
-
-
 def contacted_targets(contacted: Iterable[tuple[str, str]], query_id: str, target: Kind) -> tuple[str, ...]:
     """The ids on the `target` side of the contacted (patent_id, enterprise_id) pairs whose other side is `query_id`."""
     if target == Kind.PATENT:
