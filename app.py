@@ -2,9 +2,11 @@
 
 Login gate first (nothing of the data is shown without it), then four pages. The engine
 (MATCHER_INDEX_DIR, default artifacts/index) and the tracking store (DATABASE_URL, default
-artifacts/tracking.sqlite) are cached per server process with st.cache_resource.
+artifacts/tracking.sqlite) are cached per server process with st.cache_resource. Settings for serving it
+(loopback only, no error details in the browser) are in .streamlit/config.toml; see docs/workbench.md.
 """
 
+import logging
 from pathlib import Path
 
 import streamlit as st
@@ -13,6 +15,13 @@ from matcher.workbench.resources import get_matcher
 from matcher.workbench.session import APP_TITLE, login_gate
 
 PAGES = Path(__file__).resolve().parent / "matcher" / "workbench" / "page_files"
+
+_log = logging.getLogger("matcher")  # login failures, users-file warnings and database errors go to the server's stderr
+if not _log.handlers:
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    _log.addHandler(_handler)
+    _log.setLevel(logging.INFO)
 
 st.set_page_config(page_title=APP_TITLE, page_icon="🔗", layout="wide")
 login_gate()

@@ -32,6 +32,10 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "MATCHER_PRELOAD_ENCODER": ("workbench", "`0` stops the workbench from loading USE-m3 in the background after start "
                                              "(it is then loaded on the first free-text search)."),
     "MATCHER_USERS_FILE": ("workbench (matcher.auth)", "The officers' accounts file (default config/users.toml)."),
+    "MATCHER_LOGIN_MAX_FAILURES": ("workbench (matcher.auth)", "Failed logins in a row, per user name and per client, "
+                                                               "that lock them (default 5; the third and later tries "
+                                                               "first wait 2, 4, 8 … s)."),
+    "MATCHER_LOGIN_LOCK_MINUTES": ("workbench (matcher.auth)", "How long such a lock lasts, in minutes (default 15)."),
     "DATABASE_URL": ("workbench, `matcher match --skip-tracked` (matcher.tracking)",
                      "The tracking database (SQLAlchemy URL; `postgres://` is given the psycopg driver; default the "
                      "SQLite file artifacts/tracking.sqlite)."),

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import date, timedelta
 
 import pytest
+from alembic import command
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.orm import Session
 
+from matcher.auth import User
 from matcher.errors import MatcherError
 from matcher.tracking import (
     REASONS,
     STATUSES,
     ConcurrentEditError,
+    DatabaseError,
     DuplicatePairError,
+    OutreachItem,
+    PermissionDeniedError,
     TrackingStore,
     TransitionError,
     database_url,
+    make_engine,
     upgrade_db,
 )
+from matcher.tracking.db import alembic_config
 from pg import pg_server_url, pg_url  # noqa: F401 - pytest fixtures
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -52,7 +61,7 @@ def test_migrations_create_schema_and_are_idempotent(db_url):
         names = set(inspect(engine).get_table_names())
         assert {"outreach_items", "status_changes", "alembic_version"} <= names
         with engine.connect() as conn:
-            assert conn.execute(text("select version_num from alembic_version")).scalar() == "0001_initial"
+            assert conn.execute(text("select version_num from alembic_version")).scalar() == "0002_append_only_history"
     finally:
         engine.dispose()
 
@@ -129,6 +138,11 @@ def test_duplicate_pair_is_refused(store):
     assert store.find("DEMO-P-001", "nobody") is None
 
 
+WANG = User("wang", "王老师", "editor")
+LI = User("li", "李老师", "editor")
+VIEWER = User("zhao", "赵老师", "viewer")
+
+
 def test_two_officers_editing_at_once_lose_nothing(db_url):
     """Officer A and B load the same item; B saves first; A's save is refused with a clear message,
     B's change stays, and A's change goes through after a reload."""
@@ -137,17 +151,20 @@ def test_two_officers_editing_at_once_lose_nothing(db_url):
         item = _add(officer_a)
         seen_by_a = officer_a.get(item.id)
         seen_by_b = officer_b.get(item.id)
-        officer_b.update(seen_by_b.id, seen_by_b.version, user="王老师", status="已推送", note="已发邮件")
+        officer_b.update(seen_by_b.id, seen_by_b.version, user=WANG, status="已推送", note="已发邮件")
         with pytest.raises(ConcurrentEditError) as err:
-            officer_a.update(seen_by_a.id, seen_by_a.version, user="李老师", note="李老师的备注")
+            officer_a.update(seen_by_a.id, seen_by_a.version, user=LI, note="李老师的备注")
         msg = str(err.value)
         assert "王老师" in msg and "重新加载" in msg and "未保存" in msg
         assert (err.value.expected, err.value.current) == (1, 2)
         now = officer_a.get(item.id)
         assert (now.status, now.note) == ("已推送", "已发邮件")  # B's change is intact
-        now = officer_a.update(now.id, now.version, user="李老师", note="已发邮件；李老师电话跟进")
+        now = officer_a.update(now.id, now.version, user=LI, note="已发邮件；李老师电话跟进")
         assert now.version == 3 and now.status == "已推送"
-        assert [h.changed_by for h in officer_a.history(item.id)] == ["editor", "王老师", "李老师"]
+        history = officer_a.history(item.id)
+        assert [h.changed_by for h in history] == ["editor", "王老师", "李老师"]
+        assert [h.changed_by_login for h in history] == ["editor", "wang", "li"]
+        assert [h.changes.get("note") for h in history[1:]] == [["", "已发邮件"], ["已发邮件", "已发邮件；李老师电话跟进"]]
     finally:
         officer_a.dispose()
         officer_b.dispose()
@@ -213,6 +230,125 @@ def test_database_url_resolution(monkeypatch):
     assert database_url("postgres://x@h/d") == "postgresql+psycopg://x@h/d"
 
 
+# ----------------------------------------------------------------------------- roles
+def test_a_viewers_write_is_refused_by_the_service(store, caplog):
+    item = store.add("DEMO-P-001", "DEMO-D-002", user=WANG)
+    with caplog.at_level(logging.WARNING, logger="matcher.tracking"):
+        with pytest.raises(PermissionDeniedError, match="只读账号（赵老师）不能修改推送跟踪"):
+            store.update(item.id, item.version, user=VIEWER, status="已推送")
+        with pytest.raises(PermissionDeniedError):
+            store.add("DEMO-P-002", "DEMO-D-002", user=VIEWER)
+    assert "'zhao'" in caplog.text
+    assert store.get(item.id).version == 1 and len(store.items()) == 1 and len(store.history(item.id)) == 1
+    assert (store.get(item.id).created_by, store.history(item.id)[0].changed_by_login) == ("王老师", "wang")
+
+
+# ----------------------------------------------------------------------------- append-only history
+def _refused(engine, statement: str) -> str:
+    """The database's refusal of `statement` (fails the test when it is accepted)."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(statement))
+    except Exception as exc:  # noqa: BLE001 - the driver's error
+        return str(getattr(exc, "orig", exc))
+    raise AssertionError(f"accepted: {statement}")
+
+
+def test_history_is_append_only(store, db_url):
+    item = _add(store)
+    item = store.update(item.id, item.version, user=WANG, status="已推送")
+    engine = make_engine(db_url)
+    try:
+        assert "append-only" in _refused(engine, "UPDATE status_changes SET changed_by = 'someone else'")
+        assert "append-only" in _refused(engine, f"DELETE FROM status_changes WHERE item_id = {item.id}")
+        if engine.dialect.name == "postgresql":
+            assert "append-only" in _refused(engine, "TRUNCATE status_changes")
+        # an item with history cannot be deleted (no cascade): not by SQL, not through the ORM
+        assert _refused(engine, f"DELETE FROM outreach_items WHERE id = {item.id}")
+        with pytest.raises(Exception), Session(engine) as s, s.begin():  # noqa: B017, PT011 - the driver's error
+            s.delete(s.get(OutreachItem, item.id))
+    finally:
+        engine.dispose()
+    assert [h.to_status for h in store.history(item.id)] == ["待推送", "已推送"]
+    assert [h.changed_by for h in store.history(item.id)] == ["editor", "王老师"]
+
+
+def test_migration_0002_keeps_old_history_and_downgrades(db_url):
+    upgrade_db(db_url, "0001_initial")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO outreach_items (id, patent_id, enterprise_id, patent_title, enterprise_name, "
+                              "industry, status, owner, note, created_by, created_at, updated_by, updated_at, version) "
+                              "VALUES (1, 'P', 'E', '', '', '', '待推送', '', '', '老用户', '2025-01-01', '老用户', '2025-01-01', 1)"))
+            conn.execute(text("INSERT INTO status_changes (item_id, version, to_status, changes, changed_by, changed_at) "
+                              "VALUES (1, 1, '待推送', '{}', '老用户', '2025-01-01')"))
+        store = TrackingStore(engine)  # upgrades to head
+        [old] = store.history(1)
+        assert (old.changed_by, old.changed_by_login, old.to_status) == ("老用户", "", "待推送")
+        assert "append-only" in _refused(engine, "DELETE FROM status_changes")
+        cfg = alembic_config(db_url)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0001_initial")
+        assert "changed_by_login" not in {c["name"] for c in inspect(engine).get_columns("status_changes")}
+        with engine.begin() as conn:  # 0001 again: the cascade is back, the triggers are gone
+            conn.execute(text("DELETE FROM outreach_items WHERE id = 1"))
+            assert conn.execute(text("SELECT count(*) FROM status_changes")).scalar() == 0
+        _add(TrackingStore(engine))  # upgrades to head again
+        assert "append-only" in _refused(engine, "UPDATE status_changes SET version = 2")
+    finally:
+        engine.dispose()
+
+
+# ----------------------------------------------------------------------------- database failures
+def test_read_only_database_reads_and_refuses_writes_in_chinese(tmp_path, caplog):
+    path = tmp_path / "tracking.sqlite"
+    writer = TrackingStore(f"sqlite:///{path}")
+    item = _add(writer)
+    writer.dispose()
+    reader = TrackingStore(f"sqlite:///file:{path}?mode=ro&uri=true")  # URI-style URL, opened read-only
+    try:
+        assert reader.notice is None and [i.id for i in reader.items()] == [item.id]
+        with caplog.at_level(logging.ERROR, logger="matcher.tracking"):
+            with pytest.raises(DatabaseError) as err:
+                reader.update(item.id, item.version, user=WANG, status="已推送")
+        assert "只读" in str(err.value) and "未保存" in str(err.value) and "Error" not in str(err.value)
+        assert "read-only" in err.value.english and "OperationalError" in caplog.text  # details in the log
+    finally:
+        reader.dispose()
+    assert TrackingStore(f"sqlite:///{path}").get(item.id).version == 1
+    assert not (tmp_path / "file:").exists() and not any("file:" in p.name for p in tmp_path.iterdir())
+
+
+def test_database_of_a_newer_schema_is_a_chinese_message(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tracking.sqlite'}"
+    _add(TrackingStore(url))
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099_from_the_future'"))
+    with pytest.raises(DatabaseError, match="结构版本比本程序新") as err:
+        TrackingStore(url)
+    assert "0099_from_the_future" in err.value.english
+    with engine.connect() as conn:  # nothing was changed
+        assert conn.execute(text("SELECT count(*) FROM outreach_items")).scalar() == 1
+    engine.dispose()
+
+
 def test_unreachable_database_is_a_clear_error():
-    with pytest.raises(MatcherError, match="cannot prepare the tracking database"):
+    with pytest.raises(DatabaseError, match="无法连接跟踪数据库 postgresql\\+psycopg://nobody@127.0.0.1:1/none") as err:
         TrackingStore("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert "cannot connect" in err.value.english and isinstance(err.value, MatcherError)
+
+
+def test_missing_sqlite_file_is_created_with_a_notice(tmp_path):
+    path = tmp_path / "new" / "trackng.sqlite"
+    first = TrackingStore(f"sqlite:///{path}")
+    assert path.is_file() and str(path) in first.notice and "DATABASE_URL" in first.notice
+    first.dispose()
+    assert TrackingStore(f"sqlite:///{path}").notice is None
+    uri = TrackingStore(f"sqlite:///file:{path}?mode=rw&uri=true")
+    assert uri.notice is None and uri.items() == []
+    with pytest.raises(DatabaseError, match="无法打开跟踪数据库文件"):  # mode=rw never creates a file
+        TrackingStore(f"sqlite:///file:{tmp_path / 'typo.sqlite'}?mode=rw&uri=true")
+    assert not (tmp_path / "typo.sqlite").exists()

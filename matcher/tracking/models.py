@@ -42,9 +42,9 @@ class OutreachItem(Base):
     replied_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    history: Mapped[list[StatusChange]] = relationship(
-        back_populates="item", order_by="StatusChange.id", cascade="all, delete-orphan"
-    )
+    # read-only view of the history: the history is append-only (database triggers refuse UPDATE and DELETE on it),
+    # so deleting an item never cascades to its history; an item with history cannot be deleted
+    history: Mapped[list[StatusChange]] = relationship(back_populates="item", order_by="StatusChange.id", viewonly=True)
 
 
 # The shortlist is the set of outreach items; both names are used in the issue.
@@ -52,18 +52,23 @@ ShortlistItem = OutreachItem
 
 
 class StatusChange(Base):
-    """One change of an outreach item: status move and/or edits of owner, note, next-action date."""
+    """One change of an outreach item: status move and/or edits of owner, note, next-action date.
+
+    Append-only: migration 0002 adds triggers (SQLite and PostgreSQL) that refuse UPDATE and DELETE of its rows.
+    `changed_by` is the display name, `changed_by_login` the login name of the officer (empty before 0002).
+    """
 
     __tablename__ = "status_changes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("outreach_items.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("outreach_items.id", name="fk_status_changes_item_id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     to_status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     changes: Mapped[str] = mapped_column(Text, default="{}")  # JSON: field -> [old, new]
     changed_by: Mapped[str] = mapped_column(String(100), default="")
+    changed_by_login: Mapped[str] = mapped_column(String(100), default="", server_default="")
     changed_at: Mapped[datetime] = mapped_column(DateTime)
 
-    item: Mapped[OutreachItem] = relationship(back_populates="history")
+    item: Mapped[OutreachItem] = relationship(back_populates="history", viewonly=True)

@@ -2,15 +2,20 @@
 
 Every change names the version of the item it was based on. When another officer changed the item in
 the meantime the change is refused with ConcurrentEditError (optimistic locking: nothing is
-overwritten, the one who must reload is told so and by whom the item was changed).
+overwritten, the one who must reload is told so and by whom the item was changed). Writes check the
+writer's role here (a viewer's write raises PermissionDeniedError), and database failures become one
+DatabaseError with a message for the officer.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
+from typing import Protocol, TypeVar
 
 import pandas as pd
 from sqlalchemy import Engine, select, update
@@ -30,7 +35,7 @@ from matcher.tracking.constants import (
     SUCCESS,
     allowed_next,
 )
-from matcher.tracking.db import make_engine, upgrade_db
+from matcher.tracking.db import guarded, make_engine, sqlite_file, upgrade_db
 from matcher.tracking.models import OutreachItem, StatusChange
 
 
@@ -78,6 +83,55 @@ class NotFoundError(TrackingError):
     """No item with that id."""
 
 
+class PermissionDeniedError(TrackingError):
+    """The user's role may not change tracking (a viewer)."""
+
+
+class Actor(Protocol):
+    """Who makes a change: matcher.auth.User has this shape (login name, display name, role)."""
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def can_edit(self) -> bool: ...
+
+
+log = logging.getLogger("matcher.tracking")
+_F = TypeVar("_F", bound=Callable)
+
+
+def _writer(user: Actor | str) -> tuple[str, str]:
+    """(display name, login name) of a writer; a plain string is a trusted writer (a script, the CLI, a test).
+
+    Raises:
+        PermissionDeniedError: the user may only read.
+    """
+    if isinstance(user, str):
+        return user, user
+    if not user.can_edit:
+        log.warning("tracking write refused: user %r has a read-only role", user.username)
+        raise PermissionDeniedError(f"只读账号（{user.name}）不能修改推送跟踪；如需修改，请联系管理员开通编辑权限。")
+    return user.name, user.username
+
+
+def _db(action: str) -> Callable[[_F], _F]:
+    """Run a TrackingStore method with database failures turned into DatabaseError (details in the log)."""
+
+    def wrap(fn: _F) -> _F:
+        @functools.wraps(fn)
+        def run(self: TrackingStore, *args, **kwargs):
+            with guarded(self.engine.url, action):
+                return fn(self, *args, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+    return wrap
+
+
 _UNSET = object()
 
 
@@ -121,7 +175,7 @@ class Item:
 
 @dataclass(frozen=True)
 class Change:
-    """One history entry."""
+    """One history entry (`changed_by`: display name, `changed_by_login`: login name, empty for old entries)."""
 
     id: int
     item_id: int
@@ -132,6 +186,7 @@ class Change:
     changes: dict
     changed_by: str
     changed_at: datetime
+    changed_by_login: str = ""
 
 
 ITEM_COLUMNS = list(Item.__dataclass_fields__)
@@ -143,24 +198,39 @@ class TrackingStore:
     Args:
         url: database URL or Engine; None for env DATABASE_URL, else artifacts/tracking.sqlite.
         migrate: run the Alembic migrations first (default True).
+
+    Attributes:
+        notice: a message for the officer when the SQLite file did not exist and was created empty (so that a typo in
+            DATABASE_URL does not look like an empty shortlist), else None.
+
+    Raises:
+        DatabaseError: the database cannot be reached or migrated.
     """
 
     def __init__(self, url: str | Engine | None = None, *, migrate: bool = True) -> None:
         self.engine = url if isinstance(url, Engine) else make_engine(url)
+        path = sqlite_file(self.engine.url)
+        missing = path is not None and not path.exists()
         if migrate:
             upgrade_db(self.engine)
+        self.notice: str | None = None
+        if missing and path.exists():
+            self.notice = (f"跟踪数据库文件 {path} 原本不存在，已新建一个空数据库。如果推送清单本应有内容，"
+                           "请检查环境变量 DATABASE_URL 是否写错。")
+            log.warning("tracking database %s did not exist: created an empty one (check DATABASE_URL)", path)
         self.Session = sessionmaker(self.engine, expire_on_commit=False, future=True)
 
     def dispose(self) -> None:
         self.engine.dispose()
 
     # ------------------------------------------------------------------ writes
+    @_db("add a pair")
     def add(
         self,
         patent_id: str,
         enterprise_id: str,
         *,
-        user: str,
+        user: Actor | str,
         patent_title: str = "",
         enterprise_name: str = "",
         industry: str = "",
@@ -169,11 +239,14 @@ class TrackingStore:
         note: str = "",
         next_action: date | None = None,
     ) -> Item:
-        """Put a pair on the shortlist as 待推送.
+        """Put a pair on the shortlist as 待推送 (`user`: the officer, or a name for a trusted script).
 
         Raises:
+            PermissionDeniedError: the user may only read.
             DuplicatePairError: the pair is already on the shortlist.
+            DatabaseError: the database cannot be written.
         """
+        name, login = _writer(user)
         existing = self.find(patent_id, enterprise_id)
         if existing is not None:
             raise DuplicatePairError(existing.id)
@@ -182,26 +255,28 @@ class TrackingStore:
             patent_id=str(patent_id), enterprise_id=str(enterprise_id), patent_title=patent_title or "",
             enterprise_name=enterprise_name or "", industry=industry or "",
             score=None if score is None else float(score), status=PENDING, reason=None,
-            owner=owner if owner is not None else user, note=note or "", next_action=next_action,
-            created_by=user, created_at=now, updated_by=user, updated_at=now, version=1,
+            owner=owner if owner is not None else name, note=note or "", next_action=next_action,
+            created_by=name, created_at=now, updated_by=name, updated_at=now, version=1,
         )
         try:
             with self.Session.begin() as s:
                 s.add(row)
                 s.flush()
                 s.add(StatusChange(item_id=row.id, version=1, from_status=None, to_status=PENDING, reason=None,
-                                   changes=json.dumps({"created": True}, ensure_ascii=False), changed_by=user, changed_at=now))
+                                   changes=json.dumps({"created": True}, ensure_ascii=False), changed_by=name,
+                                   changed_by_login=login, changed_at=now))
         except IntegrityError:
             existing = self.find(patent_id, enterprise_id)
             raise DuplicatePairError(existing.id if existing else -1) from None
         return Item.of(row)
 
+    @_db("update an item")
     def update(
         self,
         item_id: int,
         expected_version: int,
         *,
-        user: str,
+        user: Actor | str,
         status: str | None = None,
         reason: str | None = None,
         owner: str | None = None,
@@ -213,7 +288,7 @@ class TrackingStore:
         Args:
             item_id: the item.
             expected_version: the version the user saw.
-            user: who makes the change.
+            user: who makes the change (the officer, or a name for a trusted script).
             status: the new status (must be allowed from the current one; None keeps it).
             reason: the reason code, required when moving to 已拒绝.
             owner, note, next_action: new values (None / unset keeps them; next_action=None clears the date).
@@ -225,7 +300,10 @@ class TrackingStore:
             ConcurrentEditError: the item changed since `expected_version`.
             TransitionError: the status move is not allowed or the reason code is missing / unknown.
             NotFoundError: no such item.
+            PermissionDeniedError: the user may only read.
+            DatabaseError: the database cannot be written.
         """
+        name, login = _writer(user)
         now = utcnow()
         with self.Session.begin() as s:
             row = s.get(OutreachItem, item_id)
@@ -269,7 +347,7 @@ class TrackingStore:
                 changes["next_action"] = [_iso(row.next_action), _iso(next_action)]
             if not values:
                 return Item.of(row)
-            values.update(version=expected_version + 1, updated_by=user, updated_at=now)
+            values.update(version=expected_version + 1, updated_by=name, updated_at=now)
             done = s.execute(
                 update(OutreachItem)
                 .where(OutreachItem.id == item_id, OutreachItem.version == expected_version)
@@ -282,10 +360,12 @@ class TrackingStore:
                 raise ConcurrentEditError(item_id, expected_version, fresh.version, fresh.updated_by, fresh.updated_at)
             s.add(StatusChange(item_id=item_id, version=expected_version + 1, from_status=row.status,
                                to_status=new_status, reason=values.get("reason", row.reason if new_status == REJECTED else None),
-                               changes=json.dumps(changes, ensure_ascii=False), changed_by=user, changed_at=now))
+                               changes=json.dumps(changes, ensure_ascii=False), changed_by=name,
+                               changed_by_login=login, changed_at=now))
         return self.get(item_id)
 
     # ------------------------------------------------------------------ reads
+    @_db("read an item")
     def get(self, item_id: int) -> Item:
         """One item (NotFoundError when absent)."""
         with self.Session() as s:
@@ -294,6 +374,7 @@ class TrackingStore:
                 raise NotFoundError(f"推送清单中没有记录 #{item_id}")
             return Item.of(row)
 
+    @_db("find a pair")
     def find(self, patent_id: str, enterprise_id: str) -> Item | None:
         """The item of a pair, or None."""
         with self.Session() as s:
@@ -301,6 +382,7 @@ class TrackingStore:
                                                       OutreachItem.enterprise_id == str(enterprise_id)))
             return Item.of(row) if row else None
 
+    @_db("list the shortlist")
     def items(self, statuses: Iterable[str] | None = None) -> list[Item]:
         """All items (optionally of some statuses), most recently changed first."""
         stmt = select(OutreachItem).order_by(OutreachItem.updated_at.desc(), OutreachItem.id.desc())
@@ -314,17 +396,20 @@ class TrackingStore:
         rows = [asdict(i) for i in self.items(statuses)]
         return pd.DataFrame(rows, columns=ITEM_COLUMNS)
 
+    @_db("read the history")
     def history(self, item_id: int) -> list[Change]:
         """Every change of an item, oldest first."""
         with self.Session() as s:
             rows = s.scalars(select(StatusChange).where(StatusChange.item_id == item_id).order_by(StatusChange.id))
             return [Change(r.id, r.item_id, r.version, r.from_status, r.to_status, r.reason,
-                           json.loads(r.changes or "{}"), r.changed_by, r.changed_at) for r in rows]
+                           json.loads(r.changes or "{}"), r.changed_by, r.changed_at, r.changed_by_login or "")
+                    for r in rows]
 
     def pair_status(self) -> dict[tuple[str, str], Item]:
         """(patent_id, enterprise_id) -> item, for marking matches that are on the shortlist."""
         return {(i.patent_id, i.enterprise_id): i for i in self.items()}
 
+    @_db("list contacted pairs")
     def contacted_pairs(self) -> set[tuple[str, str]]:
         """Pairs already pushed (any status after 待推送)."""
         with self.Session() as s:
@@ -343,6 +428,7 @@ class TrackingStore:
         out["status"] = pd.Categorical(out["status"], STATUSES, ordered=True)
         return out.sort_values(["industry", "status"]).reset_index(drop=True)
 
+    @_db("count the funnel")
     def funnel(self) -> pd.DataFrame:
         """How many items reached each stage (from the history): columns stage, count.
 

@@ -175,7 +175,7 @@ def _add_batch_pairs(rows: list[dict]) -> None:
     store, added, present = get_store(), 0, 0
     for r in rows:
         try:
-            store.add(r["专利号"], r["企业/需求编号"], user=user.name, patent_title=r["专利名称"],
+            store.add(r["专利号"], r["企业/需求编号"], user=user, patent_title=r["专利名称"],
                       enterprise_name=r["企业/需求名称"], industry=r["专利行业"], score=float(r["综合分"]))
             added += 1
         except DuplicatePairError:

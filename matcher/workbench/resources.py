@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from matcher.auth import User, load_users, users_file
+from matcher.auth import User, check_users_file, load_users, users_file
 from matcher.config import PROJECT_ROOT, load_config
 from matcher.encode import load_encoder
 from matcher.engine import Matcher
@@ -146,8 +146,28 @@ def _cached_users(path: str, mtime: float) -> dict[str, User]:  # noqa: ARG001 -
     return load_users(path)
 
 
+def _file_key() -> tuple[str, float, int]:
+    """The users file, its modification time and mode (a cache key that changes with any edit or chmod)."""
+    p = users_file()
+    try:
+        st_ = p.stat()
+        return str(p), st_.st_mtime, st_.st_mode
+    except OSError:
+        return str(p), 0.0, 0
+
+
 def get_users() -> dict[str, User]:
     """The officer accounts (re-read when the users file changes)."""
-    p = users_file()
-    mtime = p.stat().st_mtime if p.is_file() else 0.0
-    return _cached_users(str(p), mtime)
+    path, mtime, _ = _file_key()
+    return _cached_users(path, mtime)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _cached_notes(path: str, mtime: float, mode: int) -> list[str]:  # noqa: ARG001 - mtime and mode are cache keys
+    return check_users_file(path)
+
+
+def users_file_notes() -> list[str]:
+    """Warnings about the users file for the administrators (group/world-writable, published demo accounts); logged
+    once per server process and file version."""
+    return _cached_notes(*_file_key())

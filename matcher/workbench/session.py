@@ -1,6 +1,10 @@
 """What every workbench page shares: the login gate, the page decorator (login check, queued messages, MatcherError as
 one message), the cached engine and tracking store, downloads and sidebar filters. The session state's keys and
-helpers live in `matcher.workbench.state` (re-exported here: current_user, flash, keep)."""
+helpers live in `matcher.workbench.state` (re-exported here: flash, keep).
+
+Logins go through matcher.auth.sign_in (throttled per user name and per client; see `client_key`), and the signed-in
+officer is re-read from the users file on every run and every button callback (`current_user`): a removed account or
+a changed password ends the session at once, a changed role or name applies at once."""
 
 from __future__ import annotations
 
@@ -10,16 +14,16 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from matcher.auth import User, authenticate
+from matcher.auth import User, sign_in
 from matcher.engine import Matcher
 from matcher.errors import MatcherError
 from matcher.tracking import TrackingStore
 from matcher.workbench import state
 from matcher.workbench.export import CSV_MIME, XLSX_MIME, to_csv_bytes, to_xlsx_bytes
-from matcher.workbench.resources import get_matcher, get_store, get_users, index_dir, warm_matcher
-from matcher.workbench.state import current_user, flash, keep
+from matcher.workbench.resources import get_matcher, get_store, get_users, index_dir, users_file_notes, warm_matcher
+from matcher.workbench.state import flash, keep
 
-__all__ = ["APP_TITLE", "current_user", "download_buttons", "engine", "flash", "keep", "login_gate", "page",
+__all__ = ["APP_TITLE", "client_key", "current_user", "download_buttons", "engine", "flash", "keep", "login_gate", "page",
            "require_user", "show_flash", "sidebar_multiselect", "tracking_store"]
 
 APP_TITLE = "专利–企业匹配工作台"
@@ -43,34 +47,84 @@ def show_flash() -> None:
         getattr(st, level)(message)
 
 
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def client_key() -> str:
+    """Who is logging in, for the per-client failure count.
+
+    A direct connection is its address (st.context.ip_address). Streamlit gives no address for a connection from
+    the same machine, i.e. the reverse proxy of docs/workbench.md: then the last X-Forwarded-For entry, the one the
+    proxy appended (earlier entries come from the browser and are not trusted). Without either: this browser
+    session (a new tab starts a new count, so the per-user-name count is what really limits guessing there).
+    """
+    ip = getattr(st.context, "ip_address", None)
+    if ip and ip not in _LOOPBACK:
+        return f"ip:{ip}"
+    forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
+    if forwarded:
+        return f"ip:{forwarded}"
+    return f"session:{state.session_client()}"
+
+
+def current_user() -> User | None:
+    """The signed-in officer as the users file has them now, or None.
+
+    The session ends (with a reason for the login form) when the account was removed or its password changed; a
+    changed role or name is applied to the session. An unreadable users file ends nothing and returns None.
+    """
+    user = state.current_user()
+    if user is None:
+        return None
+    try:
+        fresh = get_users().get(user.username)
+    except MatcherError:
+        return None
+    if fresh is None or fresh.password_hash != user.password_hash:
+        state.sign_out("您的账号已被删除或密码已更改，请重新登录。")
+        return None
+    if fresh != user:
+        state.sign_in(fresh)
+    return fresh
+
+
 def login_gate() -> User:
     """Return the signed-in user; otherwise render the login form and stop the script (no data shown)."""
+    try:
+        users = get_users()
+    except MatcherError as exc:
+        st.title(APP_TITLE)
+        st.error(str(exc))
+        st.stop()
+        raise
+    notes = users_file_notes()  # logged once per file version, shown to editors below
     user = current_user()
     if user is not None:
         with st.sidebar:
             st.caption(f"已登录：{user.label}")
+            if user.can_edit:
+                for note in notes:
+                    st.warning(f"管理员注意：{note}")
             if st.button("退出登录", key=state.LOGOUT):
-                st.session_state.clear()
+                state.sign_out()
                 st.rerun()
         return user
     warm_matcher()  # load the engine while the officer types the password
     st.title(APP_TITLE)
     st.caption("技术经理人工作台：双向匹配浏览、推送跟踪、总览与导出。请先登录。")
-    try:
-        users = get_users()
-    except MatcherError as exc:
-        st.error(str(exc))
-        st.stop()
+    reason = state.take_sign_out_reason()
+    if reason:
+        st.warning(reason)
     with st.form(state.LOGIN_FORM):
         username = st.text_input("用户名", key=state.LOGIN_USER)
         password = st.text_input("密码", type="password", key=state.LOGIN_PASSWORD)
         submitted = st.form_submit_button("登录", type="primary")
     if submitted:
-        user = authenticate(username, password, users)
-        if user is None:
-            st.error("用户名或密码错误")
+        outcome = sign_in(username, password, users, client_key())
+        if outcome.user is None:
+            st.error(outcome.message)
         else:
-            state.sign_in(user)
+            state.sign_in(outcome.user)
             st.rerun()
     st.stop()
     raise AssertionError("unreachable")  # st.stop() ends the run
@@ -116,11 +170,14 @@ def engine() -> Matcher:
 def tracking_store() -> TrackingStore:
     """The tracking store, or an error message that stops the page when the database cannot be used."""
     try:
-        return get_store()
+        store = get_store()
     except MatcherError as exc:
         st.error(f"跟踪数据库无法使用：{exc}")
         st.stop()
         raise
+    if store.notice:
+        st.warning(store.notice)
+    return store
 
 
 def download_buttons(frame: pd.DataFrame, stem: str, key: str) -> None:

@@ -7,6 +7,7 @@ card, a tracking item) are made by the functions below. Pages never spell a key 
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -25,6 +26,8 @@ LOGIN_FORM = "login_form"
 LOGIN_USER = "login_user"
 LOGIN_PASSWORD = "login_password"
 LOGOUT = "logout"
+CLIENT = "_client"  # this browser session's key for the login throttle when the client's address is unknown
+SIGNED_OUT = "_signed_out"  # why the session was ended (account removed, password changed), shown on the login form
 
 # ------------------------------------------------------------------ 匹配浏览 (browse)
 MODE = "mode"  # matching direction radio: "enterprise", "patent" or "text"
@@ -135,6 +138,25 @@ def current_user() -> User | None:
 
 def sign_in(user: User) -> None:
     st.session_state[USER] = user
+
+
+def sign_out(reason: str = "") -> None:
+    """End the session (every value of it); `reason` is shown on the login form."""
+    st.session_state.clear()
+    if reason:
+        st.session_state[SIGNED_OUT] = reason
+
+
+def take_sign_out_reason() -> str:
+    """Why the session was ended, once ("" when it was not)."""
+    return st.session_state.pop(SIGNED_OUT, "")
+
+
+def session_client() -> str:
+    """A random key of this browser session (the login throttle's client when no address is known)."""
+    if CLIENT not in st.session_state:
+        st.session_state[CLIENT] = uuid.uuid4().hex[:12]
+    return st.session_state[CLIENT]
 
 
 def flash(level: str, message: str) -> None:

@@ -92,7 +92,7 @@ def item_editor(store: TrackingStore, user: User, item_id: int) -> None:
             submitted = st.form_submit_button("保存修改", type="primary")
         if submitted:
             try:
-                new = store.update(snap.id, snap.version, user=user.name, status=status, reason=reason or None,
+                new = store.update(snap.id, snap.version, user=user, status=status, reason=reason or None,
                                    owner=owner.strip(), note=note, next_action=next_action if isinstance(next_action, date) else None)
                 loaded[item_id] = new
                 flash("success", f"已保存：记录 #{new.id} 现为「{new.status}」（第 {new.version} 版）")
@@ -107,7 +107,7 @@ def item_editor(store: TrackingStore, user: User, item_id: int) -> None:
     history = store.history(item_id)
     st.markdown("**变更历史**")
     st.dataframe(pd.DataFrame([{
-        "时间": local_time(h.changed_at), "操作人": h.changed_by, "版本": h.version,
+        "时间": local_time(h.changed_at), "操作人": f"{h.changed_by}（{h.changed_by_login}）" if h.changed_by_login else h.changed_by, "版本": h.version,
         "状态": f"{h.from_status} → {h.to_status}" if h.from_status and h.from_status != h.to_status else h.to_status,
         "原因": h.reason or "", "修改内容": _describe(h.changes),
     } for h in history]), hide_index=True, width="stretch")

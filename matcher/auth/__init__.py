@@ -1,0 +1,27 @@
+"""Officer accounts and logins: the users file, password checks, login throttling and the users file's safety checks.
+
+`matcher.auth.users` reads the accounts, `matcher.auth.throttle` counts failed logins per user name and per client,
+`matcher.auth.login` signs an officer in through both (logging every failure), and `matcher.auth.checks` warns about
+a users file that others may write or that still holds the published demo accounts.
+"""
+
+from matcher.auth.checks import check_users_file, demo_accounts
+from matcher.auth.login import EMPTY_FORM, WRONG_CREDENTIALS, LoginOutcome, sign_in
+from matcher.auth.throttle import Limits, LoginThrottle, Verdict, default_throttle
+from matcher.auth.users import (
+    DEFAULT_USERS_FILE,
+    EXAMPLE_USERS_FILE,
+    ROLES,
+    User,
+    authenticate,
+    hash_password,
+    load_users,
+    users_file,
+    verify_password,
+)
+
+__all__ = [
+    "DEFAULT_USERS_FILE", "EMPTY_FORM", "EXAMPLE_USERS_FILE", "ROLES", "WRONG_CREDENTIALS", "Limits", "LoginOutcome",
+    "LoginThrottle", "User", "Verdict", "authenticate", "check_users_file", "default_throttle", "demo_accounts",
+    "hash_password", "load_users", "sign_in", "users_file", "verify_password",
+]
