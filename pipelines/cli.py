@@ -54,7 +54,8 @@ LockTimeoutOpt = Annotated[Optional[float], typer.Option(
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    # a tracking DatabaseError carries its message in English for the CLI (its str() is the officer's Chinese one)
+    err.print(f"[bold red]error:[/] {escape(str(getattr(exc, 'english', exc)))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
