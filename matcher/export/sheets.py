@@ -49,13 +49,14 @@ def spreadsheet_safe(frame: pd.DataFrame, *, xlsx: bool = False) -> pd.DataFrame
 
 
 def write_csv(frame: pd.DataFrame, target: str | IO) -> None:
-    """Write the frame as CSV (UTF-8 with BOM, so that Excel opens it as UTF-8; no index), formula-safe.
+    """Write the frame as CSV (UTF-8 with BOM, so that Excel opens it as UTF-8; no index), formula-safe, with RFC 4180
+    CRLF line ends: a cell holding a line break (\r included) is then always quoted, so it cannot start a new row.
 
     Args:
         frame: the rows.
         target: a path or a binary file object.
     """
-    spreadsheet_safe(frame).to_csv(target, index=False, encoding="utf-8-sig")
+    spreadsheet_safe(frame).to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\r\n")
 
 
 def write_xlsx(frame: pd.DataFrame, target: str | IO, sheet: str = "Sheet1") -> None:

@@ -34,6 +34,7 @@ from matcher.workbench.batch import (
     target_label,
 )
 from matcher.workbench.frames import option_values
+from matcher.workbench.markup import md
 from matcher.workbench.resources import get_matcher, get_store, index_dir
 from matcher.workbench.session import (
     current_user,
@@ -80,21 +81,21 @@ def batch_page() -> None:
         matcher = get_matcher()
     except MatcherError as exc:
         matcher = None
-        st.warning(f"匹配引擎无法加载（{exc}）：清单照常显示，但缺少查询方的行业、地区等信息，也无法检查索引是否已变化。")
+        st.warning(f"匹配引擎无法加载（{md(exc)}）：清单照常显示，但缺少查询方的行业、地区等信息，也无法检查索引是否已变化。")
     try:
         manifest, tables, current = batch_tables(str(folder), _mtime(folder / MANIFEST), matcher, f"{index_dir()}:{id(matcher)}")
     except MatcherError as exc:
-        st.error(f"夜间推荐清单无法读取：{exc}")
+        st.error(f"夜间推荐清单无法读取：{md(exc)}")
         return
     if manifest is None:
-        st.info(f"尚无夜间推荐清单（{folder}）：运行 `matcher match` 生成每个专利的企业清单和每个企业/需求的专利清单"
+        st.info(f"尚无夜间推荐清单（{md(folder)}）：运行 `matcher match` 生成每个专利的企业清单和每个企业/需求的专利清单"
                 "（`--max-per-enterprise 20` 可限制单个企业出现的清单数）。")
         return
     for line in run_summary(manifest):
-        st.caption(line)
+        st.caption(md(line))
     stale = stale_reasons(manifest, current) if matcher is not None else []
     if stale:
-        st.warning("清单生成后索引已变化（" + "；".join(stale) + "）：清单不含新记录，已删除的记录仍会出现，请重新运行 `matcher match`。")
+        st.warning("清单生成后索引已变化（" + "；".join(md(s) for s in stale) + "）：清单不含新记录，已删除的记录仍会出现，请重新运行 `matcher match`。")
     if manifest.notes:
         with st.expander(f"运行备注（{len(manifest.notes)} 条）"):
             for note in manifest.notes:
@@ -143,7 +144,7 @@ def batch_page() -> None:
     if len(shown) <= BATCH_DOWNLOAD:
         download_buttons(shown, "夜间推荐清单", state.BATCH_EXPORT)
     else:
-        st.caption(f"筛选结果超过 {BATCH_DOWNLOAD:,} 行，请缩小范围后下载；完整清单见导出目录 {folder}。")
+        st.caption(f"筛选结果超过 {BATCH_DOWNLOAD:,} 行，请缩小范围后下载；完整清单见导出目录 {md(folder)}。")
     _batch_to_shortlist(user, shown.head(BATCH_PICK))
     st.plotly_chart(charts.most_listed(most_listed(table, direction), target), key=state.CHART_MOST_LISTED)
     if not manifest.max_per_target.get(direction):
@@ -181,6 +182,6 @@ def _add_batch_pairs(rows: list[dict]) -> None:
         except DuplicatePairError:
             present += 1
         except MatcherError as exc:
-            flash("error", str(exc))
+            flash("error", md(exc))
     st.session_state[state.BATCH_PICKED] = []
     flash("success", f"已加入推送清单 {added} 对（待推送）" + (f"，{present} 对已在清单中" if present else ""))

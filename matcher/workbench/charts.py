@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -9,6 +11,11 @@ import plotly.graph_objects as go
 from matcher.tracking import STATUSES
 
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=340, font=dict(family="Noto Sans CJK SC, WenQuanYi Micro Hei, sans-serif"))
+
+
+def _plain(values: pd.Series) -> pd.Series:
+    """Data labels as plotly text: its HTML-like tags (<a href>, <b>, <br>) in a name are shown, never applied."""
+    return values.astype(str).map(html.escape)
 
 
 def _empty(title: str, message: str) -> go.Figure:
@@ -24,6 +31,7 @@ def matches_per_industry(matches: pd.DataFrame) -> go.Figure:
     if matches.empty:
         return _empty(title, "暂无匹配")
     counts = matches.groupby("industry").size().reset_index(name="匹配数").sort_values("匹配数", ascending=False)
+    counts["industry"] = _plain(counts["industry"])
     fig = px.bar(counts, x="industry", y="匹配数", title=title, labels={"industry": "专利行业"})
     fig.update_layout(**_LAYOUT)
     return fig
@@ -56,6 +64,7 @@ def status_by_industry(frame: pd.DataFrame) -> go.Figure:
         return _empty(title, "推送清单为空")
     data = frame.copy()
     data["status"] = data["status"].astype(str)
+    data["industry"] = _plain(data["industry"])
     fig = px.bar(data, x="industry", y="count", color="status", title=title, barmode="stack",
                  category_orders={"status": list(STATUSES)}, labels={"industry": "行业", "count": "记录数", "status": "状态"})
     fig.update_layout(**_LAYOUT)
@@ -67,7 +76,7 @@ def reply_times(frame: pd.DataFrame) -> go.Figure:
     title = "推送到回复的天数"
     if frame.empty:
         return _empty(title, "暂无已回复的记录")
-    fig = px.histogram(frame, x="days", color="industry", nbins=20, title=title,
+    fig = px.histogram(frame.assign(industry=_plain(frame["industry"])), x="days", color="industry", nbins=20, title=title,
                        labels={"days": "天数", "industry": "行业"})
     fig.update_layout(yaxis_title="记录数", **_LAYOUT)
     return fig
@@ -78,7 +87,7 @@ def most_listed(frame: pd.DataFrame, target_label: str) -> go.Figure:
     title = f"出现在最多清单中的{target_label}"
     if frame.empty:
         return _empty(title, "暂无清单")
-    data = frame.assign(标签=[f"{n[:18]}（{i}）" for n, i in zip(frame["名称"], frame["编号"])])
+    data = frame.assign(标签=_plain(pd.Series([f"{n[:18]}（{i}）" for n, i in zip(frame["名称"], frame["编号"])], index=frame.index)))
     fig = px.bar(data.iloc[::-1], x="出现清单数", y="标签", orientation="h", title=title, labels={"标签": target_label})
     fig.update_layout(**{**_LAYOUT, "height": max(340, 24 * len(data) + 80)})
     return fig

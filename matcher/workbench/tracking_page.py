@@ -11,6 +11,7 @@ from matcher.auth import User
 from matcher.tracking import REASONS, STATUSES, ConcurrentEditError, Item, TrackingError, TrackingStore, allowed_next
 from matcher.workbench import state
 from matcher.workbench.frames import local_time, shortlist_frame
+from matcher.workbench.markup import md, md_code
 from matcher.workbench.resources import get_store
 from matcher.workbench.session import download_buttons, flash, keep, page, require_user, tracking_store
 
@@ -65,15 +66,15 @@ def item_editor(store: TrackingStore, user: User, item_id: int) -> None:
     loaded: dict[int, Item] = state.loaded_items()
     fresh = store.get(item_id)
     snap = loaded.setdefault(item_id, fresh)
-    st.subheader(f"记录 #{snap.id}：{snap.patent_title} ↔ {snap.enterprise_name}")
+    st.subheader(f"记录 #{snap.id}：{md(snap.patent_title)} ↔ {md(snap.enterprise_name)}")
     if fresh.version != snap.version:
-        st.warning(f"此记录已被 {fresh.updated_by} 于 {local_time(fresh.updated_at)} 修改为第 {fresh.version} 版"
+        st.warning(f"此记录已被 {md(fresh.updated_by)} 于 {local_time(fresh.updated_at)} 修改为第 {fresh.version} 版"
                    f"（您正在看第 {snap.version} 版）。请点击「重新加载」查看最新内容。")
     st.button("重新加载", key=state.reload_item(item_id), on_click=_reload, args=(item_id,))
     st.markdown(
-        f"专利 `{snap.patent_id}` · 企业/需求 `{snap.enterprise_id}` · 行业：{snap.industry or '未标注'} · "
-        f"匹配分：{'' if snap.score is None else f'{snap.score:.2f}'} · 当前状态：**{snap.status}**"
-        + (f"（原因：{snap.reason}）" if snap.reason else "") + f" · 版本：{snap.version}"
+        f"专利 {md_code(snap.patent_id)} · 企业/需求 {md_code(snap.enterprise_id)} · 行业：{md(snap.industry) or '未标注'} · "
+        f"匹配分：{'' if snap.score is None else f'{snap.score:.2f}'} · 当前状态：**{md(snap.status)}**"
+        + (f"（原因：{md(snap.reason)}）" if snap.reason else "") + f" · 版本：{snap.version}"
     )
     if user.can_edit:
         tag = state.item_tag(snap.id, snap.version)
@@ -95,15 +96,15 @@ def item_editor(store: TrackingStore, user: User, item_id: int) -> None:
                 new = store.update(snap.id, snap.version, user=user, status=status, reason=reason or None,
                                    owner=owner.strip(), note=note, next_action=next_action if isinstance(next_action, date) else None)
                 loaded[item_id] = new
-                flash("success", f"已保存：记录 #{new.id} 现为「{new.status}」（第 {new.version} 版）")
+                flash("success", f"已保存：记录 #{new.id} 现为「{md(new.status)}」（第 {new.version} 版）")
                 st.rerun()
             except ConcurrentEditError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
             except TrackingError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
     else:
         st.info("只读账号：可以查看和导出，不能修改跟踪状态。")
-        st.markdown(f"负责人：{snap.owner or '未指定'} · 下次跟进：{snap.next_action or '—'}  \n备注：{snap.note or '—'}")
+        st.markdown(f"负责人：{md(snap.owner) or '未指定'} · 下次跟进：{md(snap.next_action) or '—'}  \n备注：{md(snap.note) or '—'}")
     history = store.history(item_id)
     st.markdown("**变更历史**")
     st.dataframe(pd.DataFrame([{
