@@ -15,6 +15,16 @@ import typer
 
 app = typer.Typer(add_completion=False)
 
+# The training options `matcher train` shares with `matcher lab train`.
+SeedOpt = Annotated[int, typer.Option("--seed")]
+EpochsOpt = Annotated[int, typer.Option("--epochs")]
+DimOpt = Annotated[int, typer.Option("--dim", help="embedding size")]
+VocabOpt = Annotated[int, typer.Option("--vocab-size")]
+BatchOpt = Annotated[int, typer.Option("--batch-size")]
+LrOpt = Annotated[float, typer.Option("--lr")]
+TokenizerTextsOpt = Annotated[int, typer.Option("--tokenizer-texts", help="texts that train the tokenizer")]
+MixOpt = Annotated[Optional[list[str]], typer.Option("--mix", help="per-source rate, e.g. --mix scope_item=0.5")]
+
 
 @app.command()
 def main(
@@ -22,14 +32,14 @@ def main(
         "--from-index", help="train on the records of this built index (your own patents and enterprises: title <-> "
                              "abstract, name <-> scope, scope item <-> profile, profile <-> held patents)")],
     out: Annotated[Path, typer.Option("--out", help="model directory to write (e.g. models/own-corpus)")],
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    epochs: Annotated[int, typer.Option("--epochs")] = 3,
-    dim: Annotated[int, typer.Option("--dim", help="embedding size")] = 256,
-    vocab_size: Annotated[int, typer.Option("--vocab-size")] = 30_000,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 256,
-    lr: Annotated[float, typer.Option("--lr")] = 0.05,
-    tokenizer_texts: Annotated[int, typer.Option("--tokenizer-texts", help="texts that train the tokenizer")] = 120_000,
-    mix: Annotated[Optional[list[str]], typer.Option("--mix", help="per-source rate, e.g. --mix scope_item=0.5")] = None,
+    seed: SeedOpt = 0,
+    epochs: EpochsOpt = 3,
+    dim: DimOpt = 256,
+    vocab_size: VocabOpt = 30_000,
+    batch_size: BatchOpt = 256,
+    lr: LrOpt = 0.05,
+    tokenizer_texts: TokenizerTextsOpt = 120_000,
+    mix: MixOpt = None,
 ) -> None:
     """Build self-supervised pairs from an index's records, train, write the model and its card."""
     from matcher.training.train import TrainConfig, parse_mix, train_encoder

@@ -14,7 +14,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from pipelines.train_encoder import index_pairs_of
+from pipelines.train_encoder import (
+    BatchOpt,
+    DimOpt,
+    EpochsOpt,
+    LrOpt,
+    MixOpt,
+    SeedOpt,
+    TokenizerTextsOpt,
+    VocabOpt,
+    index_pairs_of,
+)
 
 app = typer.Typer(add_completion=False)
 
@@ -23,15 +33,15 @@ app = typer.Typer(add_completion=False)
 def main(
     out: Annotated[Path, typer.Option("--out", help="model directory to write (e.g. models/patent-static)")],
     shared_dir: Annotated[Optional[Path], typer.Option("--shared-dir", help="folder with data/ and benchmarks/")] = None,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    epochs: Annotated[int, typer.Option("--epochs")] = 3,
-    dim: Annotated[int, typer.Option("--dim", help="embedding size")] = 256,
-    vocab_size: Annotated[int, typer.Option("--vocab-size")] = 30_000,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 256,
-    lr: Annotated[float, typer.Option("--lr")] = 0.05,
+    seed: SeedOpt = 0,
+    epochs: EpochsOpt = 3,
+    dim: DimOpt = 256,
+    vocab_size: VocabOpt = 30_000,
+    batch_size: BatchOpt = 256,
+    lr: LrOpt = 0.05,
     registry_sample: Annotated[int, typer.Option("--registry-sample", help="companies from the 200k registry")] = 40_000,
-    tokenizer_texts: Annotated[int, typer.Option("--tokenizer-texts", help="texts that train the tokenizer")] = 120_000,
-    mix: Annotated[Optional[list[str]], typer.Option("--mix", help="per-source rate, e.g. --mix scope_item=0.5")] = None,
+    tokenizer_texts: TokenizerTextsOpt = 120_000,
+    mix: MixOpt = None,
     evaluate: Annotated[bool, typer.Option("--evaluate", help="score kw2p-dev (with --holdout-fold also c2p / p2c-dev on the held-out companies), re-tuning fusion")] = False,
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="embedding cache for --evaluate")] = None,
     holdout_fold: Annotated[Optional[int], typer.Option(
