@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,8 @@ import pytest
 from typer.testing import CliRunner
 
 import matcher.export as export
+from matcher.engine import Matcher
+from matcher.errors import MatcherError
 from matcher.export import NightlyJob
 from matcher.schema import RECORD_DIRECTIONS, Direction, Kind
 from pipelines.cli import app
@@ -398,3 +401,215 @@ def test_pairs_on_the_shortlist_are_left_out_of_both_directions(loaded, default_
     cli = _frames(tmp_path / "cli" / "matches")["enterprise_to_patent"]
     assert not set(zip(cli["target_id"], cli["query_id"])) & set(tracked[:2])
     assert json.loads((tmp_path / "cli" / "matches" / "run_manifest.json").read_text(encoding="utf-8"))["excluded_pairs"] == 2
+
+
+# --------------------------------------------------------------------------- fault injection (kill -9 at chosen points)
+# `matcher match` in a subprocess that SIGKILLs itself at one point of the run (FAULT names it), so every point is hit
+# exactly, not by timing. The product has no hooks for this: the wrapper patches functions before the CLI starts.
+_FAULTY_MATCH = r'''
+import os, signal, sys
+import matcher.export as export
+import matcher.export.workdir as workdir
+import matcher.index.atomic as atomic
+
+fault = os.environ["FAULT"]
+die = lambda: os.kill(os.getpid(), signal.SIGKILL)
+if fault == "first-direction":  # after the 3rd part of the first direction is on disk
+    write_part, written = workdir.write_part, []
+    def part(frame, path):
+        write_part(frame, path)
+        written.append(path)
+        if len(written) == 3:
+            die()
+    export.write_part = part
+elif fault == "part-write":  # the 2nd part written to its temporary file, not yet renamed into place
+    replace, seen = atomic.os.replace, []
+    def slow_replace(src, dst):
+        if str(dst).endswith(".parquet"):
+            seen.append(dst)
+            if len(seen) == 2:
+                die()
+        return replace(src, dst)
+    atomic.os.replace = slow_replace
+elif fault == "between-directions":  # the first direction finished, the second not started
+    run_direction, done = export.NightlyJob._run_direction, []
+    def one(self, *args, **kwargs):
+        if done:
+            die()
+        done.append(1)
+        return run_direction(self, *args, **kwargs)
+    export.NightlyJob._run_direction = one
+elif fault == "writing-files":  # the new export half written in its temporary folder
+    write_xlsx = export.write_xlsx
+    def xlsx(*args, **kwargs):
+        write_xlsx(*args, **kwargs)
+        die()
+    export.write_xlsx = xlsx
+elif fault == "final-swap":  # the previous export moved aside, the new one not yet renamed into place
+    rename = atomic.os.rename
+    def swap(src, dst):
+        if os.path.basename(str(src)).startswith(".matches.tmp-"):
+            die()
+        return rename(src, dst)
+    atomic.os.rename = swap
+elif fault == "cleanup":  # the new export in place, the work folder not yet removed
+    release = workdir.WorkDir.release
+    def gone(self, *, remove):
+        if remove:
+            die()
+        return release(self, remove=remove)
+    workdir.WorkDir.release = gone
+else:
+    raise SystemExit(f"unknown FAULT {fault}")
+from pipelines.cli import app
+sys.argv[0] = "matcher"
+app()
+'''
+FAULTS = ("first-direction", "part-write", "between-directions", "writing-files", "final-swap", "cleanup")
+FAULT_ARGS = ["-k", "3", "--chunk-size", "7"]  # 6 + 9 chunks: several parts per direction
+
+
+@pytest.fixture(scope="module")
+def previous_and_clean(loaded, tmp_path_factory):
+    """(a finished default export to be kept intact, a clean uninterrupted run of the faulted job's settings)."""
+    previous = tmp_path_factory.mktemp("previous")
+    NightlyJob(loaded, k=10).run(previous)
+    clean = tmp_path_factory.mktemp("clean")
+    NightlyJob(loaded, k=3, chunk_size=7).run(clean)
+    return previous / "matches", _frames(clean / "matches")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", FAULTS)
+def test_kill_9_at_each_point_keeps_the_previous_export_and_the_next_run_completes(
+        fault, previous_and_clean, demo_index, cache_dir, tmp_path):
+    previous, clean = previous_and_clean
+    out = tmp_path / "out"
+    shutil.copytree(previous, out / "matches")
+    before = _hashes(out / "matches")
+    args = ["match", "--index-dir", str(demo_index), "--out", str(out), *FAULT_ARGS]
+    env = _env(cache_dir)
+
+    killed = subprocess.run([sys.executable, "-c", _FAULTY_MATCH, *args], env={**env, "FAULT": fault},
+                            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout[-2000:] + killed.stderr[-3000:]
+    # the previous export is intact: in place, or (killed mid-swap) as the backup the next writer restores
+    swapped_out = out / ".matches.old"
+    if fault == "final-swap":
+        assert not (out / "matches").exists() and _hashes(swapped_out) == before
+    elif fault == "cleanup":
+        assert _hashes(out / "matches") != before  # the new export was already complete and in place
+    else:
+        assert _hashes(out / "matches") == before and not swapped_out.exists()
+    work = list(out.glob(".work/*"))
+    assert len(work) == 1
+    if fault == "first-direction":
+        assert len(list(work[0].glob("*.parquet"))) == 3
+    if fault == "part-write":  # the part in progress is a hidden temporary file, never a half part under its name
+        assert len(list(work[0].glob("*.parquet"))) == 1 and list(work[0].glob(".*.parquet.tmp-*"))
+
+    again = subprocess.run([*_matcher_cmd(), *args], env=env, capture_output=True, text=True, timeout=300,
+                           stdin=subprocess.DEVNULL)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
+    found = _frames(out / "matches")
+    for stem in STEMS:
+        pd.testing.assert_frame_equal(found[stem], clean[stem])
+        _same_content(clean[stem], _read_csv(out / "matches" / f"{stem}.csv"), f"{fault}: {stem}.csv")
+    manifest = json.loads((out / "matches" / "run_manifest.json").read_text(encoding="utf-8"))
+    assert manifest["rows"] == {"enterprise->patent": 40 * 3, "patent->enterprise": 60 * 3}
+    assert not [n for n in manifest["notes"] if "unreadable" in n]
+    assert not swapped_out.exists() and not list(out.glob(".matches.tmp-*"))
+    assert not [d for d in (out / ".work").iterdir()], "the work folder outlived a finished run"
+    print(f"FAULT {fault}: runs 2, rows expected {sum(map(len, clean.values()))}, rows found "
+          f"{sum(map(len, found.values()))}, chunks resumed {manifest['chunks_resumed']} of {manifest['chunks_total']}")
+
+
+# --------------------------------------------------------------------------- resume files
+def _interrupted(loaded: Matcher, out: Path, monkeypatch, **settings) -> NightlyJob:
+    """A job whose run died after every part was stored (the export swap raises): its parts stay in .work."""
+    job = NightlyJob(loaded, **settings)
+
+    def boom(*_args, **_kwargs):
+        raise RuntimeError("killed")
+
+    with monkeypatch.context() as m:
+        m.setattr(export, "atomic_dir", boom)
+        with pytest.raises(RuntimeError):
+            job.run(out)
+    return job
+
+
+def test_a_truncated_part_is_recomputed_with_a_note(loaded, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    job = _interrupted(loaded, out, monkeypatch, k=3, chunk_size=7, formats=("parquet",))
+    parts = sorted((out / ".work" / job.run_key()).glob("*.parquet"))
+    assert len(parts) == 15
+    bad, empty = parts[2], parts[9]
+    bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])  # a part cut short (a crash without fsync)
+    empty.write_bytes(b"")
+    manifest = job.run(out)
+    assert manifest.chunks_total == 15 and manifest.chunks_resumed == 13
+    unreadable = [n for n in manifest.notes if "unreadable" in n]
+    assert len(unreadable) == 2 and bad.name in unreadable[0] + unreadable[1] and empty.name in " ".join(unreadable)
+    assert all(n.endswith("recomputed") for n in unreadable)
+    clean = tmp_path / "clean"
+    NightlyJob(loaded, k=3, chunk_size=7, formats=("parquet",)).run(clean)
+    for stem, frame in _frames(out / "matches").items():
+        pd.testing.assert_frame_equal(frame, _frames(clean / "matches")[stem])
+    stored = json.loads((out / "matches" / "run_manifest.json").read_text(encoding="utf-8"))
+    assert stored["notes"] == manifest.notes
+
+
+def test_the_cli_recomputes_a_truncated_part_instead_of_failing(demo_index, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    args = ["match", "--index-dir", str(demo_index), "--out", str(out), "-k", "2", "--chunk-size", "20", "--formats", "csv"]
+
+    def boom(*_args, **_kwargs):
+        raise RuntimeError("killed")
+
+    with monkeypatch.context() as m:  # a run that died after storing its parts
+        m.setattr(export, "atomic_dir", boom)
+        assert isinstance(CliRunner().invoke(app, args).exception, RuntimeError)
+    parts = sorted(out.glob(".work/*/*.parquet"))
+    assert len(parts) == 5
+    part = parts[0]
+    part.write_bytes(part.read_bytes()[:100])
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.stdout.split())
+    assert f"note: {part.name} of an interrupted run was unreadable" in text and "recomputed" in text
+    assert "resumed 4 of 5 chunks" in text
+    assert "magic bytes" not in res.stdout.split("note:")[0]
+
+
+def test_parts_are_fsynced_and_old_work_folders_removed_unless_held(loaded, tmp_path, monkeypatch):
+    import fcntl
+
+    out = tmp_path / "out"
+    abandoned, held = out / ".work" / "0123456789abcdef", out / ".work" / "fedcba9876543210"
+    for folder in (abandoned, held):
+        folder.mkdir(parents=True)
+        (folder / "enterprise_to_patent-00000.parquet").write_bytes(b"PAR1 of another run")
+    lock = os.open(held / ".lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # a run of other settings still going on
+    synced: list[int] = []
+    fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), fsync(fd))[1])
+    try:
+        job = NightlyJob(loaded, k=2, chunk_size=20, formats=("parquet",))
+        manifest = job.run(out)
+        assert not abandoned.exists() and held.is_dir()
+        assert any("removed the work folders of 1 earlier run" in n and abandoned.name in n for n in manifest.notes)
+        # 5 parts, each fsynced with its folder, besides the export files
+        assert len(synced) >= 2 * 5
+        # the same settings while another run of them holds the folder: a clear error, nothing removed
+        again = out / ".work" / job.run_key()
+        again.mkdir()
+        own = os.open(again / ".lock", os.O_RDWR | os.O_CREAT)
+        fcntl.flock(own, fcntl.LOCK_EX)
+        with pytest.raises(MatcherError, match="another `matcher match` with the same settings"):
+            job.run(out)
+        os.close(own)
+    finally:
+        os.close(lock)
+    assert held.is_dir()
