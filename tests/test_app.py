@@ -44,6 +44,7 @@ def app_env(monkeypatch, demo_index, cache_dir, tmp_path):
     monkeypatch.setenv("MATCHER_USERS_FILE", str(USERS))
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'tracking.sqlite'}")
     monkeypatch.delenv("MATCHER_CONFIG", raising=False)
+    monkeypatch.setattr("matcher.auth.throttle._default", None)  # each test starts with no failed logins counted
     return monkeypatch
 
 
@@ -122,6 +123,131 @@ def test_missing_users_file_is_a_clear_message(app_env, tmp_path):
     assert not at.exception
     assert "未找到用户配置文件" in at.error[0].value
     assert not at.text_input
+
+
+def test_empty_login_form_asks_for_both(app_env):
+    at = new_app()
+    at.run()
+    _button(at, "登录").click()
+    at.run()
+    assert [e.value for e in at.error] == ["请输入用户名和密码"]
+    at.text_input(key="login_user").input("editor")
+    _button(at, "登录").click()
+    at.run()
+    assert [e.value for e in at.error] == ["请输入用户名和密码"] and not at.exception
+
+
+def _try_login(at: AppTest, who: tuple[str, str]) -> str:
+    at.text_input(key="login_user").input(who[0])
+    at.text_input(key="login_password").input(who[1])
+    _button(at, "登录").click()
+    at.run()
+    assert not at.exception
+    return " ".join(e.value for e in at.error)
+
+
+def test_failed_logins_lock_the_name_across_sessions(app_env):
+    """Three wrong passwords lock the name: the right one is then refused, in this session and in a new one."""
+    from matcher.auth import Limits, LoginThrottle
+
+    app_env.setattr("matcher.auth.throttle._default", LoginThrottle(Limits(max_failures=3, free_failures=3)))
+    at = new_app()
+    at.run()
+    assert [_try_login(at, ("editor", f"guess {i}")) for i in range(3)] == ["用户名或密码错误"] * 3
+    assert "锁定" in _try_login(at, EDITOR) and "DEMO-" not in _texts(at)
+    other = new_app()
+    other.run()
+    assert "锁定" in _try_login(other, EDITOR)
+    assert "锁定" in _try_login(at, VIEWER)  # this session (the client) is locked for every name
+    assert not _try_login(new_app().run(), VIEWER)  # another client, another name: signed in
+    assert "DEMO-" not in _texts(other) and at.text_input(key="login_user") is not None
+
+
+def _users_file(tmp_path, **roles: str) -> Path:
+    """A users file with the demo accounts' hashes under the given roles (name -> role); absent names are removed."""
+    import tomllib
+
+    demo = tomllib.loads(USERS.read_text(encoding="utf-8"))["users"]
+    path = tmp_path / "users.toml"
+    text = "".join(f'[users.{n}]\nname = "{demo[n]["name"]}"\nrole = "{r}"\npassword_hash = "{demo[n]["password_hash"]}"\n'
+                   for n, r in roles.items())
+    stamp = path.stat().st_mtime + 5 if path.exists() else None
+    path.write_text(text, encoding="utf-8")
+    if stamp:  # a new modification time even within the file system's time resolution
+        os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_removed_user_or_changed_role_takes_effect_at_once(app_env, tmp_path):
+    app_env.setenv("MATCHER_USERS_FILE", str(_users_file(tmp_path, editor="editor", viewer="viewer")))
+    at = pick_demand(login(new_app()))
+    assert at.button(key="add_DEMO-P-001_DEMO-D-002") is not None
+    _users_file(tmp_path, editor="viewer", viewer="viewer")  # the editor becomes a viewer
+    at.run()
+    _no_errors(at)
+    assert not [b for b in at.button if b.label == "加入推送清单"] and "（只读）" in _texts(at)
+    _users_file(tmp_path, viewer="viewer")  # the account is removed
+    at.run()
+    assert not at.exception and not at.dataframe and "DEMO-" not in _texts(at)
+    assert "已被删除" in at.warning[0].value and at.text_input(key="login_user") is not None
+
+
+def test_demo_accounts_are_pointed_out_to_editors(app_env):
+    editor = login(new_app())
+    assert any("管理员注意" in w.value and "演示账号" in w.value for w in editor.sidebar.warning)
+    viewer = login(new_app(), VIEWER)
+    assert not [w for w in viewer.sidebar.warning if "管理员注意" in w.value]
+
+
+def _stored_item(url: str) -> int:
+    from matcher.tracking import TrackingStore
+
+    store = TrackingStore(url)
+    item = store.add("DEMO-P-001", "DEMO-D-002", user="editor")
+    store.dispose()
+    return item.id
+
+
+def test_read_only_database_refuses_saves_with_a_message(app_env, tmp_path):
+    path = tmp_path / "tracking.sqlite"
+    item_id = _stored_item(f"sqlite:///{path}")
+    app_env.setenv("DATABASE_URL", f"sqlite:///file:{path}?mode=ro&uri=true")
+    at = login(new_app())
+    at.switch_page(TRACKING).run()
+    _no_errors(at)
+    at.selectbox(key="t_item").select(item_id)
+    at.run()
+    at.text_area(key=f"e_note_{item_id}_1").input("只读库里的备注")
+    _button(at, "保存修改").click()
+    at.run()
+    assert not at.exception
+    assert any("只读" in e.value and "未保存" in e.value for e in at.error), [e.value for e in at.error]
+    assert "Traceback" not in _texts(at) and "OperationalError" not in _texts(at)
+
+
+@pytest.mark.parametrize("problem", ["newer schema", "no server", "missing file"])
+def test_database_problems_are_messages(app_env, tmp_path, problem):
+    if problem == "newer schema":
+        url = f"sqlite:///{tmp_path / 'tracking.sqlite'}"
+        _stored_item(url)
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+        engine.dispose()
+        app_env.setenv("DATABASE_URL", url)
+    elif problem == "no server":
+        app_env.setenv("DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:1/tracking")
+    else:
+        app_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'trakcing.sqlite'}")  # a typo: a new, empty file
+    at = login(new_app())
+    at.switch_page(TRACKING).run()
+    assert not at.exception
+    shown = _texts(at)
+    expected = {"newer schema": "结构版本比本程序新", "no server": "无法连接跟踪数据库", "missing file": "已新建一个空数据库"}[problem]
+    assert expected in shown, shown
+    assert "Traceback" not in shown and "secret" not in shown and "Error:" not in shown
 
 
 def test_logout(app_env):
@@ -403,6 +529,8 @@ def test_two_officers_at_once_lose_nothing(tracking_env):
     _no_errors(a)
     row = a.dataframe[0].value.iloc[0]
     assert (row["状态"], row["备注"], row["版本"]) == ("已推送", "B：已发邮件；A：电话联系过", 3)
+    history = a.dataframe[1].value  # every change kept, with the display and the login name
+    assert list(history["版本"]) == [1, 2, 3] and all(who.endswith("（editor）") for who in history["操作人"])
 
 
 def test_viewer_cannot_change_tracking(app_env):

@@ -58,10 +58,14 @@ def client_key() -> str:
     proxy appended (earlier entries come from the browser and are not trusted). Without either: this browser
     session (a new tab starts a new count, so the per-user-name count is what really limits guessing there).
     """
-    ip = getattr(st.context, "ip_address", None)
-    if ip and ip not in _LOOPBACK:
+    try:
+        ip = st.context.ip_address
+        forwarded = st.context.headers.get("X-Forwarded-For")
+    except (AttributeError, RuntimeError):  # no request behind this run (bare or test runs)
+        ip, forwarded = None, None
+    if isinstance(ip, str) and ip and ip not in _LOOPBACK:
         return f"ip:{ip}"
-    forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
+    forwarded = forwarded.split(",")[-1].strip() if isinstance(forwarded, str) else ""
     if forwarded:
         return f"ip:{forwarded}"
     return f"session:{state.session_client()}"
@@ -175,8 +179,8 @@ def tracking_store() -> TrackingStore:
         st.error(f"跟踪数据库无法使用：{exc}")
         st.stop()
         raise
-    if store.notice:
-        st.warning(store.notice)
+    if store.notice:  # the SQLite file was created on start-up: say so on every page that reads the shortlist
+        st.sidebar.warning(store.notice)
     return store
 
 
