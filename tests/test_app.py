@@ -181,11 +181,17 @@ def _users_file(tmp_path, **roles: str) -> Path:
 def test_removed_user_or_changed_role_takes_effect_at_once(app_env, tmp_path):
     app_env.setenv("MATCHER_USERS_FILE", str(_users_file(tmp_path, editor="editor", viewer="viewer")))
     at = pick_demand(login(new_app()))
-    assert at.button(key="add_DEMO-P-001_DEMO-D-002") is not None
-    _users_file(tmp_path, editor="viewer", viewer="viewer")  # the editor becomes a viewer
+    at.button(key="add_DEMO-P-001_DEMO-D-002").click()
     at.run()
     _no_errors(at)
-    assert not [b for b in at.button if b.label == "加入推送清单"] and "（只读）" in _texts(at)
+    push = at.button(key="move_DEMO-P-001_DEMO-D-002_已推送")  # on screen while the officer is still an editor
+    _users_file(tmp_path, editor="viewer", viewer="viewer")  # the editor becomes a viewer
+    push.click()
+    at.run()  # the button's callback reaches the tracking service, which refuses the viewer
+    assert not at.exception
+    assert "只读账号（演示编辑（技术经理人））不能修改推送跟踪" in at.error[0].value
+    assert "跟踪状态：**待推送**" in _texts(at) and "（只读）" in _texts(at)
+    assert not [b for b in at.button if b.label == "加入推送清单" or b.label.startswith("标记为")]
     _users_file(tmp_path, viewer="viewer")  # the account is removed
     at.run()
     assert not at.exception and not at.dataframe and "DEMO-" not in _texts(at)

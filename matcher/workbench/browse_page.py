@@ -256,8 +256,8 @@ def _card_tracking(pair: Pair, user: User) -> None:
 
 def _add_pair(pair: Pair) -> None:
     user = current_user()
-    if user is None or not user.can_edit:
-        flash("error", "只读账号不能修改推送清单")
+    if user is None:  # signed out (or the account removed) meanwhile; a viewer is refused by the tracking service
+        flash("error", "请先登录")
         return
     try:
         item = get_store().add(
@@ -272,8 +272,8 @@ def _add_pair(pair: Pair) -> None:
 
 def _move_item(item_id: int, version: int, status: str) -> None:
     user = current_user()
-    if user is None or not user.can_edit:
-        flash("error", "只读账号不能修改跟踪状态")
+    if user is None:  # signed out (or the account removed) meanwhile; a viewer is refused by the tracking service
+        flash("error", "请先登录")
         return
     try:
         item = get_store().update(item_id, version, user=user, status=status)
