@@ -1,9 +1,4 @@
-"""Officer accounts and logins: the users file, password checks, login throttling and the users file's safety checks.
-
-`matcher.auth.users` reads the accounts, `matcher.auth.throttle` counts failed logins per user name and per client,
-`matcher.auth.login` signs an officer in through both (logging every failure), and `matcher.auth.checks` warns about
-a users file that others may write or that still holds the published demo accounts.
-"""
+"""Officer accounts and logins: the users file (users), failure counts (throttle), sign-in (login), file checks (checks)."""
 
 from matcher.auth.checks import check_users_file, demo_accounts
 from matcher.auth.login import EMPTY_FORM, WRONG_CREDENTIALS, LoginOutcome, sign_in

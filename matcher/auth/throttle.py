@@ -1,9 +1,4 @@
-"""Login throttling: failed logins counted per user name and per client, a growing wait, then a lock for a while.
-
-One LoginThrottle is shared by every session of a server process (`default_throttle`); its counts live in memory,
-so a restart clears them and each server process counts its own. A try is counted *before* the password is checked
-(and forgiven when it succeeds), so parallel tries cannot slip past the limit while bcrypt runs.
-"""
+"""Login throttling: failed logins counted per user name and per client, a growing wait, then a lock for a while."""
 
 from __future__ import annotations
 
@@ -88,6 +83,10 @@ class _Record:
 
 class LoginThrottle:
     """Counts failed logins per user name and per client (thread-safe; share one per server process).
+
+    One LoginThrottle is shared by every session of a server process (`default_throttle`); its counts live in memory,
+    so a restart clears them and each server process counts its own. A try is counted *before* the password is
+    checked (and forgiven when it succeeds), so parallel tries cannot slip past the limit while bcrypt runs.
 
     Args:
         limits: the limits (default: Limits.from_env()).

@@ -1,5 +1,4 @@
-"""Where the tracking tables live (DATABASE_URL or a local SQLite file), Alembic upgrades on start-up, and database
-failures turned into one clear message for the officer (the details go to the log)."""
+"""Where the tracking tables live (DATABASE_URL or a SQLite file), Alembic upgrades, database failures as one message."""
 
 from __future__ import annotations
 
