@@ -92,7 +92,7 @@ def batch_page() -> None:
                 "（`--max-per-enterprise 20` 可限制单个企业出现的清单数）。")
         return
     for line in run_summary(manifest):
-        st.caption(md(line))
+        st.caption(line)  # the run's own words and numbers (backticks meant as code)
     stale = stale_reasons(manifest, current) if matcher is not None else []
     if stale:
         st.warning("清单生成后索引已变化（" + "；".join(md(s) for s in stale) + "）：清单不含新记录，已删除的记录仍会出现，请重新运行 `matcher match`。")
