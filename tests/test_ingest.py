@@ -342,7 +342,7 @@ def test_malformed_jsonl_line(tmp_path: Path) -> None:
 def test_jsonl_line_that_is_not_an_object(tmp_path: Path) -> None:
     path = tmp_path / "list.jsonl"
     path.write_text('{"id": "1"}\n[1, 2]\n', encoding="utf-8")
-    with pytest.raises(InputError, match=r"list\.jsonl.*line 2 is a JSON list"):
+    with pytest.raises(InputError, match=r"list\.jsonl.*line 2 is a JSON array"):
         read_table(path)
 
 
@@ -489,6 +489,16 @@ def test_json_long_integers_raw_controls_and_line_separators(tmp_path: Path) -> 
     path.write_text(line, encoding="utf-8")
     frame = load_records(path, "patent").frame
     assert frame.loc[0, ["id", "title", "abstract"]].tolist() == ["9" * 5000, "标题\u2028续", "含\t制表符与控制符"]
+
+
+def test_lone_surrogates_become_replacement_characters(tmp_path: Path) -> None:
+    """Found by the fuzzer: a JSON escape \\ud800 (or a Python string) pandas' string columns cannot store."""
+    path = tmp_path / "surrogate.json"
+    path.write_text('[{"id": "1", "title": "\\ud800x", "abstract": ["\\udc00"], "\\ud83d\\ude00": "ok"}]',
+                    encoding="utf-8")
+    assert load_records(path, "patent").frame.loc[0, ["title", "abstract"]].tolist() == ["\ufffdx", '["\ufffd"]']
+    frame = pd.DataFrame({"id": ["1"], "title": ["t\ud800"], "abstract": [b"\xff"]}, dtype=object)
+    assert validate_frame(frame, "patent").frame.loc[0, ["title", "abstract"]].tolist() == ["t\ufffd", "\ufffd"]
 
 
 def test_deeply_nested_json_is_a_clear_error(tmp_path: Path) -> None:

@@ -31,6 +31,12 @@ SNIFF_LINES = 50
 # JSON integers stay as written (ids of any length; Python refuses int() of more than 4,300 digits) and raw
 # control characters inside strings are accepted (ingest cleaning removes them).
 JSON_OPTIONS: dict[str, Any] = {"parse_int": str, "strict": False}
+# What a JSON value is, by its first character (numbers are parsed as strings, so the type cannot tell).
+JSON_KINDS = {"[": "array", '"': "string", "t": "boolean", "f": "boolean", "n": "null"}
+# A JSON escape of a UTF-16 surrogate: only through one can a decoded file hold a lone surrogate, which pandas'
+# string columns cannot store; those become U+FFFD.
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 ENCODING_HINT = "re-save the file as UTF-8 (Excel: 'CSV UTF-8') or pass --encoding <codec> (e.g. --encoding gbk)"
 
@@ -77,11 +83,18 @@ def as_str_series(series: pd.Series) -> pd.Series:
         series: any pandas Series.
 
     Returns:
-        A Series of Python strings with the same index.
+        A Series of Python strings with the same index; lone surrogates (possible only in Python objects, which
+        pandas' string columns cannot store) become U+FFFD.
     """
     if _is_plain_string(series):
-        return series.fillna("").astype(str)
-    return series.astype(object).map(cell_to_str).astype(str)
+        strings = series.fillna("")
+    else:  # a list, not Series.map, which would build a string column before the surrogates are handled
+        strings = pd.Series([cell_to_str(value) for value in series.astype(object)], index=series.index, dtype=object)
+    try:
+        return strings.astype(str)
+    except UnicodeEncodeError:
+        fixed = [SURROGATE.sub("\ufffd", text) for text in strings.astype(object)]
+        return pd.Series(fixed, index=series.index, dtype=object).astype(str)
 
 
 def cell_to_str(value: Any) -> str:
@@ -325,7 +338,7 @@ def _read_jsonl(path: Path, *, sheet: str | int | None, encoding: str | None) ->
     """Read a JSON Lines file: one JSON object per non-blank line."""
     del sheet
     text = _read_text(path, encoding)
-    return _records_frame(_parse_json_lines(text, str(path)), str(path))
+    return _records_frame(_parse_json_lines(text, str(path)), str(path), SURROGATE_ESCAPE.search(text) is not None)
 
 
 def _parse_json_lines(text: str, file: str) -> list[dict]:
@@ -340,7 +353,8 @@ def _parse_json_lines(text: str, file: str) -> list[dict]:
             raise InputError(f"line {number} is not valid JSON ({exc.msg} at column {exc.colno})", file=file,
                              hint="fix or remove that line; each line must hold one JSON object") from exc
         if not isinstance(record, dict):
-            raise InputError(f"line {number} is a JSON {type(record).__name__}, not an object", file=file,
+            what = JSON_KINDS.get(line.strip()[:1], "number")
+            raise InputError(f"line {number} is a JSON {what}, not an object", file=file,
                              hint='each line must hold one JSON object such as {"id": "...", "title": "..."}')
         records.append(record)
     return records
@@ -351,23 +365,31 @@ def _read_json(path: Path, *, sheet: str | int | None, encoding: str | None) -> 
     del sheet
     file = str(path)
     text = _read_text(path, encoding)
+    surrogates = SURROGATE_ESCAPE.search(text) is not None
     try:
         data = json.loads(text, **JSON_OPTIONS)
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":  # several top-level values: treat it as JSON Lines
-            return _records_frame(_parse_json_lines(text, file), file)
+            return _records_frame(_parse_json_lines(text, file), file, surrogates)
         raise InputError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})", file=file,
                          hint="fix the JSON, or save the records one object per line as .jsonl") from exc
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise InputError("the JSON must be an array of objects", file=file,
                          hint='write [{"id": "...", ...}, ...] or one object per line as .jsonl')
-    return _records_frame(data, file)
+    return _records_frame(data, file, surrogates)
 
 
-def _records_frame(records: list[dict], file: str) -> pd.DataFrame:
-    """Build a DataFrame from JSON objects (columns in first-seen key order)."""
+def _records_frame(records: list[dict], file: str, surrogates: bool = False) -> pd.DataFrame:
+    """Build a DataFrame from JSON objects (columns in first-seen key order).
+
+    With `surrogates` (the text holds a surrogate escape), every value is made a string and lone surrogates in
+    values and keys become U+FFFD.
+    """
     if not records:
         raise InputError("the file holds no records", file=file, hint="add at least one JSON object")
+    if surrogates:
+        records = [{SURROGATE.sub("\ufffd", key): SURROGATE.sub("\ufffd", cell_to_str(value))
+                    for key, value in record.items()} for record in records]
     columns = list(dict.fromkeys(key for record in records for key in record))
     return pd.DataFrame.from_records(records, columns=columns)
 
