@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matcher.config import default
 from matcher.errors import MatcherError, NotBuiltError
 from matcher.index.dense import DenseIndex
 from matcher.index.items import ItemIndex
@@ -42,10 +43,10 @@ class Collection:
         dim: int,
         model_id: str,
         *,
-        dense_backend: str = "auto",
-        exact_limit: int = 200_000,
-        bm25_k1: float = 1.2,
-        bm25_b: float = 0.75,
+        dense_backend: str = default("dense_backend"),
+        exact_limit: int = default("exact_limit"),
+        bm25_k1: float = default("bm25_k1"),
+        bm25_b: float = default("bm25_b"),
         segmenter_config: Mapping | None = None,
     ) -> None:
         self.kind = Kind(kind)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from matcher.config import default
 from matcher.errors import MatcherError
 from matcher.index.atomic import atomic_write_text
 from matcher.index.dense import DenseIndex
@@ -25,7 +26,8 @@ class ItemIndex:
         backend, exact_limit: passed to the DenseIndex over distinct items.
     """
 
-    def __init__(self, dim: int, *, top_m: int = 3, backend: str = "auto", exact_limit: int = 200_000) -> None:
+    def __init__(self, dim: int, *, top_m: int = default("items_top_m"), backend: str = default("dense_backend"),
+                 exact_limit: int = default("exact_limit")) -> None:
         self.dim = dim
         self.top_m = top_m
         self.dense = DenseIndex(dim, backend=backend, exact_limit=exact_limit)

@@ -58,10 +58,10 @@ class ReciprocalRankFusion:
 
     Args:
         weights: scorer name -> weight.
-        k: the rank offset (60 in the original RRF paper).
+        k: the rank offset (default: FusionConfig.rrf_k, 60 as in the original RRF paper).
     """
 
-    def __init__(self, weights: dict[str, float], k: int = 60) -> None:
+    def __init__(self, weights: dict[str, float], k: int = FusionConfig.model_fields["rrf_k"].default) -> None:
         self.weights = weights
         self.k = k
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from matcher.config import default
 from matcher.rank.fusion import Fusion
 from matcher.rank.scorers import Scorer
 
@@ -56,7 +57,7 @@ class HybridRetriever:
         direct_limit: filtered sets up to this size are scored exhaustively.
     """
 
-    def __init__(self, size: int, scorers: Sequence[Scorer], fusion: Fusion, *, pool: int = 200, direct_limit: int = 20_000) -> None:
+    def __init__(self, size: int, scorers: Sequence[Scorer], fusion: Fusion, *, pool: int = default("pool"), direct_limit: int = 20_000) -> None:
         self.size = size
         self.scorers = list(scorers)
         self.fusion = fusion

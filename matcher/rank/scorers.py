@@ -7,6 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
+from matcher.config import default
 from matcher.index.dense import DenseIndex
 from matcher.index.items import ItemIndex
 from matcher.index.lexical import BM25Index
@@ -85,7 +86,7 @@ class QueryItemScorer:
 
     name = "items"
 
-    def __init__(self, index: DenseIndex, item_vectors: Sequence[np.ndarray], top_m: int = 3) -> None:
+    def __init__(self, index: DenseIndex, item_vectors: Sequence[np.ndarray], top_m: int = default("items_top_m")) -> None:
         self.index = index
         self.item_vectors = item_vectors
         self.top_m = top_m
@@ -122,7 +123,7 @@ class RecordItemScorer:
 
     name = "items"
 
-    def __init__(self, index: ItemIndex, vectors: np.ndarray, top_m: int = 3) -> None:
+    def __init__(self, index: ItemIndex, vectors: np.ndarray, top_m: int = default("items_top_m")) -> None:
         self.index = index
         self.vectors = vectors
         self.top_m = top_m

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import faiss
 import numpy as np
 
+from matcher.config import default
 from matcher.errors import MatcherError
 from matcher.index.atomic import atomic_write_bytes
 
@@ -34,8 +35,8 @@ class DenseParams:
         seed: random seed for IVF training-set sampling and k-means.
     """
 
-    backend: str = "auto"
-    exact_limit: int = 200_000
+    backend: str = default("dense_backend")
+    exact_limit: int = default("exact_limit")
     nlist: int | None = None
     nprobe: int = 32
     hnsw_m: int = 32

@@ -9,6 +9,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from matcher.config import default
 from matcher.errors import IndexMismatchError
 from matcher.index.atomic import atomic_write_text
 from matcher.index.dense.base import INDEX_FILE, DenseParams, as_ids, damaged
@@ -54,8 +55,8 @@ class DenseIndex:
         self,
         dim: int,
         *,
-        backend: str = "auto",
-        exact_limit: int = 200_000,
+        backend: str = default("dense_backend"),
+        exact_limit: int = default("exact_limit"),
         nlist: int | None = None,
         nprobe: int = 32,
         hnsw_m: int = 32,
