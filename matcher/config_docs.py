@@ -41,6 +41,13 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
                      "SQLite file artifacts/tracking.sqlite)."),
     "MATCHER_SHARED_DIR": ("data sources, research tooling and tests (matcher.ingest)",
                            "The shared data folder holding data/ and benchmarks/ (default ../shared beside the project)."),
+    "MATCHER_LOCK_TIMEOUT": ("`matcher build` / `upsert` / `delete` (matcher.index.lock)",
+                             "Seconds a writer of an index waits while another one holds its lock (the file INDEX.lock "
+                             "beside the folder) before it gives up with an error (default 600; `--lock-timeout` wins)."),
+    "MATCHER_FAULT_POINT": ("tests only (matcher.index.atomic.fault_point)",
+                            "Fault-injection hook of tests/test_faults.py: a writer that reaches the named point "
+                            "(swap:start, swap:middle, swap:end, writer:loaded) stops there until killed. Never set "
+                            "it in production."),
 }
 """Environment variable -> (who reads it, what it does). Every variable the product reads is listed here."""
 

@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 
 from matcher.engine import Matcher
 from matcher.errors import MatcherError
-from matcher.index import atomic
 from matcher.index.collection import Collection
 from matcher.index.lock import held, lock_path, lock_timeout, writer_lock
 from matcher.schema import Kind
