@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from functools import lru_cache, partial
@@ -17,7 +16,7 @@ from matcher.config import Direction, MatcherConfig
 from matcher.encode import Encoder, load_encoder, with_cache
 from matcher.errors import IndexMismatchError, MatcherError, NotBuiltError
 from matcher.explain import Explainer
-from matcher.index.atomic import atomic_dir, fault_point, readable_dir, recover_dir, swap_state
+from matcher.index.atomic import atomic_dir, fault_point, read_stable, readable_dir, recover_dir
 from matcher.index.collection import CONTENT, Collection
 from matcher.index.lock import held, writer_lock
 from matcher.index.manifest import read_manifest
@@ -37,9 +36,6 @@ from matcher.text.segment import Segmenter
 __all__ = ["Match", "Matcher", "Query", "SearchResult", "direction_of"]
 
 logger = logging.getLogger(__name__)
-
-READ_ATTEMPTS = 6
-"""Tries of a reader that meets an index being swapped by a writer (0.1 s, 0.2 s, ... apart)."""
 
 
 class Matcher:
@@ -215,8 +211,8 @@ class Matcher:
         """Load a saved index with the configuration saved in it.
 
         A reader (no writer lock held) never repairs the folder: it reads the last complete copy and reads again
-        (up to READ_ATTEMPTS times, a short pause apart) when a writer swapped the index meanwhile. Under the writer
-        lock (`lock`) an interrupted swap is repaired first.
+        when a writer swapped the index meanwhile (`matcher.index.atomic.read_stable`). Under the writer lock
+        (`lock`) an interrupted swap is repaired first.
 
         Args:
             directory: the index folder.
@@ -238,21 +234,11 @@ class Matcher:
             matcher = cls._read(directory, directory, config, **kwargs)
             fault_point("writer:loaded")
             return matcher
-        for attempt in range(1, READ_ATTEMPTS + 1):
-            before = swap_state(directory)
-            try:
-                matcher = cls._read(directory, readable_dir(directory), config, **kwargs)
-            except (MatcherError, OSError, ValueError) as exc:
-                swapping = swap_state(directory) != before or before[1]
-                if not swapping or attempt == READ_ATTEMPTS:
-                    if isinstance(exc, MatcherError):
-                        raise
-                    raise MatcherError(f"cannot read the index at {directory} ({exc})") from None
-            else:
-                if swap_state(directory) == before:
-                    return matcher
-            time.sleep(0.05 * 2**attempt)
-        raise MatcherError(f"the index at {directory} was replaced {READ_ATTEMPTS} times while it was read: try again")
+        try:
+            return read_stable(directory, lambda source: cls._read(directory, source, config, **kwargs),
+                               errors=(MatcherError, OSError, ValueError))
+        except (OSError, ValueError) as exc:
+            raise MatcherError(f"cannot read the index at {directory} ({exc})") from None
 
     @classmethod
     def _read(cls, directory: Path, source: Path, config: MatcherConfig | None, **kwargs) -> Matcher:

@@ -19,6 +19,8 @@ from typer.testing import CliRunner
 
 from matcher.engine import Matcher
 from matcher.errors import MatcherError
+from matcher.index import atomic
+from matcher.index.atomic import atomic_dir, read_stable
 from matcher.index.collection import Collection
 from matcher.index.lock import held, lock_path, lock_timeout, writer_lock
 from matcher.schema import Kind
@@ -209,6 +211,24 @@ def test_a_damaged_index_fails_at_once_with_its_message(demo_index, tmp_path, co
     with pytest.raises(MatcherError, match="is damaged"):
         Matcher.load(index, config)
     assert len(calls) == 1  # no swap under way: no retry
+
+
+def test_a_reader_swapped_under_at_every_try_gives_up_with_a_message(tmp_path, monkeypatch):
+    target = tmp_path / "folder"
+    target.mkdir()
+    monkeypatch.setattr(atomic.time, "sleep", lambda seconds: None)
+    tries = []
+
+    def read_while_a_writer_swaps(folder):
+        tries.append(folder)
+        with atomic_dir(target) as tmp:
+            (tmp / "data").write_text(str(len(tries)))
+        return "a copy that was replaced meanwhile"
+
+    with pytest.raises(MatcherError, match="replaced 6 times while it was read: try again"):
+        read_stable(target, read_while_a_writer_swaps)
+    assert len(tries) == atomic.READ_ATTEMPTS
+    assert read_stable(target, lambda folder: (folder / "data").read_text()) == "6"
 
 
 # --------------------------------------------------------------------------- build one side

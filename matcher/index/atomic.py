@@ -8,12 +8,19 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
+
+from matcher.errors import MatcherError
+
+T = TypeVar("T")
 
 _TMP_MARK = ".tmp-"
 _BACKUP_SUFFIX = ".old"
+READ_ATTEMPTS = 6
+"""Tries of a reader that meets a directory being swapped (0.1 s, 0.2 s, ... 1.6 s apart)."""
 FAULT_ENV = "MATCHER_FAULT_POINT"
 
 
@@ -110,9 +117,10 @@ def readable_dir(target: str | Path) -> Path:
     return backup if not target.is_dir() and backup.is_dir() else target
 
 
-def swap_state(target: str | Path) -> tuple[int | None, bool]:
-    """A fingerprint that changes with every swap of `target`: (its inode or None when missing, whether a backup
-    exists). A reader compares it before and after reading to know that it read one complete copy.
+def swap_state(target: str | Path) -> tuple[tuple[int, int, int] | None, bool]:
+    """A fingerprint that changes with every swap of `target`: (its device, inode and status-change time, or None
+    when it is missing; whether a backup exists). The time tells a new copy from an old one whose inode number it
+    reuses. A reader compares it before and after reading to know that it read one complete copy.
 
     Args:
         target: the directory managed by `atomic_dir`.
@@ -122,10 +130,11 @@ def swap_state(target: str | Path) -> tuple[int | None, bool]:
     """
     target = Path(target)
     try:
-        inode: int | None = target.stat().st_ino
+        st = target.stat()
+        identity: tuple[int, int, int] | None = (st.st_dev, st.st_ino, st.st_ctime_ns)
     except OSError:
-        inode = None
-    return inode, _backup_path(target).exists()
+        identity = None
+    return identity, _backup_path(target).exists()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -179,6 +188,41 @@ def recover_dir(target: str | Path) -> None:
             _fsync_dir(target.parent)
     for tmp in _stale_tmp_dirs(target):
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_stable(target: str | Path, read: Callable[[Path], T], *, errors: tuple[type[BaseException], ...] = (OSError,),
+                attempts: int = READ_ATTEMPTS) -> T:
+    """Read the last complete copy of `target` without repairing anything, again when a writer swapped it meanwhile.
+
+    A try counts when `swap_state` is the same before and after it. A try that fails with one of `errors` is
+    repeated (after a short pause) only when a swap is under way or happened during it; otherwise the error is
+    raised at once (a damaged directory is no swap).
+
+    Args:
+        target: the directory managed by `atomic_dir`.
+        read: reads the directory it is given (`target` or, between the two renames of a swap, its backup).
+        errors: the exceptions a swap can cause in `read`.
+        attempts: how many tries at most.
+
+    Returns:
+        What `read` returned for one complete copy.
+
+    Raises:
+        MatcherError: the directory was swapped during every try.
+    """
+    for attempt in range(1, attempts + 1):
+        before = swap_state(target)
+        try:
+            value = read(readable_dir(target))
+        except errors:
+            if attempt == attempts or (swap_state(target) == before and not before[1]):
+                raise
+        else:
+            if swap_state(target) == before:
+                return value
+        if attempt < attempts:
+            time.sleep(0.05 * 2**attempt)
+    raise MatcherError(f"{target} was replaced {attempts} times while it was read: try again")
 
 
 def _fsync_tree(root: Path) -> None:
