@@ -261,6 +261,9 @@ def _register_scripts() -> None:
                                         "(see pipelines/lab/bench_portfolio.py).")(bench_portfolio)
     app.command("bench-exposure", help="How concentrated the nightly lists are and what an exposure cap changes "
                                        "(see pipelines/lab/bench_exposure.py).")(bench_exposure)
+    from pipelines.lab.judged import app as judged
+
+    app.add_typer(judged, name="judged")
 
 
 _register_scripts()
