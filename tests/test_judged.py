@@ -216,3 +216,16 @@ def test_judged_at_and_split():
     assert judged_at(run_, judged, k=3) == pytest.approx((2 / 3 + 0) / 2)
     dev, test = split_queries([f"q{i}" for i in range(10)], seed=5, dev_share=0.3)
     assert len(dev) == 3 and len(test) == 7 and split_queries([f"q{i}" for i in range(10)], seed=5, dev_share=0.3) == (dev, test)
+
+
+def test_split_folders_evaluate_as_text_and_as_stored_records(copy, cache_dir, monkeypatch):
+    monkeypatch.setenv("MATCHER_CACHE_DIR", str(cache_dir))
+    _judge(copy, grade=lambda p: 2)
+    assert run("build", "--in", copy).exit_code == 0
+    runner = CliRunner()
+    for extra in (["--query-side", "text"], ["--query-records", copy / "demands.jsonl"]):
+        result = runner.invoke(app, ["lab", "evaluate", str(copy / "d2p-test"), *map(str, extra), "--runs", str(copy / "eval")])
+        assert result.exit_code == 0, result.output
+        scores = json.loads(result.stdout.strip().splitlines()[-1])["d2p-test"]
+        assert 0.0 < scores["ndcg@10"] <= 1.0
+    assert set(read_run(copy / "eval" / "d2p-test.trec")) == set(read_qrels(copy / "qrels" / "test.tsv"))
