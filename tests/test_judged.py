@@ -101,7 +101,7 @@ def test_pool_writes_runs_pool_and_packets(pooled):
     folder, summary = pooled
     queries = _jsonl(folder / "queries.jsonl")
     assert len(queries) == summary["demands"] == 6 and "D99" not in {q["_id"] for q in queries}
-    assert all(q["industry"] == "制造业" and "技术转让" in q["cooperation"] for q in queries)
+    assert all(q["classification"] == "制造业" and "技术转让" in q["cooperation"] for q in queries)
     assert len(_jsonl(folder / "corpus.jsonl")) == 12
     runs = {s.name: read_run(folder / "runs" / f"{s.name}.trec") for s in SYSTEMS}
     assert all(len(run) == 6 and all(len(docs) == 3 for docs in run.values()) for run in runs.values())

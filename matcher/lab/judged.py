@@ -237,7 +237,8 @@ def write_pool(out: str | Path, patents: pd.DataFrame, demands: pd.DataFrame,
                runs: Mapping[str, Mapping[str, Sequence[tuple[str, float]]]], *, seed: int, meta: Mapping | None = None,
                size: int = BATCH_PAIRS, double: int = DOUBLE_PAIRS, force: bool = False) -> dict:
     """Write the pool folder: corpus.jsonl, queries.jsonl, demands.jsonl, pool.tsv, runs/<system>.trec,
-    packets/batch-XX.jsonl, packets/double.jsonl and pool.json (the counts and settings).
+    packets/batch-XX.jsonl, packets/double.jsonl and pool.json (the counts and settings); queries.jsonl carries each
+    demand's classification and cooperation where the source gives them.
 
     The folder is written beside `out` and moved into place when complete, so a failed run leaves nothing half
     written; an existing folder is replaced only with `force`, and never when it holds judgements.
@@ -268,8 +269,10 @@ def write_pool(out: str | Path, patents: pd.DataFrame, demands: pd.DataFrame,
         texts = {str(r["id"]): demand_text(r) for r in demands.to_dict("records")}
         _jsonl(tmp / "corpus.jsonl", [{"_id": str(r["id"]), "title": str(r["title"]), "text": str(r["abstract"])}
                                       for r in patents.to_dict("records")])
+        # metadata under the source's names: classification (the records' industry) and cooperation, where given
         _jsonl(tmp / "queries.jsonl", [{"_id": str(r["id"]), "text": texts[str(r["id"])],
-                                        **{k: str(r[k]) for k in ("industry", "cooperation") if str(r.get(k) or "").strip()}}
+                                        **{name: str(r[k]) for name, k in (("classification", "industry"), ("cooperation", "cooperation"))
+                                           if str(r.get(k) or "").strip()}}
                                        for r in demands.to_dict("records")])
         _jsonl(tmp / "demands.jsonl", [{"_id": str(r["id"]), "title": str(r["name"]), "text": str(r["text"])}
                                        for r in demands.to_dict("records")])
