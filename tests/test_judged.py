@@ -198,6 +198,12 @@ def test_build_writes_qrels_split_and_kappa(copy):
     assert report["pool_per_system"] == {s.name: 18 for s in SYSTEMS}
     cov = run("coverage", "--in", copy, copy / "runs" / "bm25.trec", "--split", "test")
     assert cov.exit_code == 0 and json.loads(cov.stdout.strip().splitlines()[-1]) == {str(copy / "runs" / "bm25.trec"): 0.3}
+    # the judgements may live elsewhere (the project keeps its own in data/judged): the same report from there
+    kept = copy.parent / "kept-judgements"
+    (copy / "judgements").rename(kept)
+    again = run("build", "--in", copy, "--seed", 2, "--judgements", kept)
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout.strip().splitlines()[-1]) == report
 
 
 def test_cohen_kappa_known_values():

@@ -209,7 +209,7 @@ def write_qrels(path: Path, qrels: Mapping[str, Mapping[str, int]]) -> None:
     path.write_text("".join(lines), encoding="utf-8")
 
 
-def build(folder: str | Path, *, seed: int = 0, dev_share: float = 0.5) -> dict:
+def build(folder: str | Path, *, judgements: str | Path | None = None, seed: int = 0, dev_share: float = 0.5) -> dict:
     """Turn a judged pool folder into qrels, the dev / test split and the agreement report.
 
     Reads packets/ and judgements/*.tsv of a folder written by `matcher.lab.judged.write_pool`; writes qrels/all.tsv,
@@ -218,6 +218,8 @@ def build(folder: str | Path, *, seed: int = 0, dev_share: float = 0.5) -> dict:
 
     Args:
         folder: the pool folder.
+        judgements: the folder of the judges' *.tsv files (default: folder/judgements; the project's own judgements
+            of the shipped pool are in data/judged/d2p/judgements).
         seed: the split's random seed.
         dev_share: the share of demands in dev.
 
@@ -237,9 +239,10 @@ def build(folder: str | Path, *, seed: int = 0, dev_share: float = 0.5) -> dict:
     pairs = {row["pair_id"]: row for path in batches for row in read_packet(path)}
     double_path = folder / "packets" / "double.jsonl"
     double_pairs = [row["pair_id"] for row in read_packet(double_path)] if double_path.is_file() else []
-    files = sorted((folder / "judgements").glob("*.tsv"))
+    judged_dir = Path(judgements) if judgements is not None else folder / "judgements"
+    files = sorted(judged_dir.glob("*.tsv"))
     if not files:
-        raise InputError("no judgements/*.tsv", file=str(folder), hint="write each judge's grades as judgements/NAME.tsv")
+        raise InputError("no judgements (*.tsv)", file=str(judged_dir), hint="write each judge's grades as judgements/NAME.tsv")
     main = [j for f in files if not f.name.startswith(DOUBLE_STEM) for j in read_judgements(f)]
     second = [j for f in files if f.name.startswith(DOUBLE_STEM) for j in read_judgements(f)]
     check_judgements(list(pairs), main, double_pairs, second)

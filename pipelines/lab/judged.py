@@ -97,6 +97,9 @@ def pool(
 @app.command()
 def build(
     folder: Annotated[Path, typer.Option("--in", help="The judged pool folder (packets/, judgements/*.tsv).")] = DEFAULT_OUT,
+    judgements: Annotated[Optional[Path], typer.Option(
+        "--judgements", help="The judges' *.tsv files (default: IN/judgements); data/judged/d2p/judgements holds the "
+                             "project's judgements of the pool written with --depth 10 --batch-pairs 700.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the dev / test split (by demand).")] = 0,
     dev_share: Annotated[float, typer.Option("--dev-share", min=0.0, max=1.0, help="Share of demands in dev.")] = 0.5,
 ) -> None:
@@ -105,7 +108,7 @@ def build(
     from matcher.lab.judgements import build as build_qrels
 
     try:
-        report = build_qrels(folder, seed=seed, dev_share=dev_share)
+        report = build_qrels(folder, judgements=judgements, seed=seed, dev_share=dev_share)
     except (MatcherError, ValueError) as exc:
         _fail(exc)
     table = Table(title=f"judged pool {folder.name}: {report['pairs']:,} pairs, {report['demands']} demands")
