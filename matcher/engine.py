@@ -21,6 +21,7 @@ from matcher.index.collection import CONTENT, Collection
 from matcher.index.lock import held, writer_lock
 from matcher.index.manifest import read_manifest
 from matcher.index.stored_config import resolve_config, write_config
+from matcher.rank.confidence import ConfidenceModel, attach, pair_features
 from matcher.rank.fusion import make_fusion
 from matcher.rank.reciprocal import ReciprocalRanks
 from matcher.rank.retriever import HybridRetriever, Ranking
@@ -66,6 +67,7 @@ class Matcher:
         self._terms = lru_cache(maxsize=200_000)(self.segmenter.tokens)
         self._query_terms = lru_cache(maxsize=50_000)(self.segmenter.tokens)
         self._query_phrases = lru_cache(maxsize=50_000)(partial(query_phrases, segmenter=self.segmenter))
+        self.confidence = ConfidenceModel.for_config(self.config)
 
     # ----------------------------------------------------------------- components
     @property
@@ -363,6 +365,17 @@ class Matcher:
             coll = self.collection(kind)
             self.explainer.attach(group, self._prepare([res.query for res in group], coll))
 
+    def pair_features(self, results: Sequence[SearchResult]) -> list[np.ndarray]:
+        """The confidence features of every result's matches (matcher.rank.confidence.pair_features), in order."""
+        out = []
+        for res in results:
+            coll = self.collection(res.target)
+            terms = self.query_terms(res.query.text, direction_of(res.query.kind, res.target))
+            docs = [self.terms(m.record[CONTENT]) for m in res.matches]
+            idf = coll.lexical.term_idf(sorted(set(terms).union(*docs)))
+            out.append(pair_features(res.matches, terms, docs, idf))
+        return out
+
     def _search(self, queries: Query | str | Sequence[Query | str], target: Kind | str, k: int | None,
                 filters: Mapping[str, str | Sequence[str]] | None, explain: bool, show_progress: bool) -> list[SearchResult]:
         """`search` (k None: the whole candidate pools)."""
@@ -448,6 +461,8 @@ class Matcher:
                 matches.append(Match(rank=r + 1, target_id=str(record["id"]), score=h.score, components=h.components,
                                      record=record))
             results.append(SearchResult(q, coll.kind, matches, rankings[i].available))
+        if self.confidence is not None and k is not None:  # confidence never reorders
+            attach(results, self.pair_features(results), self.confidence)
         if explain:
             self.explainer.attach(results, batch)
         return results

@@ -58,6 +58,8 @@ class Match:
         components: raw score per signal ("dense", "bm25", ...).
         record: the ranked record's columns.
         explanation: shared key terms, closest sentence and held patent (None until explained).
+        confidence: the calibrated chance (0-1) that the pair is related or better (matcher.rank.confidence; None
+            without a confidence model or for a direction it does not cover).
     """
 
     rank: int
@@ -66,6 +68,7 @@ class Match:
     components: dict[str, float]
     record: dict
     explanation: Explanation | None = None
+    confidence: float | None = None
 
 
 @dataclass
@@ -77,12 +80,14 @@ class SearchResult:
         target: the kind of records ranked.
         matches: best first.
         available: how many records passed the filters.
+        verdict: 有合适专利 / 仅有相关专利 / 未找到合适专利 from the matches' confidences ("" without a confidence).
     """
 
     query: Query
     target: Kind
     matches: list[Match] = field(default_factory=list)
     available: int = 0
+    verdict: str = ""
 
 
 def direction_of(query_kind: Kind | None, target: Kind) -> Direction:

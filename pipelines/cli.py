@@ -287,6 +287,9 @@ def match(
     database_url: Annotated[Optional[str], typer.Option(
         "--database-url", help="Tracking database read by --skip-tracked (default: env DATABASE_URL, else "
                                "artifacts/tracking.sqlite).")] = None,
+    keep_unconfident: Annotated[bool, typer.Option(
+        "--keep-unconfident", help="Keep the enterprise -> patent pairs below the confidence model's threshold (by "
+                                   "default they are left out and counted in the run manifest).")] = False,
     config: ConfigOpt = None,
     encoder: EncoderOpt = None,
 ) -> None:
@@ -306,7 +309,7 @@ def match(
                          max_per_target={direction: cap for direction, cap in ((Direction.PATENT_TO_ENTERPRISE, max_per_enterprise),
                                                                                 (Direction.ENTERPRISE_TO_PATENT, max_per_patent))
                                          if cap is not None},
-                         depth=depth, exclude_pairs=exclude)
+                         depth=depth, exclude_pairs=exclude, keep_unconfident=keep_unconfident)
         manifest = job.run(out_dir, show_progress=True)
     except (MatcherError, ValueError, OSError) as exc:  # OSError: the export folder cannot be written (disk full, rights)
         _fail(exc)

@@ -31,7 +31,7 @@ XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, minus the header
 # the per-pair columns written before the target's metadata columns (part of the run key: parts written
 # with other columns are never resumed)
 EXPORT_COLUMNS = ["direction", "query_id", "query_name", "rank", "target_id", "target_name", "score", "dense", "bm25",
-                  "items", "portfolio", "activity", "reciprocal_rank", "shared_terms", "closest_sentence", "sentence_similarity", "held_patent",
+                  "items", "portfolio", "activity", "reciprocal_rank", "confidence", "shared_terms", "closest_sentence", "sentence_similarity", "held_patent",
                   "held_similarity"]
 _NAME_COL = {Kind.PATENT: "title", Kind.ENTERPRISE: "name"}
 _META = {
@@ -58,6 +58,7 @@ class RunManifest:
     max_per_target: dict[str, int] = field(default_factory=dict)
     exposure: dict[str, dict] = field(default_factory=dict)
     excluded_pairs: int = 0
+    unconfident: dict[str, dict] = field(default_factory=dict)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -126,6 +127,7 @@ def result_rows(direction: Direction | str, results: Sequence[SearchResult], nam
                 round(m.components.get("portfolio", 0.0), 6),
                 round(m.components.get("activity", math.nan), 6),  # blank without an activity model / for a demand
                 list_rank(m.components.get("reciprocal")),  # blank unless weighted and the pair is mutual
+                math.nan if m.confidence is None else m.confidence,  # blank without a confidence model / towards enterprises
                 *_explanation_values(m.explanation),
             ]
             row = dict(zip(EXPORT_COLUMNS, values, strict=True))
@@ -159,6 +161,8 @@ class NightlyJob:
         exclude_pairs: (patent id, enterprise id) pairs left out of every list, in both directions (e.g. the pairs
             already on the officers' shortlist, `matcher match --skip-tracked`); each list is filled from its next
             candidates instead.
+        keep_unconfident: keep the pairs whose `confidence` is below the confidence model's threshold (by default
+            they are left out of the lists; `matcher match --keep-unconfident`).
     """
 
     def __init__(
@@ -173,6 +177,7 @@ class NightlyJob:
         max_per_target: Mapping[Direction | str, int] | None = None,
         depth: int | None = None,
         exclude_pairs: Iterable[tuple[str, str]] | None = None,
+        keep_unconfident: bool = False,
     ) -> None:
         bad = [f for f in formats if f not in FORMATS]
         if bad:
@@ -194,6 +199,7 @@ class NightlyJob:
         self.directions = [Direction(d) for d in directions if d in RECORD_DIRECTIONS]
         self.max_per_target = {Direction(d): int(c) for d, c in caps.items() if d in self.directions}
         self.depth = depth or 10 * k
+        self.keep_unconfident = keep_unconfident
         self.exclude_pairs = sorted({(str(p), str(e)) for p, e in (exclude_pairs or ())})
         # per direction: query id -> the target ids its list leaves out
         self._exclude: dict[Direction, dict[str, tuple[str, ...]]] = {}
@@ -249,7 +255,8 @@ class NightlyJob:
                                       f"settings or another index: {', '.join(work.removed)}")
             frames: dict[Direction, pd.DataFrame] = {}
             for direction in self.directions:
-                frames[direction] = self._run_direction(direction, work.path, manifest, show_progress)
+                frames[direction] = self._confident(direction, self._run_direction(direction, work.path, manifest,
+                                                                                   show_progress), manifest)
             with atomic_dir(out_dir / "matches") as tmp:
                 for direction, frame in frames.items():
                     self._write(direction, frame, tmp, manifest)
@@ -260,6 +267,24 @@ class NightlyJob:
         finally:
             work.release(remove=finished)
         return manifest
+
+    def _confident(self, direction: Direction, frame: pd.DataFrame, manifest: RunManifest) -> pd.DataFrame:
+        """Leave out the pairs below the confidence model's threshold (unless `keep_unconfident`), noted in the
+        manifest; directions without a confidence are returned as they are."""
+        model = self.matcher.confidence
+        if model is None or not model.has(direction.value) or frame.empty or "confidence" not in frame:
+            return frame
+        threshold = model.threshold(direction.value)
+        low = frame["confidence"] < threshold
+        manifest.unconfident[direction.value] = {"threshold": threshold, "below": int(low.sum()),
+                                                 "left_out": 0 if self.keep_unconfident else int(low.sum())}
+        if self.keep_unconfident:
+            manifest.notes.append(f"{direction}: {int(low.sum()):,} pairs below the confidence threshold {threshold:.3f} "
+                                  "kept (--keep-unconfident)")
+            return frame
+        manifest.notes.append(f"{direction}: {int(low.sum()):,} pairs below the confidence threshold {threshold:.3f} "
+                              "left out (--keep-unconfident keeps them)")
+        return frame[~low].reset_index(drop=True)
 
     def _write(self, direction: Direction, frame: pd.DataFrame, folder: Path, manifest: RunManifest) -> None:
         """One direction's export files in `folder`: Parquet holds the raw rows (a data file); CSV and XLSX are

@@ -154,3 +154,70 @@ def coverage(
     out.print(table)
     sys.stdout.flush()
     print(json.dumps({name: round(v, 4) for name, v in shares.items()}))
+
+
+@app.command()
+def calibrate(
+    folder: Annotated[Path, typer.Option("--in", help="The built judged folder (qrels/, demands.jsonl).")] = DEFAULT_OUT,
+    model_out: Annotated[Path, typer.Option("--out", help="The confidence model to write (JSON).")] = (
+        PROJECT_ROOT / "matcher" / "rank" / "resources" / "confidence-d2p.json"),
+    pairs_file: Annotated[Optional[Path], typer.Option(
+        "--pairs", help="The pairs' features (parquet): read when it exists (no ranking), else written there; "
+                        "default: IN/confidence-pairs.parquet, always recomputed.")] = None,
+    min_retention: Annotated[float, typer.Option("--min-retention", min=0.0, max=1.0,
+                                                 help="Share of dev's related pairs the threshold keeps.")] = 0.8,
+    shared: Annotated[Optional[Path], typer.Option("--shared-dir", help="The shared folder (as for pool).")] = None,
+    config: ConfigOpt = None,
+    encoder: EncoderOpt = None,
+) -> None:
+    """Rank the judged demands with the engine (as pasted text and as stored records), fit the match confidence on
+    the dev split's top-10 pairs, measure it on test (ROC AUC, Brier, reliability, verdict AUC, precision /
+    retention at the threshold) and write the model."""
+    import datetime
+
+    import pandas as pd
+
+    from matcher.lab.confidence import calibrate as fit, collect_pairs
+    from matcher.lab.judgements import read_qrels
+
+    try:
+        cfg = load_config(config, encoder=encoder)
+        qrels = {s: read_qrels(folder / "qrels" / f"{s}.tsv") for s in ("all", "dev", "test")}
+        if pairs_file is not None and pairs_file.exists():
+            pairs = pd.read_parquet(pairs_file)
+        else:
+            wanted = {json.loads(line)["_id"] for line in (folder / "demands.jsonl").read_text(encoding="utf-8").splitlines() if line}
+            patents = _source("bdci_patents", shared)
+            demands = _source("zhibei_demands", shared)
+            demands = demands[demands["id"].astype(str).isin(wanted)].reset_index(drop=True)
+            matcher = Matcher(cfg)
+            matcher.index(Kind.PATENT, patents, show_progress=True)
+            matcher.index(Kind.ENTERPRISE, demands, show_progress=True)
+            grades = {(q, d): int(g) for q, docs in qrels["all"].items() for d, g in docs.items()}
+            pairs = collect_pairs(matcher, demands, grades)
+            pairs.to_parquet(pairs_file or folder / "confidence-pairs.parquet")
+            del matcher
+            gc.collect()
+        card = {"data": f"{folder.name}: judged demand -> patent top-10 pairs of the default engine, fitted on dev "
+                        f"({len(qrels['dev'])} demands), measured on test ({len(qrels['test'])})",
+                "date": datetime.date.today().isoformat(), "encoder": cfg.encoder,
+                "unjudged_pairs": int((pairs["grade"] < 0).sum())}
+        model, report = fit(pairs, set(qrels["dev"]), set(qrels["test"]), card=card, min_retention=min_retention)
+        model.save(model_out)
+    except (MatcherError, ValueError, OSError) as exc:
+        _fail(exc)
+    for direction, r in report.items():
+        t = r["test"]
+        table = Table(title=f"{direction} on test ({r['method']}): pair AUC {t['pair_auc']} (fused score "
+                            f"{t['pair_auc_fused_score']}), Brier {t['brier']} (base rate {t['brier_base_rate']}), "
+                            f"verdict AUC {t['verdict_auc']} (top-1 score {t['verdict_auc_top1_score']}); at "
+                            f"{t['threshold']}: precision {t['precision']}, retention {t['retention']}, shown {t['shown']}")
+        for col in ("confidence band", "pairs", "mean confidence", "share related"):
+            table.add_column(col)
+        for b in t["reliability"]:
+            table.add_row(b["band"], str(b["pairs"]), str(b["mean_confidence"]), str(b["share_related"]))
+        out.print(table)
+    err.print(f"model written to {model_out}")
+    sys.stdout.flush()
+    print(json.dumps({d: {"method": r["method"], "test": {k: v for k, v in r["test"].items() if k != "reliability"}}
+                      for d, r in report.items()}, ensure_ascii=False))
