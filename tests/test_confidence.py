@@ -143,3 +143,25 @@ def test_export_confidence_column_and_default_filter(demo_index, config, tmp_pat
     assert manifest["unconfident"][E2P] == {"threshold": 0.5, "below": int(low.sum()), "left_out": int(low.sum())}
     p2e = pd.read_parquet(tmp_path / "default" / "matches" / "patent_to_enterprise.parquet")
     assert p2e["confidence"].isna().all()
+
+
+def test_fit_on_a_feature_subset_zeroes_the_others():
+    x, y = _synthetic()
+    m = ConfidenceModel().fit(E2P, x, y, features=["score", "c_dense"])
+    used = {FEATURES.index("score"), FEATURES.index("c_dense")}
+    assert all(c == 0.0 for i, c in enumerate(m.coef) if i not in used) and m.coef[FEATURES.index("score")] > 0
+
+
+def test_lab_calibrate_fits_on_dev_and_measures_on_test():
+    from matcher.lab.confidence import calibrate
+
+    x, y = _synthetic(n=600)
+    pairs = pd.DataFrame(x, columns=list(FEATURES)).assign(
+        direction=["text->patent"] * 600, query_id=[f"q{i // 10}" for i in range(600)], label=y)
+    dev = {f"q{i}" for i in range(30)}
+    test = {f"q{i}" for i in range(30, 60)}
+    model, report = calibrate(pairs, dev, test, card={"encoder": "enc"})
+    t = report["text->patent"]["test"]
+    assert t["pairs"] == 300 and t["pair_auc"] > 0.8 and t["retention"] >= 0.6
+    assert sum(b["pairs"] for b in t["reliability"]) == 300
+    assert model.has("text->patent") and not model.has(E2P) and model.card["metrics"]["text->patent"]["pairs"] == 300

@@ -119,7 +119,12 @@ class DirectionModel:
         return np.clip(p, 0.0, 1.0)
 
 
-def fit_direction(x: np.ndarray, y: np.ndarray, *, isotonic: bool = False, c: float = 1.0) -> DirectionModel:
+CORE = ("score", "inv_rank", "top1", "c_dense", "c_bm25", "shared_idf_share")
+"""A smaller feature set the lab may choose on dev (the other features get coefficient 0)."""
+
+
+def fit_direction(x: np.ndarray, y: np.ndarray, *, isotonic: bool = False, c: float = 1.0,
+                  features: Sequence[str] | None = None) -> DirectionModel:
     """Fit one direction's calibration: logistic regression on standardised features, optionally mapped by isotonic
     regression fitted on the logistic output.
 
@@ -128,6 +133,7 @@ def fit_direction(x: np.ndarray, y: np.ndarray, *, isotonic: bool = False, c: fl
         y: 1 = judged related or better, 0 = unrelated.
         isotonic: add the isotonic map.
         c: inverse L2 regularisation strength.
+        features: the features used (None: all of `FEATURES`); the others get coefficient 0.
 
     Returns:
         The model (thresholds left at their defaults; set them with `choose_threshold`).
@@ -144,8 +150,11 @@ def fit_direction(x: np.ndarray, y: np.ndarray, *, isotonic: bool = False, c: fl
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
-    lr = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y)
-    model = DirectionModel(mean.tolist(), scale.tolist(), lr.coef_[0].tolist(), float(lr.intercept_[0]))
+    used = [FEATURES.index(f) for f in (features or FEATURES)]
+    lr = LogisticRegression(C=c, max_iter=2000).fit(((x - mean) / scale)[:, used], y)
+    coef = np.zeros(len(FEATURES))
+    coef[used] = lr.coef_[0]
+    model = DirectionModel(mean.tolist(), scale.tolist(), coef.tolist(), float(lr.intercept_[0]))
     if isotonic:
         p = model.predict(x)
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(p, y)
