@@ -165,3 +165,14 @@ def test_lab_calibrate_fits_on_dev_and_measures_on_test():
     assert t["pairs"] == 300 and t["pair_auc"] > 0.8 and t["retention"] >= 0.6
     assert sum(b["pairs"] for b in t["reliability"]) == 300
     assert model.has("text->patent") and not model.has(E2P) and model.card["metrics"]["text->patent"]["pairs"] == 300
+
+
+def test_the_shipped_model_is_found_from_another_checkouts_path(config):
+    from matcher.rank.confidence import SHIPPED
+
+    moved = config.model_copy(update={"encoder": "use-m3", "confidence_model": "/elsewhere/checkout/" + SHIPPED.name})
+    model = ConfidenceModel.for_config(moved)
+    assert model is not None and model.has(E2P) and model.card["encoder"] == "use-m3"
+    assert ConfidenceModel.for_config(config) is None  # fitted with USE-m3, not the test encoder
+    with pytest.raises(MatcherError, match="cannot read"):
+        ConfidenceModel.for_config(config.model_copy(update={"confidence_model": "/nowhere/model.json"}))

@@ -272,14 +272,19 @@ class ConfidenceModel:
             config: a MatcherConfig.
 
         Returns:
-            The model, or None (no model named, the shipped default absent, or another encoder).
+            The model, or None (no model named, the shipped default absent, or another encoder). An index saved in
+            another checkout names the shipped model by that checkout's path: this checkout's copy is read.
 
         Raises:
             MatcherError: a named model cannot be read.
         """
         path = getattr(config, "confidence_model", None)
-        if path is None or (Path(path) == SHIPPED and not SHIPPED.is_file()):
+        if path is None:
             return None
+        if Path(path).name == SHIPPED.name and not Path(path).is_file():  # the shipped model, saved from another checkout
+            if not SHIPPED.is_file():
+                return None
+            path = SHIPPED
         model = cls.load(path)
         return model if model.card.get("encoder", config.encoder) == config.encoder else None
 
