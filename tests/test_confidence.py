@@ -176,3 +176,10 @@ def test_the_shipped_model_is_found_from_another_checkouts_path(config):
     assert ConfidenceModel.for_config(config) is None  # fitted with USE-m3, not the test encoder
     with pytest.raises(MatcherError, match="cannot read"):
         ConfidenceModel.for_config(config.model_copy(update={"confidence_model": "/nowhere/model.json"}))
+
+
+def test_features_do_not_depend_on_the_depth_ranked():
+    scores = [10.0 - i * 0.5 for i in range(15)]
+    deep = pair_features(_matches(scores), ["x"], [["x"]] * 15, {"x": 2.0})
+    top = pair_features(_matches(scores[:10]), ["x"], [["x"]] * 10, {"x": 2.0})
+    assert np.array_equal(deep[:9], top[:9])  # the tenth differs only by its margin to an eleventh

@@ -20,6 +20,10 @@ FEATURES = ("score", "inv_rank", "margin_next", "margin_mean", "top1", "spread",
             "c_dense_gap", "shared_terms", "shared_idf", "shared_idf_share", "query_terms")
 """The names of the columns of `pair_features`, in order."""
 
+LIST_DEPTH = 10
+"""The list-level features (mean, spread, best dense score) look at this many first matches, as when fitted, so a
+match's features do not depend on how deep the list was ranked."""
+
 MIN_TERM_CHARS = 2
 """Shared terms shorter than this are not informative (single characters such as 混, 共)."""
 
@@ -54,7 +58,7 @@ def pair_features(matches: Sequence[Match], query_terms: Sequence[str], doc_term
     """The confidence features of every match of one ranked list (columns named by `FEATURES`).
 
     Per match: fused score, 1 / rank, margin to the next match and to the list's mean, each component score and the
-    dense score's gap to the list's best, number and IDF mass of the informative shared terms (and that mass as a
+    dense score's gap to the list's best (mean and best over the first `LIST_DEPTH` matches), number and IDF mass of the informative shared terms (and that mass as a
     share of the query's), the query's length in terms; per list: top-1 score and spread (top-1 minus mean).
 
     Args:
@@ -71,8 +75,9 @@ def pair_features(matches: Sequence[Match], query_terms: Sequence[str], doc_term
     if n == 0:
         return out
     scores = np.array([float(m.score) for m in matches])
-    mean = float(scores.mean())
+    mean = float(scores[:LIST_DEPTH].mean())
     dense = np.array([float(m.components.get("dense", 0.0)) for m in matches])
+    best_dense = float(dense[:LIST_DEPTH].max())
     query_set = {t for t in set(query_terms) if len(t) >= MIN_TERM_CHARS}
     query_mass = sum(idf.get(t, 0.0) for t in query_set if idf.get(t, 0.0) >= MIN_TERM_IDF)
     for i, m in enumerate(matches):
@@ -80,7 +85,7 @@ def pair_features(matches: Sequence[Match], query_terms: Sequence[str], doc_term
         mass = sum(idf.get(t, 0.0) for t in shared)
         nxt = scores[i + 1] if i + 1 < n else scores[i]
         out[i] = [scores[i], 1.0 / max(int(m.rank), 1), scores[i] - nxt, scores[i] - mean, scores[0], scores[0] - mean,
-                  *(float(m.components.get(c, 0.0)) for c in COMPONENTS), dense[i] - dense.max(),
+                  *(float(m.components.get(c, 0.0)) for c in COMPONENTS), dense[i] - best_dense,
                   len(shared), mass, mass / query_mass if query_mass > 0 else 0.0, math.log1p(len(query_set))]
     return out
 
