@@ -4,6 +4,7 @@
     (judges write judgements/*.tsv from packets/*.jsonl, see docs/judging.md)
     matcher lab judged build --in artifacts/judged/d2p
     matcher lab judged coverage --in artifacts/judged/d2p RUN.trec ...
+    matcher lab judged calibrate --in artifacts/judged/d2p --out matcher/rank/resources/confidence-d2p.json
 """
 
 from __future__ import annotations
