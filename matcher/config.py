@@ -102,12 +102,15 @@ class MatcherConfig(BaseModel):
                     "(a stored enterprise's rank in a candidate patent's own list; see matcher.rank.reciprocal); the "
                     "lists are ranked once per change of the data or of these settings.")
     confidence_model: Path | None = Field(
-        default_factory=lambda: PROJECT_ROOT / "matcher" / "rank" / "resources" / "confidence-d2p.json",
+        None,
         description="A match-confidence model (JSON, `matcher lab judged calibrate`; matcher.rank.confidence): searches "
                     "towards patents then attach each match's calibrated chance of being related or better "
                     "(`Match.confidence`) and the list's verdict (有合适专利 / 仅有相关专利 / 未找到合适专利); the "
-                    "ranking is unchanged. Used only with the encoder it was fitted with. Default: the model fitted on "
-                    "the judged demand -> patent benchmark (docs/judging.md); None: no confidence.")
+                    "ranking is unchanged; the nightly export then leaves out enterprise -> patent pairs below the model's "
+                    "threshold unless `matcher match --keep-unconfident`. Used only with the encoder it was fitted "
+                    "with. The model fitted on the judged demand -> patent benchmark, "
+                    "matcher/rank/resources/confidence-d2p.json, tells related from unrelated pairs only a little "
+                    "better than chance (docs/judging.md), so it is opt-in. Default None: no confidence.")
 
     def fusion_for(self, direction: Direction) -> FusionConfig:
         """The fusion settings of one direction (falls back to the defaults)."""
