@@ -16,7 +16,7 @@ from matcher.config import Direction, MatcherConfig
 from matcher.encode import Encoder, load_encoder, with_cache
 from matcher.errors import IndexMismatchError, MatcherError, NotBuiltError
 from matcher.explain import Explainer
-from matcher.index.atomic import atomic_dir, fault_point, read_stable, readable_dir, recover_dir
+from matcher.index.atomic import KeptChangingError, atomic_dir, fault_point, read_stable, readable_dir, recover_dir
 from matcher.index.collection import CONTENT, Collection
 from matcher.index.lock import held, writer_lock
 from matcher.index.manifest import read_manifest
@@ -213,7 +213,8 @@ class Matcher:
         """Load a saved index with the configuration saved in it.
 
         A reader (no writer lock held) never repairs the folder: it reads the last complete copy and reads again
-        when a writer swapped the index meanwhile (`matcher.index.atomic.read_stable`). Under the writer lock
+        when a writer swapped the index meanwhile (`matcher.index.atomic.read_stable`); swapped under at every try
+        (writers one after the other), it takes its turn in the writers' lock to read. Under the writer lock
         (`lock`) an interrupted swap is repaired first.
 
         Args:
@@ -239,6 +240,9 @@ class Matcher:
         try:
             return read_stable(directory, lambda source: cls._read(directory, source, config, **kwargs),
                                errors=(MatcherError, OSError, ValueError))
+        except KeptChangingError:  # writers one after the other: read between two of them, in the writers' queue
+            with writer_lock(directory, on_wait=logger.info):
+                return cls.load(directory, config, **kwargs)
         except (OSError, ValueError) as exc:
             raise MatcherError(f"cannot read the index at {directory} ({exc})") from None
 

@@ -21,6 +21,10 @@ _TMP_MARK = ".tmp-"
 _BACKUP_SUFFIX = ".old"
 READ_ATTEMPTS = 6
 """Tries of a reader that meets a directory being swapped (0.1 s, 0.2 s, ... 1.6 s apart)."""
+
+
+class KeptChangingError(MatcherError):
+    """A directory was swapped during every try of `read_stable`."""
 FAULT_ENV = "MATCHER_FAULT_POINT"
 
 
@@ -208,21 +212,21 @@ def read_stable(target: str | Path, read: Callable[[Path], T], *, errors: tuple[
         What `read` returned for one complete copy.
 
     Raises:
-        MatcherError: the directory was swapped during every try.
+        KeptChangingError: the directory was swapped during every try.
     """
     for attempt in range(1, attempts + 1):
         before = swap_state(target)
         try:
             value = read(readable_dir(target))
         except errors:
-            if attempt == attempts or (swap_state(target) == before and not before[1]):
+            if swap_state(target) == before and not before[1]:
                 raise
         else:
             if swap_state(target) == before:
                 return value
         if attempt < attempts:
             time.sleep(0.05 * 2**attempt)
-    raise MatcherError(f"{target} was replaced {attempts} times while it was read: try again")
+    raise KeptChangingError(f"{target} was replaced {attempts} times while it was read: try again")
 
 
 def _fsync_tree(root: Path) -> None:
