@@ -14,6 +14,7 @@ from matcher.engine import Match, SearchResult
 from matcher.rank.reciprocal import list_rank
 from matcher.schema import Kind
 from matcher.tracking import Item
+from matcher.workbench.markup import as_text
 
 # Beijing time for display (the database stores naive UTC)
 LOCAL_OFFSET = timedelta(hours=8)
@@ -43,15 +44,8 @@ def contacted_targets(contacted: Iterable[tuple[str, str]], query_id: str, targe
 
 
 def clean(value: object) -> str:
-    """A cell as display text ('' for missing values)."""
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    text = str(value).strip()
+    """A cell as display text, stripped ('' for missing values and their spelled-out forms)."""
+    text = as_text(value).strip()
     return "" if text.lower() in ("nan", "none", "<na>") else text
 
 
