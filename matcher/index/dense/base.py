@@ -95,15 +95,26 @@ class ANN:
         """Recreate the faiss index from the live vectors of the store."""
         raise NotImplementedError
 
+    def needs_build(self) -> bool:
+        """Whether the next upsert rebuilds the index from the store instead of applying the batch (default: no
+        index yet)."""
+        return self.index is None
+
     def upsert(self, ids: np.ndarray, vectors: np.ndarray, replaced: np.ndarray) -> None:
-        """Mirror an upsert already applied to the store.
+        """Mirror an upsert already applied to the store: rebuild when `needs_build`, else remove the replaced ids'
+        old vectors and add the batch (faiss indexes whose labels are the ids).
 
         Args:
             ids: (n,) distinct ids just written.
             vectors: (n, dim) their vectors.
             replaced: the ids among them that were present before (their old vectors must go).
         """
-        raise NotImplementedError
+        if self.needs_build():
+            self.build()
+            return
+        if len(replaced):
+            self.index.remove_ids(replaced)
+        self.index.add_with_ids(vectors, ids)
 
     def remove(self, ids: np.ndarray) -> None:
         """Mirror a removal already applied to the store.
@@ -124,7 +135,7 @@ class ANN:
         Returns:
             (scores, ids), both (m, k); missing results have id -1.
         """
-        raise NotImplementedError
+        return self.index.search(queries, k)
 
     def save(self, directory: Path) -> None:
         """Write the faiss index (or drop a stale one when there is none)."""

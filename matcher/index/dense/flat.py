@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import faiss
-import numpy as np
 
 from matcher.index.dense.base import ANN
 
@@ -20,16 +19,3 @@ class FlatANN(ANN):
         if len(ids):
             index.add_with_ids(vecs, ids)
         self.index = index
-
-    def upsert(self, ids: np.ndarray, vectors: np.ndarray, replaced: np.ndarray) -> None:
-        """Remove the replaced ids' old vectors, then add the batch."""
-        if self.index is None:
-            self.build()
-            return
-        if len(replaced):
-            self.index.remove_ids(replaced)
-        self.index.add_with_ids(vectors, ids)
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Exact top-k."""
-        return self.index.search(queries, k)

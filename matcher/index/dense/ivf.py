@@ -69,18 +69,9 @@ class IVFANN(ANN):
         self._trained_rows = n
         self.index = index
 
-    def upsert(self, ids: np.ndarray, vectors: np.ndarray, replaced: np.ndarray) -> None:
-        """Retrain when untrained or grown past the limit; otherwise remove the replaced ids and add the batch."""
-        if self.index is None or len(self.store) > _RETRAIN_GROWTH * self._trained_rows:
-            self.build()
-            return
-        if len(replaced):
-            self.index.remove_ids(replaced)
-        self.index.add_with_ids(vectors, ids)
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Approximate top-k over `nprobe` lists."""
-        return self.index.search(queries, k)
+    def needs_build(self) -> bool:
+        """Retrain when untrained or grown past `_RETRAIN_GROWTH` times the rows it was trained on."""
+        return self.index is None or len(self.store) > _RETRAIN_GROWTH * self._trained_rows
 
     def restore(self, directory: Path, index: faiss.Index | None, meta: dict) -> None:
         """Take over a saved IVF index, its training size and the configured `nprobe`."""
