@@ -158,6 +158,36 @@ def coverage(
 
 
 @app.command()
+def fuse(
+    folder: Annotated[Path, typer.Option("--in", help="The built judged folder (pool.tsv, runs/, qrels/).")] = DEFAULT_OUT,
+    out_run: Annotated[Optional[Path], typer.Option("--out", help="The test run to write (default IN/runs/learned-fusion.trec).")] = None,
+    systems: Annotated[list[str], typer.Option("--system", help="A pooled run to learn from (repeatable).")] = [  # noqa: B006
+        "bm25", "dense", "default-text", "default-record"],
+) -> None:
+    """Learn to re-rank the pooled candidates from the pooled systems' ranks and scores on the dev split (model chosen
+    by out-of-fold pair AUC), write the test split's run (compare it with `matcher lab compare FOLDER/d2p-test
+    FOLDER/runs/default-text.trec RUN`); the last stdout line is one JSON object."""
+    from matcher.lab.pool_fusion import learned_fusion
+
+    out_run = out_run or folder / "runs" / "learned-fusion.trec"
+    try:
+        report = learned_fusion(folder, out_run, systems)
+    except (MatcherError, ValueError, OSError) as exc:
+        _fail(exc)
+    table = Table(title=f"learned fusion of {', '.join(systems)}: chosen {report['chosen']}; test pair AUC "
+                        f"{report['test_pair_auc']}, verdict AUC {report['test_verdict_auc']} "
+                        f"({report['test_related_pairs']} related of {report['test_pairs']} pooled test pairs)")
+    table.add_column("model")
+    table.add_column("dev pair AUC (out of fold)")
+    for name, auc in report["dev_pair_auc_oof"].items():
+        table.add_row(name, str(auc))
+    out.print(table)
+    err.print(f"test run written to {out_run}")
+    sys.stdout.flush()
+    print(json.dumps(report, ensure_ascii=False))
+
+
+@app.command()
 def calibrate(
     folder: Annotated[Path, typer.Option("--in", help="The built judged folder (qrels/, demands.jsonl).")] = DEFAULT_OUT,
     model_out: Annotated[Path, typer.Option("--out", help="The confidence model to write (JSON).")] = (
