@@ -1,0 +1,333 @@
+"""`matcher bench`: times the main job (build, nightly match, queries) and, optionally, a synthetic large vector index."""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from matcher.config import PROJECT_ROOT, MatcherConfig, load_config
+from matcher.encode import CachedEncoder, Encoder, EnsembleEncoder, load_encoder
+from matcher.engine import Matcher, Query
+from matcher.errors import MatcherError
+from matcher.ingest import LoadResult, load_records, load_source
+from matcher.schema import Kind
+from matcher.text.segment import Segmenter
+
+DEMO_DIR = PROJECT_ROOT / "data" / "demo"
+K = 10
+
+out = Console()
+err = Console(stderr=True)
+
+
+class TimedEncoder:
+    """An Encoder that counts the texts it encodes and the seconds it spends (wrapped inside the cache, so it only
+    sees the texts the cache misses).
+
+    Args:
+        inner: the encoder measured.
+    """
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dim = inner.dim
+        self.texts = 0
+        self.seconds = 0.0
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        t = time.perf_counter()
+        vectors = self.inner.encode(texts, batch_size=batch_size, show_progress=show_progress)
+        self.seconds += time.perf_counter() - t
+        self.texts += len(texts)
+        return vectors
+
+
+class TimedSegmenter(Segmenter):
+    """A Segmenter that counts the texts it segments and the seconds it spends."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.texts = 0
+        self.seconds = 0.0
+
+    def tokens(self, text: str, mode: str | None = None) -> list[str]:
+        t = time.perf_counter()
+        found = super().tokens(text, mode)
+        self.seconds += time.perf_counter() - t
+        self.texts += 1
+        return found
+
+
+def timed_parts(encoder: Encoder) -> tuple[Encoder, list[TimedEncoder]]:
+    """The encoder with every part (of an ensemble, else itself) wrapped in a TimedEncoder, and those wrappers."""
+    if isinstance(encoder, EnsembleEncoder):
+        timers: list[TimedEncoder] = []
+        wrapped = encoder.map_parts(lambda part: timers.append(TimedEncoder(part)) or timers[-1])
+        return wrapped, timers
+    timer = TimedEncoder(encoder)
+    return timer, [timer]
+
+
+def cache_parts(encoder: Encoder) -> list[CachedEncoder]:
+    """The disk caches of an encoder (one per part of an ensemble)."""
+    parts = [p for p, _ in encoder.parts] if isinstance(encoder, EnsembleEncoder) else [encoder]
+    return [p for p in parts if isinstance(p, CachedEncoder)]
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process plus the largest of its finished children (Linux: ru_maxrss in KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round((own + children) / 1024, 1)
+
+
+def load_inputs(enterprises: int | None, demo: bool) -> list[LoadResult]:
+    """The records benchmarked: the demo set, or the shared patents and demands plus the first `enterprises`
+    registrations of tech_companies_200k.parquet (all 200,000 when None).
+
+    Raises:
+        InputError: the shared data is missing.
+    """
+    if demo:
+        return [load_records(DEMO_DIR / "patents.csv", Kind.PATENT), load_records(DEMO_DIR / "enterprises.csv", Kind.ENTERPRISE)]
+    registry = load_source("registry_companies_200k")
+    if enterprises is not None:
+        registry.frame = registry.frame.head(enterprises).reset_index(drop=True)
+    return [load_source("bdci_patents"), load_source("zhibei_demands"), registry]
+
+
+def percentiles(seconds: Sequence[float]) -> tuple[float, float]:
+    """(p50, p95) in milliseconds."""
+    ms = np.asarray(seconds) * 1000
+    return round(float(np.percentile(ms, 50)), 1), round(float(np.percentile(ms, 95)), 1)
+
+
+def pasted_texts(matcher: Matcher, kind: Kind, n: int, rng: random.Random) -> list[str]:
+    """Texts a user might paste: the first two thirds of stored records' texts (new strings, so embedded afresh
+    unless an earlier benchmark embedded them)."""
+    coll = matcher.collection(kind)
+    ids = rng.sample(coll.ids, min(n, len(coll)))
+    texts = [matcher.query_for(kind, i).text for i in ids]
+    return [t[: max(8, 2 * len(t) // 3)] for t in texts]
+
+
+def query_latency(matcher: Matcher, queries: int, rng: random.Random) -> dict:
+    """Single-query latency (hybrid, the configuration's signals, explanations attached as the workbench shows them):
+    pasted text -> top-10 patents and -> top-10 enterprises, and stored record -> top-10 of the other side."""
+    found: dict[str, list[float]] = {}
+    for source, target in ((Kind.ENTERPRISE, Kind.PATENT), (Kind.PATENT, Kind.ENTERPRISE)):
+        texts = pasted_texts(matcher, source, queries, rng)
+        matcher.search(texts[0] + " 预热", target, k=K)  # loads the model; not timed
+        for text in texts:
+            t = time.perf_counter()
+            matcher.search(text, target, k=K)
+            found.setdefault(f"pasted->{target.value}", []).append(time.perf_counter() - t)
+        ids = rng.sample(matcher.collection(source).ids, min(queries, matcher.count(source)))
+        for i in ids:
+            t = time.perf_counter()
+            matcher.search(matcher.query_for(source, i), target, k=K)
+            found.setdefault(f"{source.value}->{target.value}", []).append(time.perf_counter() - t)
+    pasted = [s for name, v in found.items() if name.startswith("pasted") for s in v]
+    stored = [s for name, v in found.items() if not name.startswith("pasted") for s in v]
+    result = dict(zip(("query_p50_ms", "query_p95_ms"), percentiles(pasted)))
+    result.update(zip(("stored_p50_ms", "stored_p95_ms"), percentiles(stored)))
+    result["queries"] = {name: dict(zip(("p50_ms", "p95_ms"), percentiles(v)), n=len(v)) for name, v in found.items()}
+    return result
+
+
+def run_main(config: MatcherConfig, inputs: list[LoadResult], work: Path, queries: int, seed: int) -> tuple[dict, Matcher]:
+    """Build, save, run the nightly job both ways and time queries; returns the figures and the loaded engine."""
+    from matcher.export import NightlyJob
+
+    encoder, timers = timed_parts(load_encoder(config.encoder))
+    segmenter = TimedSegmenter(config.segment_mode)
+    t0 = time.perf_counter()
+    matcher = Matcher(config, encoder=encoder, segmenter=segmenter)
+    cold = all(c.cached_count() == 0 for c in cache_parts(matcher.encoder))
+    for result in inputs:
+        matcher.index(result.kind, result.frame, show_progress=True)
+    hits = sum(c.stats.hits for c in cache_parts(matcher.encoder))
+    encoded = {t.model_id: (t.texts, t.seconds) for t in timers}
+    matcher.save(work / "index")  # ranks the reciprocal lists
+    build_s = time.perf_counter() - t0
+    rss_build = peak_rss_mb()
+    seg_texts, seg_s = segmenter.texts, segmenter.seconds
+
+    t0 = time.perf_counter()
+    loaded = Matcher.load(work / "index", encoder=matcher.encoder)
+    NightlyJob(loaded).run(work / "exports", show_progress=True)
+    match_s = time.perf_counter() - t0
+    del loaded
+
+    t0 = time.perf_counter()
+    served = Matcher.load(work / "index", encoder=matcher.encoder)
+    load_s = time.perf_counter() - t0
+    figures = {
+        "enterprises": matcher.count(Kind.ENTERPRISE),
+        "patents": matcher.count(Kind.PATENT),
+        "encoder": matcher.encoder.model_id,
+        "segment_texts_per_s": round(seg_texts / seg_s, 1) if seg_s else None,
+        "encode_texts_per_s": {m: round(n / s, 1) if s else None for m, (n, s) in encoded.items()},
+        "encoded_texts": {m: n for m, (n, _) in encoded.items()},
+        "cache_hits": hits,
+        "build_s": round(build_s, 1),
+        "match_s": round(match_s, 1),
+        "load_s": round(load_s, 2),
+        "peak_rss_build_mb": rss_build,
+    }
+    figures.update(query_latency(served, queries, random.Random(seed)))
+    figures["cold"] = cold
+    return figures, served
+
+
+def synthetic_vectors(base: np.ndarray, n: int, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """`n` unit vectors: the rows of `base` repeated in turn, each with gaussian noise of norm about `noise`."""
+    out = np.empty((n, base.shape[1]), dtype=np.float32)
+    step = 100_000
+    for start in range(0, n, step):
+        rows = np.arange(start, min(start + step, n)) % len(base)
+        part = base[rows] + rng.standard_normal((len(rows), base.shape[1]), dtype=np.float32) * (noise / np.sqrt(base.shape[1]))
+        part /= np.linalg.norm(part, axis=1, keepdims=True)
+        out[start : start + len(rows)] = part
+    return out
+
+
+def vector_backends(dim: int, n: int) -> dict[str, str]:
+    """Name -> how it is built: the project's dense backends ("dense:<backend>") and compact faiss factories."""
+    nlist = int(4 * np.sqrt(n))
+    return {
+        "flat (exact, float32)": "dense:flat",
+        "ivf (float32)": "dense:ivf",
+        "hnsw (float32)": "dense:hnsw",
+        "ivf + SQ8": f"faiss:IVF{nlist},SQ8",
+        "ivf + float16": f"faiss:IVF{nlist},SQfp16",
+        f"ivf + PQ{dim // 8}": f"faiss:IVF{nlist},PQ{dim // 8}",
+    }
+
+
+def run_vectors(base: np.ndarray, n: int, queries: int, seed: int, only: Sequence[str] | None = None) -> dict:
+    """Search latency, recall@10 against exact search and memory on `n` synthetic vectors, per backend."""
+    import faiss
+
+    from matcher.index.dense import DenseIndex
+
+    rng = np.random.default_rng(seed)
+    vectors = synthetic_vectors(base, n, 0.3, rng)
+    picks = rng.choice(len(base), size=queries, replace=len(base) < queries)
+    qs = synthetic_vectors(base[picks], queries, 0.3, rng)
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    _, truth = exact.search(qs, K)
+    del exact
+    results: dict[str, dict] = {}
+    for name, spec in vector_backends(vectors.shape[1], n).items():
+        if only and not any(o in name for o in only):
+            continue
+        rss0 = peak_rss_mb()
+        t0 = time.perf_counter()
+        kind, what = spec.split(":", 1)
+        if kind == "dense":
+            index = DenseIndex(vectors.shape[1], backend=what)
+            index.add(np.arange(n, dtype=np.int64), vectors)
+            search = index.search
+            size = vectors.nbytes + len(faiss.serialize_index(index._ann.index))
+        else:
+            index = faiss.index_factory(vectors.shape[1], what, faiss.METRIC_INNER_PRODUCT)
+            train = vectors[rng.choice(n, size=min(n, 100_000), replace=False)]
+            index.train(train)
+            index.add(vectors)
+            faiss.extract_index_ivf(index).nprobe = 32
+            search = index.search
+            size = len(faiss.serialize_index(index))
+        build_s = time.perf_counter() - t0
+        lat, hits = [], 0
+        for i in range(queries):
+            t = time.perf_counter()
+            _, ids = search(qs[i : i + 1], K)
+            lat.append(time.perf_counter() - t)
+            hits += len(set(ids[0].tolist()) & set(truth[i].tolist()))
+        p50, p95 = percentiles(lat)
+        results[name] = {"build_s": round(build_s, 1), "p50_ms": p50, "p95_ms": p95,
+                         "recall_at_10": round(hits / (K * queries), 4), "index_mb": round(size / 2**20, 1),
+                         "peak_rss_mb": peak_rss_mb(), "rss_before_mb": rss0}
+        del index, search
+    return {"n": n, "dim": int(vectors.shape[1]), "queries": queries, "backends": results}
+
+
+def print_table(figures: dict) -> None:
+    """The figures as rich tables."""
+    table = Table(title=f"matcher bench: {figures['enterprises']:,} enterprise-side records x {figures['patents']:,} patents")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        if key not in ("queries", "vectors"):
+            table.add_row(key, json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else str(value))
+    for name, q in figures.get("queries", {}).items():
+        table.add_row(f"{name} p50 / p95 ms (n={q['n']})", f"{q['p50_ms']} / {q['p95_ms']}")
+    out.print(table)
+    if "vectors" in figures:
+        v = figures["vectors"]
+        vt = Table(title=f"{v['n']:,} synthetic vectors (dim {v['dim']}), {v['queries']} single queries, top-{K}")
+        for col in ("backend", "build s", "p50 ms", "p95 ms", "recall@10", "index MB"):
+            vt.add_column(col, justify="right" if col != "backend" else "left")
+        for name, r in v["backends"].items():
+            vt.add_row(name, str(r["build_s"]), str(r["p50_ms"]), str(r["p95_ms"]), str(r["recall_at_10"]), str(r["index_mb"]))
+        out.print(vt)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `matcher bench` to the CLI."""
+
+    @app.command()
+    def bench(
+        enterprises: Annotated[Optional[int], typer.Option(
+            "--enterprises", min=1, help="Registrations taken from tech_companies_200k.parquet (plus the shared demands, "
+                                         "against the shared patents); default all 200,000.")] = None,
+        demo: Annotated[bool, typer.Option("--demo", help="Benchmark the demo data (data/demo) instead.")] = False,
+        config: Annotated[Optional[Path], typer.Option("--config", help="JSON file with engine settings.")] = None,
+        encoder: Annotated[Optional[str], typer.Option("--encoder", help="Encoder spec (wins over --config).")] = None,
+        cache_dir: Annotated[Optional[Path], typer.Option(
+            "--cache-dir", help="Embedding cache (default: the configuration's); a fresh folder gives a cold run.")] = None,
+        work_dir: Annotated[Optional[Path], typer.Option(
+            "--work-dir", help="Where the index and exports are written (default: a temporary folder, removed).")] = None,
+        queries: Annotated[int, typer.Option("--queries", min=2, help="Single queries timed per kind of query.")] = 50,
+        vectors: Annotated[int, typer.Option("--vectors", min=0, help="Also time a synthetic index of this many vectors (0: no).")] = 0,
+        vector_backends_: Annotated[Optional[list[str]], typer.Option(
+            "--vector-backend", help="Only the synthetic backends whose name contains this (repeatable).")] = None,
+        seed: Annotated[int, typer.Option("--seed")] = 0,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object on the last line.")] = False,
+    ) -> None:
+        """Measure the main job: build (segment, embed, index, reciprocal lists), the nightly match both ways, query latency,
+        peak memory; optionally a synthetic large vector index. Prints numbers (the machine's load changes them)."""
+        try:
+            cfg = load_config(config, encoder=encoder, cache_dir=cache_dir)
+            inputs = load_inputs(enterprises, demo)
+            with tempfile.TemporaryDirectory(prefix="matcher-bench-") as tmp:
+                work = work_dir or Path(tmp)
+                work.mkdir(parents=True, exist_ok=True)
+                figures, served = run_main(cfg, inputs, work, queries, seed)
+            if vectors:
+                base = np.concatenate([served.get(k).dense.vectors(served.get(k).records.index.to_numpy(dtype=np.int64))
+                                       for k in served.kinds]).astype(np.float32)
+                del served
+                figures["vectors"] = run_vectors(base, vectors, min(queries, 200), seed, vector_backends_)
+            figures["peak_rss_mb"] = peak_rss_mb()
+        except MatcherError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+        if as_json:
+            print(json.dumps(figures, ensure_ascii=False))
+        else:
+            print_table(figures)

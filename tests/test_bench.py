@@ -1,0 +1,40 @@
+"""`matcher bench` on the demo data with the fast test encoder: it runs, and its JSON line has the keys and sane types
+(benchmarks print numbers; no time is asserted)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from pipelines.main import app
+
+NUMBERS = ("segment_texts_per_s", "build_s", "match_s", "query_p50_ms", "query_p95_ms", "stored_p50_ms", "stored_p95_ms",
+           "peak_rss_mb")
+
+
+def _bench(*args) -> dict:
+    result = CliRunner().invoke(app, ["bench", "--demo", "--json", "--queries", "3", *map(str, args)])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_bench_json_on_the_demo_data(tmp_path, demo_patents, demo_enterprises):
+    cache = tmp_path / "cache"
+    cold = _bench("--cache-dir", cache, "--vectors", 3000, "--vector-backend", "flat", "--vector-backend", "SQ8")
+    assert cold["patents"] == len(demo_patents) and cold["enterprises"] == len(demo_enterprises)
+    for key in NUMBERS:
+        assert isinstance(cold[key], (int, float)) and cold[key] > 0, key
+    assert cold["query_p50_ms"] <= cold["query_p95_ms"]
+    assert cold["cold"] is True
+    (model, rate), = cold["encode_texts_per_s"].items()
+    assert model == cold["encoder"] and rate > 0 and cold["encoded_texts"][model] > 0
+    assert set(cold["queries"]) == {"pasted->patent", "pasted->enterprise", "enterprise->patent", "patent->enterprise"}
+    backends = cold["vectors"]["backends"]
+    assert cold["vectors"]["n"] == 3000 and set(backends) == {"flat (exact, float32)", "ivf + SQ8"}
+    assert backends["flat (exact, float32)"]["recall_at_10"] == 1.0
+    assert 0 < backends["ivf + SQ8"]["recall_at_10"] <= 1.0
+
+    warm = _bench("--cache-dir", cache)  # the same texts again: nothing to encode
+    assert warm["cold"] is False and warm["cache_hits"] > 0
+    assert "vectors" not in warm
