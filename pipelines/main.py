@@ -6,6 +6,7 @@ from pipelines.cli import app
 from pipelines.lab.cli import app as lab_app
 
 app.add_typer(lab_app, name="lab")
+__import__("pipelines.bench").bench.register(app)  # `matcher bench`
 
 if __name__ == "__main__":
     app()
