@@ -22,9 +22,19 @@ from matcher.tracking import (
     OutreachItem,
     PermissionDeniedError,
     TrackingStore,
+    TermsConflictError,
+    TrackingError,
     TransitionError,
+    add_note,
+    current_terms,
     database_url,
+    due_items,
     make_engine,
+    notes,
+    overdue_count,
+    set_terms,
+    terms_history,
+    update_many,
     upgrade_db,
 )
 from matcher.tracking.db import alembic_config
@@ -61,7 +71,7 @@ def test_migrations_create_schema_and_are_idempotent(db_url):
         names = set(inspect(engine).get_table_names())
         assert {"outreach_items", "status_changes", "alembic_version"} <= names
         with engine.connect() as conn:
-            assert conn.execute(text("select version_num from alembic_version")).scalar() == "0002_append_only_history"
+            assert conn.execute(text("select version_num from alembic_version")).scalar() == "0003_notes_and_terms"
     finally:
         engine.dispose()
 
@@ -352,3 +362,87 @@ def test_missing_sqlite_file_is_created_with_a_notice(tmp_path):
     with pytest.raises(DatabaseError, match="无法打开跟踪数据库文件"):  # mode=rw never creates a file
         TrackingStore(f"sqlite:///file:{tmp_path / 'typo.sqlite'}?mode=rw&uri=true")
     assert not (tmp_path / "typo.sqlite").exists()
+
+
+# ----------------------------------------------------------------------------- notes, terms, follow-ups, batch changes
+def test_notes_are_a_thread_with_author_and_time_and_old_notes_are_migrated(db_url):
+    upgrade_db(db_url, "0002_append_only_history")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:  # an item of the old schema with its single overwritten note
+            conn.execute(text("INSERT INTO outreach_items (id, patent_id, enterprise_id, patent_title, enterprise_name, "
+                              "industry, status, owner, note, created_by, created_at, updated_by, updated_at, version) "
+                              "VALUES (1, 'P', 'E', '', '', '', '待推送', '', '老备注：已电话联系', '老用户', '2025-01-01', "
+                              "'老用户', '2025-01-02 03:04:05', 1)"))
+        store = TrackingStore(engine)  # upgrades to head: the old note opens the thread
+        [old] = notes(store, 1)
+        assert (old.body, old.author, str(old.created_at)) == ("老备注：已电话联系", "老用户", "2025-01-02 03:04:05")
+        second = add_note(store, 1, "  对方要求寄样品  ", user=WANG)
+        item = store.get(1)
+        assert item.version == 1  # a note never conflicts with an edit of the item
+        store.update(1, 1, user="editor", note="表单里改的备注")  # the form's note field feeds the thread too
+        thread = notes(store, 1)
+        assert [n.body for n in thread] == ["老备注：已电话联系", "对方要求寄样品", "表单里改的备注"]
+        assert (second.author, second.author_login) == ("王老师", "wang") and thread[2].author == "editor"
+        with pytest.raises(TrackingError, match="为空"):
+            add_note(store, 1, "   ", user=WANG)
+        with pytest.raises(PermissionDeniedError):
+            add_note(store, 1, "只读", user=VIEWER)
+        assert "append-only" in _refused(engine, "UPDATE item_notes SET body = 'x'")
+        assert "append-only" in _refused(engine, "DELETE FROM item_notes")
+    finally:
+        engine.dispose()
+
+
+def test_patent_terms_are_versioned_with_conflict_check(store, db_url):
+    assert current_terms(store) == {}
+    first = set_terms(store, "DEMO-P-001", 0, user=WANG, license_mode="开放许可", price="8万元", maturity="通过中试")
+    set_terms(store, "DEMO-P-002", 0, user="editor", license_mode="独占")
+    second = set_terms(store, "DEMO-P-001", 1, user="editor", license_mode="先使用后付费", price="面议", maturity="已有样品")
+    assert (first.version, second.version) == (1, 2)
+    now = current_terms(store)
+    assert now["DEMO-P-001"].values() == {"license_mode": "先使用后付费", "price": "面议", "maturity": "已有样品"}
+    assert now["DEMO-P-002"].license_mode == "独占" and set(current_terms(store, ["DEMO-P-002"])) == {"DEMO-P-002"}
+    assert [t.changed_by for t in terms_history(store, "DEMO-P-001")] == ["王老师", "editor"]
+    with pytest.raises(TermsConflictError, match="第 1 版.*第 2 版"):  # a second editor on the old version
+        set_terms(store, "DEMO-P-001", 1, user=WANG, license_mode="普通")
+    with pytest.raises(TrackingError, match="许可方式"):
+        set_terms(store, "DEMO-P-001", 2, user=WANG, license_mode="白送")
+    with pytest.raises(PermissionDeniedError):
+        set_terms(store, "DEMO-P-001", 2, user=VIEWER, license_mode="普通")
+    assert len(terms_history(store, "DEMO-P-001")) == 2
+    engine = make_engine(db_url)
+    try:
+        assert "append-only" in _refused(engine, "UPDATE patent_terms SET price = '0'")
+    finally:
+        engine.dispose()
+
+
+def test_follow_up_list_is_this_week_and_overdue_of_open_items(store):
+    today = date(2026, 12, 3)  # a Thursday: the week ends on Sunday the 6th
+    rows = {}
+    for n, (days, status) in enumerate([(-3, "待推送"), (0, "待推送"), (3, "待推送"), (4, "待推送"), (-10, "待推送"),
+                                        (-1, "已拒绝"), (None, "待推送")]):
+        item = _add(store, p=f"P{n}", e="E")
+        nxt = None if days is None else today + timedelta(days=days)
+        if status == "已拒绝":
+            item = store.update(item.id, item.version, user="editor", status="已拒绝", reason="价格")
+        rows[n] = store.update(item.id, item.version, user="editor", next_action=nxt)
+    due = due_items(store, today)
+    assert [i.patent_id for i in due] == ["P4", "P0", "P1", "P2"]  # most overdue first; Monday after and closed ones out
+    assert overdue_count(store, today) == 2
+
+
+def test_batch_changes_are_versioned_one_by_one(store):
+    a, b, c = (_add(store, p=p) for p in ("P1", "P2", "P3"))
+    c = store.update(c.id, c.version, user="editor", status="已推送")
+    stale_b = b
+    store.update(b.id, b.version, user=WANG, owner="李老师")  # someone changed b meanwhile
+    out = update_many(store, [(a.id, a.version), (stale_b.id, stale_b.version), (c.id, c.version)], user=WANG,
+                      status="已推送", owner="王老师")
+    assert [i.id for i in out.changed] == [a.id, c.id]  # c: only the owner changed (already 已推送)
+    assert [f[0] for f in out.failed] == [b.id] and "第 1 版" in out.failed[0][1]
+    assert store.get(a.id).status == "已推送" and store.get(a.id).owner == "王老师" and store.get(a.id).version == 2
+    assert store.history(a.id)[-1].changes == {"status": ["待推送", "已推送"], "owner": ["editor", "王老师"]}
+    with pytest.raises(PermissionDeniedError):
+        update_many(store, [(a.id, 2)], user=VIEWER, owner="x")

@@ -2,13 +2,17 @@
 
 Stored with SQLAlchemy (SQLite file by default, PostgreSQL when DATABASE_URL is set); the schema is
 created and upgraded by Alembic (`upgrade_db`, run on start-up by TrackingStore). The history is append-only
-(database triggers), writes check the writer's role, and database failures are one DatabaseError message.
+(database triggers; so are note threads and patent terms), writes check the writer's role, and database failures are one DatabaseError message.
 """
 
+from matcher.tracking.bulk import BatchOutcome, update_many
 from matcher.tracking.constants import (
+    CLOSED,
     CONTACTED,
     FUNNEL,
+    LICENCE_MODES,
     LICENSED,
+    MATURITY_LEVELS,
     NEGOTIATING,
     PENDING,
     PUSHED,
@@ -22,7 +26,9 @@ from matcher.tracking.constants import (
     allowed_next,
 )
 from matcher.tracking.db import DEFAULT_SQLITE, DatabaseError, database_url, make_engine, sqlite_file, upgrade_db
-from matcher.tracking.models import Base, OutreachItem, ShortlistItem, StatusChange
+from matcher.tracking.followup import BEIJING, beijing_today, due_items, overdue_count, week_end
+from matcher.tracking.models import Base, ItemNote, OutreachItem, PatentTerms, ShortlistItem, StatusChange
+from matcher.tracking.notes import Note, add_note, notes
 from matcher.tracking.service import (
     Actor,
     Change,
@@ -36,6 +42,7 @@ from matcher.tracking.service import (
     TransitionError,
     major_industry,
 )
+from matcher.tracking.terms import TERM_FIELDS, Terms, TermsConflictError, current_terms, set_terms, terms_history
 
 __all__ = [
     "CONTACTED", "DEFAULT_SQLITE", "FUNNEL", "LICENSED", "NEGOTIATING", "PENDING", "PUSHED", "REASONS", "REJECTED",
@@ -43,4 +50,8 @@ __all__ = [
     "DatabaseError", "DuplicatePairError", "Item", "NotFoundError", "OutreachItem", "PermissionDeniedError",
     "ShortlistItem", "StatusChange", "TrackingError", "TrackingStore", "TransitionError", "allowed_next",
     "database_url", "major_industry", "make_engine", "sqlite_file", "upgrade_db",
+    # notes, terms, follow-ups, batch changes
+    "BEIJING", "CLOSED", "LICENCE_MODES", "MATURITY_LEVELS", "TERM_FIELDS", "BatchOutcome", "ItemNote", "Note",
+    "PatentTerms", "Terms", "TermsConflictError", "add_note", "beijing_today", "current_terms", "due_items", "notes",
+    "overdue_count", "set_terms", "terms_history", "update_many", "week_end",
 ]

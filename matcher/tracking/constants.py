@@ -36,3 +36,9 @@ CONTACTED: tuple[str, ...] = (PUSHED, REPLIED, NEGOTIATING, LICENSED, TRANSFERRE
 def allowed_next(status: str) -> tuple[str, ...]:
     """The statuses an item in `status` may move to."""
     return TRANSITIONS.get(status, ())
+
+# A patent's licence terms as editors set them in the workbench (matcher.tracking.terms); "" = not set.
+LICENCE_MODES: tuple[str, ...] = ("开放许可", "先使用后付费", "独占", "普通")
+MATURITY_LEVELS: tuple[str, ...] = ("正在研发", "通过小试", "通过中试", "已有样品", "可以量产")
+# Statuses whose pair needs no further follow-up (the 待办 list leaves them out).
+CLOSED: tuple[str, ...] = (LICENSED, TRANSFERRED, REJECTED)

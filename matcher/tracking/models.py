@@ -72,3 +72,41 @@ class StatusChange(Base):
     changed_at: Mapped[datetime] = mapped_column(DateTime)
 
     item: Mapped[OutreachItem] = relationship(back_populates="history", viewonly=True)
+
+
+class ItemNote(Base):
+    """One note in an outreach item's thread: its text, author and time (UTC), never edited.
+
+    Append-only (migration 0003 adds the same triggers as for status_changes); the item's old single `note` field was
+    carried into the thread by that migration.
+    """
+
+    __tablename__ = "item_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("outreach_items.id", name="fk_item_notes_item_id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(100), default="")
+    author_login: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PatentTerms(Base):
+    """One version of a patent's licence terms set in the workbench (licence mode, price, maturity).
+
+    Append-only: every change is a new row with the next `version` of the patent (unique per patent, so two editors
+    saving on the same version cannot both win); the current terms are the row with the highest version.
+    """
+
+    __tablename__ = "patent_terms"
+    __table_args__ = (UniqueConstraint("patent_id", "version", name="uq_patent_terms_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patent_id: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    license_mode: Mapped[str] = mapped_column(String(32), default="")
+    price: Mapped[str] = mapped_column(String(100), default="")
+    maturity: Mapped[str] = mapped_column(String(32), default="")
+    changed_by: Mapped[str] = mapped_column(String(100), default="")
+    changed_by_login: Mapped[str] = mapped_column(String(100), default="")
+    changed_at: Mapped[datetime] = mapped_column(DateTime)

@@ -36,7 +36,7 @@ from matcher.tracking.constants import (
     allowed_next,
 )
 from matcher.tracking.db import guarded, make_engine, sqlite_file, upgrade_db
-from matcher.tracking.models import OutreachItem, StatusChange
+from matcher.tracking.models import ItemNote, OutreachItem, StatusChange
 
 
 class TrackingError(MatcherError):
@@ -104,7 +104,7 @@ log = logging.getLogger("matcher.tracking")
 _F = TypeVar("_F", bound=Callable)
 
 
-def _writer(user: Actor | str) -> tuple[str, str]:
+def writer(user: Actor | str) -> tuple[str, str]:
     """(display name, login name) of a writer; a plain string is a trusted writer (a script, the CLI, a test).
 
     Raises:
@@ -246,7 +246,7 @@ class TrackingStore:
             DuplicatePairError: the pair is already on the shortlist.
             DatabaseError: the database cannot be written.
         """
-        name, login = _writer(user)
+        name, login = writer(user)
         existing = self.find(patent_id, enterprise_id)
         if existing is not None:
             raise DuplicatePairError(existing.id)
@@ -265,6 +265,8 @@ class TrackingStore:
                 s.add(StatusChange(item_id=row.id, version=1, from_status=None, to_status=PENDING, reason=None,
                                    changes=json.dumps({"created": True}, ensure_ascii=False), changed_by=name,
                                    changed_by_login=login, changed_at=now))
+                if row.note.strip():  # the note thread starts with the note given on adding
+                    s.add(ItemNote(item_id=row.id, body=row.note.strip(), author=name, author_login=login, created_at=now))
         except IntegrityError:
             existing = self.find(patent_id, enterprise_id)
             raise DuplicatePairError(existing.id if existing else -1) from None
@@ -303,7 +305,7 @@ class TrackingStore:
             PermissionDeniedError: the user may only read.
             DatabaseError: the database cannot be written.
         """
-        name, login = _writer(user)
+        name, login = writer(user)
         now = utcnow()
         with self.Session.begin() as s:
             row = s.get(OutreachItem, item_id)
@@ -362,6 +364,8 @@ class TrackingStore:
                                to_status=new_status, reason=values.get("reason", row.reason if new_status == REJECTED else None),
                                changes=json.dumps(changes, ensure_ascii=False), changed_by=name,
                                changed_by_login=login, changed_at=now))
+            if "note" in changes and (note or "").strip():  # an edited note field is also kept in the note thread
+                s.add(ItemNote(item_id=item_id, body=note.strip(), author=name, author_login=login, created_at=now))
         return self.get(item_id)
 
     # ------------------------------------------------------------------ reads
