@@ -86,6 +86,15 @@ PATENT_SCHEMA = RecordSchema(
         "license_mode",
         "price",
         "maturity",
+        "inventor",
+        "contact",
+        "phone",
+        "email",
+        "filing_date",
+        "patent_type",
+        "sector",
+        "scenes",
+        "prospect",
     ),
     text_fields=("title", "abstract"),
     aliases={
@@ -102,13 +111,25 @@ PATENT_SCHEMA = RecordSchema(
         "license_mode": ("许可方式", "许可模式"),
         "price": ("价格", "转让价格", "许可费"),
         "maturity": ("成熟度", "技术成熟度"),
+        # contacts (optional; on cards, detail pages and exports; hidden from viewers when configured: docs/workbench.md)
+        "inventor": ("发明人", "发明人团队", "团队"),
+        "contact": ("团队联系人", "联系人"),
+        "phone": ("联系电话", "电话", "手机"),
+        "email": ("邮箱", "电子邮箱", "电子邮件", "e-mail"),
+        # the office's grading inputs (matcher.grading, docs/office.md): 申请日, 专利类型 (发明 / 实用新型 / 外观设计),
+        # GB/T 4754 国民经济行业 (门类 or 门类——大类), the university's own 应用场景 and 产业化前景 score (0-100)
+        "filing_date": ("申请日", "申请日期"),
+        "patent_type": ("专利类型", "专利种类"),
+        "sector": ("国民经济行业", "行业分类", "行业门类"),
+        "scenes": ("应用场景",),
+        "prospect": ("产业化前景", "产业化前景评分"),
     },
 )
 
 ENTERPRISE_SCHEMA = RecordSchema(
     kind=Kind.ENTERPRISE,
     required=("id", "name", "text"),
-    optional=("industry", "region", "size", "capital", "budget", "cooperation"),
+    optional=("industry", "region", "size", "capital", "budget", "cooperation", "contact", "phone", "email"),
     text_fields=("name", "text"),
     aliases={
         "id": ("编号", "企业编号", "需求编号", "统一社会信用代码", "enterprise_id"),
@@ -120,6 +141,9 @@ ENTERPRISE_SCHEMA = RecordSchema(
         "capital": ("注册资本", "注册资金", "registered_capital"),
         "budget": ("预算",),
         "cooperation": ("合作方式", "cooperationMethod"),
+        "contact": ("联系人", "企业联系人"),
+        "phone": ("联系电话", "电话", "手机"),
+        "email": ("邮箱", "电子邮箱", "电子邮件", "e-mail"),
     },
 )
 

@@ -104,14 +104,16 @@ def load_zhibei_offers(path: str | Path) -> LoadResult:
 
     Returns:
         Patent records: title=name, abstract=context, industry (else classification), maturity, price,
-        license_mode = 许可转让 where cooperationMethod mentions 许可, else "".
+        license_mode = 许可转让 where cooperationMethod mentions 许可, else "", sector=classification (GB/T 4754
+        门类——大类), patent_type=zlxx (发明专利 / 实用新型专利 / 非专利技术 ...).
     """
     raw = read_table(path)
     raw["industry"] = _first_non_empty(_column(raw, "industry"), _column(raw, "classification"))
     raw["license_mode"] = _column(raw, "cooperationMethod").map(lambda v: OFFER_LICENSE_MODE if "许可" in v else "")
     mapping = {"id": "id", "title": "name", "abstract": "context", "industry": "industry",
                "license_mode": "license_mode"}
-    mapping.update(_present(raw, {"maturity": "maturity", "price": "price"}))
+    mapping.update(_present(raw, {"maturity": "maturity", "price": "price", "sector": "classification",
+                                  "patent_type": "zlxx"}))
     return validate_frame(raw, Kind.PATENT, file=str(path), mapping=mapping)
 
 
