@@ -437,10 +437,30 @@ class Matcher:
         held = portfolio.patents_of(own_row) if coll.kind == Kind.PATENT else portfolio.owners_of(own_row)
         return held.tolist()
 
-    def _search_batch(self, queries: Sequence[Query], coll: Collection, k: int | None, allowed: np.ndarray | None,
-                      explain: bool) -> list[SearchResult]:
-        batch = self._prepare(queries, coll)
-        exclude = [self._excluded(q, r, coll) for q, r in zip(batch.queries, batch.own_rows)]
+    def ranked_rows(self, queries: Sequence[Query], target: Kind | str, *, k: int) -> list[np.ndarray]:
+        """Each query's top-k rows of `target`, best first, exactly as `search` ranks them, without records, scores,
+        confidence or explanations (e.g. every patent's 1,000-deep list of enterprises for the reciprocal signal).
+
+        Args:
+            queries: the queries.
+            target: which records to rank.
+            k: rows per query.
+
+        Returns:
+            One int64 array of target rows per query, in order.
+        """
+        coll = self.collection(target)
+        out: list[np.ndarray] = []
+        for start in range(0, len(queries), BATCH):
+            batch = self._prepare(queries[start : start + BATCH], coll)
+            out.extend(r.rows for r in self._rankings(batch, k, None, rows_only=True))
+        return out
+
+    def _rankings(self, batch: QueryBatch, k: int | None, allowed: np.ndarray | None, *,
+                  rows_only: bool = False) -> list[Ranking]:
+        """Every query's ranking of `batch.coll` (hits, or with `rows_only` only the rows, best first)."""
+        queries, coll = batch.queries, batch.coll
+        exclude = [self._excluded(q, r, coll) for q, r in zip(queries, batch.own_rows)]
         # a query's `exclude` ids are dropped from the finished ranking, so the other targets keep their scores and order
         hidden = [set(coll.rows_of([i for i in q.exclude if i in coll]).tolist()) if q.exclude else set() for q in queries]
         by_direction: dict[Direction, list[int]] = {}
@@ -451,20 +471,27 @@ class Matcher:
             scorers = self.signals.scorers(batch.subset(idx), direction)
             retriever = HybridRetriever(len(coll), scorers, make_fusion(self.config.fusion_for(direction)), pool=self.config.pool)
             deeper = None if k is None else k + max(len(hidden[i]) for i in idx)
-            found = retriever.retrieve(len(idx), deeper, allowed=allowed, exclude=[exclude[i] for i in idx])
+            found = retriever.retrieve(len(idx), deeper, allowed=allowed, exclude=[exclude[i] for i in idx],
+                                       rows_only=rows_only)
             for i, ranking in zip(idx, found):
-                ranking.hits = [h for h in ranking.hits if h.row not in hidden[i]][:k]
+                ranking.drop(hidden[i], k)
                 rankings[i] = ranking
-        hit_rows = [h.row for i in range(len(queries)) for h in rankings[i].hits]
+        return [rankings[i] for i in range(len(queries))]
+
+    def _search_batch(self, queries: Sequence[Query], coll: Collection, k: int | None, allowed: np.ndarray | None,
+                      explain: bool) -> list[SearchResult]:
+        batch = self._prepare(queries, coll)
+        rankings = self._rankings(batch, k, allowed)
+        hit_rows = [h.row for ranking in rankings for h in ranking.hits]
         records = iter(coll.records.loc[hit_rows].to_dict("records")) if hit_rows else iter(())
         results = []
-        for i, q in enumerate(queries):
+        for q, ranking in zip(queries, rankings):
             matches = []
-            for r, h in enumerate(rankings[i].hits):
+            for r, h in enumerate(ranking.hits):
                 record = next(records)
                 matches.append(Match(rank=r + 1, target_id=str(record["id"]), score=h.score, components=h.components,
                                      record=record))
-            results.append(SearchResult(q, coll.kind, matches, rankings[i].available))
+            results.append(SearchResult(q, coll.kind, matches, ranking.available))
         if self.confidence is not None and k is not None:  # confidence never reorders
             attach(results, self.pair_features(results), self.confidence)
         if explain:

@@ -50,6 +50,8 @@ class Engine(Protocol):
 
     def search(self, queries: Sequence[Query], target: Kind, *, k: int, explain: bool) -> list[SearchResult]: ...
 
+    def ranked_rows(self, queries: Sequence[Query], target: Kind, *, k: int) -> list[np.ndarray]: ...
+
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def terms(self, text: str) -> list[str]: ...
@@ -197,14 +199,12 @@ class Signals:
             rows = patents.records.index.to_numpy(dtype=np.int64)
             queries = [self.engine.query_for(Kind.PATENT, i) for i in patents.records["id"].astype(str)]
             lists: list[tuple[int, np.ndarray]] = []
-            # one batch at a time: a batch's 1,000-deep results become row arrays before the next is ranked
-            # (all patents' Match objects at once would hold gigabytes)
+            # rows only (no records, scores or Match objects: 1,000 of them per patent would hold gigabytes)
             starts = range(0, len(queries), BATCH)
             for start in tqdm(starts, desc="rank every patent's enterprises", disable=len(queries) <= 2000):
-                results = self.engine.search(queries[start : start + BATCH], Kind.ENTERPRISE,
-                                             k=self.engine.config.reciprocal_depth, explain=False)
-                lists.extend((int(r), enterprises.rows_of([m.target_id for m in res.matches]))
-                             for r, res in zip(rows[start : start + BATCH], results))
+                found = self.engine.ranked_rows(queries[start : start + BATCH], Kind.ENTERPRISE,
+                                                k=self.engine.config.reciprocal_depth)
+                lists.extend((int(r), ranked) for r, ranked in zip(rows[start : start + BATCH], found))
             shape = (int(rows.max()) + 1, int(enterprises.records.index.max()) + 1)
             self._reciprocal = ReciprocalRanks.from_lists(lists, shape, fingerprint)
         return self._reciprocal

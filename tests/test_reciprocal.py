@@ -99,3 +99,15 @@ def test_the_lists_are_saved_with_the_index_and_follow_changes(matcher, recip_co
     assert not plain.signals.uses_reciprocal()
     plain.save(tmp_path / "without")
     assert not (tmp_path / "without" / ReciprocalRanks.FILE).exists()
+
+
+def test_ranked_rows_are_the_rows_search_ranks(matcher):
+    """The reciprocal lists' rows-only ranking is `search`'s ranking, row for row, deep lists and ties included."""
+    queries = [matcher.query_for(Kind.PATENT, i) for i in matcher.collection(Kind.PATENT).ids[:6]]
+    queries.append(Query(text="锂电池 正极材料", exclude=(matcher.collection(Kind.ENTERPRISE).ids[0],)))
+    depth = matcher.count(Kind.ENTERPRISE)
+    found = matcher.ranked_rows(queries, Kind.ENTERPRISE, k=depth)
+    coll = matcher.collection(Kind.ENTERPRISE)
+    for rows, res in zip(found, matcher.search(queries, Kind.ENTERPRISE, k=depth, explain=False)):
+        assert rows.tolist() == coll.rows_of([m.target_id for m in res.matches]).tolist()
+    assert coll.rows_of([coll.ids[0]])[0] not in found[-1]

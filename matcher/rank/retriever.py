@@ -32,12 +32,25 @@ class Ranking:
     """The top-k of one query.
 
     Attributes:
-        hits: best first.
+        hits: best first (empty when ranked with `rows_only`).
         available: how many records passed the filters (the whole collection without filters).
+        rows: the rows ranked, best first, when ranked with `rows_only` (else those of `hits`).
     """
 
     hits: list[Hit] = field(default_factory=list)
     available: int = 0
+    rows: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.rows is None:
+            self.rows = np.fromiter((h.row for h in self.hits), dtype=np.int64, count=len(self.hits))
+
+    def drop(self, rows: set[int], k: int | None) -> None:
+        """Leave out `rows` and keep the first `k` of the rest (all with k None)."""
+        if rows:
+            self.hits = [h for h in self.hits if h.row not in rows]
+            self.rows = self.rows[~np.isin(self.rows, np.fromiter(rows, dtype=np.int64, count=len(rows)))]
+        self.hits, self.rows = self.hits[:k], self.rows[:k]
 
 
 class HybridRetriever:
@@ -71,6 +84,7 @@ class HybridRetriever:
         *,
         allowed: np.ndarray | None = None,
         exclude: Sequence[Sequence[int]] | None = None,
+        rows_only: bool = False,
     ) -> list[Ranking]:
         """Rank the collection for every query of the batch the scorers are bound to.
 
@@ -79,6 +93,7 @@ class HybridRetriever:
             k: results per query; None returns the whole scored candidate pool (for tuning and analysis).
             allowed: row ids that pass the filters (None: all rows).
             exclude: per query, row ids never to return (e.g. the query record itself).
+            rows_only: rank the rows only (`Ranking.rows`), without building the hits with their scores.
 
         Returns:
             One Ranking per query.
@@ -89,7 +104,7 @@ class HybridRetriever:
             return [Ranking([], available) for _ in range(n_queries)]
         if allowed is not None and len(allowed) <= self.direct_limit:
             return [
-                self._rank(q, np.setdiff1d(allowed, np.asarray(exclude[q], dtype=np.int64)), k, available)
+                self._rank(q, np.setdiff1d(allowed, np.asarray(exclude[q], dtype=np.int64)), k, available, rows_only)
                 for q in range(n_queries)
             ]
 
@@ -108,19 +123,21 @@ class HybridRetriever:
                 if allowed is not None:
                     cand = cand[np.isin(cand, allowed)]
                 if len(cand) >= want or size >= self.size:
-                    results[q] = self._rank(q, cand, k, available)
+                    results[q] = self._rank(q, cand, k, available, rows_only)
                 else:
                     still.append(q)
             pending = still
             pool *= 4
         return results  # type: ignore[return-value]
 
-    def _rank(self, query: int, rows: np.ndarray, k: int | None, available: int) -> Ranking:
+    def _rank(self, query: int, rows: np.ndarray, k: int | None, available: int, rows_only: bool = False) -> Ranking:
         if len(rows) == 0:
             return Ranking([], available)
         scores = {s.name: s.score(query, rows) for s in self.scorers}
         fused = self.fusion.fuse(scores)
         order = np.argsort(-fused, kind="stable")[:k]
+        if rows_only:
+            return Ranking([], available, rows=np.asarray(rows, dtype=np.int64)[order])
         hits = [Hit(row=int(rows[i]), score=float(fused[i]), components={name: float(s[i]) for name, s in scores.items()})
                 for i in order]
         return Ranking(hits, available)
