@@ -87,7 +87,7 @@ class MatcherConfig(BaseModel):
         default_factory=_default_fusion,
         description="Fusion settings per direction (enterprise->patent, patent->enterprise, text->patent, "
                     "text->enterprise); a direction left out keeps its default.")
-    key_terms: int = Field(8, description="How many shared key terms an explanation lists.")
+    key_terms: int = Field(5, description="How many shared key terms an explanation lists (the informative ones: see matcher.explain).")
     items_top_m: int = Field(3, description="Best-item scoring averages this many best scope / demand items.")
     exclude_held: bool = Field(
         True, description="Never push a patent to an enterprise that already holds it (applicant = enterprise name, "

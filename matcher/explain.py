@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -13,25 +15,43 @@ from matcher.schema import Kind
 from matcher.signals import Engine, QueryBatch
 from matcher.text.sentences import split_sentences
 
-__all__ = ["Explainer", "Explanation", "SentenceLocator", "shared_key_terms"]
+__all__ = ["Explainer", "Explanation", "SentenceLocator", "generic_terms", "shared_key_terms"]
+
+GENERIC_TERMS = Path(__file__).resolve().parent / "text" / "resources" / "generic_terms.txt"
+"""Business-generic words (生产, 提升, 材料, 结构, 工艺, 技术, 方法, 系统, 装置 ...) never shown as evidence."""
+
+MIN_EVIDENCE_IDF = 1.0
+"""Shared terms with a lower IDF in the ranked collection (words most records hold) are not shown as evidence (the
+confidence model's informative-term floor, matcher.rank.confidence.MIN_TERM_IDF)."""
+
+
+@functools.cache
+def generic_terms() -> frozenset[str]:
+    """The business-generic stoplist of shared-term evidence (one word a line, '#' comments)."""
+    lines = GENERIC_TERMS.read_text(encoding="utf-8").splitlines()
+    return frozenset(w for w in (line.split("#")[0].strip() for line in lines) if w)
 
 
 def shared_key_terms(
-    query_terms: Sequence[str], doc_terms: Sequence[str], idf: Mapping[str, float], limit: int = 8, min_chars: int = 2
+    query_terms: Sequence[str], doc_terms: Sequence[str], idf: Mapping[str, float], limit: int = 5, min_chars: int = 2,
+    min_idf: float = MIN_EVIDENCE_IDF,
 ) -> list[str]:
-    """Terms present in both texts, ranked by IDF, without terms contained in a longer chosen term.
+    """The informative terms present in both texts, ranked by IDF, without terms contained in a longer chosen term.
 
     Args:
         query_terms: terms of one side.
         doc_terms: terms of the other side.
-        idf: term -> IDF in the ranked collection (unknown terms rank last).
+        idf: term -> IDF in the ranked collection (unknown terms count 0).
         limit: how many terms to return.
         min_chars: shorter terms (single characters such as 混, 共) are not shown as evidence.
+        min_idf: terms with a lower IDF (held by most records) are not shown; nor are the `generic_terms`.
 
     Returns:
         Up to `limit` shared terms, most informative first.
     """
-    common = {t for t in set(query_terms) & set(doc_terms) if len(t) >= min_chars}
+    generic = generic_terms()
+    common = {t for t in set(query_terms) & set(doc_terms)
+              if len(t) >= min_chars and t not in generic and idf.get(t, 0.0) >= min_idf}
     ranked = sorted(common, key=lambda t: (-idf.get(t, 0.0), -len(t), t))
     chosen: list[str] = []
     for term in ranked:
