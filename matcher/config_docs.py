@@ -36,6 +36,13 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
                                                                "that lock them (default 5; the third and later tries "
                                                                "first wait 2, 4, 8 … s)."),
     "MATCHER_LOGIN_LOCK_MINUTES": ("workbench (matcher.auth)", "How long such a lock lasts, in minutes (default 15)."),
+    "MATCHER_LOGIN_COOKIE_SECRET": ("workbench (matcher.auth)", "The key that signs the login cookie (at least 32 "
+                                                                "characters); unset: a refresh asks for the password "
+                                                                "again (logged as a warning)."),
+    "MATCHER_LOGIN_COOKIE_SECRET_FILE": ("workbench (matcher.auth)", "A file holding that key, read when "
+                                                                     "MATCHER_LOGIN_COOKIE_SECRET is not set."),
+    "MATCHER_LOGIN_COOKIE_HOURS": ("workbench (matcher.auth)", "How long a login lasts across refreshes, in hours "
+                                                               "(default 8)."),
     "DATABASE_URL": ("workbench, `matcher match --skip-tracked` (matcher.tracking)",
                      "The tracking database (SQLAlchemy URL; `postgres://` is given the psycopg driver; default the "
                      "SQLite file artifacts/tracking.sqlite)."),
