@@ -28,7 +28,7 @@ from matcher.tracking.constants import (
 from matcher.tracking.db import DEFAULT_SQLITE, DatabaseError, database_url, make_engine, sqlite_file, upgrade_db
 from matcher.tracking.followup import BEIJING, beijing_today, due_items, overdue_count, week_end
 from matcher.tracking.models import Base, ItemNote, OutreachItem, PatentTerms, ShortlistItem, StatusChange
-from matcher.tracking.notes import Note, add_note, notes
+from matcher.tracking.notes import MAX_NOTE_CHARS, Note, add_note, notes
 from matcher.tracking.service import (
     Actor,
     Change,
@@ -51,7 +51,7 @@ __all__ = [
     "ShortlistItem", "StatusChange", "TrackingError", "TrackingStore", "TransitionError", "allowed_next",
     "database_url", "major_industry", "make_engine", "sqlite_file", "upgrade_db",
     # notes, terms, follow-ups, batch changes
-    "BEIJING", "CLOSED", "LICENCE_MODES", "MATURITY_LEVELS", "TERM_FIELDS", "BatchOutcome", "ItemNote", "Note",
+    "BEIJING", "CLOSED", "MAX_NOTE_CHARS", "LICENCE_MODES", "MATURITY_LEVELS", "TERM_FIELDS", "BatchOutcome", "ItemNote", "Note",
     "PatentTerms", "Terms", "TermsConflictError", "add_note", "beijing_today", "current_terms", "due_items", "notes",
     "overdue_count", "set_terms", "terms_history", "update_many", "week_end",
 ]

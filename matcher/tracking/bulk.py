@@ -18,7 +18,7 @@ class BatchOutcome:
 
 
 def update_many(store: TrackingStore, loaded: Iterable[tuple[int, int]], *, user: Actor | str,
-                status: str | None = None, owner: str | None = None) -> BatchOutcome:
+                status: str | None = None, owner: str | None = None, reason: str | None = None) -> BatchOutcome:
     """Move several items to one status and/or give them one owner.
 
     Each item goes through `TrackingStore.update` with the version the officer saw, so each change is a new version
@@ -31,6 +31,7 @@ def update_many(store: TrackingStore, loaded: Iterable[tuple[int, int]], *, user
         user: the officer.
         status: the new status (None keeps each item's).
         owner: the new owner (None keeps each item's).
+        reason: the reason code when moving to 已拒绝.
 
     Returns:
         The outcome per item.
@@ -43,7 +44,7 @@ def update_many(store: TrackingStore, loaded: Iterable[tuple[int, int]], *, user
     for item_id, version in loaded:
         try:
             before = store.get(item_id)
-            after = store.update(item_id, version, user=user, status=status, owner=owner)
+            after = store.update(item_id, version, user=user, status=status, owner=owner, reason=reason)
         except PermissionDeniedError:
             raise
         except TrackingError as exc:

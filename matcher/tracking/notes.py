@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from matcher.ingest.clean import clean_text
 from matcher.tracking.db import guarded
 from matcher.tracking.models import ItemNote, OutreachItem
 from matcher.tracking.service import Actor, NotFoundError, TrackingError, TrackingStore, utcnow, writer
@@ -32,7 +33,7 @@ def add_note(store: TrackingStore, item_id: int, body: str, *, user: Actor | str
     Args:
         store: the tracking store.
         item_id: the item.
-        body: the note (stripped; at most MAX_NOTE_CHARS characters).
+        body: the note (cleaned of control characters and stripped; at most MAX_NOTE_CHARS characters).
         user: the officer (a viewer is refused), or a name for a trusted script.
 
     Returns:
@@ -44,7 +45,7 @@ def add_note(store: TrackingStore, item_id: int, body: str, *, user: Actor | str
         PermissionDeniedError: the user may only read.
     """
     name, login = writer(user)
-    body = (body or "").strip()
+    body = clean_text(body or "", limit=10 * MAX_NOTE_CHARS)  # control characters (pasted from Word) removed
     if not body:
         raise TrackingError("备注内容为空，未保存")
     if len(body) > MAX_NOTE_CHARS:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from matcher.errors import MatcherError
+from matcher.ingest.clean import clean_text
 from matcher.tracking.constants import (
     CONTACTED,
     FUNNEL,
@@ -265,8 +266,8 @@ class TrackingStore:
                 s.add(StatusChange(item_id=row.id, version=1, from_status=None, to_status=PENDING, reason=None,
                                    changes=json.dumps({"created": True}, ensure_ascii=False), changed_by=name,
                                    changed_by_login=login, changed_at=now))
-                if row.note.strip():  # the note thread starts with the note given on adding
-                    s.add(ItemNote(item_id=row.id, body=row.note.strip(), author=name, author_login=login, created_at=now))
+                if clean_text(row.note):  # the note thread starts with the note given on adding
+                    s.add(ItemNote(item_id=row.id, body=clean_text(row.note), author=name, author_login=login, created_at=now))
         except IntegrityError:
             existing = self.find(patent_id, enterprise_id)
             raise DuplicatePairError(existing.id if existing else -1) from None
@@ -364,8 +365,8 @@ class TrackingStore:
                                to_status=new_status, reason=values.get("reason", row.reason if new_status == REJECTED else None),
                                changes=json.dumps(changes, ensure_ascii=False), changed_by=name,
                                changed_by_login=login, changed_at=now))
-            if "note" in changes and (note or "").strip():  # an edited note field is also kept in the note thread
-                s.add(ItemNote(item_id=item_id, body=note.strip(), author=name, author_login=login, created_at=now))
+            if "note" in changes and clean_text(note or ""):  # an edited note field is also kept in the note thread
+                s.add(ItemNote(item_id=item_id, body=clean_text(note), author=name, author_login=login, created_at=now))
         return self.get(item_id)
 
     # ------------------------------------------------------------------ reads

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from matcher.ingest.clean import clean_text
 from matcher.tracking.constants import LICENCE_MODES, MATURITY_LEVELS
 from matcher.tracking.db import guarded
 from matcher.tracking.models import PatentTerms
@@ -61,7 +62,7 @@ def set_terms(store: TrackingStore, patent_id: str, expected_version: int, *, us
         PermissionDeniedError: the user may only read.
     """
     name, login = writer(user)
-    price = (price or "").strip()
+    price = clean_text(price or "", limit=1000)
     if license_mode and license_mode not in LICENCE_MODES:
         raise TrackingError(f"许可方式「{license_mode}」无效；可选：{'、'.join(LICENCE_MODES)}")
     if maturity and maturity not in MATURITY_LEVELS:

@@ -1,0 +1,5 @@
+"""Streamlit page script (registered by app.py through st.navigation); the page itself is a function."""
+
+from matcher.workbench.detail_page import enterprise_detail_page
+
+enterprise_detail_page()
