@@ -1,6 +1,6 @@
 """专利–企业匹配工作台: `streamlit run app.py`.
 
-Login gate first (nothing of the data is shown without it), then four pages. The engine
+Login gate first (nothing of the data is shown without it, and the page list is hidden), then the pages. The engine
 (MATCHER_INDEX_DIR, default artifacts/index) and the tracking store (DATABASE_URL, default
 artifacts/tracking.sqlite) are cached per server process with st.cache_resource. Settings for serving it
 (loopback only, no error details in the browser) are in .streamlit/config.toml; see docs/workbench.md.
@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from matcher.workbench.resources import get_matcher
-from matcher.workbench.session import APP_TITLE, login_gate
+from matcher.workbench.session import APP_TITLE, login_gate, signed_in_user
 
 PAGES = Path(__file__).resolve().parent / "matcher" / "workbench" / "page_files"
 
@@ -24,14 +24,17 @@ if not _log.handlers:
     _log.setLevel(logging.INFO)
 
 st.set_page_config(page_title=APP_TITLE, page_icon="🔗", layout="wide")
+# signed in (this session or a login cookie)? Without a login the page list is hidden and no page runs: the login
+# form shows on the requested page's URL, so a shared link opens its page (and its ?pair= / ?patent= record) after it
+navigation = st.navigation([
+    st.Page(PAGES / "browse.py", title="匹配浏览", icon=":material/search:", default=True),
+    st.Page(PAGES / "batch.py", title="夜间清单", icon=":material/list_alt:"),
+    st.Page(PAGES / "tracking.py", title="推送跟踪", icon=":material/checklist:"),
+    st.Page(PAGES / "overview.py", title="总览", icon=":material/bar_chart:"),
+], position="sidebar" if signed_in_user() else "hidden")
 login_gate()
 try:
     get_matcher()  # warm the cached engine once per process
 except Exception:  # noqa: BLE001 - the pages show the reason as a message
     pass
-st.navigation([
-    st.Page(PAGES / "browse.py", title="匹配浏览", icon=":material/search:", default=True),
-    st.Page(PAGES / "batch.py", title="夜间清单", icon=":material/list_alt:"),
-    st.Page(PAGES / "tracking.py", title="推送跟踪", icon=":material/checklist:"),
-    st.Page(PAGES / "overview.py", title="总览", icon=":material/bar_chart:"),
-]).run()
+navigation.run()

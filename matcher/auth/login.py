@@ -10,6 +10,7 @@ from matcher.auth.users import User, authenticate
 
 EMPTY_FORM = "请输入用户名和密码"
 WRONG_CREDENTIALS = "用户名或密码错误"
+DISABLED = "该账号已停用，请联系管理员"
 log = logging.getLogger("matcher.auth")
 
 
@@ -52,6 +53,9 @@ def sign_in(username: str, password: str, users: dict[str, User], client: str,
         log.warning("login failed: user %r from client %s (%s: %d failure(s) in a row)", name, client,
                     "known user" if name in users else "unknown user", throttle.failures(name))
         return LoginOutcome(None, WRONG_CREDENTIALS)
+    if user.disabled:
+        log.warning("login refused: user %r from client %s is disabled", name, client)
+        return LoginOutcome(None, DISABLED)
     throttle.succeeded(name, client)
     log.info("login: user %r from client %s", name, client)
     return LoginOutcome(user)

@@ -6,6 +6,7 @@ The file (env MATCHER_USERS_FILE, default config/users.toml) looks like::
     name = "张老师"          # shown in the app and written into the tracking history
     role = "editor"          # "editor" may change tracking, "viewer" may only read
     password_hash = "$2b$12$..."   # from matcher.auth.hash_password("...")
+    disabled = false         # true: the account cannot sign in, and its open sessions and login cookies end
 
 A JSON file has the same shape: {"users": {"zhang": {"name": ..., "role": ..., "password_hash": ...}}}.
 """
@@ -38,6 +39,7 @@ class User:
     name: str
     role: str
     password_hash: str = ""
+    disabled: bool = False
 
     @property
     def can_edit(self) -> bool:
@@ -101,12 +103,16 @@ def load_users(path: str | os.PathLike[str] | None = None) -> dict[str, User]:
         pw_hash = str(entry.get("password_hash", ""))
         if not pw_hash.startswith(("$2a$", "$2b$", "$2y$")):
             raise MatcherError(f"用户配置文件 {p}：用户 {username} 的 password_hash 不是 bcrypt 哈希（用 matcher.auth.hash_password 生成）")
-        users[str(username)] = User(str(username), str(entry.get("name") or username), role, pw_hash)
+        disabled = entry.get("disabled", False)
+        if not isinstance(disabled, bool):
+            raise MatcherError(f"用户配置文件 {p}：用户 {username} 的 disabled 应为 true 或 false")
+        users[str(username)] = User(str(username), str(entry.get("name") or username), role, pw_hash, disabled)
     return users
 
 
 def authenticate(username: str, password: str, users: dict[str, User]) -> User | None:
-    """The user when name and password match, else None (same cost for unknown names)."""
+    """The user when name and password match, else None (same cost for unknown names). A disabled account is
+    returned too: the caller refuses it (`login.sign_in` says so only after the right password)."""
     user = users.get((username or "").strip())
     if user is None:
         verify_password(password or "", _DUMMY_HASH)

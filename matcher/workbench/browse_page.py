@@ -41,6 +41,8 @@ from matcher.workbench.session import (
     require_user,
     sidebar_multiselect,
     tracking_store,
+    url_pick,
+    url_put,
 )
 
 SELECT_LIMIT = 200  # options listed in a name picker at once (the search box narrows thousands down)
@@ -82,15 +84,20 @@ def _pick_record(matcher: Matcher, kind: Kind) -> str | None:
             needle.strip(), case=False, regex=False)
         ids = ids[hit.to_numpy()]
     options = ids.tolist()[:SELECT_LIMIT]
+    pick = state.record_pick(kind)
+    url_pick(pick, kind.value)  # ?enterprise=… / ?patent=…: a shared link or a refresh
+    if st.session_state.get(pick) in set(ids) and st.session_state.get(pick) not in options:
+        options.insert(0, st.session_state[pick])  # the linked record, beyond the first SELECT_LIMIT
     if not options:
         c2.warning(f"没有名称或编号包含「{md(needle.strip())}」的{label}")
         return None
     caption = f"共 {len(ids)} 条{label}" + (f"，下拉框列出前 {SELECT_LIMIT} 条，请输入关键字缩小范围" if len(ids) > SELECT_LIMIT else "")
-    pick = keep(state.record_pick(kind))
+    keep(pick)
     if st.session_state[pick] not in options:
         st.session_state[pick] = None
     chosen = c2.selectbox(f"选择{label}", options, index=None, key=pick,
                           format_func=lambda i: f"{names.get(i, '')}（{i}）", placeholder="请选择…", help=caption)
+    url_put(kind.value, chosen)
     c2.caption(caption)
     return chosen
 
@@ -128,11 +135,16 @@ def browse_page() -> None:
     user = require_user()
     st.title("匹配浏览")
     matcher, store = engine(), tracking_store()
+    for param in (Kind.ENTERPRISE.value, Kind.PATENT.value):  # a link to a record opens its direction
+        url_pick(state.MODE, param, lambda _, mode=param: mode)
     mode = st.radio("匹配方向", list(MODES), format_func=MODES.get, horizontal=True, key=keep(state.MODE, "enterprise"))
     target = Kind.ENTERPRISE if mode == "patent" else Kind.PATENT
     filters, min_score, hide_contacted, k = sidebar_filters(matcher, target)
 
     query_record = None
+    for param in (Kind.ENTERPRISE.value, Kind.PATENT.value):
+        if param != mode:
+            url_put(param, None)  # the URL names only the record picked in this direction
     if mode == "text":
         text = _free_text()
         if not text:

@@ -3,18 +3,25 @@ one message), the cached engine and tracking store, downloads and sidebar filter
 helpers live in `matcher.workbench.state` (re-exported here: flash, keep).
 
 Logins go through matcher.auth.sign_in (throttled per user name and per client; see `client_key`), and the signed-in
-officer is re-read from the users file on every run and every button callback (`current_user`): a removed account or
-a changed password ends the session at once, a changed role or name applies at once."""
+officer is re-read from the users file on every run and every button callback (`current_user`): a removed or disabled
+account or a changed password ends the session at once, a changed role or name applies at once. A login survives a
+browser refresh through a signed, expiring cookie (matcher.auth.remember; read with st.context.cookies, written and
+deleted by a one-line script) when a cookie secret is configured. The picked records live in the URL (`url_pick`,
+`url_put`), so a refresh keeps them and a link can be shared."""
 
 from __future__ import annotations
 
 import functools
+import json
+import logging
 from collections.abc import Callable
+from email.utils import formatdate
+from http.cookies import SimpleCookie
 
 import pandas as pd
 import streamlit as st
 
-from matcher.auth import User, sign_in
+from matcher.auth import COOKIE_NAME, User, default_remember, sign_in
 from matcher.engine import Matcher
 from matcher.errors import MatcherError
 from matcher.tracking import TrackingStore
@@ -24,9 +31,10 @@ from matcher.workbench.resources import get_matcher, get_store, get_users, index
 from matcher.workbench.state import flash, keep
 
 __all__ = ["APP_TITLE", "client_key", "current_user", "download_buttons", "engine", "flash", "keep", "login_gate", "page",
-           "require_user", "show_flash", "sidebar_multiselect", "tracking_store"]
+           "require_user", "show_flash", "sidebar_multiselect", "signed_in_user", "tracking_store", "url_pick", "url_put"]
 
 APP_TITLE = "专利–企业匹配工作台"
+log = logging.getLogger("matcher.auth")
 
 _CSS = """
 <style>
@@ -74,8 +82,8 @@ def client_key() -> str:
 def current_user() -> User | None:
     """The signed-in officer as the users file has them now, or None.
 
-    The session ends (with a reason for the login form) when the account was removed or its password changed; a
-    changed role or name is applied to the session. An unreadable users file ends nothing and returns None.
+    The session ends (with a reason for the login form) when the account was removed or disabled or its password
+    changed; a changed role or name is applied to the session. An unreadable users file ends nothing and returns None.
     """
     user = state.current_user()
     if user is None:
@@ -85,15 +93,89 @@ def current_user() -> User | None:
     except MatcherError:
         return None
     if fresh is None or fresh.password_hash != user.password_hash:
-        state.sign_out("您的账号已被删除或密码已更改，请重新登录。")
+        end_session("您的账号已被删除或密码已更改，请重新登录。")
+        return None
+    if fresh.disabled:
+        end_session("您的账号已被停用，请联系管理员。")
         return None
     if fresh != user:
         state.sign_in(fresh)
     return fresh
 
 
+def _cookie_token() -> str:
+    """The login cookie the browser sent when this session connected ("" when none)."""
+    try:
+        return str(st.context.cookies.get(COOKIE_NAME) or "")
+    except (AttributeError, RuntimeError):  # no request behind this run (bare or test runs)
+        return ""
+
+
+def signed_in_user() -> User | None:
+    """The signed-in officer: of this session, else of a valid login cookie (a browser refresh), else None.
+
+    A cookie that no longer signs anyone in (expired, signed out, account removed or disabled, password changed, bad
+    signature) is deleted from the browser on the login form. Cookies never touch the login throttle.
+    """
+    user = current_user()
+    if user is not None:
+        return user
+    token = _cookie_token()
+    remember = default_remember()
+    if not token or token == state.dropped_token() or remember is None:
+        return None
+    try:
+        users = get_users()
+    except MatcherError:
+        return None
+    user = remember.verify(token, users)
+    if user is None:
+        state.drop_token(token)
+        return None
+    log.info("login restored from the login cookie: user %r", user.username)
+    state.sign_in(user)
+    state.set_login_token(token)
+    return user
+
+
+def end_session(reason: str = "") -> None:
+    """Sign out: the login token is refused from now on and deleted from the browser, the session's values are
+    cleared; `reason` is shown on the login form."""
+    token = state.login_token() or _cookie_token()
+    remember = default_remember()
+    if token and remember is not None:
+        remember.revoke(token)
+    state.sign_out(reason)
+    if token:
+        state.drop_token(token)
+
+
+def _cookie_script(value: str, expires: float | None) -> str:
+    """A script that writes the login cookie (`expires` None: deletes it); Secure when the page is served over https."""
+    jar = SimpleCookie()
+    jar[COOKIE_NAME] = value
+    morsel = jar[COOKIE_NAME]
+    morsel["path"] = "/"
+    morsel["samesite"] = "Strict"
+    if expires is None:
+        morsel["max-age"] = 0
+    else:
+        morsel["expires"] = formatdate(expires, usegmt=True)
+    cookie = json.dumps(morsel.OutputString()).replace("<", "\\u003c")
+    return f'<script>document.cookie = {cookie} + (location.protocol === "https:" ? "; Secure" : "");</script>'
+
+
+def _write_login_cookie(where) -> None:
+    """Keep this session's login token in the browser's cookie (the same script on every run: written once)."""
+    remember, token = default_remember(), state.login_token()
+    expires = remember.expires_at(token) if remember is not None and token else None
+    if expires is not None:
+        where.html(_cookie_script(token, expires), unsafe_allow_javascript=True)
+
+
 def login_gate() -> User:
-    """Return the signed-in user; otherwise render the login form and stop the script (no data shown)."""
+    """Return the signed-in user (with the account box in the sidebar); otherwise render the login form and stop the
+    script (no data shown)."""
     try:
         users = get_users()
     except MatcherError as exc:
@@ -102,7 +184,7 @@ def login_gate() -> User:
         st.stop()
         raise
     notes = users_file_notes()  # logged once per file version, shown to editors below
-    user = current_user()
+    user = signed_in_user()
     if user is not None:
         with st.sidebar:
             st.caption(f"已登录：{user.label}")
@@ -110,8 +192,9 @@ def login_gate() -> User:
                 for note in notes:
                     st.warning(f"管理员注意：{note}")
             if st.button("退出登录", key=state.LOGOUT):
-                state.sign_out()
+                end_session()
                 st.rerun()
+        _write_login_cookie(st.sidebar)
         return user
     warm_matcher()  # load the engine while the officer types the password
     st.title(APP_TITLE)
@@ -123,12 +206,17 @@ def login_gate() -> User:
         username = st.text_input("用户名", key=state.LOGIN_USER)
         password = st.text_input("密码", type="password", key=state.LOGIN_PASSWORD)
         submitted = st.form_submit_button("登录", type="primary")
+    if state.dropped_token():
+        st.html(_cookie_script("", None), unsafe_allow_javascript=True)
     if submitted:
         outcome = sign_in(username, password, users, client_key())
         if outcome.user is None:
             st.error(outcome.message)
         else:
             state.sign_in(outcome.user)
+            remember = default_remember()
+            if remember is not None:
+                state.set_login_token(remember.issue(outcome.user))
             st.rerun()
     st.stop()
     raise AssertionError("unreachable")  # st.stop() ends the run
@@ -201,3 +289,36 @@ def sidebar_multiselect(label: str, options: list[str], key: str, help: str | No
     keep(key, [])
     st.session_state[key] = [v for v in st.session_state[key] if v in options]
     return st.sidebar.multiselect(label, options, key=key, placeholder="不限", help=help)
+
+
+def url_pick(key: str, param: str, convert: Callable[[str], object] = str) -> None:
+    """Before a record picker: the record named in the URL (`?param=value`: a shared link, a refresh) becomes the
+    picker's value, once per value, so the officer can pick another one afterwards.
+
+    Args:
+        key: the picker's session-state key.
+        param: the URL parameter (`pair` for a tracking record, `patent` / `enterprise` for a patent or an enterprise).
+        convert: turns the parameter's text into the picker's value (a value it refuses is ignored).
+    """
+    raw = st.query_params.get(param)
+    applied = state.url_applied()
+    seen, keys = applied.get(param, ("", set()))
+    if raw is None or (seen == raw and (keys is None or key in keys)):
+        return
+    applied[param] = (raw, (keys if seen == raw else set()) | {key})
+    try:
+        st.session_state[key] = convert(raw)
+    except (TypeError, ValueError):
+        pass
+
+
+def url_put(param: str, value: object) -> None:
+    """After a record picker: show its value in the URL (`?param=value`; removed when nothing is picked)."""
+    if value is None or value == "":
+        if param in st.query_params:
+            del st.query_params[param]
+        return
+    text = str(value)
+    state.url_applied()[param] = (text, None)  # what the officer picked is never applied back to a picker
+    if st.query_params.get(param) != text:
+        st.query_params[param] = text

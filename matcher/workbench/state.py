@@ -28,6 +28,9 @@ LOGIN_PASSWORD = "login_password"
 LOGOUT = "logout"
 CLIENT = "_client"  # this browser session's key for the login throttle when the client's address is unknown
 SIGNED_OUT = "_signed_out"  # why the session was ended (account removed, password changed), shown on the login form
+LOGIN_TOKEN = "_login_token"  # this session's login token (matcher.auth.remember), kept in the browser's cookie
+DROPPED_TOKEN = "_dropped_token"  # a login cookie this session must not sign in with (signed out, refused): deleted
+URL_APPLIED = "_url_applied"  # URL parameter -> (its value, the pickers it was applied to; None: all): applied once
 
 # ------------------------------------------------------------------ 匹配浏览 (browse)
 MODE = "mode"  # matching direction radio: "enterprise", "patent" or "text"
@@ -150,6 +153,29 @@ def sign_out(reason: str = "") -> None:
 def take_sign_out_reason() -> str:
     """Why the session was ended, once ("" when it was not)."""
     return st.session_state.pop(SIGNED_OUT, "")
+
+
+def login_token() -> str:
+    """This session's login token ("" when none: not signed in, or login cookies are off)."""
+    return st.session_state.get(LOGIN_TOKEN, "")
+
+
+def set_login_token(token: str) -> None:
+    st.session_state[LOGIN_TOKEN] = token
+
+
+def dropped_token() -> str:
+    """The login cookie this session must not sign in with and deletes ("" when none)."""
+    return st.session_state.get(DROPPED_TOKEN, "")
+
+
+def drop_token(token: str) -> None:
+    st.session_state[DROPPED_TOKEN] = token
+
+
+def url_applied() -> dict[str, tuple[str, set[str] | None]]:
+    """URL parameter -> (its value, the pickers it was applied to in this session; None: every picker)."""
+    return st.session_state.setdefault(URL_APPLIED, {})
 
 
 def session_client() -> str:

@@ -13,7 +13,7 @@ from matcher.workbench import state
 from matcher.workbench.frames import local_time, shortlist_frame
 from matcher.workbench.markup import md, md_code
 from matcher.workbench.resources import get_store
-from matcher.workbench.session import download_buttons, flash, keep, page, require_user, tracking_store
+from matcher.workbench.session import download_buttons, flash, keep, page, require_user, tracking_store, url_pick, url_put
 
 
 @page
@@ -44,11 +44,13 @@ def tracking_page() -> None:
         st.warning("没有符合筛选条件的记录：请放宽侧栏中的状态、负责人或关键字。")
         return
     by_id = {i.id: i for i in shown}
+    url_pick(state.TRACK_ITEM, "pair", int)  # ?pair=<record number>: a shared link or a refresh
     keep(state.TRACK_ITEM)
     if st.session_state[state.TRACK_ITEM] not in by_id:
         st.session_state[state.TRACK_ITEM] = next(iter(by_id))
     chosen = st.selectbox("选择记录查看与编辑", list(by_id), key=state.TRACK_ITEM,
                           format_func=lambda i: f"#{i} {by_id[i].patent_title} ↔ {by_id[i].enterprise_name}［{by_id[i].status}］")
+    url_put("pair", chosen)
     if chosen is not None:
         item_editor(store, user, chosen)
 
