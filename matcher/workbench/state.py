@@ -215,3 +215,57 @@ def search_memo() -> dict:
 def loaded_items() -> dict[int, Item]:
     """Tracking item id -> the version the officer loaded into the editor."""
     return st.session_state.setdefault(LOADED_ITEMS, {})
+
+
+# ------------------------------------------------------------------ 详情 / 待办 / 批量 / 上传 / 推送函 (helper pages)
+DETAIL_K = "d_k"  # how many matches a detail page lists
+TODO_OWNER = "todo_owner"
+TODO_EXPORT = "todo_export"
+BULK_FORM = "t_bulk_form"
+BULK_PICK = "t_bulk_pick"  # the records picked for a batch change
+BULK_ALL = "t_bulk_all"  # pick every record the filters show
+BULK_REASON = "t_bulk_reason"
+BULK_SEEN = "_t_bulk_seen"  # record id -> the version shown when the officer picked it
+BULK_STATUS = "t_bulk_status"
+BULK_OWNER = "t_bulk_owner"
+UPLOAD_KIND = "u_kind"
+UPLOAD_FILE = "u_file"
+UPLOAD_SHEET = "u_sheet"
+UPLOAD_APPLY = "u_apply"
+UPLOAD_REPORT = "_u_report"  # what the last upload added, replaced and skipped
+LETTER_ITEMS = "l_items"
+LETTER_TEMPLATE = "l_template"
+LETTER_CONTACT = "l_contact"
+LETTER_DOWNLOAD = "l_download"
+
+
+def detail_search(kind: Kind) -> str:
+    """The name search box of a detail page."""
+    return f"d_{Kind(kind).value}_search"
+
+
+def detail_pick(kind: Kind) -> str:
+    """The record picker of a detail page."""
+    return f"d_{Kind(kind).value}"
+
+
+def terms_tag(patent_id: str, version: int) -> str:
+    """The part of the terms editor's keys that names the patent and the terms version it edits."""
+    return f"{patent_id}_{version}"
+
+
+def terms_form(tag: str) -> str:
+    return f"terms_{tag}"
+
+
+def terms_field(field: str, tag: str) -> str:
+    """One input of the terms editor: "mode", "price" or "level" (`tag`: `terms_tag`)."""
+    return f"terms_{field}_{tag}"
+
+
+def note_form(item_id: int) -> str:
+    return f"note_form_{item_id}"
+
+
+def note_input(item_id: int) -> str:
+    return f"note_input_{item_id}"
