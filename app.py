@@ -31,6 +31,11 @@ navigation = st.navigation([
     st.Page(PAGES / "batch.py", title="夜间清单", icon=":material/list_alt:"),
     st.Page(PAGES / "tracking.py", title="推送跟踪", icon=":material/checklist:"),
     st.Page(PAGES / "overview.py", title="总览", icon=":material/bar_chart:"),
+    st.Page(PAGES / "todo.py", title="待办", icon=":material/alarm:"),
+    st.Page(PAGES / "patent.py", title="专利详情", icon=":material/description:", url_path="patent"),
+    st.Page(PAGES / "enterprise.py", title="企业详情", icon=":material/apartment:", url_path="enterprise"),
+    st.Page(PAGES / "letter.py", title="推送函", icon=":material/mail:"),
+    st.Page(PAGES / "upload.py", title="数据上传", icon=":material/upload_file:"),
 ], position="sidebar" if signed_in_user() else "hidden")
 login_gate()
 try:
