@@ -7,6 +7,7 @@ from pipelines.lab.cli import app as lab_app
 
 app.add_typer(lab_app, name="lab")
 __import__("pipelines.bench").bench.register(app)  # `matcher bench`
+__import__("pipelines.office").office.register(app)  # `matcher catalogue / campaign / digest / outcomes`
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,201 @@
+"""Licence-mode fit: a demand's cooperation modes and budget against a patent's licence mode and price, and which
+small or young enterprises may be offered 先免费后有偿 (free first, paid later)."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from matcher.text.capital import registered_capital
+
+COOPERATION_MODES = ("技术转让", "技术许可", "委托开发", "合作开发", "技术入股")
+# licence modes under which a patent is licensed (the tracking terms' LICENCE_MODES and the zhibei offers' 许可转让)
+LICENSING = ("开放许可", "先使用后付费", "独占", "普通", "排他", "许可转让", "许可")
+FREE_FIRST_MODES = ("开放许可", "先使用后付费")
+SMALL_SIZES = ("小型", "微型", "小微")
+MAX_SMALL_CAPITAL = 500.0  # 万元: a registered capital up to this counts as small
+MAX_YOUNG_YEARS = 5  # an enterprise registered within this many years counts as young
+GOOD, TALK, MISMATCH = 2, 1, 0
+LEVEL_TEXT = {GOOD: "契合", TALK: "可协商", MISMATCH: "不符", None: "未知"}
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How well a pair's terms fit.
+
+    Attributes:
+        level: GOOD (2), TALK (1), MISMATCH (0), or None when neither side states terms.
+        mode: the mode part of the card line ("" when unknown).
+        money: the price / budget part ("" when unknown).
+        free_first: the enterprise is eligible for 先免费后有偿, with the reason ("" when not).
+    """
+
+    level: int | None
+    mode: str
+    money: str
+    free_first: str
+
+    @property
+    def value(self) -> float:
+        """The fit as a number for ranking: 1.0 契合, 0.5 可协商, 0.0 不符, 0.5 unknown (neutral)."""
+        return 0.5 if self.level is None else self.level / 2.0
+
+    def line(self) -> str:
+        """The card's one-line Chinese text, e.g. "许可匹配：契合｜需求 技术许可 ↔ 专利 开放许可｜价格 8万元 ≤ 预算 20万元｜可享先免费后有偿（小型企业）"."""
+        parts = [f"许可匹配：{LEVEL_TEXT[self.level]}"]
+        parts += [p for p in (self.mode, self.money) if p]
+        if self.free_first:
+            parts.append(f"可享先免费后有偿（{self.free_first}）")
+        return "｜".join(parts)
+
+
+def _cell(record: dict, key: str) -> str:
+    value = record.get(key, "")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
+
+
+def cooperation_modes(value: object) -> tuple[str, ...]:
+    """The known cooperation modes named in a demand's `cooperation` cell ("技术转让,技术许可" -> both), in order."""
+    text = "" if value is None else str(value)
+    return tuple(m for m in COOPERATION_MODES if m in text)
+
+
+def amount(value: object) -> float:
+    """An amount in 万元 from text such as "20万元", "1.5亿元" or "面议" (NaN when none is given)."""
+    text = "" if value is None else str(value).strip()
+    return registered_capital(text) if text else math.nan
+
+
+def mode_fit(cooperation: object, licence_mode: object) -> tuple[int | None, str]:
+    """The demand's cooperation modes against the patent's licence mode.
+
+    Args:
+        cooperation: the demand's `cooperation` cell.
+        licence_mode: the patent's licence mode ("" when unknown).
+
+    Returns:
+        (level, text): GOOD when the demand takes a licence or a transfer the patent offers, TALK when it asks for
+        development or equity (the patent can be its basis) or the patent's mode is unknown, MISMATCH when it wants
+        only a transfer of a patent offered for licence only; None when the demand names no mode.
+    """
+    wanted = cooperation_modes(cooperation)
+    mode = "" if licence_mode is None else str(licence_mode).strip()
+    if not wanted:
+        return None, (f"专利 {mode}" if mode else "")
+    text = f"需求 {'、'.join(wanted)} ↔ 专利 {mode or '许可方式未填'}"
+    if not mode:
+        return TALK, text
+    licensing = any(m in mode for m in LICENSING)
+    if "技术许可" in wanted and licensing:
+        return GOOD, text
+    if "技术转让" in wanted and ("转让" in mode or not licensing):
+        return GOOD, text
+    if set(wanted) & {"委托开发", "合作开发", "技术入股"}:
+        return TALK, text
+    return MISMATCH, text
+
+
+def money_fit(budget: object, price: object) -> tuple[int | None, str]:
+    """The demand's budget against the patent's price (both in 万元 when given as amounts).
+
+    Returns:
+        (level, text): GOOD when the price is within budget, MISMATCH when above, TALK when either is 面议 or only one
+        is given; None when neither is given.
+    """
+    b, p = amount(budget), amount(price)
+    b_text, p_text = str(budget or "").strip(), str(price or "").strip()
+    if not b_text and not p_text:
+        return None, ""
+    if math.isnan(b) or math.isnan(p):
+        return TALK, f"价格 {p_text or '未填'}，预算 {b_text or '未填'}"
+    if p <= b:
+        return GOOD, f"价格 {p_text} ≤ 预算 {b_text}"
+    return MISMATCH, f"价格 {p_text} 超出预算 {b_text}"
+
+
+def _registered(value: object) -> date | None:
+    m = re.search(r"(\d{4})[-/.年](\d{1,2})", str(value or ""))
+    if not m:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), 1)
+    except ValueError:
+        return None
+
+
+def free_first(enterprise: dict, today: date | None = None) -> str:
+    """Whether an enterprise may be offered 先免费后有偿, and why.
+
+    Small: `size` 小型 / 微型, or a registered `capital` up to MAX_SMALL_CAPITAL 万元. Young: a registration date (an
+    optional `registered` column, e.g. 注册日期 2021-05-10) within MAX_YOUNG_YEARS years of `today`.
+
+    Args:
+        enterprise: the enterprise record.
+        today: the reference date (default today).
+
+    Returns:
+        The reason ("小型企业", "注册资本 300 万元", "成立不满 5 年"; joined with "、"), or "" when not eligible.
+    """
+    reasons = []
+    size = _cell(enterprise, "size")
+    if size and any(s in size for s in SMALL_SIZES):
+        reasons.append(f"{size}企业" if not size.endswith("企业") else size)
+    capital = amount(_cell(enterprise, "capital"))
+    if not math.isnan(capital) and capital <= MAX_SMALL_CAPITAL:
+        reasons.append(f"注册资本 {capital:g} 万元")
+    registered = _registered(_cell(enterprise, "registered"))
+    today = today or date.today()
+    if registered is not None and (today - registered).days < MAX_YOUNG_YEARS * 365.25:
+        reasons.append(f"成立不满 {MAX_YOUNG_YEARS} 年")
+    return "、".join(reasons)
+
+
+def licence_fit(enterprise: dict, patent: dict, today: date | None = None) -> Fit:
+    """The fit of one pair's terms.
+
+    Args:
+        enterprise: the enterprise / demand record (cooperation, budget, size, capital, registered).
+        patent: the patent record (license_mode, price), with editable terms already applied.
+        today: the reference date for the young-enterprise rule.
+
+    Returns:
+        The Fit: the lower of the mode and money levels that are known; 先免费后有偿 is offered only for a patent
+        whose licence mode allows it (开放许可 / 先使用后付费) or whose mode is not set.
+    """
+    m_level, m_text = mode_fit(_cell(enterprise, "cooperation"), _cell(patent, "license_mode"))
+    p_level, p_text = money_fit(_cell(enterprise, "budget"), _cell(patent, "price"))
+    known = [lv for lv in (m_level, p_level) if lv is not None]
+    mode = _cell(patent, "license_mode")
+    eligible = free_first(enterprise, today) if (not mode or mode in FREE_FIRST_MODES) else ""
+    return Fit(min(known) if known else None, m_text, p_text, eligible)
+
+
+def fit_line(enterprise: dict, patent: dict) -> str:
+    """The card's one-line licence-fit text of a pair (what the workbench shows under a match)."""
+    return licence_fit(enterprise, patent).line()
+
+
+def fit_columns(pairs: pd.DataFrame, enterprises: dict[str, dict], patents: dict[str, dict]) -> pd.DataFrame:
+    """Add `licence_fit` (契合 / 可协商 / 不符 / 未知), `licence_line` and `free_first` columns to pair rows.
+
+    Args:
+        pairs: rows with enterprise_id and patent_id.
+        enterprises: enterprise id -> record.
+        patents: patent id -> record.
+
+    Returns:
+        A copy with the three columns.
+    """
+    out = pairs.copy()
+    fits = [licence_fit(enterprises.get(str(e), {}), patents.get(str(p), {}))
+            for e, p in zip(out["enterprise_id"], out["patent_id"])]
+    out["licence_fit"] = [LEVEL_TEXT[f.level] for f in fits]
+    out["licence_line"] = [f.line() for f in fits]
+    out["free_first"] = [f.free_first for f in fits]
+    return out

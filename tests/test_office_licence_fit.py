@@ -1,0 +1,45 @@
+"""Licence-mode fit: cooperation modes and budget against licence mode and price; 先免费后有偿 eligibility."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from matcher.office.licence_fit import GOOD, MISMATCH, TALK, cooperation_modes, free_first, licence_fit, mode_fit, money_fit
+
+
+def test_cooperation_modes_are_read_from_the_demand_cell():
+    assert cooperation_modes("技术转让,技术许可,委托开发") == ("技术转让", "技术许可", "委托开发")
+    assert cooperation_modes("其他") == () and cooperation_modes(None) == ()
+
+
+def test_mode_fit():
+    assert mode_fit("技术许可", "开放许可")[0] == GOOD
+    assert mode_fit("技术转让", "开放许可")[0] == MISMATCH  # a transfer wanted, a licence offered
+    assert mode_fit("委托开发", "普通")[0] == TALK
+    assert mode_fit("技术许可", "")[0] == TALK  # the patent's mode not set: to be discussed
+    assert mode_fit("", "开放许可")[0] is None
+
+
+def test_money_fit_reads_amounts_in_ten_thousands():
+    assert money_fit("20万元", "8万元") == (GOOD, "价格 8万元 ≤ 预算 20万元")
+    assert money_fit("10万元", "1.5亿元")[0] == MISMATCH
+    assert money_fit("面议", "8万元")[0] == TALK
+    assert money_fit("", "") == (None, "")
+
+
+def test_small_and_young_enterprises_may_get_free_first():
+    today = date(2026, 12, 1)
+    assert free_first({"size": "小型"}, today) == "小型企业"
+    assert free_first({"capital": "300(万元人民币)"}, today) == "注册资本 300 万元"
+    assert free_first({"registered": "2023-05-10", "capital": "5000万元"}, today) == "成立不满 5 年"
+    assert free_first({"size": "中型", "capital": "5000万元", "registered": "2001-06-25"}, today) == ""
+
+
+def test_the_card_line_joins_fit_terms_and_free_first():
+    demand = {"cooperation": "技术许可,技术转让", "budget": "20万元", "size": "小型"}
+    fit = licence_fit(demand, {"license_mode": "开放许可", "price": "8万元"})
+    assert fit.level == GOOD and fit.value == 1.0
+    assert fit.line() == "许可匹配：契合｜需求 技术转让、技术许可 ↔ 专利 开放许可｜价格 8万元 ≤ 预算 20万元｜可享先免费后有偿（小型企业）"
+    # an exclusive licence is no free-first offer, and a price over budget is the weaker side
+    fit = licence_fit(demand, {"license_mode": "独占", "price": "50万元"})
+    assert fit.level == MISMATCH and "先免费" not in fit.line()
