@@ -10,7 +10,9 @@ import streamlit as st
 from matcher.auth import User
 from matcher.tracking import REASONS, STATUSES, ConcurrentEditError, Item, TrackingError, TrackingStore, allowed_next
 from matcher.workbench import state
+from matcher.workbench.batch_actions import batch_actions
 from matcher.workbench.frames import local_time, shortlist_frame
+from matcher.workbench.item_extras import item_extras
 from matcher.workbench.markup import md, md_code
 from matcher.workbench.resources import get_store
 from matcher.workbench.session import download_buttons, flash, keep, page, require_user, tracking_store, url_pick, url_put
@@ -43,6 +45,7 @@ def tracking_page() -> None:
     if not shown:
         st.warning("没有符合筛选条件的记录：请放宽侧栏中的状态、负责人或关键字。")
         return
+    batch_actions(store, user, shown)  # 批量操作 (matcher.workbench.batch_actions)
     by_id = {i.id: i for i in shown}
     url_pick(state.TRACK_ITEM, "pair", int)  # ?pair=<record number>: a shared link or a refresh
     keep(state.TRACK_ITEM)
@@ -114,6 +117,7 @@ def item_editor(store: TrackingStore, user: User, item_id: int) -> None:
         "状态": f"{h.from_status} → {h.to_status}" if h.from_status and h.from_status != h.to_status else h.to_status,
         "原因": h.reason or "", "修改内容": _describe(h.changes),
     } for h in history]), hide_index=True, width="stretch")
+    item_extras(store, user, item_id)  # detail links, 推送函, 备注记录 (matcher.workbench.item_extras)
 
 
 _FIELD_NAMES = {"status": "状态", "reason": "原因", "owner": "负责人", "note": "备注", "next_action": "下次跟进"}
