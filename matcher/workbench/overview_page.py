@@ -11,6 +11,7 @@ from matcher.tracking import major_industry
 from matcher.workbench import charts, state
 from matcher.workbench.resources import index_dir
 from matcher.workbench.session import engine, keep, page, require_user, tracking_store
+from matcher.workbench.todo_page import overdue_notice
 
 OVERVIEW_MAX_QUERIES = 2000  # enterprises / demands ranked for the overview charts (cached per index)
 
@@ -42,6 +43,7 @@ def overview_page() -> None:
     c[1].metric("企业/需求", enterprises)
     c[2].metric("推送清单", len(items))
     c[3].metric("已许可/已转让", deals)
+    overdue_notice(store)  # 逾期待办 (matcher.workbench.todo_page)
     matches = overview_matches(matcher, f"{index_dir()}:{patents}:{enterprises}", k) if enterprises and patents else pd.DataFrame(
         columns=["enterprise_id", "patent_id", "score", "industry"])
     if enterprises > OVERVIEW_MAX_QUERIES:
