@@ -29,6 +29,7 @@ from matcher.workbench.frames import (
     text_query_id,
 )
 from matcher.workbench.highlight import highlight_terms
+from matcher.workbench.card_extras import card_extras
 from matcher.workbench.markup import md, md_code
 from matcher.workbench.resources import get_store, index_dir
 from matcher.workbench.session import (
@@ -245,6 +246,7 @@ def match_card(pair: Pair, user: User, target: Kind) -> None:
                 ("地区", pat.get("region")), ("法律状态", pat.get("legal_status"))]
         meta_text = " · ".join(f"{k}：{highlight_terms(clean(v), [])}" for k, v in meta if clean(v))
         st.markdown(f"<div class='mw-meta'>{meta_text}</div>", unsafe_allow_html=True)
+        card_extras(pair, user)  # contacts and detail links (matcher.workbench.card_extras)
         _card_tracking(pair, user)
 
 
