@@ -31,6 +31,11 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
                                         "of `matcher match --out` (default exports/matches)."),
     "MATCHER_PRELOAD_ENCODER": ("workbench", "`0` stops the workbench from loading USE-m3 in the background after start "
                                              "(it is then loaded on the first free-text search)."),
+    "MATCHER_HIDE_CONTACTS_FROM_VIEWERS": ("workbench", "`1` hides the records' contacts (contact person, phone, "
+                                                        "e-mail, inventor) from viewer accounts; editors see them."),
+    "MATCHER_OFFICE_CONTACT": ("workbench", "The office's contact line printed in every 推送函 (editable on the page)."),
+    "MATCHER_LETTER_TEMPLATE": ("workbench", "A UTF-8 text file with the office's 推送函 template (default: the "
+                                             "built-in one; editable on the page)."),
     "MATCHER_USERS_FILE": ("workbench (matcher.auth)", "The officers' accounts file (default config/users.toml)."),
     "MATCHER_LOGIN_MAX_FAILURES": ("workbench (matcher.auth)", "Failed logins in a row, per user name and per client, "
                                                                "that lock them (default 5; the third and later tries "
