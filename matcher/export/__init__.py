@@ -35,8 +35,9 @@ EXPORT_COLUMNS = ["direction", "query_id", "query_name", "rank", "target_id", "t
                   "held_similarity"]
 _NAME_COL = {Kind.PATENT: "title", Kind.ENTERPRISE: "name"}
 _META = {
-    Kind.PATENT: ("applicant", "applicant_type", "industry", "region", "license_mode", "maturity", "price"),
-    Kind.ENTERPRISE: ("industry", "region", "size", "capital", "cooperation", "budget"),
+    Kind.PATENT: ("applicant", "applicant_type", "industry", "region", "license_mode", "maturity", "price", "inventor",
+                  "contact", "phone", "email"),
+    Kind.ENTERPRISE: ("industry", "region", "size", "capital", "cooperation", "budget", "contact", "phone", "email"),
 }
 
 
