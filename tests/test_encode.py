@@ -235,7 +235,7 @@ def test_cache_hits_and_only_changed_texts_reencoded(tmp_path: Path, use: Senten
     assert (cached.model_id, cached.dim) == ("use-m3", 512)
 
     first = cached.encode(TEXTS)
-    assert counting.calls == [TEXTS]
+    assert counting.calls == [sorted(TEXTS, key=len)]  # the texts to encode go to the model shortest first
     assert (cached.stats.hits, cached.stats.misses) == (0, len(TEXTS))
     np.testing.assert_allclose(first, use.encode(TEXTS), atol=1e-6)
 
@@ -246,7 +246,7 @@ def test_cache_hits_and_only_changed_texts_reencoded(tmp_path: Path, use: Senten
 
     changed = [TEXTS[0], TEXTS[1] + "（修改）", TEXTS[2], "新增的企业需求：智能制造"]
     third = cached.encode(changed)
-    assert counting.calls[-1] == [changed[1], changed[3]]
+    assert counting.calls[-1] == [changed[3], changed[1]]
     np.testing.assert_array_equal(third[[0, 2]], first[[0, 2]])
     np.testing.assert_allclose(third[[1, 3]], use.encode([changed[1], changed[3]]), atol=1e-6)
     assert cached.encode([]).shape == (0, 512)
@@ -257,7 +257,7 @@ def test_cache_encodes_duplicates_once(tmp_path: Path, use: SentenceTransformerE
     counting = CountingEncoder(use)
     with CachedEncoder(counting, tmp_path) as cached:
         vectors = cached.encode([TEXTS[0], TEXTS[1], TEXTS[0], TEXTS[0]])
-    assert counting.calls == [[TEXTS[0], TEXTS[1]]]
+    assert counting.calls == [[TEXTS[1], TEXTS[0]]]  # shortest first
     assert vectors.shape == (4, 512)
     np.testing.assert_array_equal(vectors[0], vectors[2])
     np.testing.assert_array_equal(vectors[0], vectors[3])
@@ -298,6 +298,15 @@ def test_cache_many_texts_and_commit_per_chunk(tmp_path: Path) -> None:
     with CachedEncoder(again, tmp_path, commit_every=10) as resumed:
         resumed.encode(fresh)
     assert again.calls == [fresh[10:20], fresh[20:]]
+
+    # the model sees the missing texts shortest first, in chunks; the vectors come back in the callers' order
+    mixed = ["长" * (i % 7 + 1) + f"文本{i}" for i in range(25)]
+    inner = HashEncoder()
+    with CachedEncoder(inner, tmp_path, commit_every=10) as cached:
+        vectors = cached.encode(mixed)
+    sent = [t for call in inner.calls for t in call]
+    assert sent == sorted(mixed, key=len) and [len(c) for c in inner.calls] == [10, 10, 5]
+    np.testing.assert_array_equal(vectors, HashEncoder().encode(mixed))
 
 
 def test_cache_errors(tmp_path: Path) -> None:
@@ -388,6 +397,6 @@ def test_load_ensemble_and_cache_each_part(tmp_path: Path, use: SentenceTransfor
     cached = with_cache(EnsembleEncoder([(counting, 1.0), (ensemble.parts[1][0], 2.0)]), cache)
     assert isinstance(cached, EnsembleEncoder) and all(isinstance(part, CachedEncoder) for part, _ in cached.parts)
     vectors = cached.encode(TEXTS)
-    assert counting.calls == [TEXTS[2:]]  # only the texts USE had not cached
+    assert counting.calls == [sorted(TEXTS[2:], key=len)]  # only the texts USE had not cached
     np.testing.assert_allclose(vectors, ensemble.encode(TEXTS), atol=1e-5)
     assert with_cache(cached, cache) is cached

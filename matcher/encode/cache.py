@@ -226,7 +226,8 @@ class CachedEncoder:
 
         vectors = np.empty((len(unique), self.dim), dtype=np.float32)
         found = self._fetch_into(hashes, vectors)
-        missing: list[int] = np.flatnonzero(~found).tolist()
+        # length-sorted (stable), so that each model batch pads its texts to similar lengths
+        missing: list[int] = sorted(np.flatnonzero(~found).tolist(), key=lambda row: len(unique[row]))
         self.stats.hits += len(unique) - len(missing)
 
         if missing:
