@@ -278,12 +278,15 @@ def test_enterprise_to_patents_cards(app_env):
     assert "共 60 条专利符合筛选条件，显示 10 条" in text
     cards = [m.value for m in at.markdown if m.value.startswith("#### #")]
     assert len(cards) == 10 and cards[0].startswith("#### #1 一种可降解聚乳酸薄膜") and "DEMO-P-001" in cards[0]
-    # scores, shared terms highlighted in both texts, closest sentence, patent metadata
-    assert [m.label for m in at.metric][:3] == ["综合分", "语义分", "关键词分"]
+    # 匹配度 with its components in words, shared terms highlighted in both texts, closest sentence, patent metadata
+    assert {m.label for m in at.metric} == {"匹配度"}
+    degrees = [int(m.value) for m in at.metric]
+    assert all(0 <= d <= 100 for d in degrees) and degrees[0] == max(degrees)
+    assert "语义相近：高" in text and "关键词重合：" in text and "匹配度（0–100）" in text
     assert "<mark>购物袋</mark>" in text and "<mark>可降解</mark>" in text
     both = [m.value for m in at.markdown if m.value.startswith("<div class='mw-text'>")][:2]
     assert all("<mark>" in b for b in both)
-    assert re.search(r"最相关专利句（相似度 0\.\d\d）：[^<]*<mark>", text) and "<mark>撕裂</mark>" in text
+    assert re.search(r"最相关专利句：[^<]*<mark>", text) and "<mark>撕裂</mark>" in text
     assert "申请人：江南理工大学" in text and "成熟度：中试" in text and "许可方式：开放许可" in text and "价格：8万元" in text
     frame = at.dataframe[0].value
     assert list(frame.columns) == PAIR_COLUMNS and len(frame) == 10
@@ -298,7 +301,7 @@ def test_a_company_holding_patents_sees_the_held_patent_and_never_its_own(app_en
     cards = [m.value for m in at.markdown if m.value.startswith("#### #")]
     assert len(cards) == 10 and not any("DEMO-P-055" in c for c in cards)
     plain = re.sub(r"</?mark>", "", text)  # the held patent's title is highlighted like the other texts
-    assert re.search(r"企业已持有相近专利（相似度 0\.\d\d）：《一种新能源汽车电机控制器散热结构》", plain)
+    assert re.search(r"企业已持有相近专利：《一种新能源汽车电机控制器散热结构》", plain)
     frame = at.dataframe[0].value
     assert "DEMO-P-055" not in set(frame["专利号"])
     assert frame["企业已持有相近专利"].str.contains("新能源汽车电机控制器散热结构").any()
@@ -321,10 +324,10 @@ def test_sidebar_filters_note_and_never_silently_empty(app_env, demo_patents):
     # minimum score above every result: the list is empty with the reason, not silently
     at.sidebar.multiselect(key="f_p_industry").unselect("纺织服装")
     at.sidebar.multiselect(key="f_p_region").unselect("浙江")
-    at.sidebar.number_input(key="f_min_score").set_value(1000.0)
+    at.sidebar.number_input(key="f_min_score").set_value(100)
     at.run()
     text = _texts(at)
-    assert "当前没有可显示的匹配" in text and "最低综合分" in text and "低于最低综合分 1000" in text
+    assert "当前没有可显示的匹配" in text and "最低匹配度" in text and "低于最低匹配度 100" in text
     assert not at.dataframe
 
 
@@ -394,6 +397,9 @@ def test_name_search_narrows_the_picker(app_env):
 
 def test_export_equals_screen(app_env):
     at = pick_demand(login(new_app()))
+    assert not at.get("download_button")  # the files are built only when asked
+    _button(at, "生成下载文件").click()
+    at.run()
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["导出 CSV", "导出 XLSX"]
     screen = at.dataframe[0].value
@@ -644,11 +650,11 @@ def test_overview_page(app_env):
     at.switch_page(OVERVIEW).run()
     _no_errors(at)
     assert [t.value for t in at.title] == ["总览"]
-    assert [(m.label, m.value) for m in at.metric] == [("专利", "60"), ("企业/需求", "40"), ("推送清单", "1"), ("已许可/已转让", "0")]
+    assert [(m.label, m.value) for m in at.metric][:4] == [("专利", "60"), ("企业/需求", "40"), ("推送清单", "1"), ("已许可/已转让", "0")]
     charts = at.get("plotly_chart")
     assert len(charts) == 5
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in charts]
-    for title in ("各行业匹配数", "综合分分布", "推送漏斗", "各行业推送状态", "推送到回复的天数"):
+    for title in ("各行业匹配数", "匹配度分布", "推送漏斗", "各行业推送状态", "推送到回复的天数"):
         assert any(title in t for t in titles), titles
     assert "已回复 1 条" in _texts(at)
 

@@ -16,10 +16,12 @@ from pathlib import Path
 import pandas as pd
 
 from matcher.config import PROJECT_ROOT
+from matcher.engine import Matcher
 from matcher.errors import InputError
 from matcher.export import RunManifest, export_stem
 from matcher.schema import RECORD_DIRECTIONS, Direction, Kind
 from matcher.tracking import Item, major_industry
+from matcher.workbench.degree import export_degrees
 from matcher.workbench.frames import clean, local_time
 
 DEFAULT_EXPORT_DIR = PROJECT_ROOT / "exports" / "matches"
@@ -36,8 +38,7 @@ def target_label(direction: Direction | str) -> str:
 # the export's columns every table needs (the rest are optional: older runs lack engine_rank or activity)
 REQUIRED = ("query_id", "query_name", "rank", "target_id", "target_name", "score")
 BATCH_COLUMNS = [
-    "排名", "引擎排名", "专利号", "专利名称", "企业/需求编号", "企业/需求名称", "综合分", "语义分", "关键词分", "条目分",
-    "专利活跃度", "互选排名", "共有关键词", "最相关专利句", "企业已持有相近专利", "申请人", "申请人类型", "专利行业", "专利地区",
+    "排名", "引擎排名", "专利号", "专利名称", "企业/需求编号", "企业/需求名称", "匹配度", "专利活跃度", "互选排名", "共有关键词", "最相关专利句", "企业已持有相近专利", "申请人", "申请人类型", "专利行业", "专利地区",
     "许可方式", "成熟度", "价格", "企业行业", "企业地区", "企业规模", "注册资本", "出现清单数", "跟踪状态",
 ]
 _PATENT_META = {"申请人": "applicant", "申请人类型": "applicant_type", "专利行业": "industry", "专利地区": "region",
@@ -112,7 +113,7 @@ def _read_export(folder: Path, stem: str, manifest: RunManifest) -> pd.DataFrame
 
 
 def pair_table(batch: BatchLists, direction: Direction | str, patents: pd.DataFrame | None = None,
-               enterprises: pd.DataFrame | None = None) -> pd.DataFrame:
+               enterprises: pd.DataFrame | None = None, matcher: Matcher | None = None) -> pd.DataFrame:
     """One direction's pairs as the workbench shows and exports them (Chinese headers, BATCH_COLUMNS).
 
     Args:
@@ -120,6 +121,8 @@ def pair_table(batch: BatchLists, direction: Direction | str, patents: pd.DataFr
         direction: Direction.PATENT_TO_ENTERPRISE or Direction.ENTERPRISE_TO_PATENT (or its value).
         patents, enterprises: the index's records, for the metadata of both sides (the export carries only the
             target's); ids no longer in the index keep the export's own target columns or stay blank.
+        matcher: the current engine, for the 匹配度 of a run written without a confidence model
+            (`matcher.workbench.degree.export_degrees`).
 
     Returns:
         One row per exported pair in the run's order; 出现清单数 is how many of the run's lists in this
@@ -137,17 +140,15 @@ def pair_table(batch: BatchLists, direction: Direction | str, patents: pd.DataFr
         "专利名称": _texts(frame, f"{patent_side}_name"),
         "企业/需求编号": _texts(frame, f"{enterprise_side}_id"),
         "企业/需求名称": _texts(frame, f"{enterprise_side}_name"),
-        "综合分": frame["score"].astype(float).round(3),
+        "匹配度": export_degrees(frame, direction, matcher).to_numpy(),
     })
-    for label, column in (("语义分", "dense"), ("关键词分", "bm25"), ("条目分", "items"), ("专利活跃度", "activity")):
-        values = _numbers(frame, column).round(3)
-        out[label] = values.astype(object).where(values.notna(), "")
+    activity = _numbers(frame, "activity").round(3)
+    out["专利活跃度"] = activity.astype(object).where(activity.notna(), "")
     ranks = _numbers(frame, "reciprocal_rank")  # older runs have no such column
     out["互选排名"] = [int(r) if r == r else "" for r in ranks]
     out["共有关键词"] = _texts(frame, "shared_terms")
     out["最相关专利句"] = _texts(frame, "closest_sentence")
-    out["企业已持有相近专利"] = [f"{h}（相似度 {s:.2f}）" if h and s == s else h
-                          for h, s in zip(_texts(frame, "held_patent"), _numbers(frame, "held_similarity"))]
+    out["企业已持有相近专利"] = _texts(frame, "held_patent")
     _add_meta(out, "专利号", _PATENT_META, patents, frame, "target_" if patent_side == "target" else None)
     _add_meta(out, "企业/需求编号", _ENTERPRISE_META, enterprises, frame, "target_" if enterprise_side == "target" else None)
     out["出现清单数"] = frame.groupby("target_id")["query_id"].transform("nunique").astype(int).to_numpy()
@@ -223,6 +224,27 @@ def filter_pairs(table: pd.DataFrame, f: BatchFilter) -> pd.DataFrame:
     return table[keep]
 
 
+def cap_per_target(table: pd.DataFrame, direction: Direction | str, most: int | None) -> pd.DataFrame:
+    """The rows of a (filtered) table with each target in at most `most` lists: a target keeps the lists where it
+    ranks best (then the higher 匹配度), as `matcher match --max-per-enterprise / --max-per-patent` caps a run, except
+    that the freed places are not refilled from deeper candidates.
+
+    Args:
+        table: `pair_table` rows (filtered or not), in the run's order.
+        direction: the table's direction.
+        most: the most lists one target is shown in (None or 0: no cap).
+
+    Returns:
+        The kept rows, in the same order.
+    """
+    if not most or table.empty:
+        return table
+    target = id_columns(direction)[1]
+    order = table.sort_values(["排名", "匹配度"], ascending=[True, False], kind="stable")
+    kept = order.groupby(target, sort=False).cumcount() < most
+    return table.loc[table.index.isin(order.index[kept.to_numpy()])]
+
+
 def id_columns(direction: Direction | str) -> tuple[str, str]:
     """The `pair_table` columns of (the list's owner id, the target id) in one direction."""
     return ("专利号", "企业/需求编号") if direction == Direction.PATENT_TO_ENTERPRISE else ("企业/需求编号", "专利号")
@@ -247,11 +269,11 @@ def run_summary(manifest: RunManifest) -> list[str]:
     for kind, label in ((Kind.PATENT, "专利"), (Kind.ENTERPRISE, "企业/需求")):
         info = manifest.index.get(kind.value)
         if info:
-            sizes.append(f"{label} {int(info.get('rows', 0)):,} 条（编码模型 {info.get('model_id', '')}）")
+            sizes.append(f"{label} {int(info.get('rows', 0)):,} 条")
     if sizes:
         lines.append("索引：" + "，".join(sizes))
     if manifest.excluded_pairs:
-        lines.append(f"已排除推送清单中已有的 {manifest.excluded_pairs:,} 对（`--skip-tracked`），清单只含尚未处理的组合")
+        lines.append(f"已排除推送清单中已有的 {manifest.excluded_pairs:,} 对，清单只含尚未处理的组合")
     for direction in manifest.directions:
         rows = manifest.rows.get(direction, 0)
         line = f"{DIRECTION_LABELS.get(direction, direction)}：{rows:,} 对"

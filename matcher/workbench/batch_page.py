@@ -15,13 +15,14 @@ from matcher.auth import User
 from matcher.engine import Matcher
 from matcher.errors import MatcherError
 from matcher.export import RunManifest, index_info
-from matcher.schema import Direction, Kind
+from matcher.schema import Kind
 from matcher.tracking import DuplicatePairError, major_industry
 from matcher.workbench import charts, state
 from matcher.workbench.batch import (
     DIRECTION_LABELS,
     MANIFEST,
     BatchFilter,
+    cap_per_target,
     export_dir,
     filter_pairs,
     id_columns,
@@ -33,7 +34,9 @@ from matcher.workbench.batch import (
     stale_reasons,
     target_label,
 )
+from matcher.workbench.degree import EXPLAIN_LINE
 from matcher.workbench.frames import option_values
+from matcher.workbench.guard import callback
 from matcher.workbench.markup import md
 from matcher.workbench.resources import get_matcher, get_store, index_dir
 from matcher.workbench.session import (
@@ -67,7 +70,7 @@ def batch_tables(folder: str, stamp: float, _matcher: Matcher | None, index_key:
     if batch is None:
         return None, {}, {}
     records = {k: (_matcher.get(k).records if _matcher is not None and _matcher.has(k) else None) for k in Kind}
-    tables = {d: pair_table(batch, d, records[Kind.PATENT], records[Kind.ENTERPRISE]) for d in batch.manifest.directions}
+    tables = {d: pair_table(batch, d, records[Kind.PATENT], records[Kind.ENTERPRISE], _matcher) for d in batch.manifest.directions}
     return batch.manifest, tables, (index_info(_matcher) if _matcher is not None else {})
 
 
@@ -88,18 +91,16 @@ def batch_page() -> None:
         st.error(f"夜间推荐清单无法读取：{md(exc)}")
         return
     if manifest is None:
-        st.info(f"尚无夜间推荐清单（{md(folder)}）：运行 `matcher match` 生成每个专利的企业清单和每个企业/需求的专利清单"
-                "（`--max-per-enterprise 20` 可限制单个企业出现的清单数）。")
+        st.info(f"尚无夜间推荐清单（{md(folder)}）：请管理员运行夜间匹配任务（`matcher match`），"
+                "生成每个专利的企业清单和每个企业/需求的专利清单。")
         return
     for line in run_summary(manifest):
         st.caption(line)  # the run's own words and numbers (backticks meant as code)
     stale = stale_reasons(manifest, current) if matcher is not None else []
     if stale:
-        st.warning("清单生成后索引已变化（" + "；".join(md(s) for s in stale) + "）：清单不含新记录，已删除的记录仍会出现，请重新运行 `matcher match`。")
-    if manifest.notes:
-        with st.expander(f"运行备注（{len(manifest.notes)} 条）"):
-            for note in manifest.notes:
-                st.text(note)
+        st.warning("清单生成后索引已变化（" + "；".join(md(s) for s in stale) + "）：清单不含新记录，已删除的记录仍会出现，请管理员重新运行夜间匹配任务。")
+    if manifest.notes:  # the run's own notes are the command line's (English), for the administrator
+        st.caption(f"本次运行有 {len(manifest.notes)} 条运行备注，供管理员在导出目录的 {md(MANIFEST)} 中查看。")
     directions = [d for d in manifest.directions if d in tables]
     if not directions:
         st.warning("本次运行没有输出任何方向的清单，请查看运行备注。")
@@ -126,18 +127,24 @@ def batch_page() -> None:
         enterprise_regions=sidebar_multiselect("企业地区", option_values(table, "企业地区"), state.BATCH_REGION),
         hide_tracked=st.sidebar.checkbox("隐藏已加入推送清单的组合", key=keep(state.BATCH_HIDE_TRACKED, False)),
     )
-    shown = filter_pairs(table, chosen)
+    cap = st.sidebar.number_input(f"每个{target}最多出现在几个清单中（0 = 不限）", min_value=0, max_value=max(len(table), 1),
+                                  step=1, key=keep(state.BATCH_MAX_PER_TARGET, 0),
+                                  help=f"少数{target}占据大量清单时，设上限后每个{target}只保留其排名最靠前的几个清单"
+                                       "（被让出的名次不由其他候选补上）")
+    shown = cap_per_target(filter_pairs(table, chosen), direction, int(cap or 0))
     list_id, target_id = id_columns(direction)
     c = st.columns(4)
     c[0].metric("清单数", f"{table[list_id].nunique():,}")
     c[1].metric("筛选后配对", f"{len(shown):,}")
     c[2].metric(f"不同{target}", f"{shown[target_id].nunique():,}")
     c[3].metric(f"单个{target}最多出现", f"{int(table['出现清单数'].max()) if len(table) else 0:,} 个清单")
+    st.caption(EXPLAIN_LINE)
     if shown.empty:
         st.warning("没有符合筛选条件的配对：请放宽侧栏中的关键字、名次、行业、申请人类型或地区。")
         return
     st.dataframe(shown.head(BATCH_SHOWN), hide_index=True, width="stretch",
                  column_config={"出现清单数": st.column_config.NumberColumn(help=f"本次运行中该{target}出现在多少个清单里"),
+                                "匹配度": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%d", help=EXPLAIN_LINE),
                                 "引擎排名": st.column_config.NumberColumn(help="设置出现次数上限前引擎给出的名次")})
     if len(shown) > BATCH_SHOWN:
         st.caption(f"显示前 {BATCH_SHOWN:,} 行（共 {len(shown):,} 行），可用侧栏筛选缩小范围。")
@@ -147,9 +154,8 @@ def batch_page() -> None:
         st.caption(f"筛选结果超过 {BATCH_DOWNLOAD:,} 行，请缩小范围后下载；完整清单见导出目录 {md(folder)}。")
     _batch_to_shortlist(user, shown.head(BATCH_PICK))
     st.plotly_chart(charts.most_listed(most_listed(table, direction), target), key=state.CHART_MOST_LISTED)
-    if not manifest.max_per_target.get(direction):
-        flag = "--max-per-enterprise" if direction == Direction.PATENT_TO_ENTERPRISE else "--max-per-patent"
-        st.caption(f"少数{target}占据大量清单时，可用 `matcher match {flag} N` 限制单个{target}出现的清单数。")
+    if not manifest.max_per_target.get(direction) and not cap:
+        st.caption(f"少数{target}占据大量清单时，可在侧栏「每个{target}最多出现在几个清单中」设置上限。")
 
 
 def _batch_to_shortlist(user: User, rows: pd.DataFrame) -> None:
@@ -163,11 +169,12 @@ def _batch_to_shortlist(user: User, rows: pd.DataFrame) -> None:
     keep(state.BATCH_PICKED, [])
     st.session_state[state.BATCH_PICKED] = [key for key in st.session_state[state.BATCH_PICKED] if key in labels]
     picked = st.multiselect(f"选择要加入推送清单的组合（筛选结果的前 {min(len(rows), BATCH_PICK)} 个）", list(labels),
-                            format_func=labels.get, key=state.BATCH_PICKED, placeholder="可多选")
+                            format_func=labels.get, key=state.BATCH_PICKED, placeholder="可多选", select_all=False)
     st.button(f"加入推送清单（{len(picked)} 对）", key=state.BATCH_ADD, disabled=not picked, type="primary",
               on_click=_add_batch_pairs, args=([by_key[key] for key in picked],))
 
 
+@callback
 def _add_batch_pairs(rows: list[dict]) -> None:
     user = current_user()
     if user is None or not user.can_edit:
@@ -177,7 +184,7 @@ def _add_batch_pairs(rows: list[dict]) -> None:
     for r in rows:
         try:
             store.add(r["专利号"], r["企业/需求编号"], user=user, patent_title=r["专利名称"],
-                      enterprise_name=r["企业/需求名称"], industry=r["专利行业"], score=float(r["综合分"]))
+                      enterprise_name=r["企业/需求名称"], industry=r["专利行业"], score=float(r["匹配度"]))
             added += 1
         except DuplicatePairError:
             present += 1

@@ -8,7 +8,8 @@ from dataclasses import replace
 import streamlit as st
 
 from matcher.auth import User
-from matcher.engine import Matcher, Query, SearchResult
+from matcher.engine import Matcher, Query
+from matcher.rank.confidence import NONE_FOUND, SUITABLE
 from matcher.errors import MatcherError
 from matcher.index.collection import CONTENT
 from matcher.rank.reciprocal import list_rank
@@ -28,7 +29,10 @@ from matcher.workbench.frames import (
     reciprocal_line,
     text_query_id,
 )
+from matcher.workbench.degree import EXPLAIN_LINE, Graded, grade, verdict_note, words_text
+from matcher.workbench.guard import callback
 from matcher.workbench.highlight import highlight_terms
+from matcher.workbench.inputs import MAX_PASTE_CHARS, MAX_QUERY_CHARS, NO_WORDS, clean_field, informative_terms, prepare_paste
 from matcher.workbench.card_extras import card_extras
 from matcher.workbench.markup import md, md_code
 from matcher.workbench.resources import get_store, index_dir
@@ -64,8 +68,8 @@ def sidebar_filters(matcher: Matcher, target: Kind) -> tuple[dict[str, list[str]
     for label, column, how in wanted:
         filters[column] = sidebar_multiselect(label, option_values(recs, column, **how), state.filter_key(target, column),
                                               help="如只看高校专利，选「高校」" if column == "applicant_type" else None)
-    min_score = st.sidebar.number_input("最低综合分", value=None, step=0.1, placeholder="不限", key=keep(state.MIN_SCORE),
-                                        help="综合分为语义分、关键词分、条目分与短语分融合后的分数，越高越相关")
+    min_score = st.sidebar.number_input("最低匹配度（0–100）", min_value=0, max_value=100, value=None, step=5, placeholder="不限",
+                                        key=keep(state.MIN_SCORE), help=EXPLAIN_LINE)
     hide_contacted = st.sidebar.checkbox("隐藏已联系的组合", key=keep(state.HIDE_CONTACTED, False), help="已推送及之后状态的组合不再列出")
     k = st.sidebar.slider("结果数", min_value=5, max_value=50, step=5, key=keep(state.RESULT_COUNT, 10))
     return {c: v for c, v in filters.items() if v}, min_score, hide_contacted, k
@@ -104,19 +108,24 @@ def _pick_record(matcher: Matcher, kind: Kind) -> str | None:
 
 
 def _free_text() -> str | None:
+    """The pasted demand last submitted, cleaned (control characters out) and cut to MAX_QUERY_CHARS with a note."""
     with st.form(state.FREE_TEXT_FORM):
-        text = st.text_area("粘贴新的需求描述（将实时计算向量）", key=keep(state.FREE_TEXT_INPUT, ""), height=130,
+        text = st.text_area(f"粘贴新的需求描述（将实时计算向量；用于匹配的最多 {MAX_QUERY_CHARS:,} 字）",
+                            key=keep(state.FREE_TEXT_INPUT, ""), height=130, max_chars=MAX_PASTE_CHARS,
                             placeholder="例如：我公司生产可降解购物袋，薄膜易撕裂，希望提高韧性和抗撕裂性能……")
         submitted = st.form_submit_button("匹配专利", type="primary")
     if submitted:
-        st.session_state[state.FREE_TEXT] = text.strip()
-        if not text.strip():
+        st.session_state[state.FREE_TEXT] = clean_field(text, MAX_PASTE_CHARS)
+        if not st.session_state[state.FREE_TEXT]:
             st.warning("请输入需求描述")
-    return st.session_state.get(state.FREE_TEXT) or None
+    pasted = prepare_paste(st.session_state.get(state.FREE_TEXT))
+    if pasted.truncated:
+        st.info(pasted.note)
+    return pasted.text or None
 
 
-def _search(matcher: Matcher, query: Query, target: Kind, k: int, filters: dict[str, list[str]]) -> SearchResult:
-    """Search with a small per-session memo (reruns after a click do not search again)."""
+def _search(matcher: Matcher, query: Query, target: Kind, k: int, filters: dict[str, list[str]]) -> Graded:
+    """Search and grade (匹配度) with a small per-session memo (reruns after a click do not search again)."""
     key = (str(index_dir()), id(matcher), query.kind, query.id, query.text if query.id is None else "", query.exclude,
            target, k, tuple(sorted((c, tuple(v)) for c, v in filters.items())))
     memo = state.search_memo()
@@ -124,7 +133,7 @@ def _search(matcher: Matcher, query: Query, target: Kind, k: int, filters: dict[
         encoder = getattr(matcher.encoder, "inner", None)
         cold = query.id is None and not getattr(encoder, "loaded", True)
         with st.spinner("首次使用需加载编码模型，请稍候…" if cold else "正在匹配…"):
-            memo[key] = matcher.search(query, target, k=k, filters=filters)[0]
+            memo[key] = grade(matcher, matcher.search(query, target, k=k, filters=filters)[0])
         while len(memo) > 32:
             memo.pop(next(iter(memo)))
     return memo[key]
@@ -151,6 +160,9 @@ def browse_page() -> None:
         if not text:
             st.info("请粘贴需求描述后点击「匹配专利」")
             return
+        if not informative_terms(matcher, text):
+            st.warning(NO_WORDS)
+            return
         query = Query(text=text)
     else:
         kind = Kind.ENTERPRISE if mode == "enterprise" else Kind.PATENT
@@ -165,17 +177,21 @@ def browse_page() -> None:
         # the engine leaves this query's contacted pairs out, so the list fills from the next candidates
         query_id = text_query_id(query.text) if query_record is None else str(query_record.get("id"))
         query = replace(query, exclude=contacted_targets(store.contacted_pairs(), query_id, target))
-    result = _search(matcher, query, target, k, filters)
-    pairs = make_pairs(result, query_record, store.pair_status())
+    graded = _search(matcher, query, target, k, filters)
+    result = graded.result
+    pairs = make_pairs(result, query_record, store.pair_status(), graded)
     shown, low = [], []
     for pair in pairs:
-        (low if min_score is not None and pair.match.score < min_score else shown).append(pair)
+        (low if min_score is not None and pair.degree < min_score else shown).append(pair)
 
     label = "专利" if target == Kind.PATENT else "企业/需求"
+    if verdict := verdict_note(graded.verdict, target):
+        (st.success if graded.verdict == SUITABLE else st.warning if graded.verdict == NONE_FOUND else st.info)(verdict)
+    st.caption(EXPLAIN_LINE)
     summary = f"共 {result.available} 条{label}符合筛选条件，显示 {len(shown)} 条"
     hidden = []
     if low:
-        hidden.append(f"{len(low)} 条低于最低综合分 {min_score:g}")
+        hidden.append(f"{len(low)} 条低于最低匹配度 {min_score:g}")
     if query.exclude:
         hidden.append(f"{len(query.exclude)} 条已联系")
     st.markdown(f"**{summary}**" + (f"（已隐藏：{'，'.join(hidden)}）" if hidden else ""))
@@ -186,7 +202,7 @@ def browse_page() -> None:
         if result.available == 0:
             reasons.append("筛选条件过严：请减少侧栏中的行业、地区、申请人类型等条件")
         if low:
-            reasons.append("降低或清空「最低综合分」")
+            reasons.append("降低或清空「最低匹配度」")
         if query.exclude:
             reasons.append("取消勾选「隐藏已联系的组合」")
         st.warning("当前没有可显示的匹配。" + "；".join(reasons))
@@ -205,20 +221,14 @@ def match_card(pair: Pair, user: User, target: Kind) -> None:
     m, ex, pat, ent = pair.match, pair.match.explanation, pair.patent, pair.enterprise
     terms = ex.shared_terms if ex else []
     with st.container(border=True, key=state.card(pair.patent_id, pair.enterprise_id)):
-        head, s1, s2, s3, s4 = st.columns([4, 1, 1, 1, 1])
+        head, s1 = st.columns([5, 1])
         if target == Kind.PATENT:
             head.markdown(f"#### #{m.rank} {md(clean(pat.get('title')))}\n{md_code(pair.patent_id)}")
         else:
             head.markdown(f"#### #{m.rank} {md(clean(ent.get('name')))}\n{md_code(pair.enterprise_id)}")
-        s1.metric("综合分", f"{m.score:.2f}")
-        s2.metric("语义分", f"{m.components.get('dense', 0.0):.2f}")
-        s3.metric("关键词分", f"{m.components.get('bm25', 0.0):.2f}")
-        if "phrase" in m.components and "items" not in m.components:
-            s4.metric("短语分", f"{m.components['phrase']:.2f}",
-                      help="需求中的关键词原样出现在专利文本中的程度（按词的稀有度加权求和）")
-        else:
-            s4.metric("条目分", f"{m.components.get('items', 0.0):.2f}",
-                      help="企业经营范围/需求中最匹配的条目与专利的语义相似度（取最佳 3 条的平均）")
+        s1.metric("匹配度", f"{pair.degree}", help=EXPLAIN_LINE)
+        if pair.words:
+            st.markdown(f"<div class='mw-meta'>{md(words_text(pair.words))}</div>", unsafe_allow_html=True)
         if terms:
             chips = "".join(f"<span>{highlight_terms(t, [])}</span>" for t in terms)
             st.markdown(f"<div class='mw-terms'>共有关键词：{chips}</div>", unsafe_allow_html=True)
@@ -232,10 +242,10 @@ def match_card(pair: Pair, user: User, target: Kind) -> None:
         right.markdown(f"<div class='mw-text'>{highlight_terms(clean(pat.get('abstract')), terms)}</div>",
                        unsafe_allow_html=True)
         if ex and ex.closest_sentence:
-            st.markdown(f"<div class='mw-sent'>最相关专利句（相似度 {ex.sentence_similarity:.2f}）："
+            st.markdown(f"<div class='mw-sent'>最相关专利句："
                         f"{highlight_terms(ex.closest_sentence, terms)}</div>", unsafe_allow_html=True)
         if ex and ex.held_patent:
-            st.markdown(f"<div class='mw-sent'>企业已持有相近专利（相似度 {ex.held_similarity:.2f}）："
+            st.markdown(f"<div class='mw-sent'>企业已持有相近专利："
                         f"《{highlight_terms(ex.held_patent, terms)}》</div>", unsafe_allow_html=True)
         if has_activity(m.components):
             st.markdown(f"<div class='mw-sent'>{activity_line(m.components['activity'])}</div>", unsafe_allow_html=True)
@@ -268,6 +278,7 @@ def _card_tracking(pair: Pair, user: User) -> None:
             col.button(f"标记为{status}", key=state.move_item(tag, status), on_click=_move_item, args=(item.id, item.version, status))
 
 
+@callback
 def _add_pair(pair: Pair) -> None:
     user = current_user()
     if user is None:  # signed out (or the account removed) meanwhile; a viewer is refused by the tracking service
@@ -277,13 +288,14 @@ def _add_pair(pair: Pair) -> None:
         item = get_store().add(
             pair.patent_id, pair.enterprise_id, user=user, patent_title=clean(pair.patent.get("title")),
             enterprise_name=clean(pair.enterprise.get("name")), industry=clean(pair.patent.get("industry")),
-            score=float(pair.match.score),
+            score=float(pair.degree),
         )
         flash("success", f"已加入推送清单：{md(item.patent_title)} ↔ {md(item.enterprise_name)}（待推送）")
     except MatcherError as exc:
         flash("error", md(exc))
 
 
+@callback
 def _move_item(item_id: int, version: int, status: str) -> None:
     user = current_user()
     if user is None:  # signed out (or the account removed) meanwhile; a viewer is refused by the tracking service

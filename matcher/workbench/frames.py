@@ -6,7 +6,8 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -14,19 +15,20 @@ from matcher.engine import Match, SearchResult
 from matcher.rank.reciprocal import list_rank
 from matcher.schema import Kind
 from matcher.tracking import Item
+from matcher.workbench.degree import Graded
 from matcher.workbench.markup import as_text
 
-# Beijing time for display (the database stores naive UTC)
-LOCAL_OFFSET = timedelta(hours=8)
+BEIJING = ZoneInfo("Asia/Shanghai")
+"""Every time the workbench shows is Beijing time (the database stores naive UTC)."""
 
 PAIR_COLUMNS = [
-    "排名", "专利号", "专利名称", "企业/需求编号", "企业/需求名称", "综合分", "语义分", "关键词分", "条目分",
-    "共有关键词", "最相关专利句", "句子相似度", "企业已持有相近专利", "专利活跃度", "互选排名", "申请人", "申请人类型", "专利行业", "专利地区", "许可方式", "价格", "成熟度",
+    "排名", "专利号", "专利名称", "企业/需求编号", "企业/需求名称", "匹配度", "语义相近", "关键词重合", "条目相符", "互选",
+    "共有关键词", "最相关专利句", "企业已持有相近专利", "专利活跃度", "互选排名", "申请人", "申请人类型", "专利行业", "专利地区", "许可方式", "价格", "成熟度",
     "企业地区", "跟踪状态",
 ]
 
 SHORTLIST_COLUMNS = [
-    "记录号", "专利号", "专利名称", "企业/需求编号", "企业/需求名称", "行业", "匹配分", "状态", "拒绝原因", "负责人",
+    "记录号", "专利号", "专利名称", "企业/需求编号", "企业/需求名称", "行业", "匹配度", "状态", "拒绝原因", "负责人",
     "备注", "下次跟进", "推送时间", "回复时间", "最后修改人", "最后修改时间", "版本",
 ]
 
@@ -50,10 +52,18 @@ def clean(value: object) -> str:
 
 
 def local_time(value: datetime | None) -> str:
-    """A stored UTC timestamp as Beijing time text ('' for None)."""
+    """A stored UTC timestamp (naive UTC, or aware) as Beijing time text ('' for None)."""
     if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
         return ""
-    return (pd.Timestamp(value).to_pydatetime() + LOCAL_OFFSET).strftime("%Y-%m-%d %H:%M")
+    moment = pd.Timestamp(value).to_pydatetime()
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def beijing_today() -> date:
+    """Today's date in Beijing."""
+    return datetime.now(BEIJING).date()
 
 
 @dataclass
@@ -66,6 +76,8 @@ class Pair:
     query_side: Kind | None  # which side the query came from (None: pasted text)
     item: Item | None = None
     extra: dict = field(default_factory=dict)
+    degree: int = 0  # 匹配度 (0-100, matcher.workbench.degree)
+    words: dict[str, str] = field(default_factory=dict)  # component word -> 高 / 中 / 低
 
     @property
     def patent_id(self) -> str:
@@ -76,19 +88,23 @@ class Pair:
         return clean(self.enterprise.get("id"))
 
 
-def make_pairs(result: SearchResult, query_record: Mapping | None, pair_items: Mapping[tuple[str, str], Item]) -> list[Pair]:
-    """The pairs of a search result (query_record: the stored query record, or None for pasted text)."""
+def make_pairs(result: SearchResult, query_record: Mapping | None, pair_items: Mapping[tuple[str, str], Item],
+               graded: Graded | None = None) -> list[Pair]:
+    """The pairs of a search result (query_record: the stored query record, or None for pasted text; graded: the
+    result's 匹配度 and component words, `matcher.workbench.degree.grade`)."""
     pairs = []
     query = result.query
     if query_record is None:
         query_record = {"id": text_query_id(query.text), "name": _short(query.text), "text": query.text, "content": query.text}
-    for m in result.matches:
+    for i, m in enumerate(result.matches):
         if result.target == Kind.PATENT:
             patent, enterprise = m.record, dict(query_record)
         else:
             patent, enterprise = dict(query_record), m.record
         pair = Pair(m, patent, enterprise, query.kind)
         pair.item = pair_items.get((pair.patent_id, pair.enterprise_id))
+        if graded is not None and i < len(graded.degrees):
+            pair.degree, pair.words = graded.degrees[i], graded.words[i]
         pairs.append(pair)
     return pairs
 
@@ -127,14 +143,14 @@ def pair_frame(pairs: Iterable[Pair]) -> pd.DataFrame:
             "专利名称": clean(pat.get("title")),
             "企业/需求编号": p.enterprise_id,
             "企业/需求名称": clean(ent.get("name")),
-            "综合分": round(float(m.score), 3),
-            "语义分": round(float(m.components.get("dense", 0.0)), 3),
-            "关键词分": round(float(m.components.get("bm25", 0.0)), 3),
-            "条目分": round(float(m.components.get("items", 0.0)), 3),
+            "匹配度": p.degree,
+            "语义相近": p.words.get("语义相近", ""),
+            "关键词重合": p.words.get("关键词重合", ""),
+            "条目相符": p.words.get("条目相符", p.words.get("原文短语", "")),
+            "互选": p.words.get("互选", ""),
             "共有关键词": "、".join(ex.shared_terms) if ex else "",
             "最相关专利句": ex.closest_sentence if ex else "",
-            "句子相似度": round(float(ex.sentence_similarity), 3) if ex else 0.0,
-            "企业已持有相近专利": f"{ex.held_patent}（相似度 {ex.held_similarity:.2f}）" if ex and ex.held_patent else "",
+            "企业已持有相近专利": ex.held_patent if ex and ex.held_patent else "",
             "专利活跃度": round(float(m.components["activity"]), 3) if has_activity(m.components) else "",
             "互选排名": list_rank(m.components.get("reciprocal")) or "",
             "申请人": clean(pat.get("applicant")),
@@ -159,7 +175,7 @@ def shortlist_frame(items: Iterable[Item]) -> pd.DataFrame:
         "企业/需求编号": i.enterprise_id,
         "企业/需求名称": i.enterprise_name,
         "行业": i.industry,
-        "匹配分": None if i.score is None else round(float(i.score), 3),
+        "匹配度": None if i.score is None else int(round(float(i.score))),
         "状态": i.status,
         "拒绝原因": i.reason or "",
         "负责人": i.owner,

@@ -9,23 +9,26 @@ from matcher.engine import Matcher
 from matcher.schema import Kind
 from matcher.tracking import major_industry
 from matcher.workbench import charts, state
+from matcher.workbench.degree import grade
 from matcher.workbench.resources import index_dir
 from matcher.workbench.session import engine, keep, page, require_user, tracking_store
 from matcher.workbench.todo_page import overdue_notice
 
 OVERVIEW_MAX_QUERIES = 2000  # enterprises / demands ranked for the overview charts (cached per index)
+MATCH_COLUMNS = ["enterprise_id", "patent_id", "degree", "industry"]
 
 
 @st.cache_data(show_spinner="正在计算总览…", max_entries=8)
 def overview_matches(_matcher: Matcher, index_key: str, k: int) -> pd.DataFrame:  # noqa: ARG001 - index_key: cache key
-    """The top-k patents of every enterprise / demand: columns enterprise_id, patent_id, score, industry."""
+    """The top-k patents of every enterprise / demand: columns enterprise_id, patent_id, degree (匹配度), industry."""
     ids = _matcher.collection(Kind.ENTERPRISE).ids[:OVERVIEW_MAX_QUERIES]
     if not ids or not _matcher.has(Kind.PATENT):
-        return pd.DataFrame(columns=["enterprise_id", "patent_id", "score", "industry"])
+        return pd.DataFrame(columns=MATCH_COLUMNS)
     results = _matcher.search([_matcher.query_for(Kind.ENTERPRISE, i) for i in ids], Kind.PATENT, k=k, explain=False)
-    rows = [{"enterprise_id": r.query.id, "patent_id": m.target_id, "score": float(m.score),
-             "industry": major_industry(m.record.get("industry"))} for r in results for m in r.matches]
-    return pd.DataFrame(rows, columns=["enterprise_id", "patent_id", "score", "industry"])
+    rows = [{"enterprise_id": r.query.id, "patent_id": m.target_id, "degree": d,
+             "industry": major_industry(m.record.get("industry"))}
+            for r in results for m, d in zip(r.matches, grade(_matcher, r).degrees)]
+    return pd.DataFrame(rows, columns=MATCH_COLUMNS)
 
 
 @page
@@ -45,7 +48,7 @@ def overview_page() -> None:
     c[3].metric("已许可/已转让", deals)
     overdue_notice(store)  # 逾期待办 (matcher.workbench.todo_page)
     matches = overview_matches(matcher, f"{index_dir()}:{patents}:{enterprises}", k) if enterprises and patents else pd.DataFrame(
-        columns=["enterprise_id", "patent_id", "score", "industry"])
+        columns=MATCH_COLUMNS)
     if enterprises > OVERVIEW_MAX_QUERIES:
         st.caption(f"匹配统计基于前 {OVERVIEW_MAX_QUERIES} 个企业/需求（共 {enterprises} 个）")
     left, right = st.columns(2)

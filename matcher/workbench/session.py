@@ -26,7 +26,8 @@ from matcher.engine import Matcher
 from matcher.errors import MatcherError
 from matcher.tracking import TrackingStore
 from matcher.workbench import state
-from matcher.workbench.export import CSV_MIME, XLSX_MIME, to_csv_bytes, to_xlsx_bytes
+from matcher.workbench import downloads
+from matcher.workbench.guard import show_page_error
 from matcher.workbench.resources import get_matcher, get_store, get_users, index_dir, users_file_notes, warm_matcher
 from matcher.workbench.state import flash, keep
 
@@ -243,6 +244,8 @@ def page(fn: Callable[[], None]) -> Callable[[], None]:
             fn()
         except MatcherError as exc:
             st.error(str(exc))
+        except Exception:  # noqa: BLE001 - never a traceback in the browser (matcher.workbench.guard)
+            show_page_error(fn.__name__)
 
     return wrapper
 
@@ -273,13 +276,8 @@ def tracking_store() -> TrackingStore:
 
 
 def download_buttons(frame: pd.DataFrame, stem: str, key: str) -> None:
-    """CSV and XLSX downloads of exactly the frame shown above them."""
-    c1, c2, _ = st.columns([1, 1, 4])
-    c1.download_button("导出 CSV", to_csv_bytes(frame), file_name=f"{stem}.csv", mime=CSV_MIME,
-                       key=state.download(key, "csv"), disabled=frame.empty)
-    c2.download_button("导出 XLSX", to_xlsx_bytes(frame, stem), file_name=f"{stem}.xlsx", mime=XLSX_MIME,
-                       key=state.download(key, "xlsx"), disabled=frame.empty)
-
+    """CSV and XLSX downloads of exactly the frame shown above them, built only when asked (matcher.workbench.downloads)."""
+    downloads.download_buttons(frame, stem, key)
 
 
 def sidebar_multiselect(label: str, options: list[str], key: str, help: str | None = None) -> list[str]:
@@ -288,7 +286,7 @@ def sidebar_multiselect(label: str, options: list[str], key: str, help: str | No
         return []
     keep(key, [])
     st.session_state[key] = [v for v in st.session_state[key] if v in options]
-    return st.sidebar.multiselect(label, options, key=key, placeholder="不限", help=help)
+    return st.sidebar.multiselect(label, options, key=key, placeholder="不限", help=help, select_all=False)
 
 
 def url_pick(key: str, param: str, convert: Callable[[str], object] = str) -> None:

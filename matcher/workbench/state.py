@@ -51,6 +51,7 @@ BATCH_INDUSTRY = "b_industry"
 BATCH_APPLICANT_TYPE = "b_applicant_type"
 BATCH_REGION = "b_region"
 BATCH_HIDE_TRACKED = "b_hide_tracked"
+BATCH_MAX_PER_TARGET = "b_max_per_target"  # the most lists one target is shown in (0: no cap)
 BATCH_PICKED = "b_pick"  # the pairs chosen for the shortlist
 BATCH_ADD = "b_add"
 BATCH_EXPORT = "batch_export"
@@ -63,6 +64,7 @@ TRACK_SEARCH = "t_search"
 TRACK_ITEM = "t_item"  # the item shown in the editor
 LOADED_ITEMS = "loaded_items"  # item id -> the version the officer loaded (the edit form names it on save)
 SHORTLIST_EXPORT = "shortlist_export"
+UNSAVED_EDITS = "_unsaved_edits"  # item id -> what the officer typed in a save refused by a concurrent edit
 
 # ------------------------------------------------------------------ 总览 (overview)
 OVERVIEW_K = "o_k"
@@ -210,6 +212,11 @@ def keep(key: str, default=None) -> str:
 def search_memo() -> dict:
     """The browse page's search memo (search arguments -> result)."""
     return st.session_state.setdefault(SEARCH_MEMO, {})
+
+
+def unsaved_edits() -> dict[int, dict]:
+    """Tracking item id -> the fields the officer typed in a save that a concurrent edit refused (kept visible)."""
+    return st.session_state.setdefault(UNSAVED_EDITS, {})
 
 
 def loaded_items() -> dict[int, Item]:
