@@ -160,3 +160,13 @@ def test_notes_are_a_thread_on_the_tracking_page(app_env):
     text = _texts(at)
     assert "备注记录**（共 2 条）" in text and "（北京时间）" in text
     assert store.get(item.id).version == 1  # notes never bump the record's version
+
+
+def test_a_link_opens_its_record_once_then_the_picker_wins(app_env):
+    at = _open(login(new_app()), PATENT, patent="DEMO-P-001")
+    assert at.selectbox(key="d_patent").value == "DEMO-P-001"
+    at.selectbox(key="d_patent").select("DEMO-P-002")
+    at.run()
+    _no_errors(at)
+    assert at.selectbox(key="d_patent").value == "DEMO-P-002" and at.query_params["patent"] in ("DEMO-P-002", ["DEMO-P-002"])
+    assert "石墨烯" in at.subheader[0].value

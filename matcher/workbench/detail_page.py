@@ -19,7 +19,7 @@ from matcher.workbench.frames import clean, local_time, shortlist_frame
 from matcher.workbench.links import PARAM, detail_url, pair_link
 from matcher.workbench.markup import md, md_code
 from matcher.workbench.notes_ui import note_thread
-from matcher.workbench.session import engine, keep, page, require_user, tracking_store
+from matcher.workbench.session import engine, keep, page, require_user, tracking_store, url_pick, url_put
 from matcher.workbench.terms_ui import terms_section
 
 PICK_LIMIT = 200
@@ -76,13 +76,11 @@ def _detail(kind: Kind) -> None:
 def _chosen(matcher: Matcher, kind: Kind) -> str | None:
     """The record named by the URL (`?patent=` / `?enterprise=`), else the one picked here (then put in the URL)."""
     param = PARAM[kind]
-    from_url = st.query_params.get(param)
     recs = matcher.collection(kind).records
     ids = recs["id"].astype(str)
     names = dict(zip(ids, recs[NAME[kind]].map(clean)))
     pick = keep(state.detail_pick(kind))
-    if from_url and from_url != st.session_state.get(pick):
-        st.session_state[pick] = from_url
+    url_pick(pick, param)  # a link's record, applied once: the officer may pick another one afterwards
     c1, c2 = st.columns([1, 2])
     needle = c1.text_input(f"按名称或编号查找{LABEL[kind]}", key=keep(state.detail_search(kind), ""), placeholder="输入关键字",
                            max_chars=200).strip()
@@ -96,8 +94,7 @@ def _chosen(matcher: Matcher, kind: Kind) -> str | None:
         options = [current, *options]
     chosen = c2.selectbox(f"选择{LABEL[kind]}", options, key=pick, index=None, placeholder="请选择…",
                           format_func=lambda i: f"{names.get(i, '')}（{i}）")
-    if chosen and st.query_params.get(param) != chosen:
-        st.query_params[param] = chosen
+    url_put(param, chosen)
     return chosen
 
 
