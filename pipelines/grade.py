@@ -46,15 +46,15 @@ def _evaluate(offers: Path | None, demands: Path | None, use_demands: bool, seed
               f"(stratified 80/20 split, seed {seed}) ...")
     scores = evaluate(offer_rows, demand_rows, seed=seed)
     table = Table(title="grading models on the held-out split")
-    for col in ("task", "train", "test", "accuracy", "macro-F1", "majority acc.", "majority macro-F1", "majority label"):
-        table.add_column(col)
+    for col in ("task", "train", "test", "acc.", "macro-F1", "maj. acc.", "maj. F1", "majority label"):
+        table.add_column(col, overflow="fold")
     for s in scores:
         table.add_row(s.task, str(s.train), str(s.test), f"{s.accuracy:.3f}", f"{s.macro_f1:.3f}",
                       f"{s.majority_accuracy:.3f}", f"{s.majority_macro_f1:.3f}", escape(s.majority_label))
     out.print(table)
     calib = Table(title="calibration of the top label on the held-out split (lower is better)")
     for col in ("task", "ECE raw", "ECE calibrated", "Brier raw", "Brier calibrated"):
-        calib.add_column(col)
+        calib.add_column(col, overflow="fold")
     for s in scores:
         if s.calibration:
             raw, cal = s.calibration["raw"], s.calibration["calibrated"]
