@@ -17,7 +17,7 @@ from matcher.ingest import load_records
 from matcher.schema import Kind
 from matcher.tracking import TrackingStore, beijing_today
 from matcher.workbench.letter import DEFAULT_TEMPLATE, build_docx, fill
-from matcher.workbench.upload import apply, preview, read_upload
+from matcher.workbench.upload import preview, read_upload
 from test_app import VIEWER, _no_errors, _texts, app_env, login, new_app  # noqa: F401 - app_env: fixture
 
 TODO = "matcher/workbench/page_files/todo.py"
@@ -109,15 +109,24 @@ def test_upload_is_validated_like_the_cli_previewed_and_upserted(app_env, demo_i
             "NEW-P-2,一种空摘要专利,,普通\n").encode("utf-8")
     up = preview(read_upload("patents.csv", good, Kind.PATENT), set(Matcher.load(copy).collection(Kind.PATENT).ids))
     assert (up.new_ids, up.replaced_ids, [s.row for s in up.result.skipped]) == (["NEW-P-1"], ["DEMO-P-001"], [3])
-    assert up.summary() == "共读取 3 行：将新增 1 条、替换 1 条（编号已存在），跳过 1 行"
     before = Matcher.load(copy).count(Kind.PATENT)
-    assert apply(up) == (1, 1)
-    after = Matcher.load(copy)
-    assert after.count(Kind.PATENT) == before + 1 and after.collection(Kind.PATENT).record("NEW-P-1")["license_mode"] == "开放许可"
+    # through the page: a bad file is the CLI's message and writes nothing; a good one is previewed, then upserted
     at = login(new_app())
     at.switch_page(UPLOAD).run()
     _no_errors(at)
-    assert [t.value for t in at.title] == ["数据上传"] and at.radio(key="u_kind") is not None
+    at.file_uploader(key="u_file").set_value(("bad.csv", bad, "text/csv"))
+    at.run()
+    assert not at.exception and at.error[0].value.startswith("文件未通过校验，未写入任何数据：file bad.csv")
+    at.file_uploader(key="u_file").set_value(("patents.csv", good, "text/csv"))
+    at.run()
+    _no_errors(at)
+    assert "共读取 3 行：将新增 1 条、替换 1 条（编号已存在），跳过 1 行" in _texts(at)
+    assert at.dataframe[0].value["原因"].tolist() == ["empty 'abstract'"] and len(at.dataframe[1].value) == 2
+    assert Matcher.load(copy).count(Kind.PATENT) == before  # nothing written before the officer confirms
+    _click(at, "写入索引")
+    assert "新增 1 条，替换 1 条，跳过 1 行" in at.success[0].value
+    after = Matcher.load(copy)
+    assert after.count(Kind.PATENT) == before + 1 and after.collection(Kind.PATENT).record("NEW-P-1")["license_mode"] == "开放许可"
     at = login(new_app(), VIEWER)
     at.switch_page(UPLOAD).run()
     assert "只读账号不能上传数据" in _texts(at) and not at.radio
