@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from matcher.index.items import ItemIndex
 from matcher.text.items import split_items
@@ -48,3 +49,28 @@ def test_item_index_shares_items_and_scores_best_items(tmp_path):
     again = ItemIndex.load(tmp_path / "items")
     assert again.items_of(0) == ["软件"] and again.items_of(2) == ["电机"]
     np.testing.assert_allclose(again.score(q, np.array([0, 2])), index.score(q, np.array([0, 2])))
+
+
+def test_item_scores_follow_changes_of_the_rows_items():
+    """Best-item scores read every row's items from a flat table that is rebuilt after each add / remove."""
+    rng = np.random.default_rng(0)
+    texts = [f"条目{i}" for i in range(40)]
+    vectors = {t: (v / np.linalg.norm(v)).astype(np.float32) for t, v in zip(texts, rng.standard_normal((40, 8)))}
+    index = ItemIndex(8, top_m=2)
+    index.add([0, 2, 5], [texts[:3], [], texts[3:9]], vectors)
+    query = vectors[texts[4]]
+
+    def expected(rows):
+        out = []
+        for r in rows:
+            sims = sorted((float(vectors[t] @ query) for t in index.items_of(r)), reverse=True)[:2]
+            out.append(sum(sims) / len(sims) if sims else 0.0)
+        return out
+
+    rows = np.array([5, 0, 2, 9, 1, 5])
+    assert index.score(query, rows) == pytest.approx(expected(rows), abs=1e-6)
+    assert index.score(query, rows)[0] > index.score(query, rows)[1]  # row 5 holds the query's own item
+    index.remove([5])
+    index.add([9], [texts[4:6]], vectors)
+    assert index.score(query, rows) == pytest.approx(expected(rows), abs=1e-6)
+    assert index.score(query, rows)[[0, 2, 4]].tolist() == [0.0, 0.0, 0.0] and index.score(query, rows)[3] > 0.5

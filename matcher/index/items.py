@@ -36,6 +36,7 @@ class ItemIndex:
         self._items_of_row: dict[int, np.ndarray] = {}
         self._owners: dict[int, set[int]] = {}
         self._next_item = 0
+        self._table: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see `_lookup`
 
     def __len__(self) -> int:
         return len(self._items_of_row)
@@ -68,6 +69,7 @@ class ItemIndex:
             for t, i in zip(fresh, ids.tolist()):
                 self._id_of[t] = i
                 self._texts[i] = t
+        self._table = None
         orphans: list[int] = []
         for row, its in zip(rows, items):
             row = int(row)
@@ -99,6 +101,7 @@ class ItemIndex:
 
     def remove(self, rows: Sequence[int]) -> None:
         """Forget the items of the given rows; items no record uses any more are dropped."""
+        self._table = None
         orphans: list[int] = []
         for row in rows:
             for i in self._items_of_row.pop(int(row), np.empty(0, dtype=np.int64)).tolist():
@@ -120,12 +123,10 @@ class ItemIndex:
         Returns:
             float64 scores aligned with `rows`.
         """
-        lists = [self._items_of_row.get(int(r), np.empty(0, dtype=np.int64)) for r in rows]
-        lengths = np.array([len(x) for x in lists])
+        lengths, flat = self._lookup(np.asarray(rows, dtype=np.int64))
         out = np.zeros(len(rows), dtype=np.float64)
         if lengths.sum() == 0:
             return out
-        flat = np.concatenate(lists)
         uniq, inverse = np.unique(flat, return_inverse=True)
         sims = self.dense.score(query, uniq)[inverse]
         padded = np.full((len(rows), int(lengths.max())), -np.inf)
@@ -138,6 +139,25 @@ class ItemIndex:
         has = counts > 0
         out[has] = best[has].sum(axis=1) / counts[has]
         return out
+
+    def _lookup(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The number of items of each row and all their item ids, row after row (as the rows' lists concatenated),
+        read from a flat table of every row's items (built on first use after a change)."""
+        if self._table is None:
+            n = max(self._items_of_row, default=-1) + 1
+            counts = np.zeros(n, dtype=np.int64)
+            for r, ids in self._items_of_row.items():
+                counts[r] = len(ids)
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+            flat = np.zeros(int(counts.sum()), dtype=np.int64)
+            for r, ids in self._items_of_row.items():
+                flat[starts[r] : starts[r] + len(ids)] = ids
+            self._table = (counts, starts, flat)
+        counts, starts, table = self._table
+        inside = (rows >= 0) & (rows < len(counts))
+        lengths = np.where(inside, counts[np.where(inside, rows, 0)], 0)
+        offsets = np.repeat(starts[np.where(inside, rows, 0)] - np.cumsum(lengths) + lengths, lengths)
+        return lengths, table[offsets + np.arange(int(lengths.sum()))]
 
     def search(self, queries: np.ndarray, k: int) -> list[np.ndarray]:
         """Rows owning the items nearest to each query (item-level candidate generation).
