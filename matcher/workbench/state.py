@@ -244,6 +244,8 @@ LETTER_ITEMS = "l_items"
 LETTER_TEMPLATE = "l_template"
 LETTER_CONTACT = "l_contact"
 LETTER_DOWNLOAD = "l_download"
+LETTER_BUILD = "l_build"
+LETTER_BUILT = "_l_built"  # (what was asked for, the DOCX bytes, the first letter's reason): built on request only
 
 
 def detail_search(kind: Kind) -> str:
