@@ -16,7 +16,8 @@ from matcher.errors import InputError
 from matcher.ingest import load_records
 from matcher.schema import Kind
 from matcher.tracking import TrackingStore, beijing_today
-from matcher.workbench.letter import DEFAULT_TEMPLATE, build_docx, fill
+from matcher.workbench.letter import DEFAULT_TEMPLATE, build_docx, fill, letter_fields
+from matcher.workbench.resources import load_matcher
 from matcher.workbench.upload import preview, read_upload
 from test_app import VIEWER, _no_errors, _texts, app_env, login, new_app  # noqa: F401 - app_env: fixture
 
@@ -147,11 +148,13 @@ def test_push_letter_from_an_editable_template(app_env, monkeypatch):
     at.text_area(key="l_template").input(DEFAULT_TEMPLATE.replace("特此推荐", "特此推荐（第二版模板）"))
     at.run()
     _no_errors(at)
-    from matcher.workbench.letter import letter_fields
-    from matcher.workbench.resources import load_matcher
+    assert "下载推送函" not in str(at)  # built only when asked
+    _click(at, "生成推送函（1 份）")
+    [download] = [e for e in at.get("download_button")]
+    assert "下载推送函（DOCX，1 份）" in str(download.proto)
     fields = letter_fields(load_matcher(preload=False), store, store.get(item.id), "江南理工大学技术转移中心 张老师 0510-12345678")
     text = "\n".join(p.text for p in Document(io.BytesIO(build_docx([fields], at.text_area(key="l_template").value))).paragraphs)
     assert "可降解购物袋薄膜强度提升" in text and "一种可降解聚乳酸薄膜及其制备方法（专利号 DEMO-P-001）" in text
     assert "特此推荐（第二版模板）" in text and "许可方式为开放许可，价格8万元" in text
     assert "推荐理由：贵单位需求与该专利共同涉及「" in text and "0510-12345678" in text
-    assert "下载推送函（DOCX，1 份）" in str(at)
+    assert "第一份的推荐理由**：贵单位需求与该专利共同涉及" in _texts(at)

@@ -14,6 +14,7 @@ from matcher.workbench.letter import (
     office_contact,
 )
 from matcher.workbench.links import PAIR_PARAM
+from matcher.workbench.markup import md
 from matcher.workbench.session import engine, keep, page, require_user, tracking_store
 
 MAX_LETTERS = 50
@@ -48,11 +49,16 @@ def letter_page() -> None:
     if not chosen:
         st.info("请选择至少一个组合")
         return
-    with st.spinner("正在生成推送函…"):
-        letters = [letter_fields(matcher, store, by_id[i], contact.strip()) for i in chosen]
-        data = build_docx(letters, template)
-    with st.expander("预览第一份的推送理由", expanded=False):
-        st.write(letters[0]["匹配理由"])
+    wanted = (tuple(chosen), template, contact.strip())
+    built = st.session_state.get(state.LETTER_BUILT)
+    if st.button(f"生成推送函（{len(chosen)} 份）", key=state.LETTER_BUILD, type="primary"):
+        with st.spinner("正在生成推送函…"):
+            letters = [letter_fields(matcher, store, by_id[i], contact.strip()) for i in chosen]
+            built = st.session_state[state.LETTER_BUILT] = (wanted, build_docx(letters, template), letters[0]["匹配理由"])
+    if not built or built[0] != wanted:  # built only when asked, and only for what is on screen now
+        st.caption("选择组合、修改模板后点击「生成推送函」")
+        return
+    st.markdown(f"**第一份的推荐理由**：{md(built[2])}")
     name = f"推送函_{by_id[chosen[0]].patent_id}.docx" if len(chosen) == 1 else f"推送函_{len(chosen)}份.docx"
-    st.download_button(f"下载推送函（DOCX，{len(chosen)} 份）", data, file_name=name, mime=DOCX_MIME,
-                       key=state.LETTER_DOWNLOAD, type="primary")
+    st.download_button(f"下载推送函（DOCX，{len(chosen)} 份）", built[1], file_name=name, mime=DOCX_MIME,
+                       key=state.LETTER_DOWNLOAD)

@@ -64,7 +64,8 @@ def _save(store: TrackingStore, user: User, patent_id: str, version: int, mode: 
         st.error(md(exc))
         return
     try:
-        update_fields(Kind.PATENT, patent_id, terms.values())
+        with st.spinner("正在把新条款写入索引…"):
+            update_fields(Kind.PATENT, patent_id, terms.values())
     except MatcherError as exc:
         state.flash("warning", f"条款已保存（第 {terms.version} 版），但写入索引失败，筛选与导出暂未更新：{md(exc)}")
     else:
