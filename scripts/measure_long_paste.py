@@ -50,7 +50,7 @@ def with_second_query(matcher: Matcher, heavy: str, light: str) -> tuple[float, 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--skip-before", action="store_true", help="only measure with the cap")
+    parser.add_argument("--skip-before", action="store_true", help="only measure the capped paste")
     args = parser.parse_args()
     encoder = os.environ.get("MATCHER_ENCODER", "use-m3")
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,7 +64,7 @@ def main() -> None:
         print(f"normal query alone: {other_officer(matcher, DEMAND + '（一）'):.2f} s")
         if not args.skip_before:
             heavy, light = with_second_query(matcher, long, DEMAND + "（二）")
-            print(f"before (whole paste): long query {heavy:.2f} s; second officer's query meanwhile {light:.2f} s")
+            print(f"whole paste (no cap): long query {heavy:.2f} s; second officer's query meanwhile {light:.2f} s")
         capped = prepare_paste(long).text
         heavy, light = with_second_query(matcher, capped + "（新）", DEMAND + "（三）")
         print(f"after (cut to {len(capped):,} characters): long query {heavy:.2f} s; second officer's query meanwhile {light:.2f} s")

@@ -208,8 +208,7 @@ class CachedEncoder:
         items = check_texts(texts)
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            return self._encode(items, batch_size=batch_size, show_progress=show_progress)
+        return self._encode(items, batch_size=batch_size, show_progress=show_progress)
 
     def _encode(self, items: list[str], *, batch_size: int, show_progress: bool) -> np.ndarray:
         slot: dict[str, int] = {}  # text hash -> row in `unique`
@@ -225,7 +224,8 @@ class CachedEncoder:
         hashes = list(slot)
 
         vectors = np.empty((len(unique), self.dim), dtype=np.float32)
-        found = self._fetch_into(hashes, vectors)
+        with self._lock:  # the lock guards the database only: one session's long encode never blocks another's
+            found = self._fetch_into(hashes, vectors)
         # length-sorted (stable), so that each model batch pads its texts to similar lengths
         missing: list[int] = sorted(np.flatnonzero(~found).tolist(), key=lambda row: len(unique[row]))
         self.stats.hits += len(unique) - len(missing)
@@ -271,7 +271,8 @@ class CachedEncoder:
                         f"encoder {self.model_id} returned shape {fresh.shape} for {len(rows)} texts, "
                         f"expected ({len(rows)}, {self.dim})"
                     )
-                self._store([hashes[row] for row in rows], fresh)
+                with self._lock:
+                    self._store([hashes[row] for row in rows], fresh)
                 vectors[rows] = fresh
                 self.stats.misses += len(rows)
                 if bar is not None:
