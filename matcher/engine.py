@@ -16,6 +16,7 @@ from matcher.config import Direction, MatcherConfig
 from matcher.encode import Encoder, load_encoder, with_cache
 from matcher.errors import IndexMismatchError, MatcherError, NotBuiltError
 from matcher.explain import Explainer
+from matcher.grading.term import pushable_rows
 from matcher.index.atomic import KeptChangingError, atomic_dir, fault_point, read_stable, readable_dir, recover_dir
 from matcher.index.collection import CONTENT, Collection
 from matcher.index.lock import held, writer_lock
@@ -392,6 +393,8 @@ class Matcher:
             if not normalize(q.text):
                 raise MatcherError("the query text is empty: give a demand or patent description")
         allowed = coll.filter_rows(filters)
+        if target == Kind.PATENT:  # expired, withdrawn or invalid patents are never pushed (matcher.grading.term)
+            allowed = pushable_rows(coll.records, allowed)
         results: list[SearchResult] = []
         batches = range(0, len(queries), BATCH)
         for start in tqdm(batches, desc=f"rank {target.value}s", disable=not show_progress or len(batches) < 2):

@@ -89,3 +89,16 @@ def test_inventory_command_on_the_demo_index(demo_index, tmp_path):
 def test_inventory_without_an_index_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(app, ["inventory", "--index", str(tmp_path / "none")])
     assert result.exit_code == 2 and "matcher build" in result.output and "Traceback" not in result.output
+
+
+def test_the_engine_never_ranks_a_patent_that_may_not_be_pushed(config, demo_patents):
+    from matcher.engine import Matcher
+
+    patents = demo_patents.head(6).copy()
+    patents.loc[patents.index[0], "legal_status"] = "视为撤回"
+    patents.loc[patents.index[1], ["patent_type", "filing_date"]] = ["实用新型", "2010-01-01"]
+    matcher = Matcher(config)
+    matcher.index("patent", patents)
+    query = patents.iloc[0]["title"] + patents.iloc[0]["abstract"]
+    found = {m.target_id for m in matcher.search(query, "patent", k=10, explain=False)[0].matches}
+    assert found == set(patents["id"].iloc[2:])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 INVENTION, UTILITY, DESIGN, NON_PATENT = "发明", "实用新型", "外观设计", "非专利技术"
@@ -133,3 +135,42 @@ def is_pushable(record: dict, today: date | None = None) -> bool:
         today: the reference day (default: today).
     """
     return life(record, today).pushable
+
+
+LIFE_COLUMNS = ("legal_status", "filing_date", "grant_date")
+
+
+@lru_cache(maxsize=262_144)
+def _pushable_cached(record_id: str, status: str, filed: str, granted: str, kind: str, today: date) -> bool:
+    return life({"id": record_id, "legal_status": status, "filing_date": filed, "grant_date": granted,
+                 "patent_type": kind}, today).pushable
+
+
+def pushable_rows(records: pd.DataFrame, allowed: np.ndarray | None, today: date | None = None) -> np.ndarray | None:
+    """Narrow a search's allowed rows to the pushable patents (`is_pushable`); the engine applies it by default.
+
+    Args:
+        records: a patent collection's records, indexed by row id.
+        allowed: the row ids the filters let through (None: all).
+        today: the reference day (default: today).
+
+    Returns:
+        The allowed row ids without the patents that may not be pushed; `allowed` itself when none is excluded.
+    """
+    present = [c for c in LIFE_COLUMNS if c in records.columns]
+    if not present or not len(records):
+        return allowed
+    told = np.zeros(len(records), dtype=bool)
+    for column in present:
+        told |= records[column].fillna("").astype(str).str.strip().ne("").to_numpy()
+    if not told.any():
+        return allowed
+    today = today or date.today()
+    cell = {c: (records[c].fillna("").astype(str).to_numpy() if c in records.columns else np.full(len(records), ""))
+            for c in (*LIFE_COLUMNS, "patent_type", "id")}
+    dead = [int(row) for i, row in enumerate(records.index) if told[i] and not _pushable_cached(
+        cell["id"][i], cell["legal_status"][i], cell["filing_date"][i], cell["grant_date"][i], cell["patent_type"][i], today)]
+    if not dead:
+        return allowed
+    rows = records.index.to_numpy(dtype=np.int64) if allowed is None else allowed
+    return rows[~np.isin(rows, dead)]
