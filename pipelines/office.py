@@ -216,7 +216,8 @@ def outcomes_simulate(
     except (MatcherError, ValueError, OSError) as exc:
         _fail(exc)
     counts = frame.groupby(["status", "reason"], dropna=False).size().reset_index(name="n")
-    table = Table(title=f"SIMULATED outcome log (模拟, seed {seed}): {len(frame):,} pushes over {weeks} weeks")
+    out.print(f"SIMULATED outcome log (模拟, seed {seed}): {len(frame):,} pushes over {weeks} weeks")
+    table = Table(title="outcomes (模拟)")
     for col in ("status", "reason", "pairs"):
         table.add_column(col)
     for r in counts.itertuples():
@@ -269,6 +270,7 @@ def outcomes_apply(
     learnt model when it won; prints before / after lists."""
     from matcher.office.ltr import OutcomeModel
     from matcher.office.outcomes import OutcomePriors, next_lists, read_outcomes
+    from matcher.export.sheets import write_csv
     from matcher.office.simulate import SIMULATED_NOTE
 
     try:
@@ -322,8 +324,8 @@ def outcomes_apply(
             out.print(f"  left the list: {', '.join(gone)} (lowered, or similar to a patent it refused as 已有方案)")
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        before.to_csv(out_dir / "next_night_before.csv", index=False, encoding="utf-8-sig")
-        after.to_csv(out_dir / "next_night_after.csv", index=False, encoding="utf-8-sig")
+        write_csv(before, out_dir / "next_night_before.csv")
+        write_csv(after, out_dir / "next_night_after.csv")
         out.print(f"written: {out_dir / 'next_night_before.csv'}, {out_dir / 'next_night_after.csv'}")
 
 

@@ -12,7 +12,7 @@ from matcher.errors import MatcherError
 from matcher.office.demands import demand_mask
 from matcher.office.licence_fit import fit_columns
 from matcher.office.sectors import sector_labels
-from matcher.rank.confidence import NONE_FOUND, RELATED_ONLY, SHIPPED, SUITABLE, ConfidenceModel
+from matcher.rank.confidence import NONE_FOUND, RELATED_ONLY, SUITABLE, ConfidenceModel
 from matcher.schema import Direction, Kind
 
 WELL, WEAK, NONE = "充分满足", "部分满足", "无合适专利"
@@ -26,15 +26,14 @@ D2P = Direction.ENTERPRISE_TO_PATENT.value
 
 
 def coverage_model(matcher: Matcher) -> ConfidenceModel | None:
-    """The confidence model for coverage verdicts: the engine's own, else the shipped demand -> patent model when it
-    was fitted with the engine's encoder, else None (the score distribution decides)."""
+    """The confidence model for coverage verdicts: the engine's own when its configuration names one
+    (`confidence_model`, opt-in), else None and the score distribution decides.
+
+    The shipped demand -> patent model is not taken by default: on the judged test split it barely tells related
+    pairs from unrelated ones and its "suitable" cut is never reached, so every demand would read 部分满足."""
     if matcher.confidence is not None and matcher.confidence.has(D2P):
         return matcher.confidence
-    if not SHIPPED.is_file():
-        return None
-    model = ConfidenceModel.load(SHIPPED)
-    ok = model.has(D2P) and model.card.get("encoder", matcher.config.encoder) == matcher.config.encoder
-    return model if ok else None
+    return None
 
 
 @dataclass
