@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from matcher.errors import MatcherError
 from matcher.schema import Direction  # noqa: F401 - re-exported: the enum lives beside Kind
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+logger = logging.getLogger(__name__)
+
+TRAINED_ENCODER_SPEC = "use-m3+{encoder}"
+"""The default encoder spec when the trained models are there ("{encoder}": the trained static encoder's folder):
+config/ensemble.json's, the best configuration measured on the held-out companies (docs/evaluation.md); no faster
+one is yet shown not to be worse (docs/performance.md, "Choosing the default encoder")."""
 
 
 class FusionConfig(BaseModel):
@@ -59,14 +68,71 @@ def _default_fusion() -> dict[Direction, FusionConfig]:
     }
 
 
+def trained_fusion() -> dict[Direction, FusionConfig]:
+    """The default fusion with the trained models: config/ensemble.json's settings (chosen for the trained encoder
+    and the activity prior on the dev benchmarks, cross-validated; docs/evaluation.md); free text -> patents keeps
+    the default."""
+    return {
+        **_default_fusion(),
+        Direction.ENTERPRISE_TO_PATENT: FusionConfig(method="rrf", weights={"dense": 0.5, "bm25": 0.25, "items": 1.0,
+                                                                           "portfolio": 2.0, "reciprocal": 2.0}),
+        Direction.PATENT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.5, "bm25": 0.25, "items": 1.0, "portfolio": 1.0,
+                                                              "activity": 3.0}),
+        Direction.TEXT_TO_ENTERPRISE: FusionConfig(weights={"dense": 0.5, "bm25": 0.25, "items": 1.0}),
+    }
+
+
+def trained_models() -> tuple[Path, Path] | None:
+    """The trained default models, when both are there: (static encoder folder, activity model folder).
+
+    They are looked for in env MATCHER_MODELS_DIR, else models/ (`patent-static`, `activity`), where README's
+    command 1 trains them (`matcher lab train-default`) and where `matcher train --from-index` /
+    `matcher train-activity --from-index` can put an office's own.
+
+    Returns:
+        The two folders, or None when either is missing or incomplete.
+    """
+    folder = Path(os.environ.get("MATCHER_MODELS_DIR") or PROJECT_ROOT / "models")
+    encoder, activity = folder / "patent-static", folder / "activity"
+    if (encoder / "modules.json").is_file() and (activity / "activity.json").is_file():
+        return encoder, activity
+    return None
+
+
+@lru_cache(maxsize=None)
+def _say(message: str) -> None:
+    """Log which default serves, once per process (the CLI shows it as a note on stderr)."""
+    logger.warning(message)
+
+
+def _default_encoder() -> str:
+    """Env MATCHER_ENCODER, else `TRAINED_ENCODER_SPEC` when the trained models are there, else USE-m3 (each choice
+    said once in the log)."""
+    if os.environ.get("MATCHER_ENCODER"):
+        return os.environ["MATCHER_ENCODER"]
+    found = trained_models()
+    if found is None:
+        folder = os.environ.get("MATCHER_MODELS_DIR") or "models/"
+        _say(f"no trained default models in {folder} (patent-static and activity): USE-m3 serves, without the activity "
+             "prior; train them with `matcher lab train-default` (from ../shared) or `matcher train --from-index` and "
+             "`matcher train-activity --from-index` (your own index), then rebuild")
+        return "use-m3"
+    spec = TRAINED_ENCODER_SPEC.format(encoder=found[0])
+    _say(f"the trained default models serve (config/ensemble.json's settings): encoder {spec}, activity model {found[1]}")
+    return spec
+
+
 class MatcherConfig(BaseModel):
     """Everything that determines how the engine builds indexes and ranks (each field is described in `Field`;
     docs/configuration.md is generated from them)."""
 
     encoder: str = Field(
-        default_factory=lambda: os.environ.get("MATCHER_ENCODER", "use-m3"),
-        description='"use-m3" (Universal Sentence Encoder Multilingual v3) or a path to a local sentence-transformers '
-                    "model directory. Default: env MATCHER_ENCODER, else \"use-m3\".")
+        default_factory=_default_encoder,
+        description='"use-m3" (Universal Sentence Encoder Multilingual v3), a path to a local sentence-transformers '
+                    'model directory, or an ensemble ("use-m3+DIR"). Default: env MATCHER_ENCODER, else USE-m3 with '
+                    "the trained static encoder models/patent-static (config/ensemble.json's encoder) when models/ "
+                    "(env MATCHER_MODELS_DIR) holds it and the activity model (the activity model and the trained "
+                    'fusion below then come with it), else "use-m3"; the build says which.')
     cache_dir: Path = Field(
         default_factory=lambda: Path(os.environ.get("MATCHER_CACHE_DIR", PROJECT_ROOT / "artifacts" / "cache")),
         description="Embedding cache directory (keyed by model id and text hash). Default: env MATCHER_CACHE_DIR, "
@@ -86,7 +152,8 @@ class MatcherConfig(BaseModel):
     fusion: dict[Direction, FusionConfig] = Field(
         default_factory=_default_fusion,
         description="Fusion settings per direction (enterprise->patent, patent->enterprise, text->patent, "
-                    "text->enterprise); a direction left out keeps its default.")
+                    "text->enterprise); a direction left out keeps its default. With the trained default models "
+                    "the defaults are config/ensemble.json's (matcher.config.trained_fusion).")
     key_terms: int = Field(5, description="How many shared key terms an explanation lists (the informative ones: see matcher.explain).")
     items_top_m: int = Field(3, description="Best-item scoring averages this many best scope / demand items.")
     exclude_held: bool = Field(
@@ -95,7 +162,8 @@ class MatcherConfig(BaseModel):
     activity_model: Path | None = Field(
         None, description="A patent-activity model directory (`matcher train-activity`, matcher.rank.activity); with it, "
                           'patent -> enterprise ranking can weight "activity", each enterprise\'s percentile of looking '
-                          "like the enterprises that file patents. None: no such signal.")
+                          "like the enterprises that file patents. None: no such signal. Default: models/activity "
+                          "when the trained default encoder serves, else None.")
     reciprocal_depth: int = Field(
         1000, ge=1,
         description='How many enterprises each patent\'s list keeps for the "reciprocal" signal of enterprise -> patent '
@@ -111,6 +179,18 @@ class MatcherConfig(BaseModel):
                     "with. The model fitted on the judged demand -> patent benchmark, "
                     "matcher/rank/resources/confidence-d2p.json, tells related from unrelated pairs only a little "
                     "better than chance (docs/judging.md), so it is opt-in. Default None: no confidence.")
+
+    @model_validator(mode="after")
+    def _trained_profile(self) -> MatcherConfig:
+        """With the trained default encoder, the activity model and the trained fusion are the defaults too (fields
+        set explicitly win; neither counts as set, so an index's saved configuration still wins over them)."""
+        found = trained_models()
+        if found is not None and self.encoder == TRAINED_ENCODER_SPEC.format(encoder=found[0]):
+            if "activity_model" not in self.model_fields_set:
+                object.__setattr__(self, "activity_model", found[1])
+            if "fusion" not in self.model_fields_set:
+                object.__setattr__(self, "fusion", trained_fusion())
+        return self
 
     def fusion_for(self, direction: Direction) -> FusionConfig:
         """The fusion settings of one direction (falls back to the defaults)."""

@@ -15,7 +15,7 @@ from unittest import mock
 
 from pydantic import BaseModel
 
-from matcher.config import PROJECT_ROOT, FusionConfig, MatcherConfig
+from matcher.config import PROJECT_ROOT, FusionConfig, MatcherConfig, trained_fusion
 from matcher.schema import Direction
 
 DOCS_FILE = PROJECT_ROOT / "docs" / "configuration.md"
@@ -25,6 +25,9 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "MATCHER_ENCODER": ("the `encoder` field's default", "The encoder when no configuration names one: `use-m3` "
                                                         "(default) or a sentence-transformers model directory."),
     "MATCHER_CACHE_DIR": ("the `cache_dir` field's default", "The embedding cache directory (default artifacts/cache)."),
+    "MATCHER_MODELS_DIR": ("the `encoder` field's default (matcher.config.trained_models)",
+                           "The folder holding the trained default models `patent-static` and `activity` (default "
+                           "models/); when it lacks either, USE-m3 serves."),
     "MATCHER_CONFIG": ("workbench", "A configuration file (JSON, the fields above) the workbench loads the engine with."),
     "MATCHER_INDEX_DIR": ("workbench", "The index folder the workbench searches (default artifacts/index)."),
     "MATCHER_EXPORT_DIR": ("workbench", "The folder of the nightly lists the workbench shows, i.e. the `matches` folder "
@@ -64,7 +67,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
 """Environment variable -> (who reads it, what it does). Every variable the product reads is listed here."""
 
 # defaults that come from the environment are documented as they are without it
-_ENV_FREE = [name for name in ENVIRONMENT if name in ("MATCHER_ENCODER", "MATCHER_CACHE_DIR")]
+_ENV_FREE = [name for name in ENVIRONMENT if name in ("MATCHER_ENCODER", "MATCHER_CACHE_DIR", "MATCHER_MODELS_DIR")]
 
 
 def _type_name(annotation) -> str:
@@ -125,7 +128,8 @@ def _fusion_table(fusion: dict[Direction, FusionConfig]) -> list[str]:
 
 def render() -> str:
     """The text of docs/configuration.md (independent of the environment it is generated in)."""
-    with mock.patch.dict(os.environ):
+    # the defaults without trained models (which models/ holds differs by machine); the trained ones are listed apart
+    with mock.patch.dict(os.environ), mock.patch("matcher.config.trained_models", return_value=None):
         for name in _ENV_FREE:
             os.environ.pop(name, None)
         fusion = MatcherConfig().fusion
@@ -160,6 +164,12 @@ def render() -> str:
             "direction (docs/evaluation.md).",
             "",
             *_fusion_table(fusion),
+            "",
+            "With the trained default models (models/patent-static and models/activity, see the `encoder` field), "
+            "the default encoder is USE-m3 with the trained static encoder, the activity model is models/activity and "
+            "the fusion defaults are these: config/ensemble.json's settings.",
+            "",
+            *_fusion_table(trained_fusion()),
             "",
             "## Environment variables",
             "",

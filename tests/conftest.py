@@ -45,6 +45,8 @@ def fast_encoder(tmp_path_factory, demo_patents, demo_enterprises):
     path = str(save_fast_encoder(tmp_path_factory.mktemp("encoder") / "fast-test-encoder", texts))
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MATCHER_ENCODER", path)
+        # the trained default models a checkout may hold (models/) never change the tests' defaults
+        env.setenv("MATCHER_MODELS_DIR", str(tmp_path_factory.mktemp("no-trained-models")))
         yield path
 
 

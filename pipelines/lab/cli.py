@@ -246,6 +246,7 @@ def _register_scripts() -> None:
     from pipelines.lab.bench_exposure import main as bench_exposure
     from pipelines.lab.bench_portfolio import main as bench_portfolio
     from pipelines.lab.train_activity import main as train_activity
+    from pipelines.lab.train_default import main as train_default
     from pipelines.lab.train_encoder import main as train
     from pipelines.lab.tune_fusion import main as tune_fusion
 
@@ -255,6 +256,9 @@ def _register_scripts() -> None:
     app.command("train-activity", help="Train the patent-activity model on the shared data (or --from-index DIR), "
                                        "measured on the held-out companies; --cross-validate scores each activity "
                                        "weight on p2c-dev by fold (see pipelines/lab/train_activity.py).")(train_activity)
+    app.command("train-default", help="Train the default engine's models (models/patent-static, models/activity) from "
+                                      "../shared, README's command 1; without it nothing is trained and USE-m3 serves "
+                                      "(see pipelines/lab/train_default.py).")(train_default)
     app.command("tune-fusion", help="Grid-search the fusion settings on BEIR benchmarks, with a cross-validated "
                                     "estimate of the selection (see pipelines/lab/tune_fusion.py).")(tune_fusion)
     app.command("bench-portfolio", help="Measure the portfolio signal with company ownership held out by fold "
