@@ -290,6 +290,13 @@ def match(
     keep_unconfident: Annotated[bool, typer.Option(
         "--keep-unconfident", help="Keep the enterprise -> patent pairs below the confidence model's threshold (by "
                                    "default they are left out and counted in the run manifest).")] = False,
+    by_sector: Annotated[bool, typer.Option(
+        "--by-sector", help="Also write one push list per sector (GB/T 4754 门类 of the patent; from the grades table "
+                            "when the index was graded) into OUT/by_sector: SECTOR.xlsx (cover + both directions) and "
+                            "SECTOR.csv.")] = False,
+    chains: Annotated[Optional[Path], typer.Option(
+        "--chains", help="With --by-sector: one list per industry chain of this TOML file instead (e.g. "
+                         "config/chains.example.toml).")] = None,
     config: ConfigOpt = None,
     encoder: EncoderOpt = None,
 ) -> None:
@@ -322,7 +329,24 @@ def match(
         out.print(f"  resumed {manifest.chunks_resumed} of {manifest.chunks_total} chunks from an interrupted run")
     for note in manifest.notes:
         out.print(f"  note: {note}")
+    if by_sector or chains is not None:
+        _by_sector(out_dir, index_dir, matcher, chains, manifest.finished_at)
     out.print(f"done in {manifest.seconds:.1f} s")
+
+
+def _by_sector(out_dir: Path, index_dir: Path, matcher: Matcher, chains: Path | None, run: str) -> None:
+    """`matcher match --by-sector`: the export split into one push list per sector or chain (matcher.office.bysector)."""
+    from matcher.office.bysector import sector_lists, write_sector_lists
+    from matcher.sectors import load_chains
+
+    try:
+        lists = sector_lists(out_dir / "matches", matcher, index_dir=index_dir,
+                             chains=load_chains(chains) if chains is not None else None)
+        folder = write_sector_lists(out_dir, lists, by="产业链" if chains is not None else "门类", run=run)
+    except (MatcherError, OSError) as exc:
+        _fail(exc)
+    out.print(f"push lists by {'chain' if chains is not None else 'sector'} in {folder}: "
+              + ", ".join(f"{label} ({sum(len(f) for f in d.values()):,})" for label, d in lists.items()))
 
 
 def _register_train() -> None:
