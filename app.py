@@ -31,6 +31,8 @@ navigation = st.navigation([
     st.Page(PAGES / "batch.py", title="夜间清单", icon=":material/list_alt:"),
     st.Page(PAGES / "tracking.py", title="推送跟踪", icon=":material/checklist:"),
     st.Page(PAGES / "overview.py", title="总览", icon=":material/bar_chart:"),
+    st.Page(PAGES / "catalogue.py", title="需求目录", icon=":material/menu_book:"),
+    st.Page(PAGES / "campaign.py", title="推广活动", icon=":material/campaign:"),
     st.Page(PAGES / "inventory.py", title="专利盘点", icon=":material/inventory_2:"),
     st.Page(PAGES / "todo.py", title="待办", icon=":material/alarm:"),
     st.Page(PAGES / "patent.py", title="专利详情", icon=":material/description:", url_path="patent"),

@@ -74,6 +74,27 @@ CHART_FUNNEL = "chart_funnel"
 CHART_STATUS_INDUSTRY = "chart_status_industry"
 CHART_REPLY = "chart_reply"
 
+# ------------------------------------------------------------------ 需求目录 / 推广活动 (office pages)
+CAT_K = "cat_k"
+CAT_SECTOR = "cat_sector"
+CAT_COVERAGE = "cat_coverage"
+CAT_FIT = "cat_fit"  # only pairs whose licence fit is 契合
+CAT_EXPORT = "cat_export"
+CAMP_OPEN_ONLY = "camp_open_only"
+CAMP_PATENT = "camp_patent"
+CAMP_N = "camp_n"
+CAMP_LAMBDA = "camp_lambda"
+CAMP_SKIP_DAYS = "camp_skip_days"
+CAMP_WEEKLY_CAP = "camp_weekly_cap"
+CAMP_BUILD = "camp_build"
+CAMP_RESULT = "_camp_result"  # the campaign last built (matcher.office.campaigns.Campaign)
+CAMP_ADD = "camp_add"
+CAMP_EXPORT = "camp_export"
+DIGEST_ENTERPRISE = "digest_enterprise"
+DIGEST_M = "digest_m"
+DIGEST_FIT = "digest_fit"
+DIGEST_EXPORT = "digest_export"
+
 
 def download(key: str, fmt: str) -> str:
     """One download button of a table (`key`: BROWSE_EXPORT, BATCH_EXPORT or SHORTLIST_EXPORT; fmt "csv" or "xlsx")."""
