@@ -64,7 +64,8 @@ def _evaluate(offers: Path | None, demands: Path | None, use_demands: bool, seed
     print(json.dumps({s.task: s.summary() for s in scores}, ensure_ascii=False))
 
 
-def _train(offers: Path | None, demands: Path | None, use_demands: bool, models_dir: Path, seed: int):
+def _train(offers: Path | None, demands: Path | None, use_demands: bool, models_dir: Path, seed: int,
+           divisions: bool = True):
     import pandas as pd
 
     from matcher.grading.models import train_models
@@ -72,15 +73,15 @@ def _train(offers: Path | None, demands: Path | None, use_demands: bool, models_
     offer_rows, demand_rows = _examples(offers, demands, use_demands)
     examples = pd.concat([offer_rows, demand_rows], ignore_index=True) if demand_rows is not None else offer_rows
     err.print(f"training on {len(offer_rows):,} offers and {0 if demand_rows is None else len(demand_rows):,} demands ...")
-    models = train_models(examples, seed=seed)
+    models = train_models(examples, seed=seed, divisions=divisions)
     models.save(models_dir)
     return models
 
 
-def _grade_index(index_dir: Path, models_dir: Path, offers: Path | None, demands: Path | None, use_demands: bool,
+def _grade_index(index_dir: Path, models_dir: Path | None, offers: Path | None, demands: Path | None, use_demands: bool,
                  seed: int, tracking_db: str | None, chains: Path | None, lock_timeout: float | None) -> None:
     from matcher.errors import MatcherError
-    from matcher.grading import GradingModels, grade_patents, verdicts_by_patent, write_grades
+    from matcher.grading import DEFAULT_MODELS, GradingModels, grade_patents, verdicts_by_patent, write_grades
     from matcher.grading.stock import read_stock
     from matcher.sectors import load_chains
 
@@ -88,6 +89,7 @@ def _grade_index(index_dir: Path, models_dir: Path, offers: Path | None, demands
     try:
         models = GradingModels.load(models_dir)
     except MatcherError:
+        models_dir = models_dir or DEFAULT_MODELS
         try:
             models = _train(offers, demands, use_demands, models_dir, seed)
             err.print(f"note: no grading models at {models_dir}: trained them from the labelled data and saved them there")
@@ -120,7 +122,8 @@ def grade(
     offers: OffersOpt = None,
     demands: DemandsOpt = None,
     use_demands: Annotated[bool, typer.Option("--demands-labels/--no-demands", help="Learn 门类 from the demands too.")] = True,
-    models_dir: Annotated[Optional[Path], typer.Option("--models", help="Model folder (default models/grading).")] = None,
+    models_dir: Annotated[Optional[Path], typer.Option("--models", help="Model folder (default models/grading; with --index, the shipped models when that is empty).")] = None,
+    divisions: Annotated[bool, typer.Option("--divisions/--no-divisions", help="Train the 大类 model too (the shipped models leave it out).")] = True,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the split and the calibration folds.")] = 42,
     tracking_db: Annotated[Optional[str], typer.Option("--tracking-db", help="Tracking database URL whose outcomes are enterprises' verdicts (with --index).")] = None,
     chains: Annotated[Optional[Path], typer.Option("--chains", help="Industry chains TOML (e.g. config/chains.example.toml), with --index.")] = None,
@@ -130,14 +133,14 @@ def grade(
     from matcher.errors import MatcherError
     from matcher.grading.models import DEFAULT_MODELS
 
-    models_dir = models_dir or DEFAULT_MODELS
     try:
         if evaluate:
             _evaluate(offers, demands, use_demands, seed)
         elif index is not None:
             _grade_index(index, models_dir, offers, demands, use_demands, seed, tracking_db, chains, lock_timeout)
         else:
-            models = _train(offers, demands, use_demands, models_dir, seed)
+            models_dir = models_dir or DEFAULT_MODELS
+            models = _train(offers, demands, use_demands, models_dir, seed, divisions)
             out.print(f"models saved to {models_dir} (maturity: {len(models.maturity.classes)} levels, "
                       f"门类: {len(models.sectors.section.classes)})")
     except MatcherError as exc:

@@ -156,3 +156,11 @@ def test_grade_index_stores_the_grades_table(demo_index, labelled, tmp_path):
     assert grades["tier"].isin(list("ABCDE")).all() and grades["prospect"].between(0, 100).all()
     assert grades["maturity_source"].str.startswith("自评").any() and grades["chains"].ne("").any()
     assert grades["section"].ne("").all()
+
+
+def test_the_shipped_models_are_read_when_none_were_trained(monkeypatch, tmp_path):
+    monkeypatch.setattr("matcher.grading.models.DEFAULT_MODELS", tmp_path / "empty")
+    shipped = GradingModels.load()
+    assert set(shipped.maturity.classes) <= {"正在研发", "通过小试", "通过中试", "已有样品", "可以量产"}
+    assert "制造业" in shipped.sectors.section.classes and shipped.sectors.division is None
+    assert shipped.maturity.card["texts"] == 2812  # trained on every labelled offer of ../shared

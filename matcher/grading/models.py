@@ -15,6 +15,9 @@ from matcher.sectors.model import DIVISION_SEP, SectorModel
 
 DEFAULT_MODELS = PROJECT_ROOT / "models" / "grading"
 """Where `matcher grade` saves the models and `matcher grade --index` reads them."""
+PACKAGED_MODELS = Path(__file__).resolve().parent / "resources"
+"""The shipped models (maturity and 门类, no 大类: 1.8 MB), read when DEFAULT_MODELS holds none. Made from ../shared
+by `matcher grade --models matcher/grading/resources --no-divisions` (deterministic: fixed seeds)."""
 C = 4.0
 """Inverse regularisation of every grading classifier (fixed, not tuned on the held-out split)."""
 
@@ -39,12 +42,17 @@ class GradingModels:
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path = DEFAULT_MODELS) -> GradingModels:
+    def load(cls, directory: str | Path | None = None) -> GradingModels:
         """Read the models written by `save`.
+
+        Args:
+            directory: the model folder; None: DEFAULT_MODELS when it holds models, else the shipped PACKAGED_MODELS.
 
         Raises:
             MatcherError: no models there (train them with `matcher grade`).
         """
+        if directory is None:
+            directory = DEFAULT_MODELS if (DEFAULT_MODELS / "maturity").is_dir() else PACKAGED_MODELS
         directory = Path(directory)
         if not (directory / "maturity").is_dir():
             raise MatcherError(f"no grading models at {directory}: train them with `matcher grade`")
@@ -60,7 +68,7 @@ def fit_maturity(tokens: Sequence[Sequence[str]], labels: Sequence[str], seed: i
 
 def fit_sectors(tokens: Sequence[Sequence[str]], sections: Sequence[str], divisions: Sequence[str],
                 seed: int = 0) -> SectorModel:
-    """The sector model: 门类 on every text with one, 大类 on those with both."""
+    """The sector model: 门类 on every text with one, 大类 on those with both (none when no text has a 大类)."""
     keep = [i for i, v in enumerate(sections) if v]
     section = TextClassifier.fit([tokens[i] for i in keep], [sections[i] for i in keep], c=C, seed=seed,
                                  card={"task": "section"})
@@ -73,17 +81,20 @@ def fit_sectors(tokens: Sequence[Sequence[str]], sections: Sequence[str], divisi
     return SectorModel(section, division)
 
 
-def train_models(examples: pd.DataFrame, seed: int = 0, tokens: Sequence[Sequence[str]] | None = None) -> GradingModels:
+def train_models(examples: pd.DataFrame, seed: int = 0, tokens: Sequence[Sequence[str]] | None = None, *,
+                 divisions: bool = True) -> GradingModels:
     """Fit both models on labelled examples (matcher.grading.labelled: offers and demands concatenated).
 
     Args:
         examples: columns text, maturity, section, division ("" where unlabelled).
         seed: the calibration folds' seed.
         tokens: the texts' token lists when already segmented.
+        divisions: fit the 大类 model too (3.6 MB on ../shared; the shipped models leave it out).
 
     Returns:
         The fitted models.
     """
     tokens = tokens if tokens is not None else TextClassifier.tokens(examples["text"].tolist())
+    division_labels = examples["division"].tolist() if divisions else [""] * len(examples)
     return GradingModels(fit_maturity(tokens, examples["maturity"].tolist(), seed),
-                         fit_sectors(tokens, examples["section"].tolist(), examples["division"].tolist(), seed))
+                         fit_sectors(tokens, examples["section"].tolist(), division_labels, seed))
