@@ -48,6 +48,10 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="JSON file w
 EncoderOpt = Annotated[Optional[str], typer.Option(
     "--encoder", help="'use-m3', a local sentence-transformers model directory, or an ensemble such as 'use-m3+DIR' (wins over --config).")]
 FilterOpt = Annotated[Optional[list[str]], typer.Option("--filter", help="column=value on the ranked side (repeatable), e.g. applicant_type=高校.")]
+EngineOpt = Annotated[str, typer.Option(
+    "--engine", help="'local' (this process) or 'ray' (Ray workers; needs the extra: pip install -e \".[ray]\").")]
+AddressOpt = Annotated[Optional[str], typer.Option(
+    "--address", help="With --engine ray: the cluster's address (ray://HOST:10001); default: a local Ray instance.")]
 LockTimeoutOpt = Annotated[Optional[float], typer.Option(
     "--lock-timeout", min=0, help="Seconds to wait while another writer (build, upsert, delete) holds the index "
                                   "(default: env MATCHER_LOCK_TIMEOUT, else 600).")]
@@ -80,6 +84,15 @@ def _parse_filters(items: list[str] | None) -> dict[str, list[str]]:
         col, value = item.split("=", 1)
         filters.setdefault(col.strip(), []).extend(v.strip() for v in value.split("|") if v.strip())
     return filters
+
+
+def _check_engine(engine: str, address: str | None) -> bool:
+    """Whether the job runs on Ray (MatcherError for an unknown engine or an --address without --engine ray)."""
+    if engine not in ("local", "ray"):
+        raise MatcherError(f"--engine must be 'local' or 'ray' (got {engine!r})")
+    if address and engine != "ray":
+        raise MatcherError("--address names a Ray cluster: give it with --engine ray")
+    return engine == "ray"
 
 
 def _load_inputs(patents: list[Path], enterprises: list[Path], sources: list[str], mapping: list[str] | None,
@@ -135,13 +148,20 @@ def build(
     replace_all: Annotated[bool, typer.Option(
         "--replace-all", help="Drop the side (patents or enterprises) given no input; by default the index keeps it.")] = False,
     lock_timeout: LockTimeoutOpt = None,
+    engine: EngineOpt = "local",
+    address: AddressOpt = None,
 ) -> None:
     """Ingest -> segment -> embed -> index. Rebuilds the sides given inputs and keeps the other side's current records
     (unless --replace-all); the index is replaced atomically (the old one stays until done)."""
     try:
         t0 = time.perf_counter()
+        on_ray = _check_engine(engine, address)
         matcher = _matcher(config, encoder)
         loaded = _load_inputs(patents, enterprises, source, map, encoding, sheet)
+        if on_ray:
+            from matcher.distributed.data import ray_matcher
+
+            matcher = ray_matcher(matcher.config, loaded, address=address)
         _index_all(matcher, loaded)
         rebuilt = {result.kind for result in loaded}
         with Matcher.lock(index_dir, timeout=lock_timeout, on_wait=_waiting):
@@ -299,6 +319,12 @@ def match(
                          "config/chains.example.toml).")] = None,
     config: ConfigOpt = None,
     encoder: EncoderOpt = None,
+    engine: EngineOpt = "local",
+    address: AddressOpt = None,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Rank every list again; by default, when the previous run in OUT had the same settings, only "
+                       "the lists a change of the records can move are ranked again (the same export; the run "
+                       "manifest says which and why).")] = False,
 ) -> None:
     """The nightly batch: top-k for every enterprise and every patent, with a run manifest; resumes if killed."""
     from matcher.export import NightlyJob
@@ -310,13 +336,22 @@ def match(
             from matcher.tracking import TrackingStore
 
             exclude = list(TrackingStore(database_url).pair_status())
+        on_ray = _check_engine(engine, address)
         matcher = _load(index_dir, config, encoder)
+        executor = None
+        if on_ray:
+            from matcher.distributed.executor import RayExecutor
+            from matcher.export import index_info
+
+            executor = RayExecutor(index_dir, load_config(config, encoder=encoder) if config or encoder else None,
+                                   {kind: info["data_hash"] for kind, info in index_info(matcher).items()}, address=address)
         job = NightlyJob(matcher, k=k, chunk_size=chunk_size, formats=[f.strip() for f in formats.split(",") if f.strip()],
                          filters={"patent": _parse_filters(patent_filter), "enterprise": _parse_filters(enterprise_filter)},
                          max_per_target={direction: cap for direction, cap in ((Direction.PATENT_TO_ENTERPRISE, max_per_enterprise),
                                                                                 (Direction.ENTERPRISE_TO_PATENT, max_per_patent))
                                          if cap is not None},
-                         depth=depth, exclude_pairs=exclude, keep_unconfident=keep_unconfident)
+                         depth=depth, exclude_pairs=exclude, keep_unconfident=keep_unconfident, executor=executor,
+                         incremental=not full)
         manifest = job.run(out_dir, show_progress=True)
     except (MatcherError, ValueError, OSError) as exc:  # OSError: the export folder cannot be written (disk full, rights)
         _fail(exc)
@@ -325,6 +360,7 @@ def match(
         out.print(f"  {direction}: {n:,} pairs")
     if skip_tracked:
         out.print(f"  left out {manifest.excluded_pairs:,} pairs already on the shortlist")
+    out.print(f"  {manifest.mode} run" + "".join(f"; {d}: {n:,} lists ranked again" for d, n in manifest.recomputed.items()))
     if manifest.chunks_resumed:
         out.print(f"  resumed {manifest.chunks_resumed} of {manifest.chunks_total} chunks from an interrupted run")
     for note in manifest.notes:

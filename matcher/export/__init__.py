@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -16,29 +15,23 @@ from tqdm.auto import tqdm
 from matcher import __version__
 from matcher.engine import Match, Matcher, Query, SearchResult
 from matcher.errors import InputError
-from matcher.explain import Explanation
+from matcher.export.incremental import DirectionState, RunState, assemble, query_fingerprints, ranked_side, spans, unchanged
+from matcher.export.chunks import ChunkExecutor, ChunkTask, LocalExecutor, compute_chunk
+from matcher.export.rows import EXPLANATION_COLUMNS, EXPORT_COLUMNS, explanation_values, result_rows
 from matcher.export.sheets import write_csv, write_xlsx
 from matcher.export.workdir import WorkDir, part_problem, write_part
 from matcher.index.collection import CONTENT
 from matcher.index.atomic import atomic_dir, atomic_write_text
 from matcher.index.manifest import utc_now
 from matcher.rank.exposure import KEY_COLUMNS, cap_exposure
-from matcher.rank.reciprocal import list_rank
 from matcher.schema import RECORD_DIRECTIONS, Direction, Kind
+
+__all__ = ["EXPORT_COLUMNS", "FORMATS", "ChunkExecutor", "ChunkTask", "LocalExecutor", "NightlyJob", "RunManifest",
+           "compute_chunk", "export_stem", "index_info", "result_rows"]
 
 FORMATS = ("csv", "parquet", "xlsx")
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, minus the header
-# the per-pair columns written before the target's metadata columns (part of the run key: parts written
-# with other columns are never resumed)
-EXPORT_COLUMNS = ["direction", "query_id", "query_name", "rank", "target_id", "target_name", "score", "dense", "bm25",
-                  "items", "portfolio", "activity", "reciprocal_rank", "confidence", "shared_terms", "closest_sentence", "sentence_similarity", "held_patent",
-                  "held_similarity"]
-_NAME_COL = {Kind.PATENT: "title", Kind.ENTERPRISE: "name"}
-_META = {
-    Kind.PATENT: ("applicant", "applicant_type", "industry", "region", "license_mode", "maturity", "price", "inventor",
-                  "contact", "phone", "email"),
-    Kind.ENTERPRISE: ("industry", "region", "size", "capital", "cooperation", "budget", "contact", "phone", "email"),
-}
+
 
 
 @dataclass
@@ -61,6 +54,8 @@ class RunManifest:
     excluded_pairs: int = 0
     unconfident: dict[str, dict] = field(default_factory=dict)
     seconds: float = 0.0
+    mode: str = "full"
+    recomputed: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @classmethod
@@ -94,50 +89,6 @@ def export_stem(direction: Direction | str) -> str:
     return Direction(direction).stem
 
 
-_EXPLANATION_COLUMNS = EXPORT_COLUMNS[-5:]
-
-
-def _explanation_values(exp: Explanation | None) -> list:
-    """The export's explanation columns (shared_terms ... held_similarity) of one match."""
-    if exp is None:
-        return ["", "", 0.0, "", 0.0]
-    return ["、".join(exp.shared_terms), exp.closest_sentence, round(exp.sentence_similarity, 6), exp.held_patent,
-            round(exp.held_similarity, 6)]
-
-
-def result_rows(direction: Direction | str, results: Sequence[SearchResult], names: Mapping[str, str]) -> list[dict]:
-    """Flatten search results into export rows (one per pair).
-
-    Args:
-        direction: Direction.ENTERPRISE_TO_PATENT or Direction.PATENT_TO_ENTERPRISE (or its value).
-        results: the ranked matches of each query.
-        names: query id -> display name of the query record.
-
-    Returns:
-        Rows with the query, the match, its component scores and its explanation.
-    """
-    direction = Direction(direction).value
-    rows = []
-    for res in results:
-        target = res.target
-        for m in res.matches:
-            values = [
-                direction, res.query.id, names.get(res.query.id, ""), m.rank, m.target_id,
-                m.record.get(_NAME_COL[target], ""), round(m.score, 6), round(m.components.get("dense", 0.0), 6),
-                round(m.components.get("bm25", 0.0), 6), round(m.components.get("items", 0.0), 6),
-                round(m.components.get("portfolio", 0.0), 6),
-                round(m.components.get("activity", math.nan), 6),  # blank without an activity model / for a demand
-                list_rank(m.components.get("reciprocal")),  # blank unless weighted and the pair is mutual
-                math.nan if m.confidence is None else m.confidence,  # blank without a confidence model / towards enterprises
-                *_explanation_values(m.explanation),
-            ]
-            row = dict(zip(EXPORT_COLUMNS, values, strict=True))
-            for col in _META[target]:
-                row[f"target_{col}"] = m.record.get(col, "")
-            rows.append(row)
-    return rows
-
-
 class NightlyJob:
     """Runs the nightly all-pairs top-k job over a built index.
 
@@ -164,6 +115,12 @@ class NightlyJob:
             candidates instead.
         keep_unconfident: keep the pairs whose `confidence` is below the confidence model's threshold (by default
             they are left out of the lists; `matcher match --keep-unconfident`).
+        executor: computes the chunks a run still needs (`matcher.export.chunks.ChunkExecutor`, e.g. Ray actors,
+            matcher.distributed); by default `LocalExecutor`, in this process on `matcher`. The parts and the export
+            are written here either way.
+        incremental: when the previous finished run in the same export folder had the same settings, rank again
+            only the lists a change of the records can move and reuse the others' rows
+            (`matcher.export.incremental`); the export is the same as a full run's. False: always a full run.
     """
 
     def __init__(
@@ -179,6 +136,8 @@ class NightlyJob:
         depth: int | None = None,
         exclude_pairs: Iterable[tuple[str, str]] | None = None,
         keep_unconfident: bool = False,
+        executor: ChunkExecutor | None = None,
+        incremental: bool = True,
     ) -> None:
         bad = [f for f in formats if f not in FORMATS]
         if bad:
@@ -201,6 +160,9 @@ class NightlyJob:
         self.max_per_target = {Direction(d): int(c) for d, c in caps.items() if d in self.directions}
         self.depth = depth or 10 * k
         self.keep_unconfident = keep_unconfident
+        self.executor = executor if executor is not None else LocalExecutor(matcher)
+        self.incremental = incremental
+        self._raw: dict[Direction, pd.DataFrame] = {}  # per direction: every query's rows before caps and confidence
         self.exclude_pairs = sorted({(str(p), str(e)) for p, e in (exclude_pairs or ())})
         # per direction: query id -> the target ids its list leaves out
         self._exclude: dict[Direction, dict[str, tuple[str, ...]]] = {}
@@ -254,20 +216,54 @@ class NightlyJob:
             if work.removed:
                 manifest.notes.append(f"removed the work folders of {len(work.removed)} earlier run(s) with other "
                                       f"settings or another index: {', '.join(work.removed)}")
+            params = self.run_key({"incremental": True})  # the settings without the records
+            state = RunState(out_dir)
+            previous = state.read(params) if self.incremental else None
+            if not self.incremental:
+                manifest.notes.append("full run: asked for (--full)")
+            elif previous is None and state.exists():  # the first run in a folder needs no note: its mode says it
+                manifest.notes.append("full run: the previous run in this export folder had other settings (or "
+                                      "its saved state is unreadable)")
+            current: dict[Direction, DirectionState] = {}
+            reuse: dict[Direction, DirectionState | None] = {}
+            for direction in self.directions:
+                if self.matcher.has(direction.source) and self.matcher.has(direction.target):
+                    current[direction] = DirectionState(ranked_side(self.matcher, direction),
+                                                        query_fingerprints(self.matcher, direction), pd.DataFrame())
+                    reuse[direction] = self._reusable(direction, current[direction], previous, manifest)
             frames: dict[Direction, pd.DataFrame] = {}
             for direction in self.directions:
                 frames[direction] = self._confident(direction, self._run_direction(direction, work.path, manifest,
-                                                                                   show_progress), manifest)
+                                                                                   show_progress, reuse.get(direction)),
+                                                    manifest)
             with atomic_dir(out_dir / "matches") as tmp:
                 for direction, frame in frames.items():
                     self._write(direction, frame, tmp, manifest)
                 manifest.finished_at = utc_now()
                 manifest.seconds = round(time.perf_counter() - t0, 2)
                 atomic_write_text(tmp / "run_manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=2))
+            for direction, now in current.items():
+                now.rows = self._raw.get(direction, pd.DataFrame())
+            state.write(params, current)  # what the next run reuses (a crash before it: the next run is a full one)
             finished = True
         finally:
             work.release(remove=finished)
         return manifest
+
+    def _reusable(self, direction: Direction, now: DirectionState, previous: dict[Direction, DirectionState] | None,
+                  manifest: RunManifest) -> tuple[pd.DataFrame, set[str]] | None:
+        """The previous run's state of a direction when its unchanged queries can keep their rows (their
+        fingerprints say which), else None (a full ranking of the direction), with a note saying which and why."""
+        before = previous.get(direction) if previous is not None else None
+        if before is None:
+            return None
+        if before.ranked_side != now.ranked_side:
+            manifest.notes.append(
+                f"{direction}: every list ranked again: the {direction.target.value}s ranked changed (BM25 idf and "
+                "lengths, the z-normalised candidate pools and the held-patent floor depend on all of them)")
+            return None
+        manifest.mode = "incremental"
+        return before.rows, unchanged(before.queries, now.queries)
 
     def _confident(self, direction: Direction, frame: pd.DataFrame, manifest: RunManifest) -> pd.DataFrame:
         """Leave out the pairs below the confidence model's threshold (unless `keep_unconfident`), noted in the
@@ -305,41 +301,58 @@ class NightlyJob:
                 write_xlsx(frame, path, sheet=stem)
             manifest.files.append(path.name)
 
-    def _run_direction(self, direction: Direction, work: Path, manifest: RunManifest, show_progress: bool) -> pd.DataFrame:
+    def _run_direction(self, direction: Direction, work: Path, manifest: RunManifest, show_progress: bool,
+                       reuse: tuple[pd.DataFrame, set[str]] | None = None) -> pd.DataFrame:
+        """One direction's rows: the parts stored by an interrupted run, the rows of the lists kept from the
+        previous run (`reuse`: its rows and the query ids they stay valid for) and the chunks computed now."""
         source, target = direction.source, direction.target
         if not self.matcher.has(source) or not self.matcher.has(target):
             manifest.notes.append(f"{direction} skipped: the index has no {source.value if not self.matcher.has(source) else target.value}s")
             return pd.DataFrame()
         coll = self.matcher.get(source)
         ids = coll.ids
-        names = dict(zip(coll.records["id"], coll.records[_NAME_COL[source]]))
         texts = dict(zip(coll.records["id"], coll.records[CONTENT]))
         chunks = [ids[i : i + self.chunk_size] for i in range(0, len(ids), self.chunk_size)]
         manifest.chunks_total += len(chunks)
         stem = export_stem(direction)
-        parts = []
         capped = direction in self.max_per_target
         left_out = self._exclude[direction]
-        for n, chunk in enumerate(tqdm(chunks, desc=direction, disable=not show_progress)):
-            part = work / f"{stem}-{n:05d}.parquet"
+        parts = [work / f"{stem}-{n:05d}.parquet" for n in range(len(chunks))]
+        kept, keep = reuse if reuse is not None else (pd.DataFrame(), set())
+        kept_spans = spans(kept) if keep else {}
+        missing, recomputed = [], 0
+        for n, (chunk, part) in enumerate(zip(chunks, parts)):
             problem = part_problem(part) if part.exists() else None
             if problem == "":
                 manifest.chunks_resumed += 1
-            else:
-                if problem:
-                    manifest.notes.append(f"{part.name} of an interrupted run was unreadable ({problem[:200]}); recomputed")
-                queries = [Query(text=texts[i], kind=source, id=i, exclude=left_out.get(i, ())) for i in chunk]
-                # under a cap most deep candidates are dropped: they are explained once kept (`_explained`)
-                results = self.matcher.search(queries, target, k=self.depth if capped else self.k,
-                                              filters=self.filters.get(target.value), explain=not capped)
-                write_part(pd.DataFrame(result_rows(direction, results, names)), part)
-            parts.append(part)
+                continue
+            if problem:
+                manifest.notes.append(f"{part.name} of an interrupted run was unreadable ({problem[:200]}); recomputed")
+            todo = [i for i in chunk if i not in keep]
+            if not todo:
+                write_part(assemble(chunk, None, kept, kept_spans, keep), part)
+                continue
+            recomputed += len(todo)
+            # under a cap most deep candidates are dropped: they are explained once kept (`_explained`)
+            missing.append(ChunkTask(direction.value, n, tuple(todo), self.depth if capped else self.k,
+                                     self.filters.get(target.value), not capped,
+                                     {i: left_out[i] for i in todo if i in left_out}))
+        computed = self.executor.map(compute_chunk, missing)
+        for task, rows in tqdm(computed, desc=direction, total=len(missing), disable=not show_progress):
+            if keep:
+                rows = assemble(chunks[task.number], rows, kept, kept_spans, keep)
+            write_part(rows, parts[task.number])
+        if reuse is not None:
+            manifest.recomputed[direction.value] = recomputed
+            manifest.notes.append(f"{direction}: incremental: {recomputed:,} of {len(ids):,} lists ranked again (new "
+                                  "queries or changed ones), the others kept from the previous run")
         cap = self.max_per_target.get(direction)
         if cap is None:
             frames = [f for f in (pd.read_parquet(p) for p in parts) if len(f)]
             if not frames:
                 return pd.DataFrame()
             frame = pd.concat(frames, ignore_index=True)
+            self._raw[direction] = frame.copy()
             frame.insert(frame.columns.get_loc("rank") + 1, "engine_rank", frame["rank"])
             return frame
         # the cap is decided on the pairs' keys alone, then each part keeps only its capped rows, so memory holds
@@ -347,6 +360,7 @@ class NightlyJob:
         keys = [f[KEY_COLUMNS] for f in (pd.read_parquet(p) for p in parts) if len(f)]
         if not keys:
             return pd.DataFrame()
+        self._raw[direction] = pd.concat([f for f in (pd.read_parquet(p) for p in parts) if len(f)], ignore_index=True)
         kept, stats = cap_exposure(pd.concat(keys, ignore_index=True), self.k, cap)
         kept = kept[["query_id", "engine_rank", "rank"]]
         frames = []
@@ -385,8 +399,8 @@ class NightlyJob:
             for qid, group in groups
         ]
         self.matcher.explain(results)
-        values = pd.DataFrame([_explanation_values(m.explanation) for res in results for m in res.matches],
-                              columns=_EXPLANATION_COLUMNS, index=[i for _, group in groups for i in group.index])
+        values = pd.DataFrame([explanation_values(m.explanation) for res in results for m in res.matches],
+                              columns=EXPLANATION_COLUMNS, index=[i for _, group in groups for i in group.index])
         rows = rows.copy()
-        rows[_EXPLANATION_COLUMNS] = values.loc[rows.index]
+        rows[EXPLANATION_COLUMNS] = values.loc[rows.index]
         return rows
