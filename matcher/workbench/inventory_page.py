@@ -12,6 +12,7 @@ from matcher.grading.stock import read_stock
 from matcher.index.atomic import readable_dir
 from matcher.workbench.resources import index_dir
 from matcher.workbench.session import page, require_user, tracking_store
+from matcher.workbench.state import INVENTORY_TIERS
 
 LABELS = {"applicant": "申请人", "applicant_type": "类型", "section": "门类", "tier": "分级", "patents": "专利",
           "alive": "有效", "not_pushable": "不可推送", "pushed": "已推送", "success": "许可/转让", "rejected": "被拒",
@@ -60,7 +61,7 @@ def inventory_page() -> None:
     st.caption("分级来自 `matcher grade --index` 存储的分级表" if stored else
                "未找到与索引一致的分级表：成熟度、门类与分级按输入字段、IPC 与规则估计（运行 `matcher grade --index` 可用模型分级）")
     outcomes = tracking_store().frame().to_dict("records")
-    tiers = st.multiselect("分级", sorted(grades["tier"].unique()), key="inventory_tiers", placeholder="全部分级")
+    tiers = st.multiselect("分级", sorted(grades["tier"].unique()), key=INVENTORY_TIERS, placeholder="全部分级")
     if tiers:  # count only the patents of the chosen tiers
         ids = set(grades.loc[grades["tier"].isin(tiers), "id"])
         patents, grades = patents[patents["id"].isin(ids)], grades[grades["id"].isin(ids)]

@@ -267,6 +267,7 @@ LETTER_CONTACT = "l_contact"
 LETTER_DOWNLOAD = "l_download"
 LETTER_BUILD = "l_build"
 LETTER_BUILT = "_l_built"  # (what was asked for, the DOCX bytes, the first letter's reason): built on request only
+INVENTORY_TIERS = "inventory_tiers"  # the tiers the inventory page counts
 
 
 def detail_search(kind: Kind) -> str:
