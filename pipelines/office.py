@@ -163,6 +163,7 @@ def digest(
     from matcher.office.contacts import contact_history
     from matcher.office.digest import DIGEST_HEADERS, weekly_digest
     from matcher.office.workbook import write_outputs
+    from matcher.tracking.terms import current_terms
 
     year, week, _ = date.today().isocalendar()
     label = f"{year}-W{week:02d}"
@@ -170,10 +171,11 @@ def digest(
         if fit is not None and fit not in FIT_LEVELS:
             raise MatcherError(f"--fit must be 契合 or 可协商 (got {fit!r})")
         matcher = _load(index_dir)
-        contacts = contact_history(_store(database_url))
+        store = _store(database_url)
+        contacts, terms = contact_history(store), current_terms(store)
         for eid in enterprise:
             d = weekly_digest(matcher, eid, m=m, contact=contacts.get(eid), min_fit=FIT_LEVELS.get(fit or ""),
-                              patent_filters=_filters(patent_filter))
+                              patent_filters=_filters(patent_filter), terms=terms)
             rows = d.rows.rename(columns=DIGEST_HEADERS)
             paths = write_outputs(out_dir, f"digest_{_safe_stem(eid)}_{label}", f"每周专利推荐（{label}）", d.cover(label),
                                   {"推荐专利": rows}, rows)

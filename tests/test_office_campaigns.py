@@ -100,3 +100,18 @@ def test_digest_command_writes_one_workbook_per_enterprise(demo_index, tmp_path)
     bad = CliRunner().invoke(app, ["digest", "--enterprise", "NOPE", "--index-dir", str(demo_index), "--out",
                                    str(tmp_path), "--database-url", url])
     assert bad.exit_code == 2 and "no enterprise or demand with id 'NOPE'" in bad.output
+
+
+def test_the_terms_editors_set_win_over_the_input_columns(matcher, store):
+    from matcher.tracking.terms import set_terms
+
+    # DEMO-D-002 (biodegradable bags, budget 30万元) is DEMO-P-001's demand; DEMO-P-001 is 开放许可 at 8万元 in the input
+    plain = weekly_digest(matcher, "DEMO-D-002", m=10, depth=60)
+    assert "价格 8万元 ≤ 预算 30万元" in plain.rows.set_index("patent_id").at["DEMO-P-001", "licence_line"]
+    set_terms(store, "DEMO-P-001", 0, user="editor", license_mode="独占", price="500万元")
+    after = weekly_digest(matcher, "DEMO-D-002", m=10, depth=60, terms=__import__(
+        "matcher.tracking.terms", fromlist=["current_terms"]).current_terms(store))
+    row = after.rows.set_index("patent_id").loc["DEMO-P-001"]
+    assert row["license_mode"] == "独占" and row["licence_fit"] == "不符" and "超出预算" in row["licence_line"]
+    camp = build_campaign(matcher, "DEMO-P-001", n=3, pool=20, store=store)
+    assert camp.patent["license_mode"] == "独占" and camp.cover()[2] == ("许可方式", "独占")

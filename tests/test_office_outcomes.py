@@ -42,7 +42,9 @@ def test_the_rules_act_on_the_next_lists(matcher, tmp_path):
     _outcome(store, second[0], "DEMO-C-002", REJECTED, "技术不成熟")
     _outcome(store, second[4], "DEMO-D-002", LICENSED)
     priors = OutcomePriors(matcher, read_outcomes(store))
-    _, after = next_lists(matcher, priors, ["DEMO-D-001", "DEMO-D-002"], k=5)
+    _, after = next_lists(matcher, priors, ["DEMO-D-001", "DEMO-D-002"], k=5, skip_tracked=False)
+    _, night = next_lists(matcher, priors, ["DEMO-D-002"], k=5)  # as `matcher match --skip-tracked`
+    assert second[4] not in set(night["patent_id"])
     a1 = after[after["enterprise_id"] == "DEMO-D-001"]
     a2 = after[after["enterprise_id"] == "DEMO-D-002"].set_index("patent_id")
     assert first[0] not in set(a1["patent_id"]) and len(a1) == 5  # stopped, and the list filled from deeper

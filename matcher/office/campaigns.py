@@ -12,11 +12,12 @@ import pandas as pd
 from matcher.engine import Matcher
 from matcher.errors import MatcherError
 from matcher.office.contacts import Contact, blocked, contact_history
-from matcher.office.licence_fit import LEVEL_TEXT, licence_fit
+from matcher.office.licence_fit import LEVEL_TEXT, licence_fit, with_terms
 from matcher.office.sectors import UNLABELLED, sector_labels
 from matcher.schema import Kind
 from matcher.tracking import DuplicatePairError, TrackingStore
 from matcher.tracking.service import Actor, utcnow
+from matcher.tracking.terms import current_terms
 
 REGION_WEIGHT = 0.5
 """Similarity of two candidates = REGION_WEIGHT x same region + (1 - REGION_WEIGHT) x same sector."""
@@ -129,6 +130,8 @@ def build_campaign(matcher: Matcher, patent_id: str, *, n: int = 20, pool: int =
     now = now or utcnow()
     contacts = contacts if contacts is not None else contact_history(store, now)
     patent = matcher.collection(Kind.PATENT).record(patent_id)
+    if store is not None:  # the licence terms an editor set win over the input columns
+        patent = with_terms(patent, current_terms(store, [patent_id]).get(patent_id))
     result = matcher.search(matcher.query_for(Kind.PATENT, patent_id), Kind.ENTERPRISE, k=pool,
                             filters=enterprise_filters, explain=False)[0]
     keep, skipped = [], []

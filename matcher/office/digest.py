@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -9,7 +10,7 @@ import pandas as pd
 from matcher.engine import Matcher
 from matcher.errors import MatcherError
 from matcher.office.contacts import Contact
-from matcher.office.licence_fit import LEVEL_TEXT, licence_fit
+from matcher.office.licence_fit import LEVEL_TEXT, licence_fit, with_terms
 from matcher.schema import Kind
 
 COLUMNS = ["rank", "patent_id", "title", "applicant", "license_mode", "price", "score", "licence_fit", "licence_line",
@@ -52,7 +53,8 @@ class Digest:
 
 
 def weekly_digest(matcher: Matcher, enterprise_id: str, *, m: int = 5, contact: Contact | None = None,
-                  min_fit: int | None = None, patent_filters: dict | None = None, depth: int = 50) -> Digest:
+                  min_fit: int | None = None, patent_filters: dict | None = None, depth: int = 50,
+                  terms: Mapping[str, object] | None = None) -> Digest:
     """The patents of one enterprise's weekly digest.
 
     Args:
@@ -64,6 +66,8 @@ def weekly_digest(matcher: Matcher, enterprise_id: str, *, m: int = 5, contact: 
             unknown fit passes).
         patent_filters: filters on the ranked patents.
         depth: candidates ranked before leaving out.
+        terms: patent id -> the licence terms editors set (matcher.tracking.terms.current_terms); they win over the
+            input columns.
 
     Returns:
         The Digest.
@@ -82,12 +86,13 @@ def weekly_digest(matcher: Matcher, enterprise_id: str, *, m: int = 5, contact: 
     result = matcher.search(query, Kind.PATENT, k=max(depth, m), filters=patent_filters)[0]
     rows, unfit = [], 0
     for match in result.matches:
-        fit = licence_fit(enterprise, match.record)
+        record = with_terms(match.record, (terms or {}).get(match.target_id))
+        fit = licence_fit(enterprise, record)
         if min_fit is not None and fit.level is not None and fit.level < min_fit:
             unfit += 1
             continue
         if len(rows) < m:
-            rec = match.record
+            rec = record
             rows.append({"rank": len(rows) + 1, "patent_id": match.target_id, "title": rec.get("title", ""),
                          "applicant": rec.get("applicant", ""), "license_mode": rec.get("license_mode", ""),
                          "price": rec.get("price", ""), "score": round(float(match.score), 6),

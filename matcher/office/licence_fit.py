@@ -176,6 +176,22 @@ def licence_fit(enterprise: dict, patent: dict, today: date | None = None) -> Fi
     return Fit(min(known) if known else None, m_text, p_text, eligible)
 
 
+def with_terms(patent: dict, terms: object | None) -> dict:
+    """A patent record with the licence terms an editor set in the tracking database (matcher.tracking.terms.Terms:
+    license_mode, price, maturity) in place of the input columns; terms left empty keep the record's value.
+
+    Args:
+        patent: the patent record.
+        terms: its current Terms, or None.
+
+    Returns:
+        A new dict (the record itself when there are no terms).
+    """
+    if terms is None:
+        return patent
+    return {**patent, **{k: v for k, v in terms.values().items() if str(v or "").strip()}}
+
+
 def fit_line(enterprise: dict, patent: dict) -> str:
     """The card's one-line licence-fit text of a pair (what the workbench shows under a match)."""
     return licence_fit(enterprise, patent).line()

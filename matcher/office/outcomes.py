@@ -169,7 +169,7 @@ def maturity_evidence(outcomes: pd.DataFrame) -> pd.DataFrame:
 
 
 def next_lists(matcher: Matcher, priors: OutcomePriors, enterprise_ids: Sequence[str], *, k: int = 10, depth: int = 50,
-               model: OutcomeModel | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+               model: OutcomeModel | None = None, skip_tracked: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The enterprise -> patent lists of the next night, before and after the outcomes act on them.
 
     Args:
@@ -179,13 +179,18 @@ def next_lists(matcher: Matcher, priors: OutcomePriors, enterprise_ids: Sequence
         k: list length.
         depth: candidates ranked per enterprise before re-ranking.
         model: a learnt outcome model that won on held-out outcomes (None: the default order is the base).
+        skip_tracked: leave out the pairs already on the shortlist, before and after (as `matcher match
+            --skip-tracked` does), so the lists show what the next night would offer.
 
     Returns:
         (before, after): rows enterprise_id, rank, patent_id, title, score; `after` also adjusted, reason and
         before_rank (blank for a patent that was not in the list before).
     """
-    results = matcher.search([matcher.query_for(Kind.ENTERPRISE, e) for e in enterprise_ids], Kind.PATENT,
-                             k=max(depth, k), explain=False)
+    tracked = priors.outcomes.groupby("enterprise_id")["patent_id"].apply(tuple).to_dict() if skip_tracked else {}
+    queries = [matcher.query_for(Kind.ENTERPRISE, e) for e in enterprise_ids]
+    for q in queries:
+        q.exclude = tuple(tracked.get(q.id, ()))
+    results = matcher.search(queries, Kind.PATENT, k=max(depth, k), explain=False)
     before, after = [], []
     for res in results:
         first = {m.target_id: m.rank for m in res.matches[:k]}

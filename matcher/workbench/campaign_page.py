@@ -18,6 +18,7 @@ from matcher.office.licence_fit import FREE_FIRST_MODES
 from matcher.office.workbook import write_workbook
 from matcher.schema import Kind
 from matcher.tracking import TrackingStore
+from matcher.tracking.terms import current_terms
 from matcher.workbench import state
 from matcher.workbench.export import XLSX_MIME
 from matcher.workbench.session import current_user, engine, keep, page, tracking_store
@@ -84,7 +85,8 @@ def _digest(matcher: Matcher, store: TrackingStore) -> None:
     c = st.columns(2)
     m = c[0].number_input("最多推荐专利数", 1, 20, key=keep(state.DIGEST_M, 5))
     fit = c[1].selectbox("许可方式匹配", list(FITS), key=keep(state.DIGEST_FIT, "不限"))
-    d = weekly_digest(matcher, eid, m=int(m), contact=contact_history(store).get(eid), min_fit=FITS[fit])
+    d = weekly_digest(matcher, eid, m=int(m), contact=contact_history(store).get(eid), min_fit=FITS[fit],
+                      terms=current_terms(store))
     year, week, _ = date.today().isocalendar()
     label = f"{year}-W{week:02d}"
     for line, value in d.cover(label)[2:6]:
