@@ -27,8 +27,8 @@ def batch_actions(store: TrackingStore, user: User, shown: list[Item]) -> None:
                                 format_func=lambda i: f"#{i} {by_id[i].patent_title} ↔ {by_id[i].enterprise_name}［{by_id[i].status}］")
         every = st.checkbox(f"选中当前筛选出的全部 {len(by_id)} 条", key=state.BULK_ALL)
         c1, c2, c3 = st.columns(3)
-        status = c1.selectbox("改为状态", [KEEP, *STATUSES], key=state.BULK_STATUS)
-        reason = c2.selectbox("拒绝原因（改为「已拒绝」时必填）", ["", *REASONS], key=state.BULK_REASON,
+        status = c1.selectbox("改为状态", [KEEP, *STATUSES], key=state.BULK_STATUS, placeholder="请选择…")
+        reason = c2.selectbox("拒绝原因（改为「已拒绝」时必填）", ["", *REASONS], key=state.BULK_REASON, placeholder="请选择…",
                               format_func=lambda r: r or "—")
         owner = c3.text_input("改为负责人（留空则不改）", key=state.BULK_OWNER, max_chars=100)
         submitted = st.form_submit_button("批量保存", type="primary")

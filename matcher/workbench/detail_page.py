@@ -149,7 +149,7 @@ def match_table(matcher: Matcher, kind: Kind, record_id: str, k: int) -> pd.Data
 
 def _matches(matcher: Matcher, kind: Kind, record_id: str) -> None:
     other = "企业/需求" if kind == Kind.PATENT else "专利"
-    k = st.selectbox("匹配结果数", [10, 20, 50], key=keep(state.DETAIL_K, 10))
+    k = st.selectbox("匹配结果数", [10, 20, 50], key=keep(state.DETAIL_K, 10), placeholder="请选择…")
     with st.spinner("正在匹配…"):
         table = match_table(matcher, kind, record_id, k)
     st.markdown(f"**最匹配的{other}**（双向：「对方清单中本条排名」为本条在对方自己的匹配清单中的位置）")

@@ -34,11 +34,11 @@ def terms_section(store: TrackingStore, user: User, patent_id: str, record: dict
         modes, levels = ["", *LICENCE_MODES], ["", *MATURITY_LEVELS]
         with st.expander("修改许可条款", expanded=False), st.form(state.terms_form(tag)):
             c1, c2, c3 = st.columns(3)
-            mode = c1.selectbox("许可方式", modes, index=_index(modes, shown["license_mode"]), key=state.terms_field("mode", tag),
+            mode = c1.selectbox("许可方式", modes, index=_index(modes, shown["license_mode"]), key=state.terms_field("mode", tag), placeholder="请选择…",
                                 format_func=lambda v: v or "未设定")
             price = c2.text_input("价格", value=shown["price"], max_chars=100, key=state.terms_field("price", tag),
                                   placeholder="例如：8万元 / 面议")
-            level = c3.selectbox("成熟度", levels, index=_index(levels, shown["maturity"]), key=state.terms_field("level", tag),
+            level = c3.selectbox("成熟度", levels, index=_index(levels, shown["maturity"]), key=state.terms_field("level", tag), placeholder="请选择…",
                                  format_func=lambda v: v or "未设定")
             if shown["maturity"] and shown["maturity"] not in levels:
                 st.caption(f"导入数据中的成熟度为「{md(shown['maturity'])}」，请选择对应的等级")

@@ -26,7 +26,7 @@ def upload_page() -> None:
         return
     for line in st.session_state.pop(state.UPLOAD_REPORT, []):
         st.success(line)
-    st.caption("上传专利或企业/需求表（CSV、TSV、XLSX），按与命令行 `matcher upsert` 相同的规则校验：编号已存在的记录被替换，"
+    st.caption("上传专利或企业/需求表（CSV、TSV、XLSX），按与命令行导入相同的规则校验：编号已存在的记录被替换，"
                "新编号的记录被新增，缺少编号或必填文本的行被跳过。列名可用中文（如 专利号、名称、摘要；企业名称、需求描述），"
                "可选列包括联系人、联系电话、邮箱、发明人等。")
     kind = Kind(st.radio("数据类型", list(KINDS), format_func=KINDS.get, horizontal=True, key=state.UPLOAD_KIND))
