@@ -14,8 +14,10 @@ MAX_QUERY_CHARS = 2_000
 """The longest pasted demand that is matched (characters); the rest is cut with a visible note. A demand runs to a few
 hundred characters; a 200,000-character paste took a minute to segment and embed and slowed every other officer."""
 
-MAX_PASTE_CHARS = MAX_TEXT_CHARS
-"""The most the paste box accepts (`max_chars`), the ingest limit: the browser sends no more than this."""
+MAX_PASTE_CHARS = 50 * MAX_TEXT_CHARS
+"""The most the paste box accepts (`max_chars`: 1,000,000). The browser drops a paste longer than that whole, silently
+(Streamlit ignores a change over max_chars and the box keeps what it held), so the bound is far above any real paste:
+a 200,000-character paste is taken, then cut to MAX_QUERY_CHARS with a note (tests/test_e2e_browser.py)."""
 
 MAX_NOTE_CHARS = 5_000
 """The longest tracking note kept."""
