@@ -145,7 +145,7 @@ class Matcher:
         frame = frame.copy()
         frame[CONTENT] = [record_text(r, kind) for r in frame.to_dict("records")]
         texts = frame[CONTENT].tolist()
-        tokens = [self.terms(t) for t in tqdm(texts, desc=f"segment {kind.value}s", disable=not show_progress)]
+        tokens = self.segmenter.tokens_many(texts)  # one process per core for large inputs
         vectors = self.embed(texts, show_progress=show_progress)
         if kind not in self._collections:
             self._collections[kind] = Collection(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import re
 import tempfile
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -18,6 +21,23 @@ from matcher.text.normalize import normalize
 _CONTENT = re.compile(r"[\u4e00-\u9fff\w]")
 _PURE_NUMBER = re.compile(r"^[\d.,%]+$")
 SEGMENT_MODES = ("search", "accurate")
+POOL_MIN_TEXTS = 20_000
+"""`Segmenter.tokens_many` segments at least this many texts in a process per core (fewer: in this process)."""
+_POOL_CHUNK = 2_000
+_WORKER: Segmenter | None = None  # the segmenter a forked worker process uses (set before the fork)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
+
+
+def _segment_chunk(job: tuple[list[str], str | None]) -> list[list[str]]:
+    """In a worker process: segment one chunk of texts with the forked segmenter."""
+    texts, mode = job
+    return [_WORKER.tokens(t, mode) for t in texts]
 
 
 def _resource(name: str) -> Path:
@@ -104,3 +124,31 @@ class Segmenter:
         else:
             raw = self._jieba.cut(text, HMM=True)
         return [t for t in (tok.strip() for tok in raw) if self._keep(t)]
+
+    def tokens_many(self, texts: Sequence[str], mode: str | None = None, *, processes: int | None = None,
+                    pool_min: int = POOL_MIN_TEXTS) -> list[list[str]]:
+        """Segment many texts: `tokens` of each, in order; at least `pool_min` texts are shared among worker
+        processes (one per core, forked with this segmenter's dictionary), which gives the same tokens.
+
+        Args:
+            texts: the texts.
+            mode: as in `tokens`.
+            processes: worker processes (default: the cores this process may use); 1 segments in this process.
+            pool_min: the fewest texts worth starting the workers for.
+
+        Returns:
+            One term list per text.
+        """
+        global _WORKER
+        texts = list(texts)
+        workers = min(processes or _cores(), len(texts))
+        if workers < 2 or len(texts) < pool_min or "fork" not in multiprocessing.get_all_start_methods():
+            return [self.tokens(t, mode) for t in texts]
+        chunk = min(_POOL_CHUNK, -(-len(texts) // workers))
+        _WORKER = self
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                parts = pool.map(_segment_chunk, [(texts[i : i + chunk], mode) for i in range(0, len(texts), chunk)])
+        finally:
+            _WORKER = None
+        return [tokens for part in parts for tokens in part]
