@@ -55,18 +55,33 @@ class TimedEncoder:
 
 
 class TimedSegmenter(Segmenter):
-    """A Segmenter that counts the texts it segments and the seconds it spends."""
+    """A Segmenter that counts the texts it segments and the (wall-clock) seconds it spends, worker processes
+    included."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.texts = 0
         self.seconds = 0.0
+        self._inside = False
 
     def tokens(self, text: str, mode: str | None = None) -> list[str]:
+        if self._inside:
+            return super().tokens(text, mode)
         t = time.perf_counter()
         found = super().tokens(text, mode)
         self.seconds += time.perf_counter() - t
         self.texts += 1
+        return found
+
+    def tokens_many(self, texts: Sequence[str], mode: str | None = None, **kwargs) -> list[list[str]]:
+        t = time.perf_counter()
+        self._inside = True
+        try:
+            found = super().tokens_many(texts, mode, **kwargs)
+        finally:
+            self._inside = False
+        self.seconds += time.perf_counter() - t
+        self.texts += len(found)
         return found
 
 
