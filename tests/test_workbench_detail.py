@@ -88,7 +88,8 @@ def test_patent_detail_lists_matches_both_ways_and_its_tracking(app_env):
     assert [t.value for t in at.title] == ["专利详情"]
     assert "一种可降解聚乳酸薄膜及其制备方法" in [s.value for s in at.subheader][0]
     matches = at.dataframe[1].value  # [0]: the full record (expander)
-    assert list(matches.columns[:3]) == ["排名", "编号", "名称"] and len(matches) == 10
+    assert list(matches.columns[:4]) == ["排名", "编号", "名称", "匹配度"] and len(matches) == 10
+    assert matches["匹配度"].between(0, 100).all()  # the one 0-100 reading of every page
     assert "DEMO-D-002" in set(matches["编号"])
     assert matches["对方清单中本条排名"].str.match(r"^(第 \d+ 位|50 名以外)$").all()
     assert (matches["详情"] == "./enterprise?enterprise=" + matches["编号"]).all()

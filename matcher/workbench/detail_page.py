@@ -15,6 +15,7 @@ from matcher.schema import Kind, schema_for
 from matcher.tracking import TrackingStore
 from matcher.workbench import state
 from matcher.workbench.contacts import FIELDS, contact_line
+from matcher.workbench.degree import grade
 from matcher.workbench.frames import clean, local_time, shortlist_frame
 from matcher.workbench.links import PARAM, detail_url, pair_link
 from matcher.workbench.markup import md, md_code
@@ -129,6 +130,7 @@ def match_table(matcher: Matcher, kind: Kind, record_id: str, k: int) -> pd.Data
     if not matcher.has(other):
         return pd.DataFrame()
     result = matcher.search(matcher.query_for(kind, record_id), other, k=k)[0]
+    degrees = grade(matcher, result).degrees  # 匹配度 0-100, as on every page (matcher.workbench.degree)
     ids = [m.target_id for m in result.matches]
     back = matcher.search([matcher.query_for(other, i) for i in ids], kind, k=REVERSE_DEPTH, explain=False) if ids else []
     reverse = {}
@@ -139,11 +141,11 @@ def match_table(matcher: Matcher, kind: Kind, record_id: str, k: int) -> pd.Data
         "排名": m.rank,
         "编号": m.target_id,
         "名称": clean(m.record.get(NAME[other])),
-        "匹配度": None if m.confidence is None else round(100 * float(m.confidence)),
+        "匹配度": score,
         "共有关键词": "、".join(m.explanation.shared_terms[:5]) if m.explanation else "",
         "对方清单中本条排名": reverse.get(m.target_id, ""),
         "详情": detail_url(other, m.target_id),
-    } for m in result.matches]
+    } for m, score in zip(result.matches, degrees)]
     return pd.DataFrame(rows, columns=["排名", "编号", "名称", "匹配度", "共有关键词", "对方清单中本条排名", "详情"])
 
 
