@@ -53,6 +53,7 @@ def test_catalogue_command_writes_the_workbook_with_a_cover(demo_index, tmp_path
     assert list(book) == ["封面", "领域汇总", "需求目录", "最佳专利", "待攻关需求"]
     cover = dict(zip(book["封面"]["项目"], book["封面"]["内容"]))
     assert cover["标题"] == "专利需求信息目录" and cover["需求数"] == "25"
+    assert cover["判定方法"].startswith("本库匹配分分布（相对分级）")
     assert len(book["需求目录"]) == 25 and set(book["需求目录"]["满足程度"]) <= {WELL, WEAK, NONE}
     assert len(book["最佳专利"]) == 75
     flat = pd.read_csv(tmp_path / "demand_catalogue.csv", encoding="utf-8-sig")

@@ -45,12 +45,14 @@ class Catalogue:
             best_patents (the top titles joined), text.
         pairs: the demands' best patents: demand rows' sector, demand_id, rank, patent_id, title, applicant, score,
             confidence, licence_fit, licence_line.
-        method: how the coverage was decided ("confidence model ..." or "score distribution ...").
+        method: how the coverage was decided ("confidence model ..." or "score distribution ..."), for the CLI.
+        method_zh: the same in Chinese, for the workbook's cover.
     """
 
     demands: pd.DataFrame
     pairs: pd.DataFrame
     method: str
+    method_zh: str = ""
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> pd.DataFrame:
@@ -108,12 +110,16 @@ def build_catalogue(matcher: Matcher, *, k: int = 5, id_pattern: str | None = No
         card = model.card.get("judged", model.card.get("data", ""))
         method = (f"confidence model (threshold {model.threshold(D2P):.3f}, strong {model.directions[D2P].strong:.3f}"
                   f"{'; ' + str(card)[:80] if card else ''})")
+        method_zh = (f"匹配置信度模型：最佳专利置信度 ≥ {model.directions[D2P].strong:.3f} 为{WELL}，"
+                     f"≥ {model.threshold(D2P):.3f} 为{WEAK}，否则为{NONE}")
     else:
         finite = best[np.isfinite(best)]
         hi, lo = (np.quantile(finite, HIGH_QUANTILE), np.quantile(finite, LOW_QUANTILE)) if len(finite) else (np.inf, np.inf)
         verdicts = [NONE if not np.isfinite(s) or s < lo else WELL if s >= hi else WEAK for s in best]
         method = (f"score distribution (best score >= {hi:.4f}, the {HIGH_QUANTILE:.0%} quantile: {WELL}; "
                   f"< {lo:.4f}, the {LOW_QUANTILE:.0%} quantile: {NONE})")
+        method_zh = (f"本库匹配分分布（相对分级）：最高匹配分 ≥ {hi:.4f}（全部需求的 {HIGH_QUANTILE:.0%} 分位）为{WELL}，"
+                     f"< {lo:.4f}（{LOW_QUANTILE:.0%} 分位）为{NONE}，其余为{WEAK}")
     sectors = sector_labels(chosen).tolist()
     demands = pd.DataFrame({
         "sector": sectors, "demand_id": chosen["id"].tolist(), "name": chosen["name"].tolist(),
@@ -139,7 +145,7 @@ def build_catalogue(matcher: Matcher, *, k: int = 5, id_pattern: str | None = No
     order = {c: i for i, c in enumerate(COVERAGE_ORDER)}
     demands = demands.sort_values(["sector", "coverage", "best_score"], key=lambda s: s.map(order) if s.name == "coverage" else s,
                                   ascending=[True, True, False]).reset_index(drop=True)
-    return Catalogue(demands, pairs, method)
+    return Catalogue(demands, pairs, method, method_zh)
 
 
 DEMAND_HEADERS = {"sector": "产业领域", "demand_id": "需求编号", "name": "需求名称", "cooperation": "合作方式",
@@ -169,7 +175,7 @@ def catalogue_cover(cat: Catalogue, source: str = "") -> list[tuple[str, object]
         ("数据来源", source or "当前索引"),
         ("需求数", len(cat.demands)),
         ("满足程度", "；".join(f"{c} {int(counts.get(c, 0))}" for c in COVERAGE_ORDER)),
-        ("判定方法", cat.method),
+        ("判定方法", cat.method_zh or cat.method),
         ("说明", "「充分满足」：库中有专利可直接回应该需求；「部分满足」：仅有相关专利；「无合适专利」：现有专利库无法回应，"
                  "见「待攻关需求」表，供高校和科研院所研发参考。匹配分仅在同一需求内可比。"),
     ]
