@@ -64,15 +64,18 @@ def query_fingerprints(matcher: Matcher, direction: Direction) -> pd.Series:
     signals = matcher.signals
     if direction.source == Kind.ENTERPRISE:
         patents = matcher.get(Kind.PATENT)
-        patent_ids = patents.records["id"] if patents is not None else pd.Series(dtype=str)
+        patent_ids = np.zeros(0, dtype=object)  # patent row -> id
+        if patents is not None and len(patents):
+            patent_ids = np.empty(int(patents.records.index.max()) + 1, dtype=object)
+            patent_ids[patents.records.index.to_numpy(dtype=np.int64)] = patents.records["id"].astype(str).to_numpy()
         portfolio = signals.portfolio if len(signals.portfolio) else None
         reciprocal = signals.reciprocal if signals.uses_reciprocal() else None
         for i, row in enumerate(rows):
-            held = patent_ids.loc[portfolio.patents_of(int(row))].tolist() if portfolio is not None else []
+            held = patent_ids[portfolio.patents_of(int(row))].tolist() if portfolio is not None else []
             mutual = []
             if reciprocal is not None:
                 found, ranks = reciprocal.of_target(int(row))
-                mutual = sorted(zip(patent_ids.loc[found].tolist(), ranks.tolist()))
+                mutual = sorted(zip(patent_ids[found].tolist(), ranks.tolist()))
             if held or mutual:
                 extra[i] = _digest(held, mutual)
     values = [_digest(int(h), hashlib.sha256(v.tobytes()).hexdigest(), e) for h, v, e in zip(own, vectors, extra)]
