@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
 from typing import Protocol, TypeVar
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import Engine, select, update
@@ -44,6 +45,11 @@ class TrackingError(MatcherError):
     """A tracking change that cannot be made (shown to the user as one message)."""
 
 
+def _beijing(when: datetime) -> datetime:
+    """A stored time (naive UTC, or aware) in Beijing time, for the messages officers read."""
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(ZoneInfo("Asia/Shanghai"))
+
+
 class ConcurrentEditError(TrackingError):
     """The item was changed by someone else since it was loaded; reload it and redo the change.
 
@@ -61,7 +67,7 @@ class ConcurrentEditError(TrackingError):
         self.current = current
         self.changed_by = changed_by
         self.changed_at = changed_at
-        when = f"于 {changed_at:%Y-%m-%d %H:%M} (UTC) " if changed_at else ""
+        when = f"于 {_beijing(changed_at):%Y-%m-%d %H:%M}（北京时间）" if changed_at else ""
         super().__init__(
             f"该记录已被 {changed_by or '其他用户'} {when}修改（您编辑的是第 {expected} 版，当前为第 {current} 版），"
             "您的修改未保存。请点击「重新加载」查看最新内容后再修改。"
