@@ -4,9 +4,11 @@ One server (demo index with USE-m3, its nightly lists, demo users, a fresh SQLit
 secret) serves every test of this module:
 
 - the officer's day: log in, pick a demand, move the top patent to 已推送; a browser refresh keeps the login and the
-  picked record (the URL names it); the tracking record's link opens it for a colleague after their login; the
-  overview and the nightly lists; logging out leaves only the login form (no page list), and the signed-out cookie
-  signs nobody in again, not even when replayed.
+  picked record (the URL names it); the tracking record's link opens it for a colleague after their login; logging
+  out leaves only the login form (no page list), and the signed-out cookie signs nobody in again, even when replayed;
+- hostile text: control characters in a paste and in a tracking note, an emoji-only paste, and a 200,000-character
+  paste (under the issue's 30 s) while a second officer's query gets its results (both times printed);
+- every page of the page list (detail pages opened by a link to a record): no error, no English beyond OPEN_ENGLISH.
 
 A screenshot of every page is taken on the way, into MATCHER_SCREENSHOTS_DIR (e.g. /work/screens; docs/screenshots
 holds small ones) or a temporary folder. Skipped when /usr/bin/chromium is missing (scripts/ci_services.sh installs it).
@@ -15,6 +17,7 @@ holds small ones) or a temporary folder. Skipped when /usr/bin/chromium is missi
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -57,13 +60,16 @@ def server(use_m3_demo_index, use_m3_config, cache_dir, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("e2e")
     NightlyJob(Matcher.load(use_m3_demo_index, use_m3_config), k=10, formats=("parquet",),
                max_per_target={"patent->enterprise": 20}).run(tmp_path / "exports")
+    users = tmp_path / "users.toml"  # the demo accounts, readable by the app's user only (as docs/workbench.md asks)
+    users.write_text((ROOT / "config" / "users.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    users.chmod(0o600)
     port = _free_port()
     env = {
         **{key: value for key, value in os.environ.items() if key != "MATCHER_ENCODER"},  # end to end: USE-m3
         "MATCHER_INDEX_DIR": str(use_m3_demo_index),
         "MATCHER_EXPORT_DIR": str(tmp_path / "exports" / "matches"),
         "MATCHER_CACHE_DIR": str(cache_dir),
-        "MATCHER_USERS_FILE": str(ROOT / "config" / "users.example.toml"),
+        "MATCHER_USERS_FILE": str(users),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'tracking.sqlite'}",
         "MATCHER_LOGIN_COOKIE_SECRET": "e2e-test-secret-" + "x" * 32,
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
@@ -245,22 +251,6 @@ def test_officer_day_refresh_link_and_logout(server, browser, shots):
     assert _param(colleague, "pair") == pair
     colleague.context.close()
 
-    page.set_viewport_size({"width": 1366, "height": 1400})
-    page.get_by_role("link", name="总览").click()
-    page.get_by_role("heading", name="总览").wait_for(timeout=WAIT_MS)
-    page.locator(".js-plotly-plot").nth(4).wait_for(timeout=WAIT_MS)
-    _settle(page)
-    assert page.locator(".js-plotly-plot").count() == 5
-    _shot(shots, "overview", page)
-
-    page.get_by_role("link", name="夜间清单").click()
-    page.get_by_role("heading", name="夜间推荐清单").wait_for(timeout=WAIT_MS)
-    page.get_by_text("每个清单取前 10 名").wait_for(timeout=WAIT_MS)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=WAIT_MS)
-    _settle(page)
-    assert page.get_by_text("出现在最多清单中的专利").count() > 0  # the run's first direction: enterprise -> patent
-    _shot(shots, "nightly", page)
-
     # logout: only the login form, the cookie is gone, and a refresh does not sign in again
     signed_out = {c["name"]: c for c in page.context.cookies()}[COOKIE]
     page.get_by_role("button", name="退出登录").click()
@@ -275,4 +265,199 @@ def test_officer_day_refresh_link_and_logout(server, browser, shots):
     thief.goto(server, wait_until="domcontentloaded")
     _login_form_only(thief)
     thief.context.close()
+    page.context.close()
+
+
+# ----------------------------------------------------------------------------- hostile text, a long paste, English
+UI_WORDS = {"CSV", "XLSX", "DOCX", "PDF", "BM25", "IPC", "ID", "URL", "TOML", "JSON", "Excel", "Word", "PBAT"}
+"""Latin words the UI may show: file formats, and names officers know as they are."""
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_NOT_PROSE = re.compile(r"\S*[/\\.@]\S*|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\bDEMO-[PD]-\d+\b")  # paths, files, e-mails,
+# environment variables, record ids
+
+
+@pytest.fixture(scope="module")
+def data_words() -> set[str]:
+    """The Latin words of the demo records (a patent's abstract may say PBAT) and user names: data, not UI."""
+    from matcher.auth import load_users
+
+    text = "".join((ROOT / "data" / "demo" / name).read_text(encoding="utf-8") for name in ("patents.csv", "enterprises.csv"))
+    text += " ".join(load_users(ROOT / "config" / "users.example.toml"))  # the demo accounts' user names
+    return {w.lower() for w in _LATIN_WORD.findall(text)}
+
+
+_VISIBLE_TEXT = """() => {
+  // the text an officer sees: visible text nodes (icon ligatures such as "search" and off-screen helpers such as the
+  // skip link left out), widget values, and the placeholders of inputs
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || !node.textContent.trim() || el.closest('[data-testid="stIconMaterial"], script, style, noscript')) continue;
+    const box = el.getBoundingClientRect();
+    if (!el.checkVisibility({opacityProperty: true, visibilityProperty: true}) || box.width < 2 || box.height < 2
+        || box.right < 0 || box.bottom < 0) continue;
+    out.push(node.textContent);
+  }
+  for (const el of document.querySelectorAll("textarea, input:not([type=checkbox]):not([type=radio]):not([type=hidden])"))
+    out.push(el.placeholder || "", el.value || "");
+  return out.join("\\n");
+}"""
+
+
+def _english(page, data_words: set[str]) -> list[str]:
+    """Latin words an officer sees on the page (text, widget values, placeholders) that are neither data nor known
+    names."""
+    text = page.evaluate(_VISIBLE_TEXT)
+    words = _LATIN_WORD.findall(_NOT_PROSE.sub(" ", text))
+    return sorted({w for w in words if w not in UI_WORDS and w.lower() not in data_words})
+
+
+def _no_error_shown(page) -> None:
+    """No exception box, no traceback, no English error on the page."""
+    assert page.locator('[data-testid="stException"]').count() == 0
+    body = page.locator("body").inner_text()
+    assert "Traceback" not in body and "Error" not in body, body[-1500:]
+
+
+def _paste_box(page, text: str):
+    """Switch 匹配浏览 to a pasted demand and paste `text` into its box as Ctrl+V does (one insertion of the whole
+    text; the box then holds what the officer sees). Returns the box."""
+    page.get_by_text("新需求文本 → 专利").click()
+    box = page.get_by_role("textbox", name=re.compile("粘贴新的需求描述"))
+    box.wait_for(timeout=WAIT_MS)
+    box.fill("")
+    box.focus()
+    page.evaluate("text => document.execCommand('insertText', false, text)", text)
+    held = box.evaluate("e => [...e.value].length")  # characters, as Python counts them
+    assert held == len(text), f"the paste box holds {held:,} of the {len(text):,} pasted characters"
+    return box
+
+
+def _paste(page, text: str) -> None:
+    """Paste `text` on 匹配浏览 and submit it; waits until the run has finished."""
+    _paste_box(page, text)
+    page.get_by_role("button", name="匹配专利").click()
+    _settle(page)
+
+
+def test_hostile_text_a_long_paste_and_a_second_officer(server, browser, shots, data_words):
+    page = _new_page(browser)
+    page.goto(server, wait_until="domcontentloaded")
+    _sign_in(page)
+
+    # control characters pasted from Word (BEL, ESC, VT) do not break 匹配浏览
+    hostile = "我公司生产可降解购物袋\x07，薄膜易撕裂\x1b，希望提高韧性和抗撕裂性能\x0b。"
+    _paste(page, hostile)
+    page.get_by_text("条专利符合筛选条件").first.wait_for(timeout=WAIT_MS)
+    _no_error_shown(page)
+
+    # emoji and punctuation only: nothing to match on, and no results
+    _paste(page, "😀😀😀！！？？……★★")
+    page.get_by_text("没有可用于匹配的词").first.wait_for(timeout=WAIT_MS)
+    assert page.locator('[class*="st-key-card_DEMO-P-"]').count() == 0
+    _no_error_shown(page)
+
+    # a 200,000-character paste, while a second officer asks for a demand's patents
+    other = _new_page(browser)
+    other.goto(server, wait_until="domcontentloaded")
+    _sign_in(other, VIEWER)
+    _paste_box(page, ("可降解薄膜的韧性与抗撕裂性能需要提高，" * 11_000)[:200_000])
+    started = time.perf_counter()
+    page.get_by_role("button", name="匹配专利").click()
+    other_started = time.perf_counter()
+    _pick_demand(other, "DEMO-D-001")  # waits for the second officer's results
+    other_seconds = time.perf_counter() - other_started
+    page.get_by_text("已截断").first.wait_for(timeout=WAIT_MS)
+    page.get_by_text("条专利符合筛选条件").first.wait_for(timeout=WAIT_MS)
+    paste_seconds = time.perf_counter() - started
+    print(f"\n200,000-character paste: {paste_seconds:.2f} s; the second officer's query meanwhile: {other_seconds:.2f} s")
+    assert paste_seconds < 30  # the issue's bound for the whole paste, kept generous on purpose
+    _no_error_shown(page)
+    _no_error_shown(other)
+    assert other.locator('[class*="st-key-card_DEMO-P-"]').count() > 0  # the second officer got their results
+    other.context.close()
+
+    # a vertical tab in a tracking note: the tracking page, its edit form and its XLSX download keep working
+    page.get_by_text("企业/需求 → 专利").click()
+    _pick_demand(page, "DEMO-D-003")
+    page.locator('[class*="st-key-card_DEMO-P-"]').first.get_by_role("button", name="加入推送清单").click()
+    page.get_by_text("跟踪状态：待推送").first.wait_for(timeout=WAIT_MS)
+    page.get_by_role("link", name="推送跟踪").click()
+    page.get_by_role("heading", name="推送跟踪").wait_for(timeout=WAIT_MS)
+    page.get_by_label("关键字（专利/企业名称或编号）").fill("DEMO-D-003")
+    page.keyboard.press("Enter")
+    _settle(page)
+    note = page.get_by_role("textbox", name="备注", exact=True)
+    note.fill("已电话联系\x0b对方回复\x07下周面谈")
+    page.get_by_role("button", name="保存修改").click()
+    _settle(page)
+    page.reload(wait_until="domcontentloaded")  # the record is in the URL; every officer's page renders again
+    page.get_by_text("对方回复下周面谈").first.wait_for(timeout=WAIT_MS)  # saved, without the control characters
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", page.locator("body").inner_text())
+    _no_error_shown(page)
+    page.get_by_role("button", name="生成下载文件").first.click()
+    with page.expect_download(timeout=WAIT_MS) as download:
+        page.get_by_role("button", name="导出 XLSX").first.click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+    _shot(shots, "tracking_note", page)
+    page.context.close()
+
+
+OPEN_ENGLISH = {
+    "推送跟踪": {"Choose", "an", "option"},
+    "总览": {"Choose", "an", "option"},
+    "专利需求信息目录": {"Choose", "an", "option"},
+    "推广活动与每周推荐": {"Choose", "an", "option"},
+    "专利盘点": {"Stop", "grade", "index", "matcher"},
+    "数据上传": {"MB", "TSV", "Upload", "XLSM", "file", "per"},
+}
+"""English still on a page on 2026-12-03 (issue 25, defect 8: a select box's "Choose an option" placeholder, the running
+indicator's "Stop", a `matcher grade --index` hint, st.file_uploader's "Upload / Limit 200MB per file • CSV, TSV,
+XLSX, XLSM"). A page may show no more than this, every other page none; remove a line when its page is fixed."""
+
+DETAIL_LINKS = {"patent": "patent=DEMO-P-001", "enterprise": "enterprise=DEMO-D-002"}
+"""Detail pages and the record a link to them names."""
+
+
+def test_every_page_in_chinese_with_screenshots(server, browser, shots, data_words):
+    page = _new_page(browser)
+    page.goto(server, wait_until="domcontentloaded")
+    page.get_by_label("用户名").wait_for(timeout=WAIT_MS)
+    _settle(page)
+    assert not _english(page, data_words), "English on the login page"
+    _sign_in(page)
+    _pick_demand(page, "DEMO-D-002")
+    page.locator('[class*="st-key-card_DEMO-P-"]').first.locator("mark").first.wait_for(timeout=WAIT_MS)
+    _settle(page)
+    page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first.click()  # its menu: no "Select all"
+    page.wait_for_timeout(500)
+    english = {"匹配浏览": _english(page, data_words)}
+    page.keyboard.press("Escape")
+
+    page.set_viewport_size({"width": 1366, "height": 1400})
+    hrefs = [a.get_attribute("href") for a in page.locator(f"{NAV} a").all()]
+    assert len(hrefs) >= 4
+    for href in hrefs:
+        name = urlparse(href).path.rstrip("/").rsplit("/", 1)[-1] or "browse"
+        query = DETAIL_LINKS.get(name)
+        if query:  # a detail page opened by a link to its record (a new page load: the login cookie signs in)
+            page.goto(f"{server}/{name}?{query}", wait_until="domcontentloaded")
+            page.get_by_text(query.split("=")[1]).first.wait_for(timeout=WAIT_MS)
+        else:
+            page.locator(f'{NAV} a[href="{href}"]').click()
+            page.wait_for_url(f"**{urlparse(href).path}*", timeout=WAIT_MS)
+        page.locator("h1").first.wait_for(timeout=WAIT_MS)
+        _settle(page)
+        if name == "overview":
+            page.locator(".js-plotly-plot").first.wait_for(timeout=WAIT_MS)
+            _settle(page)
+        _no_error_shown(page)
+        assert page.get_by_label("密码").count() == 0
+        english[page.locator("h1").first.inner_text()] = _english(page, data_words)
+        _shot(shots, name, page)
+    print("\npages:", ", ".join(english))
+    print("English still shown (OPEN_ENGLISH):", {title: words for title, words in english.items() if words})
+    found = {title: sorted(set(words) - OPEN_ENGLISH.get(title, set())) for title, words in english.items()}
+    assert not {title: words for title, words in found.items() if words}, f"English an officer sees: {found}"
     page.context.close()
