@@ -323,7 +323,12 @@ def outcomes_apply(
         gone = sorted(set(b["patent_id"]) - set(a["patent_id"]))
         out.print(table)
         if gone:
-            out.print(f"  left the list: {', '.join(gone)} (lowered, or similar to a patent it refused as 已有方案)")
+            f = priors.features(eid, gone)
+            why = [f"{p} ({'refused as 技术不成熟 ' + str(int(r)) + 'x' if r else ''}"
+                   f"{'; ' if r and s >= priors.rules.similar else ''}"
+                   f"{f'{s:.2f} similar to a patent it refused as 已有方案' if s >= priors.rules.similar else ''})"
+                   for p, r, s in zip(gone, f["refusals"], f["solved_similarity"])]
+            out.print("  left the list: " + ", ".join(w.replace(" ()", " (pushed down by the others)") for w in why))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_csv(before, out_dir / "next_night_before.csv")
