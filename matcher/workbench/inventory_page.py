@@ -58,8 +58,8 @@ def inventory_page() -> None:
     require_user()
     st.title("专利盘点")
     patents, grades, stored = stock_and_grades(str(index_dir()), _stamp(index_dir()))
-    st.caption("分级来自 `matcher grade --index` 存储的分级表" if stored else
-               "未找到与索引一致的分级表：成熟度、门类与分级按输入字段、IPC 与规则估计（运行 `matcher grade --index` 可用模型分级）")
+    st.caption("分级来自与索引一同保存的分级表" if stored else
+               "未找到与索引一致的分级表：成熟度、门类与分级按输入字段、IPC 与规则估计（请管理员为索引生成分级表，即可使用模型分级）")
     outcomes = tracking_store().frame().to_dict("records")
     tiers = st.multiselect("分级", sorted(grades["tier"].unique()), key=INVENTORY_TIERS, placeholder="全部分级")
     if tiers:  # count only the patents of the chosen tiers

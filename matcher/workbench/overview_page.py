@@ -37,7 +37,7 @@ def overview_page() -> None:
     require_user()
     matcher, store = engine(), tracking_store()
     st.title("总览")
-    k = st.sidebar.selectbox("每个企业/需求取前 K 名专利", [3, 5, 10, 20], key=keep(state.OVERVIEW_K, 5))
+    k = st.sidebar.selectbox("每个企业/需求取前 K 名专利", [3, 5, 10, 20], key=keep(state.OVERVIEW_K, 5), placeholder="请选择…")
     patents, enterprises = matcher.count(Kind.PATENT), matcher.count(Kind.ENTERPRISE)
     items = store.frame()
     deals = int(items["status"].isin(["已许可", "已转让"]).sum()) if not items.empty else 0

@@ -56,7 +56,8 @@ def tracking_page() -> None:
     if st.session_state[state.TRACK_ITEM] not in by_id:
         st.session_state[state.TRACK_ITEM] = next(iter(by_id))
     chosen = st.selectbox("选择记录查看与编辑", list(by_id), key=state.TRACK_ITEM,
-                          format_func=lambda i: f"#{i} {by_id[i].patent_title} ↔ {by_id[i].enterprise_name}［{by_id[i].status}］")
+                          format_func=lambda i: f"#{i} {by_id[i].patent_title} ↔ {by_id[i].enterprise_name}［{by_id[i].status}］",
+                          placeholder="请选择…")
     url_put("pair", chosen)
     if chosen is not None:
         item_editor(store, user, chosen)
@@ -123,10 +124,11 @@ def item_editor(store: TrackingStore, user: User, item_id: int) -> None:
         with st.form(state.edit_form(tag)):
             c1, c2 = st.columns(2)
             status = c1.selectbox("状态", options, key=state.edit_field("status", tag),
-                                  help="流程：待推送 → 已推送 → 已回复 → 洽谈中 → 已许可 / 已转让；任一开放阶段可标记已拒绝")
+                                  help="流程：待推送 → 已推送 → 已回复 → 洽谈中 → 已许可 / 已转让；任一开放阶段可标记已拒绝",
+                                  placeholder="请选择…")
             reasons = ["", *REASONS]
             reason = c2.selectbox("拒绝原因（仅「已拒绝」时必填）", reasons, index=reasons.index(snap.reason or ""),
-                                  key=state.edit_field("reason", tag), format_func=lambda r: r or "—")
+                                  key=state.edit_field("reason", tag), format_func=lambda r: r or "—", placeholder="请选择…")
             c3, c4 = st.columns(2)
             owner = c3.text_input("负责人", value=snap.owner, key=state.edit_field("owner", tag), max_chars=MAX_NAME_CHARS,
                                   placeholder="如：李老师")
