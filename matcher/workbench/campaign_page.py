@@ -44,7 +44,7 @@ def _campaign(matcher: Matcher, store: TrackingStore) -> None:
     keep(state.CAMP_PATENT, patents["id"].iloc[0])
     if st.session_state[state.CAMP_PATENT] not in titles:
         st.session_state[state.CAMP_PATENT] = patents["id"].iloc[0]
-    patent = st.selectbox("推广的专利", list(titles), key=state.CAMP_PATENT, format_func=lambda i: f"{titles[i]}（{i}）")
+    patent = st.selectbox("推广的专利", list(titles), key=state.CAMP_PATENT, format_func=lambda i: f"{titles[i]}（{i}）", placeholder="请选择…")
     c = st.columns(4)
     n = c[0].number_input("企业数", 1, 200, key=keep(state.CAMP_N, 10))
     lam = c[1].slider("匹配分权重 λ（越小越分散）", 0.0, 1.0, key=keep(state.CAMP_LAMBDA, 0.7), step=0.1)
@@ -81,10 +81,10 @@ def _digest(matcher: Matcher, store: TrackingStore) -> None:
     keep(state.DIGEST_ENTERPRISE, records["id"].iloc[0])
     if st.session_state[state.DIGEST_ENTERPRISE] not in names:
         st.session_state[state.DIGEST_ENTERPRISE] = records["id"].iloc[0]
-    eid = st.selectbox("企业 / 需求", list(names), key=state.DIGEST_ENTERPRISE, format_func=lambda i: f"{names[i]}（{i}）")
+    eid = st.selectbox("企业 / 需求", list(names), key=state.DIGEST_ENTERPRISE, format_func=lambda i: f"{names[i]}（{i}）", placeholder="请选择…")
     c = st.columns(2)
     m = c[0].number_input("最多推荐专利数", 1, 20, key=keep(state.DIGEST_M, 5))
-    fit = c[1].selectbox("许可方式匹配", list(FITS), key=keep(state.DIGEST_FIT, "不限"))
+    fit = c[1].selectbox("许可方式匹配", list(FITS), key=keep(state.DIGEST_FIT, "不限"), placeholder="请选择…")
     d = weekly_digest(matcher, eid, m=int(m), contact=contact_history(store).get(eid), min_fit=FITS[fit],
                       terms=current_terms(store))
     year, week, _ = date.today().isocalendar()

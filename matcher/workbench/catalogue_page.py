@@ -70,8 +70,8 @@ def catalogue_page() -> None:
     if st.session_state[state.CAT_SECTOR] not in options:
         st.session_state[state.CAT_SECTOR] = counts.index[0]
     sector = st.sidebar.selectbox("产业领域", options, key=state.CAT_SECTOR,
-                                  format_func=lambda s: s if s == ALL else f"{s}（{counts[s]} 项需求）")
-    k = st.sidebar.selectbox("每项需求列出的专利数", [3, 5, 10], key=keep(state.CAT_K, 5))
+                                  format_func=lambda s: s if s == ALL else f"{s}（{counts[s]} 项需求）", placeholder="请选择…")
+    k = st.sidebar.selectbox("每项需求列出的专利数", [3, 5, 10], key=keep(state.CAT_K, 5), placeholder="请选择…")
     chosen = sectors if sector == ALL else sectors[sectors["sector"] == sector]
     cat = sector_catalogue(matcher, key, tuple(chosen["id"]), k)
     coverage = st.sidebar.multiselect("满足程度", list(COVERAGE_ORDER), key=keep(state.CAT_COVERAGE, []),
