@@ -76,11 +76,12 @@ def _load(index_dir: Path, config: Path | None, encoder: str | None) -> Matcher:
     return Matcher.load(index_dir, load_config(config, encoder=encoder) if config or encoder else None)
 
 
-def _parse_filters(items: list[str] | None) -> dict[str, list[str]]:
+def parse_filters(items: list[str] | None, option: str = "--filter") -> dict[str, list[str]]:
+    """column=value[|value...] options as {column: [values]} (MatcherError naming `option` on a malformed one)."""
     filters: dict[str, list[str]] = {}
     for item in items or []:
         if "=" not in item:
-            raise MatcherError(f"--filter {item!r} must look like column=value (e.g. applicant_type=高校)")
+            raise MatcherError(f"{option} {item!r} must look like column=value (e.g. applicant_type=高校)")
         col, value = item.split("=", 1)
         filters.setdefault(col.strip(), []).extend(v.strip() for v in value.split("|") if v.strip())
     return filters
@@ -261,7 +262,7 @@ def search(
             query, tgt = matcher.query_for(Kind.PATENT, patent), Kind.ENTERPRISE
         else:
             query, tgt = Query(text=text or ""), Kind(target or "patent")
-        result = matcher.search(query, tgt, k=k, filters=_parse_filters(filter))[0]
+        result = matcher.search(query, tgt, k=k, filters=parse_filters(filter))[0]
     except (MatcherError, ValueError) as exc:
         _fail(exc)
     if as_json:
@@ -346,7 +347,8 @@ def match(
             executor = RayExecutor(index_dir, load_config(config, encoder=encoder) if config or encoder else None,
                                    {kind: info["data_hash"] for kind, info in index_info(matcher).items()}, address=address)
         job = NightlyJob(matcher, k=k, chunk_size=chunk_size, formats=[f.strip() for f in formats.split(",") if f.strip()],
-                         filters={"patent": _parse_filters(patent_filter), "enterprise": _parse_filters(enterprise_filter)},
+                         filters={"patent": parse_filters(patent_filter, "--patent-filter"),
+                                  "enterprise": parse_filters(enterprise_filter, "--enterprise-filter")},
                          max_per_target={direction: cap for direction, cap in ((Direction.PATENT_TO_ENTERPRISE, max_per_enterprise),
                                                                                 (Direction.ENTERPRISE_TO_PATENT, max_per_patent))
                                          if cap is not None},

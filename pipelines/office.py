@@ -16,6 +16,7 @@ from rich.table import Table
 
 from matcher.config import PROJECT_ROOT
 from matcher.errors import MatcherError
+from pipelines.cli import parse_filters
 
 out = Console()
 err = Console(stderr=True)
@@ -51,16 +52,6 @@ def _store(url: str | None):
     return TrackingStore(url)
 
 
-def _filters(items: list[str] | None) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise MatcherError(f"--patent-filter {item!r} must look like column=value (e.g. license_mode=开放许可)")
-        col, value = item.split("=", 1)
-        found.setdefault(col.strip(), []).extend(v.strip() for v in value.split("|") if v.strip())
-    return found
-
-
 def _safe_stem(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in str(text))[:80] or "x"
 
@@ -84,7 +75,7 @@ def catalogue(
 
     try:
         matcher = _load(index_dir)
-        cat = build_catalogue(matcher, k=k, id_pattern=demand_ids, patent_filters=_filters(patent_filter),
+        cat = build_catalogue(matcher, k=k, id_pattern=demand_ids, patent_filters=parse_filters(patent_filter, "--patent-filter"),
                               use_model=not no_model)
         sheets = catalogue_sheets(cat)
         paths = write_outputs(out_dir, "demand_catalogue", "专利需求信息目录", catalogue_cover(cat, str(index_dir)),
@@ -128,7 +119,7 @@ def campaign(
         store = _store(database_url)
         camp = build_campaign(matcher, patent, n=n, pool=max(pool, n), lam=lam, skip_days=skip_days,
                               weekly_cap=weekly_cap, store=store,
-                              enterprise_filters={k: v for k, v in _filters(enterprise_filter).items()})
+                              enterprise_filters=parse_filters(enterprise_filter, "--enterprise-filter"))
         rows = camp.rows.rename(columns=CAMPAIGN_HEADERS)
         paths = write_outputs(out_dir, f"campaign_{_safe_stem(patent)}", "开放许可推广活动", camp.cover(),
                               {"推广企业": rows, "跳过的企业": camp.skipped.rename(columns=SKIPPED_HEADERS)}, rows)
@@ -175,7 +166,7 @@ def digest(
         contacts, terms = contact_history(store), current_terms(store)
         for eid in enterprise:
             d = weekly_digest(matcher, eid, m=m, contact=contacts.get(eid), min_fit=FIT_LEVELS.get(fit or ""),
-                              patent_filters=_filters(patent_filter), terms=terms)
+                              patent_filters=parse_filters(patent_filter, "--patent-filter"), terms=terms)
             rows = d.rows.rename(columns=DIGEST_HEADERS)
             paths = write_outputs(out_dir, f"digest_{_safe_stem(eid)}_{label}", f"每周专利推荐（{label}）", d.cover(label),
                                   {"推荐专利": rows}, rows)

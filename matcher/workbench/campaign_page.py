@@ -40,11 +40,7 @@ def _campaign(matcher: Matcher, store: TrackingStore) -> None:
     if patents.empty:
         st.info("没有符合条件的专利。")
         return
-    titles = dict(zip(patents["id"], patents["title"]))
-    keep(state.CAMP_PATENT, patents["id"].iloc[0])
-    if st.session_state[state.CAMP_PATENT] not in titles:
-        st.session_state[state.CAMP_PATENT] = patents["id"].iloc[0]
-    patent = st.selectbox("推广的专利", list(titles), key=state.CAMP_PATENT, format_func=lambda i: f"{titles[i]}（{i}）", placeholder="请选择…")
+    patent = _pick_record("推广的专利", dict(zip(patents["id"], patents["title"])), state.CAMP_PATENT)
     c = st.columns(4)
     n = c[0].number_input("企业数", 1, 200, key=keep(state.CAMP_N, 10))
     lam = c[1].slider("匹配分权重 λ（越小越分散）", 0.0, 1.0, key=keep(state.CAMP_LAMBDA, 0.7), step=0.1)
@@ -75,13 +71,18 @@ def _campaign(matcher: Matcher, store: TrackingStore) -> None:
                           file_name=f"推广名单_{patent}.xlsx", mime=XLSX_MIME, key=state.download(state.CAMP_EXPORT, "xlsx"))
 
 
+def _pick_record(label: str, names: dict, key: str):
+    """A record picker (name and id) that keeps its choice across reruns and falls back to the first record."""
+    first = next(iter(names))
+    keep(key, first)
+    if st.session_state[key] not in names:
+        st.session_state[key] = first
+    return st.selectbox(label, list(names), key=key, format_func=lambda i: f"{names[i]}（{i}）", placeholder="请选择…")
+
+
 def _digest(matcher: Matcher, store: TrackingStore) -> None:
     records = matcher.collection(Kind.ENTERPRISE).records
-    names = dict(zip(records["id"], records["name"]))
-    keep(state.DIGEST_ENTERPRISE, records["id"].iloc[0])
-    if st.session_state[state.DIGEST_ENTERPRISE] not in names:
-        st.session_state[state.DIGEST_ENTERPRISE] = records["id"].iloc[0]
-    eid = st.selectbox("企业 / 需求", list(names), key=state.DIGEST_ENTERPRISE, format_func=lambda i: f"{names[i]}（{i}）", placeholder="请选择…")
+    eid = _pick_record("企业 / 需求", dict(zip(records["id"], records["name"])), state.DIGEST_ENTERPRISE)
     c = st.columns(2)
     m = c[0].number_input("最多推荐专利数", 1, 20, key=keep(state.DIGEST_M, 5))
     fit = c[1].selectbox("许可方式匹配", list(FITS), key=keep(state.DIGEST_FIT, "不限"), placeholder="请选择…")
