@@ -406,11 +406,10 @@ def test_hostile_text_a_long_paste_and_a_second_officer(server, browser, shots, 
 
 OPEN_ENGLISH = {
     "专利盘点": {"Stop"},
-    "数据上传": {"MB", "TSV", "Upload", "XLSM", "file", "per"},
 }
-"""English Streamlit itself still draws, with no setting to translate it: the running indicator's "Stop" (seen while
-a page computes) and st.file_uploader's "Upload / Limit 200MB per file • CSV, TSV, XLSX, XLSM". A page may show no
-more than this, every other page none; remove a line when its page is fixed."""
+"""English Streamlit itself still draws, with no setting to translate it: the running indicator's "Stop", seen while
+a page computes (st.file_uploader's is replaced by CSS: matcher.workbench.upload_page.uploader_in_chinese). A page
+may show no more than this, every other page none; remove a line when its page is fixed."""
 
 DETAIL_LINKS = {"patent": "patent=DEMO-P-001", "enterprise": "enterprise=DEMO-D-002"}
 """Detail pages and the record a link to them names."""

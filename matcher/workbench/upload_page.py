@@ -16,6 +16,19 @@ KINDS = {"patent": "专利", "enterprise": "企业/需求"}
 PREVIEW_ROWS = 50
 
 
+def uploader_in_chinese(limit_mb: int) -> str:
+    """CSS that replaces the English Streamlit draws inside st.file_uploader (its "Upload" button and "200MB per file
+    • CSV" line; Streamlit has no setting for them) with Chinese; the icon and the file dialog are unchanged."""
+    kinds = "、".join(t.upper() for t in TYPES)
+    return ("<style>"
+            '[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p {display: none;}'
+            '[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"]::after {content: "选择文件";}'
+            '[data-testid="stFileUploaderDropzoneInstructions"] span {display: none;}'
+            '[data-testid="stFileUploaderDropzoneInstructions"] > div::after '
+            f'{{content: "可拖放文件到此处；单个文件不超过 {limit_mb} MB，格式：{kinds}";}}'
+            "</style>")
+
+
 @page
 def upload_page() -> None:
     """Upload, validate, preview and upsert a table of records (editors only)."""
@@ -30,6 +43,7 @@ def upload_page() -> None:
                "新编号的记录被新增，缺少编号或必填文本的行被跳过。列名可用中文（如 专利号、名称、摘要；企业名称、需求描述），"
                "可选列包括联系人、联系电话、邮箱、发明人等。")
     kind = Kind(st.radio("数据类型", list(KINDS), format_func=KINDS.get, horizontal=True, key=state.UPLOAD_KIND))
+    st.html(uploader_in_chinese(int(st.get_option("server.maxUploadSize"))))
     upload = st.file_uploader("选择文件", type=TYPES, key=state.UPLOAD_FILE)
     sheet = st.text_input("工作表名称（仅 XLSX，留空则读取第一个工作表）", key=state.UPLOAD_SHEET, max_chars=100)
     if upload is None:
