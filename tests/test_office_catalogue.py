@@ -56,6 +56,10 @@ def test_catalogue_command_writes_the_workbook_with_a_cover(demo_index, tmp_path
     assert cover["判定方法"].startswith("本库匹配分分布（相对分级）")
     assert len(book["需求目录"]) == 25 and set(book["需求目录"]["满足程度"]) <= {WELL, WEAK, NONE}
     assert len(book["最佳专利"]) == 75
+    # officers read one 匹配度 (0-100) as on every workbench page, never the engine's raw scores
+    for sheet in ("需求目录", "最佳专利"):
+        degree = book[sheet]["最高匹配度" if sheet == "需求目录" else "匹配度"]
+        assert degree.between(0, 100).all() and "匹配分" not in book[sheet] and "最高匹配分" not in book[sheet]
     flat = pd.read_csv(tmp_path / "demand_catalogue.csv", encoding="utf-8-sig")
     assert len(flat) == 25 and "满足程度" in flat
 

@@ -12,7 +12,7 @@ from matcher.errors import MatcherError
 from matcher.office.demands import demand_mask
 from matcher.office.licence_fit import fit_columns
 from matcher.office.sectors import sector_labels
-from matcher.rank.confidence import NONE_FOUND, RELATED_ONLY, SUITABLE, ConfidenceModel
+from matcher.rank.confidence import NONE_FOUND, RELATED_ONLY, SHIPPED, SUITABLE, ConfidenceModel
 from matcher.schema import Direction, Kind
 
 WELL, WEAK, NONE = "充分满足", "部分满足", "无合适专利"
@@ -41,10 +41,10 @@ class Catalogue:
     """A demand catalogue.
 
     Attributes:
-        demands: one row per demand: sector, demand_id, name, cooperation, coverage, best_score, best_confidence,
-            best_patents (the top titles joined), text.
+        demands: one row per demand: sector, demand_id, name, cooperation, coverage, best_score (the engine's),
+            best_degree (匹配度 0-100 of its best patent), best_patents (the top titles joined), text.
         pairs: the demands' best patents: demand rows' sector, demand_id, rank, patent_id, title, applicant, score,
-            confidence, licence_fit, licence_line.
+            degree (匹配度 0-100), licence_fit, licence_line.
         method: how the coverage was decided ("confidence model ..." or "score distribution ..."), for the CLI.
         method_zh: the same in Chinese, for the workbook's cover.
     """
@@ -101,11 +101,14 @@ def build_catalogue(matcher: Matcher, *, k: int = 5, id_pattern: str | None = No
                              filters=patent_filters, explain=False)
     model = coverage_model(matcher) if use_model else None
     best = np.array([r.matches[0].score if r.matches else np.nan for r in results], dtype=float)
+    # every pair's confidence (匹配度 / 100, as the workbench shows it): the engine's model, else the shipped one
+    shown_by = model or matcher.confidence or ConfidenceModel.load(SHIPPED)
     confidences: list[list[float]] = [[] for _ in results]
+    for i, x in enumerate(matcher.pair_features(results)):
+        if len(x):
+            confidences[i] = shown_by.predict_proba(D2P, x).round(4).tolist()
+    degrees = [[int(round(100 * c)) for c in row] for row in confidences]
     if model is not None:
-        for i, x in enumerate(matcher.pair_features(results)):
-            if len(x):
-                confidences[i] = model.predict_proba(D2P, x).round(4).tolist()
         verdicts = [COVERAGE[model.verdict(D2P, c)] for c in confidences]
         card = model.card.get("judged", model.card.get("data", ""))
         method = (f"confidence model (threshold {model.threshold(D2P):.3f}, strong {model.directions[D2P].strong:.3f}"
@@ -125,17 +128,17 @@ def build_catalogue(matcher: Matcher, *, k: int = 5, id_pattern: str | None = No
         "sector": sectors, "demand_id": chosen["id"].tolist(), "name": chosen["name"].tolist(),
         "cooperation": chosen.get("cooperation", pd.Series("", index=chosen.index)).fillna("").tolist(),
         "coverage": verdicts, "best_score": np.round(best, 6),
-        "best_confidence": [max(c) if c else np.nan for c in confidences],
+        "best_degree": [max(d) if d else np.nan for d in degrees],
         "best_patents": ["；".join(m.record.get("title", "") for m in r.matches[:3]) for r in results],
         "text": chosen["text"].tolist(),
     })
     rows = [{"sector": sectors[i], "demand_id": r.query.id, "demand_name": demands.at[i, "name"], "rank": m.rank,
              "patent_id": m.target_id, "title": m.record.get("title", ""), "applicant": m.record.get("applicant", ""),
-             "score": round(float(m.score), 6), "confidence": confidences[i][j] if confidences[i] else np.nan,
+             "score": round(float(m.score), 6), "degree": degrees[i][j] if degrees[i] else np.nan,
              "enterprise_id": r.query.id}
             for i, r in enumerate(results) for j, m in enumerate(r.matches)]
     pairs = pd.DataFrame(rows, columns=["sector", "demand_id", "demand_name", "rank", "patent_id", "title", "applicant",
-                                        "score", "confidence", "enterprise_id"])
+                                        "score", "degree", "enterprise_id"])
     if len(pairs):
         ent = chosen.set_index("id", drop=False).to_dict("index")
         pats = matcher.collection(Kind.PATENT).records
@@ -149,11 +152,17 @@ def build_catalogue(matcher: Matcher, *, k: int = 5, id_pattern: str | None = No
 
 
 DEMAND_HEADERS = {"sector": "产业领域", "demand_id": "需求编号", "name": "需求名称", "cooperation": "合作方式",
-                  "coverage": "满足程度", "best_score": "最高匹配分", "best_confidence": "最高匹配度",
+                  "coverage": "满足程度", "best_degree": "最高匹配度",
                   "best_patents": "最佳专利", "text": "需求内容"}
 PAIR_HEADERS = {"sector": "产业领域", "demand_id": "需求编号", "demand_name": "需求名称", "rank": "名次",
-                "patent_id": "专利编号", "title": "专利名称", "applicant": "申请人", "score": "匹配分",
-                "confidence": "匹配度", "licence_fit": "许可匹配", "licence_line": "许可说明", "free_first": "先免费后有偿"}
+                "patent_id": "专利编号", "title": "专利名称", "applicant": "申请人",
+                "degree": "匹配度", "licence_fit": "许可匹配", "licence_line": "许可说明", "free_first": "先免费后有偿"}
+
+
+def officer_view(frame: pd.DataFrame, headers: dict[str, str]) -> pd.DataFrame:
+    """A catalogue table as officers read it: the engine's raw scores left out (匹配度 is the one reading), Chinese
+    headers."""
+    return frame.drop(columns=[c for c in ("best_score", "score") if c in frame]).rename(columns=headers)
 
 
 def catalogue_sheets(cat: Catalogue) -> dict[str, pd.DataFrame]:
@@ -162,9 +171,9 @@ def catalogue_sheets(cat: Catalogue) -> dict[str, pd.DataFrame]:
     summary = cat.summary().rename(columns={"sector": "产业领域", "demands": "需求数"})
     return {
         "领域汇总": summary,
-        "需求目录": cat.demands.rename(columns=DEMAND_HEADERS),
-        "最佳专利": cat.pairs.rename(columns=PAIR_HEADERS),
-        "待攻关需求": cat.unanswered().rename(columns=DEMAND_HEADERS),
+        "需求目录": officer_view(cat.demands, DEMAND_HEADERS),
+        "最佳专利": officer_view(cat.pairs, PAIR_HEADERS),
+        "待攻关需求": officer_view(cat.unanswered(), DEMAND_HEADERS),
     }
 
 
@@ -177,5 +186,5 @@ def catalogue_cover(cat: Catalogue, source: str = "") -> list[tuple[str, object]
         ("满足程度", "；".join(f"{c} {int(counts.get(c, 0))}" for c in COVERAGE_ORDER)),
         ("判定方法", cat.method_zh or cat.method),
         ("说明", "「充分满足」：库中有专利可直接回应该需求；「部分满足」：仅有相关专利；「无合适专利」：现有专利库无法回应，"
-                 "见「待攻关需求」表，供高校和科研院所研发参考。匹配分仅在同一需求内可比。"),
+                 "见「待攻关需求」表，供高校和科研院所研发参考。匹配度（0-100）：该组合被评为相关的估计概率。"),
     ]
