@@ -71,7 +71,7 @@ def catalogue(
     (充分满足 / 部分满足 / 无合适专利); writes demand_catalogue.xlsx (cover, per-sector summary, catalogue, best patents,
     unanswered demands for universities) and demand_catalogue.csv."""
     from matcher.office.catalogue import build_catalogue, catalogue_cover, catalogue_sheets
-    from matcher.office.workbook import write_outputs
+    from matcher.office.workbook import officer_table, write_outputs
 
     try:
         matcher = _load(index_dir)
@@ -112,7 +112,7 @@ def campaign(
     relevance, skipping those contacted lately or over the weekly cap; writes campaign_<patent>.xlsx / .csv and, with
     --add, puts the pairs on the shortlist."""
     from matcher.office.campaigns import CAMPAIGN_HEADERS, SKIPPED_HEADERS, add_campaign, build_campaign
-    from matcher.office.workbook import write_outputs
+    from matcher.office.workbook import officer_table, write_outputs
 
     try:
         matcher = _load(index_dir)
@@ -120,18 +120,18 @@ def campaign(
         camp = build_campaign(matcher, patent, n=n, pool=max(pool, n), lam=lam, skip_days=skip_days,
                               weekly_cap=weekly_cap, store=store,
                               enterprise_filters=parse_filters(enterprise_filter, "--enterprise-filter"))
-        rows = camp.rows.rename(columns=CAMPAIGN_HEADERS)
+        rows = officer_table(camp.rows, CAMPAIGN_HEADERS)
         paths = write_outputs(out_dir, f"campaign_{_safe_stem(patent)}", "开放许可推广活动", camp.cover(),
                               {"推广企业": rows, "跳过的企业": camp.skipped.rename(columns=SKIPPED_HEADERS)}, rows)
         added = add_campaign(store, camp, user=user) if add else None
     except (MatcherError, ValueError, OSError) as exc:
         _fail(exc)
     table = Table(title=f"campaign for {escape(patent)}: {escape(str(camp.patent.get('title', '')))}")
-    for col in ("#", "enterprise", "name", "region", "sector", "score", "engine rank", "licence fit"):
+    for col in ("#", "enterprise", "name", "region", "sector", "匹配度", "engine rank", "licence fit"):
         table.add_column(col)
     for r in camp.rows.itertuples():
         table.add_row(str(r.rank), escape(r.enterprise_id), escape(str(r.name)), escape(r.region), escape(r.sector),
-                      f"{r.score:.4f}", str(r.engine_rank), escape(r.licence_fit))
+                      str(r.degree), str(r.engine_rank), escape(r.licence_fit))
     out.print(table)
     out.print(f"{camp.rows['region'].replace('', None).nunique()} regions, {camp.rows['sector'].nunique()} sectors; "
               f"skipped {len(camp.skipped)} enterprises (recent contact / weekly cap / already on the shortlist)")
@@ -153,7 +153,7 @@ def digest(
     digest_<enterprise>_<week>.xlsx / .csv."""
     from matcher.office.contacts import contact_history
     from matcher.office.digest import DIGEST_HEADERS, weekly_digest
-    from matcher.office.workbook import write_outputs
+    from matcher.office.workbook import officer_table, write_outputs
     from matcher.tracking.terms import current_terms
 
     year, week, _ = date.today().isocalendar()
@@ -167,15 +167,15 @@ def digest(
         for eid in enterprise:
             d = weekly_digest(matcher, eid, m=m, contact=contacts.get(eid), min_fit=FIT_LEVELS.get(fit or ""),
                               patent_filters=parse_filters(patent_filter, "--patent-filter"), terms=terms)
-            rows = d.rows.rename(columns=DIGEST_HEADERS)
+            rows = officer_table(d.rows, DIGEST_HEADERS)
             paths = write_outputs(out_dir, f"digest_{_safe_stem(eid)}_{label}", f"每周专利推荐（{label}）", d.cover(label),
                                   {"推荐专利": rows}, rows)
             table = Table(title=f"weekly digest {label} for {escape(eid)}: {escape(str(d.enterprise.get('name', '')))}")
-            for col in ("#", "patent", "title", "licence mode", "score", "licence fit"):
+            for col in ("#", "patent", "title", "licence mode", "匹配度", "licence fit"):
                 table.add_column(col)
             for r in d.rows.itertuples():
                 table.add_row(str(r.rank), escape(r.patent_id), escape(str(r.title)), escape(str(r.license_mode)),
-                              f"{r.score:.4f}", escape(r.licence_line))
+                              str(r.degree), escape(r.licence_line))
             out.print(table)
             out.print(f"written: {', '.join(str(p) for p in paths)}")
     except (MatcherError, ValueError, OSError) as exc:

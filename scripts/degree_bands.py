@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from matcher.rank.confidence import FEATURES
-from matcher.workbench.degree import degree, shipped_model
+from matcher.rank.degree import degree, shipped_model
 
 ROOT = Path(__file__).resolve().parent.parent
 BANDS = [(0, 5), (5, 10), (10, 20), (20, 40), (40, 60), (60, 80), (80, 101)]

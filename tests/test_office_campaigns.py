@@ -8,9 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from matcher.engine import Matcher
-from matcher.office.campaigns import build_campaign, mmr, similarity
+from matcher.office.campaigns import CAMPAIGN_HEADERS, build_campaign, mmr, similarity
 from matcher.office.contacts import contact_history
-from matcher.office.digest import weekly_digest
+from matcher.office.digest import DIGEST_HEADERS, weekly_digest
+from matcher.office.workbook import officer_table
 from matcher.tracking import PUSHED, TrackingStore
 from pipelines.main import app
 
@@ -42,6 +43,9 @@ def test_a_campaign_spreads_over_regions_and_skips_recent_contacts(matcher, stor
     assert len(spread.rows) == 6 and spread.rows["enterprise_id"].is_unique
     assert spread.rows["region"].nunique() >= plain.rows["region"].nunique()
     assert list(plain.rows["engine_rank"]) == sorted(plain.rows["engine_rank"])  # lam 1: the engine's order
+    # officers read 匹配度 (0-100) as on every page, never the engine's raw score
+    shown = officer_table(spread.rows, CAMPAIGN_HEADERS)
+    assert shown["匹配度"].between(0, 100).all() and "score" not in shown and "匹配分" not in shown
     first = plain.rows["enterprise_id"].iloc[0]
     item = store.add("DEMO-P-002", first, user="test")
     store.update(item.id, item.version, user="test", status=PUSHED)
@@ -78,6 +82,7 @@ def test_campaign_command_exports_and_adds_to_the_shortlist(demo_index, tmp_path
 def test_a_weekly_digest_leaves_out_what_was_offered(matcher, store):
     d = weekly_digest(matcher, "DEMO-D-001", m=3)
     assert len(d.rows) == 3 and d.rows["licence_line"].str.startswith("许可匹配").all()
+    assert officer_table(d.rows, DIGEST_HEADERS)["匹配度"].between(0, 100).all()
     store.add(d.rows["patent_id"].iloc[0], "DEMO-D-001", user="test")
     later = weekly_digest(matcher, "DEMO-D-001", m=3, contact=contact_history(store)["DEMO-D-001"])
     assert d.rows["patent_id"].iloc[0] not in set(later.rows["patent_id"]) and len(later.rows) == 3

@@ -14,14 +14,15 @@ from matcher.errors import MatcherError
 from matcher.office.contacts import Contact, blocked, contact_history
 from matcher.office.licence_fit import LEVEL_TEXT, licence_fit, with_terms
 from matcher.office.sectors import UNLABELLED, sector_labels
-from matcher.schema import Kind
+from matcher.rank.degree import confidences, degree, model_of
+from matcher.schema import Direction, Kind
 from matcher.tracking import DuplicatePairError, TrackingStore
 from matcher.tracking.service import Actor, utcnow
 from matcher.tracking.terms import current_terms
 
 REGION_WEIGHT = 0.5
 """Similarity of two candidates = REGION_WEIGHT x same region + (1 - REGION_WEIGHT) x same sector."""
-COLUMNS = ["rank", "enterprise_id", "name", "region", "sector", "score", "relevance", "mmr", "engine_rank",
+COLUMNS = ["rank", "enterprise_id", "name", "region", "sector", "degree", "score", "relevance", "mmr", "engine_rank",
            "licence_fit", "licence_line"]
 
 
@@ -134,6 +135,9 @@ def build_campaign(matcher: Matcher, patent_id: str, *, n: int = 20, pool: int =
         patent = with_terms(patent, current_terms(store, [patent_id]).get(patent_id))
     result = matcher.search(matcher.query_for(Kind.PATENT, patent_id), Kind.ENTERPRISE, k=pool,
                             filters=enterprise_filters, explain=False)[0]
+    shown = (confidences(model_of(matcher), Direction.PATENT_TO_ENTERPRISE, matcher.pair_features([result])[0])
+             if result.matches else [])
+    degrees = {m.target_id: degree(p) for m, p in zip(result.matches, shown)}
     keep, skipped = [], []
     for m in result.matches:
         contact = contacts.get(m.target_id)
@@ -154,7 +158,7 @@ def build_campaign(matcher: Matcher, patent_id: str, *, n: int = 20, pool: int =
         m = keep[i]
         fit = licence_fit(m.record, patent)
         rows.append({"rank": rank, "enterprise_id": m.target_id, "name": m.record.get("name", ""), "region": regions[i],
-                     "sector": sectors[i], "score": round(float(m.score), 6), "relevance": round(float(relevance[i]), 4),
+                     "sector": sectors[i], "degree": degrees[m.target_id], "score": round(float(m.score), 6), "relevance": round(float(relevance[i]), 4),
                      "mmr": round(gain, 4), "engine_rank": m.rank,
                      "licence_fit": LEVEL_TEXT[fit.level], "licence_line": fit.line()})
     settings = {"n": n, "pool": pool, "lam": lam, "skip_days": skip_days, "weekly_cap": weekly_cap}
@@ -179,7 +183,7 @@ def add_campaign(store: TrackingStore, campaign: Campaign, *, user: Actor | str,
     for row in campaign.rows.itertuples():
         try:
             store.add(pid, row.enterprise_id, user=user, patent_title=campaign.patent.get("title", ""),
-                      enterprise_name=row.name, industry=row.sector, score=row.score,
+                      enterprise_name=row.name, industry=row.sector, score=float(row.degree),
                       note=note or f"开放许可推广活动（第 {row.rank} 家）")
             added += 1
         except DuplicatePairError:
@@ -188,6 +192,6 @@ def add_campaign(store: TrackingStore, campaign: Campaign, *, user: Actor | str,
 
 
 CAMPAIGN_HEADERS = {"rank": "序号", "enterprise_id": "企业编号", "name": "企业名称", "region": "地区", "sector": "产业领域",
-                    "score": "匹配分", "relevance": "相关度", "mmr": "MMR得分", "engine_rank": "引擎名次",
+                    "degree": "匹配度", "engine_rank": "引擎名次",
                     "licence_fit": "许可匹配", "licence_line": "许可说明"}
 SKIPPED_HEADERS = {"enterprise_id": "企业编号", "name": "企业名称", "reason": "跳过原因"}

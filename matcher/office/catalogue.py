@@ -12,7 +12,9 @@ from matcher.errors import MatcherError
 from matcher.office.demands import demand_mask
 from matcher.office.licence_fit import fit_columns
 from matcher.office.sectors import sector_labels
-from matcher.rank.confidence import NONE_FOUND, RELATED_ONLY, SHIPPED, SUITABLE, ConfidenceModel
+from matcher.office.workbook import officer_table
+from matcher.rank.confidence import NONE_FOUND, RELATED_ONLY, SUITABLE, ConfidenceModel
+from matcher.rank.degree import degree, model_of
 from matcher.schema import Direction, Kind
 
 WELL, WEAK, NONE = "充分满足", "部分满足", "无合适专利"
@@ -102,12 +104,12 @@ def build_catalogue(matcher: Matcher, *, k: int = 5, id_pattern: str | None = No
     model = coverage_model(matcher) if use_model else None
     best = np.array([r.matches[0].score if r.matches else np.nan for r in results], dtype=float)
     # every pair's confidence (匹配度 / 100, as the workbench shows it): the engine's model, else the shipped one
-    shown_by = model or matcher.confidence or ConfidenceModel.load(SHIPPED)
+    shown_by = model or model_of(matcher)
     confidences: list[list[float]] = [[] for _ in results]
     for i, x in enumerate(matcher.pair_features(results)):
         if len(x):
             confidences[i] = shown_by.predict_proba(D2P, x).round(4).tolist()
-    degrees = [[int(round(100 * c)) for c in row] for row in confidences]
+    degrees = [[degree(c) for c in row] for row in confidences]
     if model is not None:
         verdicts = [COVERAGE[model.verdict(D2P, c)] for c in confidences]
         card = model.card.get("judged", model.card.get("data", ""))
@@ -159,21 +161,15 @@ PAIR_HEADERS = {"sector": "产业领域", "demand_id": "需求编号", "demand_n
                 "degree": "匹配度", "licence_fit": "许可匹配", "licence_line": "许可说明", "free_first": "先免费后有偿"}
 
 
-def officer_view(frame: pd.DataFrame, headers: dict[str, str]) -> pd.DataFrame:
-    """A catalogue table as officers read it: the engine's raw scores left out (匹配度 is the one reading), Chinese
-    headers."""
-    return frame.drop(columns=[c for c in ("best_score", "score") if c in frame]).rename(columns=headers)
-
-
 def catalogue_sheets(cat: Catalogue) -> dict[str, pd.DataFrame]:
     """The catalogue's XLSX sheets with Chinese headers: 领域汇总, 需求目录, 最佳专利, 待攻关需求 (unanswered, for
     universities)."""
     summary = cat.summary().rename(columns={"sector": "产业领域", "demands": "需求数"})
     return {
         "领域汇总": summary,
-        "需求目录": officer_view(cat.demands, DEMAND_HEADERS),
-        "最佳专利": officer_view(cat.pairs, PAIR_HEADERS),
-        "待攻关需求": officer_view(cat.unanswered(), DEMAND_HEADERS),
+        "需求目录": officer_table(cat.demands, DEMAND_HEADERS),
+        "最佳专利": officer_table(cat.pairs, PAIR_HEADERS),
+        "待攻关需求": officer_table(cat.unanswered(), DEMAND_HEADERS),
     }
 
 

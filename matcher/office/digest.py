@@ -11,12 +11,13 @@ from matcher.engine import Matcher
 from matcher.errors import MatcherError
 from matcher.office.contacts import Contact
 from matcher.office.licence_fit import LEVEL_TEXT, licence_fit, with_terms
-from matcher.schema import Kind
+from matcher.rank.degree import confidences, degree, model_of
+from matcher.schema import Direction, Kind
 
-COLUMNS = ["rank", "patent_id", "title", "applicant", "license_mode", "price", "score", "licence_fit", "licence_line",
+COLUMNS = ["rank", "patent_id", "title", "applicant", "license_mode", "price", "degree", "score", "licence_fit", "licence_line",
            "shared_terms"]
 DIGEST_HEADERS = {"rank": "序号", "patent_id": "专利编号", "title": "专利名称", "applicant": "专利权人",
-                  "license_mode": "许可方式", "price": "价格", "score": "匹配分", "licence_fit": "许可匹配",
+                  "license_mode": "许可方式", "price": "价格", "degree": "匹配度", "licence_fit": "许可匹配",
                   "licence_line": "许可说明", "shared_terms": "共同关键词"}
 
 
@@ -84,8 +85,10 @@ def weekly_digest(matcher: Matcher, enterprise_id: str, *, m: int = 5, contact: 
     query = matcher.query_for(Kind.ENTERPRISE, enterprise_id)
     query.exclude = tuple(offered)
     result = matcher.search(query, Kind.PATENT, k=max(depth, m), filters=patent_filters)[0]
+    shown = (confidences(model_of(matcher), Direction.ENTERPRISE_TO_PATENT, matcher.pair_features([result])[0])
+             if result.matches else [])
     rows, unfit = [], 0
-    for match in result.matches:
+    for match, p in zip(result.matches, shown):
         record = with_terms(match.record, (terms or {}).get(match.target_id))
         fit = licence_fit(enterprise, record)
         if min_fit is not None and fit.level is not None and fit.level < min_fit:
@@ -95,7 +98,7 @@ def weekly_digest(matcher: Matcher, enterprise_id: str, *, m: int = 5, contact: 
             rec = record
             rows.append({"rank": len(rows) + 1, "patent_id": match.target_id, "title": rec.get("title", ""),
                          "applicant": rec.get("applicant", ""), "license_mode": rec.get("license_mode", ""),
-                         "price": rec.get("price", ""), "score": round(float(match.score), 6),
+                         "price": rec.get("price", ""), "degree": degree(p), "score": round(float(match.score), 6),
                          "licence_fit": LEVEL_TEXT[fit.level], "licence_line": fit.line(),
                          "shared_terms": "、".join(match.explanation.shared_terms) if match.explanation else ""})
     return Digest(enterprise, pd.DataFrame(rows, columns=COLUMNS),

@@ -16,6 +16,12 @@ _BAD_SHEET = re.compile(r"[\[\]:*?/\\]")
 SIMULATED = "模拟数据（由模拟器生成，非真实反馈）"
 
 
+def officer_table(frame: pd.DataFrame, headers: Mapping[str, str]) -> pd.DataFrame:
+    """A table as officers read it: only the columns `headers` names (so no raw engine score, only 匹配度), in the
+    frame's order, with their Chinese headers."""
+    return frame[[c for c in frame.columns if c in headers]].rename(columns=headers)
+
+
 def sheet_name(name: str, taken: set[str]) -> str:
     """A valid, unique Excel sheet name: the characters Excel refuses removed, at most 31 characters.
 

@@ -15,7 +15,7 @@ from matcher.office.campaigns import CAMPAIGN_HEADERS, SKIPPED_HEADERS, add_camp
 from matcher.office.contacts import contact_history
 from matcher.office.digest import DIGEST_HEADERS, weekly_digest
 from matcher.office.licence_fit import FREE_FIRST_MODES
-from matcher.office.workbook import write_workbook
+from matcher.office.workbook import officer_table, write_workbook
 from matcher.schema import Kind
 from matcher.tracking import TrackingStore
 from matcher.tracking.terms import current_terms
@@ -52,7 +52,7 @@ def _campaign(matcher: Matcher, store: TrackingStore) -> None:
     camp = st.session_state.get(state.CAMP_RESULT)
     if camp is None or camp.patent.get("id") != patent:
         return
-    rows = camp.rows.rename(columns=CAMPAIGN_HEADERS)
+    rows = officer_table(camp.rows, CAMPAIGN_HEADERS)
     st.caption(f"{len(camp.rows)} 家企业，覆盖 {camp.rows['region'].replace('', None).nunique()} 个地区、"
                f"{camp.rows['sector'].nunique()} 个产业领域；跳过 {len(camp.skipped)} 家（近期联系过、本周已达上限或已在推送清单中）。")
     st.dataframe(rows, hide_index=True, width="stretch")
@@ -92,7 +92,7 @@ def _digest(matcher: Matcher, store: TrackingStore) -> None:
     label = f"{year}-W{week:02d}"
     for line, value in d.cover(label)[2:6]:
         st.caption(f"{line}：{value}")
-    rows = d.rows.rename(columns=DIGEST_HEADERS)
+    rows = officer_table(d.rows, DIGEST_HEADERS)
     st.dataframe(rows, hide_index=True, width="stretch")
     st.download_button("下载每周推荐（XLSX，含封面）", _book(f"每周专利推荐（{label}）", d.cover(label), {"推荐专利": rows}),
                        file_name=f"每周推荐_{eid}_{label}.xlsx", mime=XLSX_MIME,

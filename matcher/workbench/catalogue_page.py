@@ -17,11 +17,10 @@ from matcher.office.catalogue import (
     build_catalogue,
     catalogue_cover,
     catalogue_sheets,
-    officer_view,
 )
 from matcher.office.demands import demand_mask
 from matcher.office.sectors import sector_labels
-from matcher.office.workbook import write_workbook
+from matcher.office.workbook import officer_table, write_workbook
 from matcher.schema import Kind
 from matcher.workbench import state
 from matcher.workbench.export import XLSX_MIME
@@ -86,20 +85,20 @@ def catalogue_page() -> None:
     st.caption(f"判定方法：{'置信度模型' if cat.method.startswith('confidence') else '本库匹配分分布（相对分级）'}。"
                "「无合适专利」的需求列在下方，供高校和科研院所研发参考。")
     demands = cat.demands if not coverage else cat.demands[cat.demands["coverage"].isin(coverage)]
-    shown = officer_view(demands.drop(columns=["text"]), DEMAND_HEADERS)
+    shown = officer_table(demands.drop(columns=["text"]), DEMAND_HEADERS)
     st.subheader("需求目录")
     st.dataframe(shown, hide_index=True, width="stretch")
     pairs = cat.pairs[cat.pairs["demand_id"].isin(demands["demand_id"])]
     if only_fit:
         pairs = pairs[pairs["licence_fit"] == "契合"]
     st.subheader("各需求的最佳专利")
-    st.dataframe(officer_view(pairs, PAIR_HEADERS), hide_index=True, width="stretch")
+    st.dataframe(officer_table(pairs, PAIR_HEADERS), hide_index=True, width="stretch")
     st.subheader("待攻关需求（无合适专利）")
     unanswered = cat.unanswered()
     if unanswered.empty:
         st.caption("本领域的需求在专利库中都有相关专利。")
     else:
-        st.dataframe(officer_view(unanswered, DEMAND_HEADERS), hide_index=True, width="stretch")
+        st.dataframe(officer_table(unanswered, DEMAND_HEADERS), hide_index=True, width="stretch")
         st.caption(f"{len(unanswered)} 项需求在现有专利库中没有合适专利：{NONE}。")
     book_key = state.download(state.CAT_EXPORT, "book")
     if st.button("生成需求目录工作簿（XLSX，含封面）", key=state.download(state.CAT_EXPORT, "make_book")):

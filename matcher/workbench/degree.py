@@ -10,7 +10,6 @@ Components are shown as words (语义相近 / 关键词重合 / ... 高 / 中 / 
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,10 +26,10 @@ from matcher.rank.confidence import (
     MIN_TERM_CHARS,
     MIN_TERM_IDF,
     NONE_FOUND,
-    SHIPPED,
     ConfidenceModel,
     informative_shared,
 )
+from matcher.rank.degree import MODEL_DIRECTION, degree, model_of, neutral
 from matcher.rank.reciprocal import list_rank
 from matcher.results import direction_of
 from matcher.schema import Direction, Kind
@@ -38,14 +37,6 @@ from matcher.schema import Direction, Kind
 EXPLAIN_LINE = ("匹配度（0–100）：根据人工评判数据校准的“该组合被评为相关或更好”的可能性，"
                 "如 匹配度 30 表示同类组合中约 30% 被评为相关；各方向、各页面含义相同。")
 """The one line each page shows beside its lists."""
-
-MODEL_DIRECTION = {
-    Direction.TEXT_TO_PATENT: Direction.TEXT_TO_PATENT.value,
-    Direction.ENTERPRISE_TO_PATENT: Direction.ENTERPRISE_TO_PATENT.value,
-    Direction.PATENT_TO_ENTERPRISE: Direction.ENTERPRISE_TO_PATENT.value,  # best estimate: stored records both sides
-    Direction.TEXT_TO_ENTERPRISE: Direction.TEXT_TO_PATENT.value,  # best estimate: a pasted text as the query
-}
-"""Which fitted direction of the demand -> patent model reads each direction's pairs."""
 
 VERDICT_NOTES = {
     "有合适专利": "判断：有合适专利（排名靠前的组合很可能解决需求）",
@@ -55,24 +46,6 @@ VERDICT_NOTES = {
 """The verdict line at the top of a list (towards enterprises the same three readings name 企业/需求)."""
 
 HIGH, MEDIUM, LOW = "高", "中", "低"
-
-SCALE_FEATURES = ("score", "margin_next", "margin_mean", "top1", "spread")
-"""Features on the fused score's scale, which differs by direction (0.03 towards patents, 0.1-4.6 towards enterprises):
-a direction the model was not fitted on reads them at the judged pairs' mean (no evidence either way), and its pair is
-judged by what means the same in every direction: rank, dense similarity, keyword scores and shared informative words."""
-
-
-@functools.cache
-def shipped_model() -> ConfidenceModel:
-    """The demand -> patent confidence model shipped with the package."""
-    return ConfidenceModel.load(SHIPPED)
-
-
-def model_of(matcher: Matcher | None) -> ConfidenceModel:
-    """The model the engine's configuration names when it has one, else the shipped one."""
-    model = getattr(matcher, "confidence", None)
-    return model if model is not None else shipped_model()
-
 
 @dataclass
 class Graded:
@@ -158,32 +131,6 @@ def grade(matcher: Matcher, result: SearchResult) -> Graded:
         m.confidence = round(float(p), 4)
     words = [component_words(row, m.components, direction, model) for row, m in zip(x, result.matches)]
     return Graded(result, [degree(p) for p in conf], words, model.verdict(direction, conf.tolist()))
-
-
-def neutral(x: np.ndarray, direction: Direction, model: ConfidenceModel) -> np.ndarray:
-    """The features as the model reads them: for a direction it was not fitted on, `SCALE_FEATURES` at their mean.
-
-    Args:
-        x: features (n, len(FEATURES)).
-        direction: the pairs' direction.
-        model: the confidence model.
-
-    Returns:
-        The features (a copy when changed).
-    """
-    fitted = MODEL_DIRECTION[direction]
-    if fitted == direction.value and model.has(fitted):
-        return x
-    means = model.directions[fitted].mean
-    out = np.array(x, dtype=float, copy=True)
-    for name in SCALE_FEATURES:
-        out[:, FEATURES.index(name)] = means[FEATURES.index(name)]
-    return out
-
-
-def degree(confidence: float) -> int:
-    """A confidence (0-1) as 匹配度 (0-100, rounded)."""
-    return int(round(100 * min(max(float(confidence), 0.0), 1.0)))
 
 
 def verdict_note(verdict: str, target: Kind) -> str:
