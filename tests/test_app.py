@@ -458,7 +458,7 @@ def test_whole_tracking_workflow(tracking_env):
         if step == "已回复":
             at.text_input(key=f"e_owner_{first_id}_{version}").input("李老师")
             at.text_area(key=f"e_note_{first_id}_{version}").input("企业技术总监回复，约下周面谈")
-            at.date_input(key=f"e_next_{first_id}_{version}").set_value("2030-01-15")
+            at.text_input(key=f"e_next_{first_id}_{version}").input("2030-01-15")
         _button(at, "保存修改").click()
         at.run()
         _no_errors(at)
@@ -688,3 +688,16 @@ def test_session_keys_are_named_only_in_the_state_module():
     offenders = [f"{p.name}:{n}" for p in sorted(folder.glob("*.py")) if p.name != "state.py"
                  for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if spelled.search(line)]
     assert not offenders, f"name these keys in matcher/workbench/state.py: {offenders}"
+
+
+def test_the_next_action_date_is_typed_in_chinese_and_checked():
+    """The tracking form's date box is a text box (st.date_input shows "yyyy/mm/dd" when empty): a date in the usual
+    spellings is read, an empty box is no date, anything else is refused with a message instead of being saved."""
+    from datetime import date
+
+    from matcher.workbench.tracking_page import _parse_date
+
+    assert _parse_date("2030-01-15") == (date(2030, 1, 15), False)
+    assert _parse_date(" 2030/1/15 ".replace("/1/", "/01/")) == (date(2030, 1, 15), False)
+    assert _parse_date("") == (None, False)
+    assert _parse_date("明天") == (None, True)

@@ -70,10 +70,26 @@ def conflict_message(exc: ConcurrentEditError) -> str:
             "您的修改未保存。请点击「重新加载」查看最新内容后再修改；您填写的内容保留在表单下方。")
 
 
+def _date_text(day: date | None) -> str:
+    """A stored date as the edit form shows it (2026-12-10; "" for none)."""
+    return day.isoformat() if day else ""
+
+
+def _parse_date(text: str) -> tuple[date | None, bool]:
+    """The next-action date typed in the form: (the date or None when left empty, whether the text is not a date)."""
+    text = (text or "").strip().replace("/", "-").replace(".", "-")
+    if not text:
+        return None, False
+    try:
+        return date.fromisoformat(text), False
+    except ValueError:
+        return None, True
+
+
 def _typed_changes(snap: Item) -> bool:
     """Whether the officer has typed into the edit form of this item version (values differ from the version's)."""
     tag = state.item_tag(snap.id, snap.version)
-    shown = {"status": snap.status, "reason": snap.reason or "", "owner": snap.owner or "", "next": snap.next_action,
+    shown = {"status": snap.status, "reason": snap.reason or "", "owner": snap.owner or "", "next": _date_text(snap.next_action),
              "note": snap.note or ""}
     for field, value in shown.items():
         key = state.edit_field(field, tag)
@@ -132,23 +148,27 @@ def item_editor(store: TrackingStore, user: User, item_id: int) -> None:
             c3, c4 = st.columns(2)
             owner = c3.text_input("负责人", value=snap.owner, key=state.edit_field("owner", tag), max_chars=MAX_NAME_CHARS,
                                   placeholder="如：李老师")
-            next_action = c4.date_input("下次跟进日期（年-月-日，可留空）", value=snap.next_action,
-                                        key=state.edit_field("next", tag), format="YYYY-MM-DD")
+            # a text box, not st.date_input: an empty date box shows its format in English (yyyy/mm/dd)
+            next_text = c4.text_input("下次跟进日期（可留空）", value=_date_text(snap.next_action),
+                                      key=state.edit_field("next", tag), max_chars=10, placeholder="如：2026-12-10")
             note = st.text_area("备注", value=snap.note, key=state.edit_field("note", tag), max_chars=MAX_NOTE_CHARS,
                                 placeholder="如：企业技术总监回复，约下周面谈")
             submitted = st.form_submit_button("保存修改", type="primary")
-        if submitted:
+        next_action, bad_date = _parse_date(next_text)
+        if submitted and bad_date:
+            st.error(f"下次跟进日期应写成 年-月-日，如 2026-12-10（您填写的是「{md(next_text)}」），修改未保存。")
+        elif submitted:
             try:
                 new = store.update(snap.id, snap.version, user=user, status=status, reason=reason or None,
                                    owner=clean_field(owner, MAX_NAME_CHARS), note=clean_field(note, MAX_NOTE_CHARS),
-                                   next_action=next_action if isinstance(next_action, date) else None)
+                                   next_action=next_action)
                 loaded[item_id] = new
                 state.unsaved_edits().pop(item_id, None)
                 flash("success", f"已保存：记录 #{new.id} 现为「{md(new.status)}」（第 {new.version} 版）")
                 st.rerun()
             except ConcurrentEditError as exc:
                 state.unsaved_edits()[item_id] = {"状态": status, "拒绝原因": reason, "负责人": owner,
-                                                  "下次跟进": next_action.isoformat() if isinstance(next_action, date) else "",
+                                                  "下次跟进": next_text,
                                                   "备注": note}
                 st.error(conflict_message(exc))
             except TrackingError as exc:
