@@ -29,6 +29,7 @@ from matcher.auth import (
     sign_in,
 )
 from matcher.errors import MatcherError
+from test_app import login
 
 PASSWORD = "richtig-und-lang"
 
@@ -280,13 +281,7 @@ def _app():
 
 
 def _log_in(at, who=("editor", "demo-editor-2024")):
-    at.run()
-    at.text_input(key="login_user").input(who[0])
-    at.text_input(key="login_password").input(who[1])
-    next(b for b in at.button if b.label == "登录").click()
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return login(at, who)
 
 
 def _cookie_scripts(at) -> list[str]:

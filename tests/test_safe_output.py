@@ -21,6 +21,7 @@ from matcher.workbench.charts import most_listed
 from matcher.workbench.export import to_csv_bytes, to_xlsx_bytes
 from matcher.workbench.highlight import highlight_terms
 from matcher.workbench.markup import md, md_code
+from test_app import login
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -167,14 +168,7 @@ def app_env(monkeypatch, demo_index, cache_dir, tmp_path):
 
 
 def _login(who: tuple[str, str]) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    at.text_input(key="login_user").input(who[0])
-    at.text_input(key="login_password").input(who[1])
-    next(b for b in at.button if b.label == "登录").click()
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return login(AppTest.from_file(APP, default_timeout=180), who)
 
 
 def test_a_note_title_and_name_with_markdown_show_literally_on_the_tracking_page(app_env):
