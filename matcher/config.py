@@ -159,6 +159,11 @@ class MatcherConfig(BaseModel):
     exclude_held: bool = Field(
         True, description="Never push a patent to an enterprise that already holds it (applicant = enterprise name, "
                           "see matcher.index.portfolio), in either direction.")
+    only_pushable: bool = Field(
+        True, description="Leave out of every search towards patents (workbench, nightly export) the patents that may "
+                          "not be pushed: expired, withdrawn, rejected or invalid by their legal status or term "
+                          "(matcher.grading.term). False: rank them too (e.g. for an office reviewing its stock); "
+                          "their cards then say 已失效（不推送） and the export's patent_pushable column is False.")
     activity_model: Path | None = Field(
         None, description="A patent-activity model directory (`matcher train-activity`, matcher.rank.activity); with it, "
                           'patent -> enterprise ranking can weight "activity", each enterprise\'s percentile of looking '

@@ -393,7 +393,7 @@ class Matcher:
             if not normalize(q.text):
                 raise MatcherError("the query text is empty: give a demand or patent description")
         allowed = coll.filter_rows(filters)
-        if target == Kind.PATENT:  # expired, withdrawn or invalid patents are never pushed (matcher.grading.term)
+        if target == Kind.PATENT and self.config.only_pushable:  # expired, withdrawn or invalid patents are not pushed
             allowed = pushable_rows(coll.records, allowed)
         results: list[SearchResult] = []
         batches = range(0, len(queries), BATCH)
