@@ -10,16 +10,14 @@ from datetime import date
 
 import pandas as pd
 
-from matcher.text.capital import registered_capital
+# the fit itself ranks pairs too (fusion weight "licence"), so it lives below the engine, in matcher.rank.licence
+from matcher.rank.licence import GOOD, MISMATCH, TALK, amount, cell, fit_value, terms_fit
+from matcher.rank.licence import cooperation_modes, mode_fit, money_fit  # noqa: F401 (the office's API)
 
-COOPERATION_MODES = ("技术转让", "技术许可", "委托开发", "合作开发", "技术入股")
-# licence modes under which a patent is licensed (the tracking terms' LICENCE_MODES and the zhibei offers' 许可转让)
-LICENSING = ("开放许可", "先使用后付费", "独占", "普通", "排他", "许可转让", "许可")
 FREE_FIRST_MODES = ("开放许可", "先使用后付费")
 SMALL_SIZES = ("小型", "微型", "小微")
 MAX_SMALL_CAPITAL = 500.0  # 万元: a registered capital up to this counts as small
 MAX_YOUNG_YEARS = 5  # an enterprise registered within this many years counts as young
-GOOD, TALK, MISMATCH = 2, 1, 0
 LEVEL_TEXT = {GOOD: "契合", TALK: "可协商", MISMATCH: "不符", None: "未知"}
 
 
@@ -42,7 +40,7 @@ class Fit:
     @property
     def value(self) -> float:
         """The fit as a number for ranking: 1.0 契合, 0.5 可协商, 0.0 不符, 0.5 unknown (neutral)."""
-        return 0.5 if self.level is None else self.level / 2.0
+        return fit_value(self.level)
 
     def line(self) -> str:
         """The card's one-line Chinese text, e.g. "许可匹配：契合｜需求 技术许可 ↔ 专利 开放许可｜价格 8万元 ≤ 预算 20万元｜可享先免费后有偿（小型企业）"."""
@@ -51,72 +49,6 @@ class Fit:
         if self.free_first:
             parts.append(f"可享先免费后有偿（{self.free_first}）")
         return "｜".join(parts)
-
-
-def _cell(record: dict, key: str) -> str:
-    value = record.get(key, "")
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value).strip()
-
-
-def cooperation_modes(value: object) -> tuple[str, ...]:
-    """The known cooperation modes named in a demand's `cooperation` cell ("技术转让,技术许可" -> both), in order."""
-    text = "" if value is None else str(value)
-    return tuple(m for m in COOPERATION_MODES if m in text)
-
-
-def amount(value: object) -> float:
-    """An amount in 万元 from text such as "20万元", "1.5亿元" or "面议" (NaN when none is given)."""
-    text = "" if value is None else str(value).strip()
-    return registered_capital(text) if text else math.nan
-
-
-def mode_fit(cooperation: object, licence_mode: object) -> tuple[int | None, str]:
-    """The demand's cooperation modes against the patent's licence mode.
-
-    Args:
-        cooperation: the demand's `cooperation` cell.
-        licence_mode: the patent's licence mode ("" when unknown).
-
-    Returns:
-        (level, text): GOOD when the demand takes a licence or a transfer the patent offers, TALK when it asks for
-        development or equity (the patent can be its basis) or the patent's mode is unknown, MISMATCH when it wants
-        only a transfer of a patent offered for licence only; None when the demand names no mode.
-    """
-    wanted = cooperation_modes(cooperation)
-    mode = "" if licence_mode is None else str(licence_mode).strip()
-    if not wanted:
-        return None, (f"专利 {mode}" if mode else "")
-    text = f"需求 {'、'.join(wanted)} ↔ 专利 {mode or '许可方式未填'}"
-    if not mode:
-        return TALK, text
-    licensing = any(m in mode for m in LICENSING)
-    if "技术许可" in wanted and licensing:
-        return GOOD, text
-    if "技术转让" in wanted and ("转让" in mode or not licensing):
-        return GOOD, text
-    if set(wanted) & {"委托开发", "合作开发", "技术入股"}:
-        return TALK, text
-    return MISMATCH, text
-
-
-def money_fit(budget: object, price: object) -> tuple[int | None, str]:
-    """The demand's budget against the patent's price (both in 万元 when given as amounts).
-
-    Returns:
-        (level, text): GOOD when the price is within budget, MISMATCH when above, TALK when either is 面议 or only one
-        is given; None when neither is given.
-    """
-    b, p = amount(budget), amount(price)
-    b_text, p_text = str(budget or "").strip(), str(price or "").strip()
-    if not b_text and not p_text:
-        return None, ""
-    if math.isnan(b) or math.isnan(p):
-        return TALK, f"价格 {p_text or '未填'}，预算 {b_text or '未填'}"
-    if p <= b:
-        return GOOD, f"价格 {p_text} ≤ 预算 {b_text}"
-    return MISMATCH, f"价格 {p_text} 超出预算 {b_text}"
 
 
 def _registered(value: object) -> date | None:
@@ -143,13 +75,13 @@ def free_first(enterprise: dict, today: date | None = None) -> str:
         The reason ("小型企业", "注册资本 300 万元", "成立不满 5 年"; joined with "、"), or "" when not eligible.
     """
     reasons = []
-    size = _cell(enterprise, "size")
+    size = cell(enterprise, "size")
     if size and any(s in size for s in SMALL_SIZES):
         reasons.append(f"{size}企业" if not size.endswith("企业") else size)
-    capital = amount(_cell(enterprise, "capital"))
+    capital = amount(cell(enterprise, "capital"))
     if not math.isnan(capital) and capital <= MAX_SMALL_CAPITAL:
         reasons.append(f"注册资本 {capital:g} 万元")
-    registered = _registered(_cell(enterprise, "registered"))
+    registered = _registered(cell(enterprise, "registered"))
     today = today or date.today()
     if registered is not None and (today - registered).days < MAX_YOUNG_YEARS * 365.25:
         reasons.append(f"成立不满 {MAX_YOUNG_YEARS} 年")
@@ -168,12 +100,10 @@ def licence_fit(enterprise: dict, patent: dict, today: date | None = None) -> Fi
         The Fit: the lower of the mode and money levels that are known; 先免费后有偿 is offered only for a patent
         whose licence mode allows it (开放许可 / 先使用后付费) or whose mode is not set.
     """
-    m_level, m_text = mode_fit(_cell(enterprise, "cooperation"), _cell(patent, "license_mode"))
-    p_level, p_text = money_fit(_cell(enterprise, "budget"), _cell(patent, "price"))
-    known = [lv for lv in (m_level, p_level) if lv is not None]
-    mode = _cell(patent, "license_mode")
+    level, m_text, p_text = terms_fit(enterprise, patent)
+    mode = cell(patent, "license_mode")
     eligible = free_first(enterprise, today) if (not mode or mode in FREE_FIRST_MODES) else ""
-    return Fit(min(known) if known else None, m_text, p_text, eligible)
+    return Fit(level, m_text, p_text, eligible)
 
 
 def with_terms(patent: dict, terms: object | None) -> dict:
