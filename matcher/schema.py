@@ -129,7 +129,8 @@ PATENT_SCHEMA = RecordSchema(
 ENTERPRISE_SCHEMA = RecordSchema(
     kind=Kind.ENTERPRISE,
     required=("id", "name", "text"),
-    optional=("industry", "region", "size", "capital", "budget", "cooperation", "contact", "phone", "email"),
+    optional=("industry", "region", "size", "capital", "registered", "budget", "cooperation", "contact", "phone",
+              "email"),
     text_fields=("name", "text"),
     aliases={
         "id": ("编号", "企业编号", "需求编号", "统一社会信用代码", "enterprise_id"),
@@ -139,6 +140,8 @@ ENTERPRISE_SCHEMA = RecordSchema(
         "region": ("地区", "所在省份", "省份"),
         "size": ("规模", "企业规模"),
         "capital": ("注册资本", "注册资金", "registered_capital"),
+        # the registration date: a firm registered within 5 years may be offered 先免费后有偿 (matcher.office.licence_fit)
+        "registered": ("注册日期", "成立日期", "registration_date"),
         "budget": ("预算",),
         "cooperation": ("合作方式", "cooperationMethod"),
         "contact": ("联系人", "企业联系人"),

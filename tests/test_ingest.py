@@ -149,8 +149,8 @@ def test_chinese_header_aliases_enterprise_case_insensitive(tmp_path: Path) -> N
     frame = load_records(write_csv(tmp_path / "ents.csv", rows), "enterprise").frame
     assert list(frame.columns) == list(ENTERPRISE_SCHEMA.columns)
     assert frame.iloc[0].to_dict() == {"id": "E1", "name": "某某科技有限公司", "text": "新材料技术开发", "industry": "",
-                                       "region": "江苏", "size": "", "capital": "", "budget": "",
-                                       "cooperation": "", "contact": "", "phone": "", "email": ""}
+                                       "region": "江苏", "size": "", "capital": "", "registered": "",
+                                       "budget": "", "cooperation": "", "contact": "", "phone": "", "email": ""}
 
 
 def test_explicit_mapping_wins_over_aliases(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
+
 from matcher.office.licence_fit import GOOD, MISMATCH, TALK, cooperation_modes, free_first, licence_fit, mode_fit, money_fit
 
 
@@ -43,3 +45,23 @@ def test_the_card_line_joins_fit_terms_and_free_first():
     # an exclusive licence is no free-first offer, and a price over budget is the weaker side
     fit = licence_fit(demand, {"license_mode": "独占", "price": "50万元"})
     assert fit.level == MISMATCH and "先免费" not in fit.line()
+
+
+def test_the_registration_date_is_read_from_the_input_and_flags_young_firms(tmp_path):
+    """注册日期 / 成立日期 (any enterprise file, and the registry loader) become `registered`, which the flag reads."""
+    from matcher.ingest import load_records, load_registry_companies
+
+    path = tmp_path / "firms.csv"
+    pd.DataFrame([{"企业名称": "新锐科技有限公司", "经营范围": "传感器研发", "成立日期": "2024年3月1日", "注册资本": "3000万元"},
+                  {"企业名称": "老牌机械有限公司", "经营范围": "机床制造", "成立日期": "1998-06-01", "注册资本": "3000万元"}]
+                 ).assign(id=["E1", "E2"]).to_csv(path, index=False)
+    records = load_records(path, "enterprise").frame.to_dict("records")
+    assert [r["registered"] for r in records] == ["2024年3月1日", "1998-06-01"]
+    today = date(2026, 12, 1)
+    assert [free_first(r, today) for r in records] == ["成立不满 5 年", ""]
+    registry = tmp_path / "registry.csv"
+    pd.DataFrame([{"企业名称": "新锐科技有限公司", "经营范围": "传感器研发", "注册日期": "2023-05-10", "注册资金": "100(万元人民币)",
+                   "所在省份": "江苏"}]).to_csv(registry, index=False)
+    firm = load_registry_companies(registry).frame.iloc[0].to_dict()
+    assert firm["registered"] == "2023-05-10"
+    assert free_first(firm, today) == "注册资本 100 万元、成立不满 5 年"

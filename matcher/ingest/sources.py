@@ -128,14 +128,14 @@ def load_registry_companies(path: str | Path) -> LoadResult:
 
     Returns:
         Enterprise records: name=企业名称, text=经营范围, region=所在省份 (else 地区), capital=注册资金 (as
-        written; `matcher.text.capital` reads it).
+        written; `matcher.text.capital` reads it), registered=注册日期 (a young firm may be offered 先免费后有偿).
     """
     raw = read_table(path)
     if "id" not in raw.columns:
         raw.insert(0, "id", [f"R{i:06d}" for i in range(len(raw))])
     raw["region"] = _first_non_empty(_column(raw, "所在省份"), _column(raw, "地区"))
     mapping = {"id": "id", "name": "企业名称", "text": "经营范围", "region": "region"}
-    mapping.update(_present(raw, {"capital": "注册资金"}))
+    mapping.update(_present(raw, {"capital": "注册资金", "registered": "注册日期"}))
     return validate_frame(raw, Kind.ENTERPRISE, file=str(path), mapping=mapping)
 
 
