@@ -261,6 +261,7 @@ class Matcher:
         if not matcher._collections:
             raise NotBuiltError(f"the index at {directory} is empty: run `matcher build` first")
         matcher.signals.restore(ReciprocalRanks.load(source))
+        matcher.signals.use_grades(directory)  # the "grade" prior reads the index's grades (`matcher grade --index`)
         return matcher
 
     @staticmethod

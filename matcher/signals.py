@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
 from matcher.config import Direction, MatcherConfig
 from matcher.encode import Encoder
+from matcher.errors import NotBuiltError
+from matcher.grading.grades import read_grades
+from matcher.grading.prior import grade_values
 from matcher.index.collection import Collection
 from matcher.index.portfolio import FLOOR_QUANTILE, Portfolio, chance_similarity
 from matcher.rank.activity import ActivityModel
+from matcher.rank.licence import ENTERPRISE_TERMS, PATENT_TERMS, LicenceScorer, states_terms
+from matcher.rank.priors import PriorCache, by_row
 from matcher.rank.reciprocal import ReciprocalRanks, ReciprocalScorer
 from matcher.rank.scorers import (
     BM25Scorer,
@@ -33,6 +40,8 @@ from matcher.schema import Kind
 from matcher.text.items import split_items
 
 BATCH = 256
+
+logger = logging.getLogger(__name__)
 
 
 class Engine(Protocol):
@@ -91,8 +100,9 @@ class Signals:
     """The signals that link the two collections, with everything they derive from the indexed records.
 
     The portfolio (which enterprises hold which patents), the portfolio floor, the held patents' vectors, the
-    enterprises' patent-activity percentiles and every patent's enterprise list (the "reciprocal" signal) are
-    computed on first use and kept until `invalidate`, which the engine calls on every change of the records.
+    per-record priors (`PRIORS`: the enterprises' patent-activity percentiles, the patents' grades) and every
+    patent's enterprise list (the "reciprocal" signal) are computed on first use and kept until `invalidate`,
+    which the engine calls on every change of the records.
 
     Args:
         engine: the engine whose collections and configuration the signals read (live: a replaced
@@ -105,6 +115,10 @@ class Signals:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._activity_model: tuple[Path, ActivityModel] | None = None  # (its directory, the loaded model)
+        # the grades the "grade" prior reads: a table, or an index folder to read it from; bumped on every change
+        self._grades: pd.DataFrame | Path | None = None
+        self._grades_version = 0
+        self._priors = PriorCache()
         self.invalidate()
 
     def invalidate(self) -> None:
@@ -113,7 +127,7 @@ class Signals:
         # for patent -> enterprise queries: vectors, holders and positions of portfolio.held
         self._held: tuple[np.ndarray, list[np.ndarray], dict[int, int]] | None = None
         self._floor: float | None = None
-        self._activity: tuple[Path | None, np.ndarray] | None = None  # (model directory, percentile per row)
+        self._priors.clear()  # per-record priors by row id
         self._reciprocal: ReciprocalRanks | None = None
         self._data_hashes: str | None = None  # both collections' data hashes (part of the reciprocal fingerprint)
 
@@ -147,26 +161,57 @@ class Signals:
                           {int(r): i for i, r in enumerate(held_rows)})
         return self._held
 
-    # ----------------------------------------------------------------- activity
+    # ----------------------------------------------------------------- per-record priors
+    def prior(self, name: str) -> np.ndarray:
+        """Per row of the collection that prior `name` of `PRIORS` scores (indexed by row id): its value, NaN for
+        a record it has nothing to say about, -inf for a row id without a record; empty when the prior has no
+        source (no activity model configured, no grades) or the collection holds no records."""
+        kind, source, values = PRIORS[name]
+        key = source(self)
+        coll = self.engine.get(kind)
+        if coll is None or not len(coll):
+            return np.zeros(0)
+        return self._priors.get(name, key, lambda: by_row(coll.records, values(self, coll.records)))
+
     @property
     def activity(self) -> np.ndarray:
         """Per enterprise row (indexed by row id): its patent-activity percentile among the indexed organisations
         (`config.activity_model`, see matcher.rank.activity); NaN for demands and other non-organisation records;
         empty without a model or enterprises."""
+        return self.prior("activity")
+
+    def activity_model(self) -> ActivityModel:
+        """The configured activity model, loaded once per directory."""
         path = self.engine.config.activity_model
-        if self._activity is None or self._activity[0] != path:
-            enterprises = self.engine.get(Kind.ENTERPRISE)
-            values = np.zeros(0)
-            if path is not None and enterprises is not None and len(enterprises):
-                if self._activity_model is None or self._activity_model[0] != path:
-                    self._activity_model = (path, ActivityModel.load(path))
-                records = enterprises.records
-                values = np.full(int(records.index.max()) + 1, -np.inf)  # deleted rows: never candidates
-                capitals = records["capital"].tolist() if "capital" in records else None
-                values[records.index.to_numpy(dtype=np.int64)] = self._activity_model[1].percentiles(
-                    records["name"].tolist(), records["text"].tolist(), capitals)
-            self._activity = (path, values)
-        return self._activity[1]
+        if self._activity_model is None or self._activity_model[0] != path:
+            self._activity_model = (path, ActivityModel.load(path))
+        return self._activity_model[1]
+
+    def use_grades(self, grades: pd.DataFrame | str | Path | None) -> None:
+        """Set the grades the "grade" prior reads.
+
+        Args:
+            grades: a grades table (matcher.grading.grades, GRADE_COLUMNS), or an index folder whose grades file
+                (`matcher grade --index DIR`) is read on first use; None: no grades (the prior is silent).
+        """
+        self._grades = Path(grades) if isinstance(grades, (str, Path)) else grades
+        self._grades_version += 1
+
+    def grades(self) -> pd.DataFrame | None:
+        """The grades table the "grade" prior reads (read from the index folder once); None when there is none."""
+        if isinstance(self._grades, Path):
+            folder, self._grades = self._grades, None
+            try:
+                self._grades = read_grades(folder)
+            except NotBuiltError:
+                if any(self.engine.config.fusion_for(d).weights.get("grade") for d in Direction):
+                    logger.warning("the fusion weights the patents' grades but the index at %s has none: the grade "
+                                   "prior is silent until `matcher grade --index %s`", folder, folder)
+        return self._grades
+
+    def grades_source(self) -> Hashable:
+        """Which grades the "grade" prior reads (a number that changes with every `use_grades`); None without."""
+        return self._grades_version if self.grades() is not None else None
 
     # ----------------------------------------------------------------- reciprocal
     def uses_reciprocal(self) -> bool:
@@ -262,10 +307,48 @@ def _portfolio(signals: Signals, batch: QueryBatch, direction: Direction) -> Sco
     return HolderScorer(held_vectors, owners, batch.vectors, skip, floor=signals.portfolio_floor)
 
 
-def _activity(signals: Signals, batch: QueryBatch, direction: Direction) -> Scorer | None:
-    if batch.coll.kind != Kind.ENTERPRISE or not len(signals.activity):
+def _activity_values(signals: Signals, records: pd.DataFrame) -> np.ndarray:
+    capitals = records["capital"].tolist() if "capital" in records else None
+    return signals.activity_model().percentiles(records["name"].tolist(), records["text"].tolist(), capitals)
+
+
+def _grade_values(signals: Signals, records: pd.DataFrame) -> np.ndarray:
+    return grade_values(records["id"].tolist(), signals.grades())
+
+
+PriorSpec = tuple[Kind, Callable[[Signals], Hashable], Callable[[Signals, pd.DataFrame], np.ndarray]]
+PRIORS: dict[str, PriorSpec] = {
+    "activity": (Kind.ENTERPRISE, lambda signals: signals.engine.config.activity_model, _activity_values),
+    "grade": (Kind.PATENT, lambda signals: signals.grades_source(), _grade_values),
+}
+"""Per-record priors: fusion weight name -> (the kind of records it scores, its source (None: silent; the values are
+recomputed when it changes), its values per record in the order of the records)."""
+
+
+def _prior(name: str) -> ScorerFactory:
+    """The scorer factory of per-record prior `name`: a PriorScorer over the ranked collection when the prior scores
+    that kind of records and has values."""
+    def build(signals: Signals, batch: QueryBatch, direction: Direction) -> Scorer | None:
+        if batch.coll.kind != PRIORS[name][0]:
+            return None
+        values = signals.prior(name)
+        return PriorScorer(name, values) if len(values) else None
+    return build
+
+
+def _licence(signals: Signals, batch: QueryBatch, direction: Direction) -> Scorer | None:
+    """The licence-mode fit of each candidate with a stored querying record that states terms (enterprise <->
+    patent only; pasted text states none)."""
+    if direction not in (Direction.ENTERPRISE_TO_PATENT, Direction.PATENT_TO_ENTERPRISE):
         return None
-    return PriorScorer("activity", signals.activity)
+    to_patent = direction == Direction.ENTERPRISE_TO_PATENT
+    own_kind, columns = (Kind.ENTERPRISE, ENTERPRISE_TERMS) if to_patent else (Kind.PATENT, PATENT_TERMS)
+    own = signals.engine.get(own_kind)
+    rows = batch.rows_from(lambda kind: kind == own_kind)
+    records = [own.records.loc[r].to_dict() if own is not None and r is not None else None for r in rows]
+    if not any(r is not None and states_terms(r, columns) for r in records):
+        return None  # nobody states terms: a constant signal, which the fusion would leave out
+    return LicenceScorer(records, batch.coll.records, to_patent)
 
 
 def _reciprocal(signals: Signals, batch: QueryBatch, direction: Direction) -> Scorer | None:
@@ -293,7 +376,9 @@ SCORERS: dict[str, ScorerFactory] = {
     "dense": _dense,
     "bm25": _bm25,
     "portfolio": _portfolio,
-    "activity": _activity,
+    "activity": _prior("activity"),
+    "grade": _prior("grade"),
+    "licence": _licence,
     "reciprocal": _reciprocal,
     "phrase": _phrase,
     "items": _items,

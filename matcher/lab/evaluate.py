@@ -343,6 +343,38 @@ def read_run(path: str | Path) -> dict[str, list[str]]:
     return {q: [doc for _, _, doc in sorted(rows)] for q, rows in ranked.items()}
 
 
+def weighs_grades(config) -> bool:
+    """Whether a configuration (MatcherConfig) ranks patents with the "grade" prior in some direction."""
+    from matcher.schema import Direction
+
+    return any(config.fusion_for(d).weights.get("grade") for d in Direction if d.target == Kind.PATENT)
+
+
+def grade_indexed(matcher, models=None) -> pd.DataFrame:
+    """Grade the patents a matcher holds, as `matcher grade --index` grades an index's stock (its enterprises
+    count the demand per sector), and let the matcher's "grade" prior read them.
+
+    A benchmark index lives in memory and has no grades file; this is what the product's index would hold after
+    `matcher grade --index`.
+
+    Args:
+        matcher: a `matcher.engine.Matcher` holding patents.
+        models: the grading models (None: `GradingModels.load()`, the trained ones in models/grading when there,
+            else the shipped ones).
+
+    Returns:
+        The grades table (matcher.grading.GRADE_COLUMNS).
+    """
+    from matcher.grading import GradingModels, grade_patents
+
+    enterprises = matcher.get(Kind.ENTERPRISE)
+    grades = grade_patents(matcher.collection(Kind.PATENT).records.reset_index(drop=True),
+                           models if models is not None else GradingModels.load(),
+                           demands=enterprises.records.reset_index(drop=True) if enterprises is not None else None)
+    matcher.signals.use_grades(grades)
+    return grades
+
+
 def run_benchmark(
     folder: str | Path,
     matcher,
@@ -372,6 +404,9 @@ def run_benchmark(
         enterprise_attributes: enterprise records whose optional columns (registered capital, region, ...) fill
             those of the benchmark's enterprise records, matched by name (`with_attributes`).
 
+    When the configuration weights the patents' grades ("grade"), the indexed patents are graded first
+    (`grade_indexed`).
+
     Returns:
         The metrics of `score_run`.
     """
@@ -392,6 +427,8 @@ def run_benchmark(
         side = Benchmark(name=bench.name, queries={}, qrels={}, corpus=_read_jsonl(Path(query_records)))
         matcher.index(q_kind, corpus_frame(side, q_kind, enterprise_attributes), show_progress=show_progress)
         stored = {str(d["_id"]) for d in side.corpus}
+    if weighs_grades(matcher.config):
+        grade_indexed(matcher)
     qids = list(bench.queries)
     results = matcher.search(
         [Query(bench.queries[q], kind=q_kind, id=q if q in stored else None) for q in qids], c_kind, k=k, explain=False,
