@@ -12,6 +12,11 @@ secret) serves every test of this module:
 
 A screenshot of every page is taken on the way, into MATCHER_SCREENSHOTS_DIR (e.g. /work/screens; docs/screenshots
 holds small ones) or a temporary folder. Skipped when /usr/bin/chromium is missing (scripts/ci_services.sh installs it).
+
+MATCHER_E2E_INDEX serves another index instead of the demo one (e.g. the graded index of ../shared, with the encoder
+and models its config.json names and env MATCHER_CACHE_DIR as the embedding cache), MATCHER_E2E_EXPORTS its nightly
+export folder (OUT/matches; without it the nightly page has no lists): then only the tests that do not rely on the
+demo records run (tests/test_e2e_pages.py's office pages).
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ EDITOR = ("editor", "demo-editor-2024")
 VIEWER = ("viewer", "demo-viewer-2024")
 COOKIE = "matcher_login"
 NAV = '[data-testid="stSidebarNav"]'
+E2E_INDEX = os.environ.get("MATCHER_E2E_INDEX", "")
+E2E_EXPORTS = os.environ.get("MATCHER_E2E_EXPORTS", "")
+demo_only = pytest.mark.skipif(bool(E2E_INDEX), reason="uses the demo records (MATCHER_E2E_INDEX serves another index)")
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (install the Debian package: scripts/ci_services.sh)")
 
@@ -50,25 +58,36 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(use_m3_demo_index, use_m3_config, cache_dir, tmp_path_factory):
-    """`streamlit run app.py` on 127.0.0.1 with the demo index and its nightly lists, demo users, a fresh SQLite
-    tracking DB and a login cookie secret."""
+def _index_and_exports(request, cache_dir, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """The index, nightly export folder and embedding cache to serve: MATCHER_E2E_INDEX / MATCHER_E2E_EXPORTS as
+    given, else the demo index (USE-m3) and its nightly lists made here."""
+    if E2E_INDEX:
+        exports = Path(E2E_EXPORTS) if E2E_EXPORTS else tmp_path / "exports" / "matches"
+        return Path(E2E_INDEX), exports, Path(os.environ.get("MATCHER_CACHE_DIR") or cache_dir)
     from matcher.engine import Matcher
     from matcher.export import NightlyJob
 
-    tmp_path = tmp_path_factory.mktemp("e2e")
-    NightlyJob(Matcher.load(use_m3_demo_index, use_m3_config), k=10, formats=("parquet",),
+    index = request.getfixturevalue("use_m3_demo_index")
+    NightlyJob(Matcher.load(index, request.getfixturevalue("use_m3_config")), k=10, formats=("parquet",),
                max_per_target={"patent->enterprise": 20}).run(tmp_path / "exports")
+    return index, tmp_path / "exports" / "matches", cache_dir
+
+
+@pytest.fixture(scope="module")
+def server(request, cache_dir, tmp_path_factory):
+    """`streamlit run app.py` on 127.0.0.1 with the demo index and its nightly lists (or MATCHER_E2E_INDEX /
+    MATCHER_E2E_EXPORTS), demo users, a fresh SQLite tracking DB and a login cookie secret."""
+    tmp_path = tmp_path_factory.mktemp("e2e")
+    index, exports, cache = _index_and_exports(request, cache_dir, tmp_path)
     users = tmp_path / "users.toml"  # the demo accounts, readable by the app's user only (as docs/workbench.md asks)
     users.write_text((ROOT / "config" / "users.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
     users.chmod(0o600)
     port = _free_port()
     env = {
         **{key: value for key, value in os.environ.items() if key != "MATCHER_ENCODER"},  # end to end: USE-m3
-        "MATCHER_INDEX_DIR": str(use_m3_demo_index),
-        "MATCHER_EXPORT_DIR": str(tmp_path / "exports" / "matches"),
-        "MATCHER_CACHE_DIR": str(cache_dir),
+        "MATCHER_INDEX_DIR": str(index),
+        "MATCHER_EXPORT_DIR": str(exports),
+        "MATCHER_CACHE_DIR": str(cache),
         "MATCHER_USERS_FILE": str(users),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'tracking.sqlite'}",
         "MATCHER_LOGIN_COOKIE_SECRET": "e2e-test-secret-" + "x" * 32,
@@ -198,6 +217,7 @@ def _wait_param(page, name: str) -> str:
     return _param(page, name)
 
 
+@demo_only
 def test_officer_day_refresh_link_and_logout(server, browser, shots):
     page = _new_page(browser)
     page.goto(server, wait_until="domcontentloaded")
@@ -282,6 +302,13 @@ def data_words() -> set[str]:
     from matcher.auth import load_users
 
     text = "".join((ROOT / "data" / "demo" / name).read_text(encoding="utf-8") for name in ("patents.csv", "enterprises.csv"))
+    if E2E_INDEX:  # the served index's records are data too
+        import pandas as pd
+
+        for kind in ("patent", "enterprise"):
+            records = pd.read_parquet(Path(E2E_INDEX) / kind / "records.parquet")
+            text += " " + " ".join(records[c].astype(str).str.cat(sep=" ") for c in records.columns
+                             if not pd.api.types.is_numeric_dtype(records[c]))
     text += " ".join(load_users(ROOT / "config" / "users.example.toml"))  # the demo accounts' user names
     return {w.lower() for w in _LATIN_WORD.findall(text)}
 
@@ -341,6 +368,7 @@ def _paste(page, text: str) -> None:
     _settle(page)
 
 
+@demo_only
 def test_hostile_text_a_long_paste_and_a_second_officer(server, browser, shots, data_words):
     page = _new_page(browser)
     page.goto(server, wait_until="domcontentloaded")
@@ -415,6 +443,7 @@ DETAIL_LINKS = {"patent": "patent=DEMO-P-001", "enterprise": "enterprise=DEMO-D-
 """Detail pages and the record a link to them names."""
 
 
+@demo_only
 def test_every_page_in_chinese_with_screenshots(server, browser, shots, data_words):
     page = _new_page(browser)
     page.goto(server, wait_until="domcontentloaded")
