@@ -37,7 +37,8 @@ class FusionConfig(BaseModel):
                     '"portfolio" (the patents an enterprise already holds against the patent, when applicants name '
                     'indexed enterprises), "activity" (an enterprise\'s patent-activity percentile, with '
                     '`activity_model`), "reciprocal" (where a stored enterprise stands in a candidate patent\'s own '
-                    "list); see matcher.rank.scorers.")
+                    'list), "grade" (the patent\'s tier and 产业化前景, once `matcher grade --index` ran), "licence" (the '
+                    "pair's licence-mode and budget fit); see matcher.rank.scorers.")
     rrf_k: int = Field(60, description="The RRF rank offset (method \"rrf\").")
     query_segment_mode: Literal["search", "accurate"] = Field(
         "search", description="jieba mode for the query's BM25 terms (documents are always indexed in the configured "

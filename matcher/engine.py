@@ -17,6 +17,7 @@ from matcher.encode import Encoder, load_encoder, with_cache
 from matcher.errors import IndexMismatchError, MatcherError, NotBuiltError
 from matcher.explain import Explainer
 from matcher.grading.term import pushable_rows
+from matcher.grading.tiers import TIER_FILTER, tier_rows
 from matcher.index.atomic import KeptChangingError, atomic_dir, fault_point, read_stable, readable_dir, recover_dir
 from matcher.index.collection import CONTENT, Collection
 from matcher.index.lock import held, writer_lock
@@ -105,6 +106,11 @@ class Matcher:
             return sum(len(c) for c in self._collections.values())
         coll = self.get(kind)
         return len(coll) if coll is not None else 0
+
+    def grades(self) -> pd.DataFrame | None:
+        """The patents' grades (`matcher grade --index DIR`, matcher.grading.grades), read once; None when the index
+        was never graded."""
+        return self.signals.grades()
 
     @staticmethod
     def dense_text(text: str) -> str:
@@ -393,7 +399,12 @@ class Matcher:
         for q in queries:
             if not normalize(q.text):
                 raise MatcherError("the query text is empty: give a demand or patent description")
+        tiers = (filters or {}).get(TIER_FILTER) if target == Kind.PATENT else None
+        if tiers is not None:  # the tiers live in the grades table, not in the records
+            filters = {c: v for c, v in filters.items() if c != TIER_FILTER}
         allowed = coll.filter_rows(filters)
+        if tiers:
+            allowed = tier_rows(coll.records, self.grades(), [tiers] if isinstance(tiers, str) else tiers, allowed)
         if target == Kind.PATENT and self.config.only_pushable:  # expired, withdrawn or invalid patents are not pushed
             allowed = pushable_rows(coll.records, allowed)
         results: list[SearchResult] = []

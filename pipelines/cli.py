@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -329,6 +330,7 @@ def match(
 ) -> None:
     """The nightly batch: top-k for every enterprise and every patent, with a run manifest; resumes if killed."""
     from matcher.export import NightlyJob
+    from matcher.office.pair_columns import office_columns
     from matcher.schema import Direction
 
     try:
@@ -353,7 +355,7 @@ def match(
                                                                                 (Direction.ENTERPRISE_TO_PATENT, max_per_patent))
                                          if cap is not None},
                          depth=depth, exclude_pairs=exclude, keep_unconfident=keep_unconfident, executor=executor,
-                         incremental=not full)
+                         incremental=not full, annotate=partial(office_columns, matcher))
         manifest = job.run(out_dir, show_progress=True)
     except (MatcherError, ValueError, OSError) as exc:  # OSError: the export folder cannot be written (disk full, rights)
         _fail(exc)

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ import matcher.export as export
 from matcher.engine import Matcher
 from matcher.errors import MatcherError
 from matcher.export import NightlyJob
+from matcher.office.pair_columns import office_columns
 from matcher.schema import RECORD_DIRECTIONS, Direction, Kind
 from pipelines.cli import app
 
@@ -475,7 +477,7 @@ def previous_and_clean(loaded, tmp_path_factory):
     previous = tmp_path_factory.mktemp("previous")
     NightlyJob(loaded, k=10).run(previous)
     clean = tmp_path_factory.mktemp("clean")
-    NightlyJob(loaded, k=3, chunk_size=7).run(clean)
+    NightlyJob(loaded, k=3, chunk_size=7, annotate=partial(office_columns, loaded)).run(clean)  # as `matcher match`
     return previous / "matches", _frames(clean / "matches")
 
 

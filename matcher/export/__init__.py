@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -121,6 +121,8 @@ class NightlyJob:
         incremental: when the previous finished run in the same export folder had the same settings, rank again
             only the lists a change of the records can move and reuse the others' rows
             (`matcher.export.incremental`); the export is the same as a full run's. False: always a full run.
+        annotate: adds columns to each direction's final rows before they are written (e.g. the office's grades
+            and licence fit, matcher.office.pair_columns); computed on every run, never stored for reuse.
     """
 
     def __init__(
@@ -138,6 +140,7 @@ class NightlyJob:
         keep_unconfident: bool = False,
         executor: ChunkExecutor | None = None,
         incremental: bool = True,
+        annotate: Callable[[Direction, pd.DataFrame], pd.DataFrame] | None = None,
     ) -> None:
         bad = [f for f in formats if f not in FORMATS]
         if bad:
@@ -162,6 +165,7 @@ class NightlyJob:
         self.keep_unconfident = keep_unconfident
         self.executor = executor if executor is not None else LocalExecutor(matcher)
         self.incremental = incremental
+        self.annotate = annotate
         self._raw: dict[Direction, pd.DataFrame] = {}  # per direction: every query's rows before caps and confidence
         self.exclude_pairs = sorted({(str(p), str(e)) for p, e in (exclude_pairs or ())})
         # per direction: query id -> the target ids its list leaves out
@@ -238,7 +242,7 @@ class NightlyJob:
                                                     manifest)
             with atomic_dir(out_dir / "matches") as tmp:
                 for direction, frame in frames.items():
-                    self._write(direction, frame, tmp, manifest)
+                    self._write(direction, self.annotate(direction, frame) if self.annotate else frame, tmp, manifest)
                 manifest.finished_at = utc_now()
                 manifest.seconds = round(time.perf_counter() - t0, 2)
                 atomic_write_text(tmp / "run_manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=2))

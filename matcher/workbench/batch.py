@@ -39,8 +39,11 @@ def target_label(direction: Direction | str) -> str:
 REQUIRED = ("query_id", "query_name", "rank", "target_id", "target_name", "score")
 BATCH_COLUMNS = [
     "排名", "引擎排名", "专利号", "专利名称", "企业/需求编号", "企业/需求名称", "匹配度", "专利活跃度", "互选排名", "共有关键词", "最相关专利句", "企业已持有相近专利", "申请人", "申请人类型", "专利行业", "专利地区",
-    "许可方式", "成熟度", "价格", "企业行业", "企业地区", "企业规模", "注册资本", "出现清单数", "跟踪状态",
+    "许可方式", "成熟度", "价格", "分级", "产业化前景", "许可契合", "先免费后有偿", "企业行业", "企业地区", "企业规模", "注册资本",
+    "出现清单数", "跟踪状态",
 ]
+# the office's columns of the export (matcher.office.pair_columns; blank in runs written before them)
+_OFFICE_EXPORT = {"分级": "patent_tier", "许可契合": "licence_fit", "先免费后有偿": "free_first"}
 _PATENT_META = {"申请人": "applicant", "申请人类型": "applicant_type", "专利行业": "industry", "专利地区": "region",
                 "许可方式": "license_mode", "成熟度": "maturity", "价格": "price"}
 _ENTERPRISE_META = {"企业行业": "industry", "企业地区": "region", "企业规模": "size", "注册资本": "capital"}
@@ -149,6 +152,10 @@ def pair_table(batch: BatchLists, direction: Direction | str, patents: pd.DataFr
     out["共有关键词"] = _texts(frame, "shared_terms")
     out["最相关专利句"] = _texts(frame, "closest_sentence")
     out["企业已持有相近专利"] = _texts(frame, "held_patent")
+    for label, column in _OFFICE_EXPORT.items():
+        out[label] = _texts(frame, column).to_numpy()
+    prospect = _numbers(frame, "patent_prospect").round(0)
+    out["产业化前景"] = [int(p) if p == p else "" for p in prospect]
     _add_meta(out, "专利号", _PATENT_META, patents, frame, "target_" if patent_side == "target" else None)
     _add_meta(out, "企业/需求编号", _ENTERPRISE_META, enterprises, frame, "target_" if enterprise_side == "target" else None)
     out["出现清单数"] = frame.groupby("target_id")["query_id"].transform("nunique").astype(int).to_numpy()
@@ -201,6 +208,8 @@ class BatchFilter:
     patent_industries: Sequence[str] = ()
     applicant_types: Sequence[str] = ()
     enterprise_regions: Sequence[str] = ()
+    tiers: Sequence[str] = ()
+    licence_fits: Sequence[str] = ()
     hide_tracked: bool = False
 
 
@@ -219,6 +228,10 @@ def filter_pairs(table: pd.DataFrame, f: BatchFilter) -> pd.DataFrame:
         keep &= table["申请人类型"].isin(list(f.applicant_types))
     if f.enterprise_regions:
         keep &= table["企业地区"].isin(list(f.enterprise_regions))
+    if f.tiers:
+        keep &= table["分级"].isin(list(f.tiers))
+    if f.licence_fits:
+        keep &= table["许可契合"].isin(list(f.licence_fits))
     if f.hide_tracked:
         keep &= table["跟踪状态"] == ""
     return table[keep]

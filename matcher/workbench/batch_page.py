@@ -125,6 +125,10 @@ def batch_page() -> None:
         applicant_types=sidebar_multiselect("申请人类型", option_values(table, "申请人类型"), state.BATCH_APPLICANT_TYPE,
                                      help="如只看高校专利，选「高校」"),
         enterprise_regions=sidebar_multiselect("企业地区", option_values(table, "企业地区"), state.BATCH_REGION),
+        tiers=sidebar_multiselect("专利分级", option_values(table, "分级"), state.BATCH_TIER,
+                                  help="A 优先推送 · B 重点推送 · C 一般推送 · D 培育储备（来自专利分级）"),
+        licence_fits=sidebar_multiselect("许可契合", option_values(table, "许可契合"), state.BATCH_LICENCE_FIT,
+                                         help="需求的合作方式与预算 对照 专利的许可方式与价格"),
         hide_tracked=st.sidebar.checkbox("隐藏已加入推送清单的组合", key=keep(state.BATCH_HIDE_TRACKED, False)),
     )
     cap = st.sidebar.number_input(f"每个{target}最多出现在几个清单中（0 = 不限）", min_value=0, max_value=max(len(table), 1),

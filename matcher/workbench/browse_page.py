@@ -3,6 +3,7 @@ tracking status."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 import streamlit as st
@@ -11,6 +12,7 @@ from matcher.auth import User
 from matcher.engine import Matcher, Query
 from matcher.rank.confidence import NONE_FOUND, SUITABLE
 from matcher.errors import MatcherError
+from matcher.grading.tiers import TIER_FILTER
 from matcher.index.collection import CONTENT
 from matcher.rank.reciprocal import list_rank
 from matcher.results import shortfall_note
@@ -33,7 +35,7 @@ from matcher.workbench.degree import EXPLAIN_LINE, Graded, grade, verdict_note, 
 from matcher.workbench.guard import callback
 from matcher.workbench.highlight import highlight_terms
 from matcher.workbench.inputs import MAX_PASTE_CHARS, MAX_QUERY_CHARS, NO_WORDS, clean_field, informative_terms, prepare_paste
-from matcher.workbench.card_extras import card_extras
+from matcher.workbench.card_extras import card_extras, grades_of, office_lines
 from matcher.workbench.markup import md, md_code
 from matcher.workbench.resources import get_store, index_dir
 from matcher.workbench.session import (
@@ -68,6 +70,9 @@ def sidebar_filters(matcher: Matcher, target: Kind) -> tuple[dict[str, list[str]
     for label, column, how in wanted:
         filters[column] = sidebar_multiselect(label, option_values(recs, column, **how), state.filter_key(target, column),
                                               help="如只看高校专利，选「高校」" if column == "applicant_type" else None)
+    if target == Kind.PATENT and (grades := matcher.grades()) is not None:  # tiers: from the grades table
+        filters[TIER_FILTER] = sidebar_multiselect("专利分级", option_values(grades, "tier"), state.filter_key(target, TIER_FILTER),
+                                                   help="A 优先推送 · B 重点推送 · C 一般推送 · D 培育储备 · E 不可推送")
     min_score = st.sidebar.number_input("最低匹配度（0–100）", min_value=0, max_value=100, value=None, step=5, placeholder="不限",
                                         key=keep(state.MIN_SCORE), help=EXPLAIN_LINE)
     hide_contacted = st.sidebar.checkbox("隐藏已联系的组合", key=keep(state.HIDE_CONTACTED, False), help="已推送及之后状态的组合不再列出")
@@ -212,11 +217,12 @@ def browse_page() -> None:
     with st.expander("列表视图与导出（导出内容即下表）", expanded=False):
         st.dataframe(frame, hide_index=True, width="stretch")
         download_buttons(frame, "匹配结果", state.BROWSE_EXPORT)
+    grades = grades_of(matcher.grades(), [p.patent_id for p in shown])
     for pair in shown:
-        match_card(pair, user, target)
+        match_card(pair, user, target, grades)
 
 
-def match_card(pair: Pair, user: User, target: Kind) -> None:
+def match_card(pair: Pair, user: User, target: Kind, grades: Mapping[str, Mapping] | None = None) -> None:
     """One pair: scores, shared terms highlighted in both texts, closest patent sentence, metadata, tracking."""
     m, ex, pat, ent = pair.match, pair.match.explanation, pair.patent, pair.enterprise
     terms = ex.shared_terms if ex else []
@@ -256,6 +262,8 @@ def match_card(pair: Pair, user: User, target: Kind) -> None:
                 ("地区", pat.get("region")), ("法律状态", pat.get("legal_status"))]
         meta_text = " · ".join(f"{k}：{highlight_terms(clean(v), [])}" for k, v in meta if clean(v))
         st.markdown(f"<div class='mw-meta'>{meta_text}</div>", unsafe_allow_html=True)
+        for line in office_lines(pair, grades or {}):  # grades and licence fit (matcher.workbench.card_extras)
+            st.markdown(f"<div class='mw-sent'>{md(line)}</div>", unsafe_allow_html=True)
         card_extras(pair, user)  # contacts and detail links (matcher.workbench.card_extras)
         _card_tracking(pair, user)
 
