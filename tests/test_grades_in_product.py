@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
+from app_session import signed_in_app
 from typer.testing import CliRunner
 
 from matcher.engine import Matcher
@@ -19,7 +19,6 @@ from matcher.office.pair_columns import OFFICE_COLUMNS
 from matcher.schema import Kind
 from pipelines.main import app
 
-ROOT = Path(__file__).resolve().parent.parent
 BATCH = "matcher/workbench/page_files/batch.py"
 
 
@@ -85,26 +84,9 @@ def test_the_grade_line_names_each_source():
     assert grade_text({"tier": ""}) == ""
 
 
-def _signed_in(monkeypatch, index: Path, cache_dir: Path, tmp_path: Path) -> AppTest:
-    monkeypatch.setenv("MATCHER_INDEX_DIR", str(index))
-    monkeypatch.setenv("MATCHER_CACHE_DIR", str(cache_dir))
-    monkeypatch.setenv("MATCHER_USERS_FILE", str(ROOT / "config" / "users.example.toml"))
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'tracking.sqlite'}")
-    monkeypatch.delenv("MATCHER_CONFIG", raising=False)
-    monkeypatch.setattr("matcher.auth.throttle._default", None)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    at.run()
-    at.text_input(key="login_user").input("viewer")
-    at.text_input(key="login_password").input("demo-viewer-2024")
-    next(b for b in at.button if b.label == "登录").click()
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
 def test_cards_show_grades_and_licence_fit_and_the_sidebar_filters_tiers(monkeypatch, graded_index, cache_dir,
                                                                           tiers, tmp_path):
-    at = _signed_in(monkeypatch, graded_index, cache_dir, tmp_path)
+    at = signed_in_app(monkeypatch, graded_index, cache_dir, tmp_path)
     at.selectbox(key="q_enterprise").select("DEMO-D-002").run()
     assert not at.exception and not at.error
     lines = [m.value for m in at.markdown if m.value.startswith("<div class='mw-sent'>")]
@@ -122,7 +104,7 @@ def test_nightly_lists_page_shows_and_filters_tiers_and_licence_fit(monkeypatch,
                                       "--formats", "parquet"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     monkeypatch.setenv("MATCHER_EXPORT_DIR", str(out / "matches"))
-    at = _signed_in(monkeypatch, graded_index, cache_dir, tmp_path)
+    at = signed_in_app(monkeypatch, graded_index, cache_dir, tmp_path)
     at.switch_page(BATCH).run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from app_session import signed_in_app
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parent.parent
-USERS = ROOT / "config" / "users.example.toml"
 PAGE = "matcher/workbench/page_files/inventory.py"
 
 
 @pytest.fixture()
 def signed_in(monkeypatch, demo_index, cache_dir, tmp_path) -> AppTest:
-    monkeypatch.setenv("MATCHER_INDEX_DIR", str(demo_index))
-    monkeypatch.setenv("MATCHER_CACHE_DIR", str(cache_dir))
-    monkeypatch.setenv("MATCHER_USERS_FILE", str(USERS))
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'tracking.sqlite'}")
-    monkeypatch.delenv("MATCHER_CONFIG", raising=False)
-    monkeypatch.setattr("matcher.auth.throttle._default", None)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    at.run()
-    at.text_input(key="login_user").input("viewer")
-    at.text_input(key="login_password").input("demo-viewer-2024")
-    next(b for b in at.button if b.label == "登录").click()
-    at.run()
-    return at
+    return signed_in_app(monkeypatch, demo_index, cache_dir, tmp_path)
 
 
 def test_inventory_page_counts_the_demo_stock(signed_in, demo_patents):
