@@ -163,8 +163,9 @@ class MatcherConfig(BaseModel):
     only_pushable: bool = Field(
         True, description="Leave out of every search towards patents (workbench, nightly export) the patents that may "
                           "not be pushed: expired, withdrawn, rejected or invalid by their legal status or term "
-                          "(matcher.grading.term). False: rank them too (e.g. for an office reviewing its stock); "
-                          "their cards then say 已失效（不推送） and the export's patent_pushable column is False.")
+                          "(matcher.grading.term), and, once the index is graded, the duplicates merged into another "
+                          "record (tier E). False: rank them too (e.g. for an office reviewing its stock); their cards "
+                          "then say 已失效（不推送） and the export's patent_tier is E.")
     activity_model: Path | None = Field(
         None, description="A patent-activity model directory (`matcher train-activity`, matcher.rank.activity); with it, "
                           'patent -> enterprise ranking can weight "activity", each enterprise\'s percentile of looking '

@@ -17,7 +17,7 @@ from matcher.encode import Encoder, load_encoder, with_cache
 from matcher.errors import IndexMismatchError, MatcherError, NotBuiltError
 from matcher.explain import Explainer
 from matcher.grading.term import pushable_rows
-from matcher.grading.tiers import TIER_FILTER, tier_rows
+from matcher.grading.tiers import TIER_FILTER, graded_pushable_rows, tier_rows
 from matcher.index.atomic import KeptChangingError, atomic_dir, fault_point, read_stable, readable_dir, recover_dir
 from matcher.index.collection import CONTENT, Collection
 from matcher.index.lock import held, writer_lock
@@ -405,8 +405,8 @@ class Matcher:
         allowed = coll.filter_rows(filters)
         if tiers:
             allowed = tier_rows(coll.records, self.grades(), [tiers] if isinstance(tiers, str) else tiers, allowed)
-        if target == Kind.PATENT and self.config.only_pushable:  # expired, withdrawn or invalid patents are not pushed
-            allowed = pushable_rows(coll.records, allowed)
+        if target == Kind.PATENT and self.config.only_pushable:  # expired, withdrawn, invalid or merged duplicates: not pushed
+            allowed = graded_pushable_rows(coll.records, self.grades(), pushable_rows(coll.records, allowed))
         results: list[SearchResult] = []
         batches = range(0, len(queries), BATCH)
         for start in tqdm(batches, desc=f"rank {target.value}s", disable=not show_progress or len(batches) < 2):

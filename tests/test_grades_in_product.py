@@ -51,6 +51,23 @@ def test_search_filters_on_tiers(graded_index, demo_index, tiers):
         Matcher.load(demo_index).search(query, Kind.PATENT, filters={"tier": "A"})
 
 
+def test_a_graded_duplicate_is_never_ranked(graded_index, tmp_path):
+    """A patent the grades call unpushable (a duplicate merged into another record) leaves every list towards patents,
+    unless the office asks for the whole stock (only_pushable False)."""
+    index = Path(shutil.copytree(graded_index, tmp_path / "index"))
+    matcher = Matcher.load(index)
+    query = matcher.query_for(Kind.ENTERPRISE, "DEMO-D-002")
+    top = matcher.search(query, Kind.PATENT, k=3, explain=False)[0].matches[0].target_id
+    grades = matcher.grades().copy()
+    grades.loc[grades["id"] == top, ["pushable", "tier"]] = [False, "E"]
+    write_grades(index, grades)
+    matcher = Matcher.load(index)
+    ranked = [m.target_id for m in matcher.search(query, Kind.PATENT, k=80, explain=False)[0].matches]
+    assert top not in ranked and len(ranked) == matcher.count(Kind.PATENT) - 1
+    matcher.config = matcher.config.model_copy(update={"only_pushable": False})
+    assert matcher.search(query, Kind.PATENT, k=3, explain=False)[0].matches[0].target_id == top
+
+
 def test_the_nightly_export_carries_grades_and_licence_fit(graded_index, tiers, tmp_path):
     run = CliRunner().invoke(app, ["match", "--index-dir", str(graded_index), "--out", str(tmp_path), "-k", "5",
                                    "--formats", "parquet,csv"], env={"COLUMNS": "200"})

@@ -96,3 +96,25 @@ def _number(value: object) -> bool:
         return value is not None and float(value) == float(value)
     except (TypeError, ValueError):
         return False
+
+
+def graded_pushable_rows(records: pd.DataFrame, grades: pd.DataFrame | None, allowed: np.ndarray | None) -> np.ndarray | None:
+    """Narrow a search's allowed rows to the patents the grades table does not call unpushable (a duplicate merged into
+    another record, besides the expired, withdrawn or invalid ones `pushable_rows` already leaves out).
+
+    Args:
+        records: a patent collection's records, indexed by row id.
+        grades: the grades table (id, pushable); None: nothing to narrow.
+        allowed: the row ids let through so far (None: all).
+
+    Returns:
+        The allowed row ids without the unpushable patents; `allowed` itself when none is excluded.
+    """
+    if grades is None or "pushable" not in grades or not len(records):
+        return allowed
+    blocked = set(grades.loc[~grades["pushable"].astype(bool), "id"].astype(str))
+    if not blocked:
+        return allowed
+    keep = ~records["id"].astype(str).isin(blocked).to_numpy()
+    rows = records.index.to_numpy(dtype=np.int64)[keep]
+    return rows if allowed is None else np.intersect1d(allowed, rows)
