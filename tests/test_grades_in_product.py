@@ -131,3 +131,25 @@ def test_nightly_lists_page_shows_and_filters_tiers_and_licence_fit(monkeypatch,
     at.multiselect(key="b_tier").unselect("B").run()
     at.multiselect(key="b_licence_fit").select("契合").run()
     assert set(at.dataframe[0].value["许可契合"]) == {"契合"}
+
+
+def test_grading_again_reranks_the_lists_towards_patents(graded_index, tmp_path):
+    """New grades (a duplicate merged) change which patents may be ranked: the next nightly run in the same folder ranks
+    enterprise -> patent again and writes what a full run writes."""
+    index = Path(shutil.copytree(graded_index, tmp_path / "index"))
+    out = tmp_path / "out"
+    args = ["match", "--index-dir", str(index), "--out", str(out), "-k", "5", "--formats", "parquet"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    first = pd.read_parquet(out / "matches" / "enterprise_to_patent.parquet")
+    grades = Matcher.load(index).grades().copy()
+    top = first["target_id"].value_counts().index[0]
+    grades.loc[grades["id"] == top, ["pushable", "tier"]] = [False, "E"]
+    write_grades(index, grades)
+    again = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert again.exit_code == 0, again.output
+    assert "every list ranked again" in again.output
+    incremental = pd.read_parquet(out / "matches" / "enterprise_to_patent.parquet")
+    assert top not in set(incremental["target_id"])
+    full = CliRunner().invoke(app, [*args[:4], str(tmp_path / "full"), *args[5:], "--full"])
+    assert full.exit_code == 0
+    pd.testing.assert_frame_equal(incremental, pd.read_parquet(tmp_path / "full" / "matches" / "enterprise_to_patent.parquet"))

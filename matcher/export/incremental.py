@@ -48,6 +48,9 @@ def ranked_side(matcher: Matcher, direction: Direction) -> str:
         parts.append(_digest(_row_hashes(patents.records).tolist()))
     if direction.target == Kind.ENTERPRISE and len(signals.activity):
         parts.append(hashlib.sha256(np.ascontiguousarray(signals.activity).tobytes()).hexdigest())
+    grades = matcher.grades()
+    if direction.target == Kind.PATENT and grades is not None:  # the grade prior and the merged duplicates left out
+        parts.append(_digest(_row_hashes(grades[[c for c in ("id", "tier", "prospect", "pushable") if c in grades]]).tolist()))
     return _digest(parts)
 
 
