@@ -164,6 +164,12 @@ def write_grades(index_dir: str | Path, grades: pd.DataFrame, *, lock_timeout: f
     return index_dir / GRADES_FILE
 
 
+def grades_by_id(grades: pd.DataFrame) -> pd.DataFrame:
+    """The grades table indexed by patent id as text (the last row of an id that appears twice)."""
+    rows = grades.drop_duplicates("id", keep="last")
+    return rows.set_index(rows["id"].astype(str))
+
+
 def read_grades(index_dir: str | Path) -> pd.DataFrame:
     """The grades table stored beside an index (`matcher grade --index DIR` writes it).
 

@@ -65,9 +65,13 @@ def tier_rows(records: pd.DataFrame, grades: pd.DataFrame | None, tiers: Sequenc
         raise MatcherError(f"unknown tier {bad[0]!r} in the filter: tiers are {', '.join(TIERS)}")
     if grades is None:
         raise MatcherError("cannot filter on tiers: the index has no grades; run `matcher grade --index DIR` first")
-    graded = set(grades.loc[grades["tier"].astype(str).isin(letters), "id"].astype(str))
-    keep = records["id"].astype(str).isin(graded).to_numpy()
-    rows = records.index.to_numpy(dtype=np.int64)[keep]
+    return _narrow(records, grades.loc[grades["tier"].astype(str).isin(letters), "id"], allowed, keep=True)
+
+
+def _narrow(records: pd.DataFrame, ids: pd.Series, allowed: np.ndarray | None, *, keep: bool) -> np.ndarray:
+    """The allowed row ids (None: all) of the records whose id is among `ids` (keep) or not (not keep)."""
+    hit = records["id"].astype(str).isin(set(ids.astype(str))).to_numpy()
+    rows = records.index.to_numpy(dtype=np.int64)[hit if keep else ~hit]
     return rows if allowed is None else np.intersect1d(allowed, rows)
 
 
@@ -112,9 +116,5 @@ def graded_pushable_rows(records: pd.DataFrame, grades: pd.DataFrame | None, all
     """
     if grades is None or "pushable" not in grades or not len(records):
         return allowed
-    blocked = set(grades.loc[~grades["pushable"].astype(bool), "id"].astype(str))
-    if not blocked:
-        return allowed
-    keep = ~records["id"].astype(str).isin(blocked).to_numpy()
-    rows = records.index.to_numpy(dtype=np.int64)[keep]
-    return rows if allowed is None else np.intersect1d(allowed, rows)
+    blocked = grades.loc[~grades["pushable"].astype(bool), "id"]
+    return _narrow(records, blocked, allowed, keep=False) if len(blocked) else allowed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from matcher.engine import Matcher
+from matcher.grading.grades import grades_by_id
 from matcher.office.licence_fit import fit_columns
 from matcher.schema import Direction, Kind
 
@@ -34,7 +35,7 @@ def office_columns(matcher: Matcher, direction: Direction | str, frame: pd.DataF
     out = frame.copy()
     patent_ids = out[patent_col].astype(str)
     grades = matcher.grades()
-    by_id = grades.drop_duplicates("id", keep="last").set_index(grades["id"].astype(str)) if grades is not None else None
+    by_id = grades_by_id(grades) if grades is not None else None
     for column, source in GRADE_EXPORT.items():
         values = patent_ids.map(by_id[source]) if by_id is not None and source in by_id else pd.Series("", index=out.index)
         out[column] = values.where(values.notna(), "").to_numpy() if column != "patent_prospect" else pd.to_numeric(

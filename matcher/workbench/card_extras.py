@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from matcher.auth import User
+from matcher.grading.grades import grades_by_id
 from matcher.grading.tiers import grade_text
 from matcher.office.licence_fit import licence_fit
 from matcher.schema import Kind
@@ -36,8 +37,8 @@ def grades_of(grades: pd.DataFrame | None, patent_ids: list[str]) -> dict[str, d
     """patent id -> its grades row (matcher.grading.grades) for the patents shown ({} when the index has no grades)."""
     if grades is None or not patent_ids:
         return {}
-    rows = grades[grades["id"].astype(str).isin(set(patent_ids))].drop_duplicates("id", keep="last")
-    return rows.set_index(rows["id"].astype(str)).to_dict("index")
+    rows = grades_by_id(grades)
+    return rows[rows.index.isin(set(patent_ids))].to_dict("index")
 
 
 def office_lines(pair: Pair, grades: Mapping[str, Mapping]) -> list[str]:
