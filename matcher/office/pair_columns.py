@@ -37,9 +37,8 @@ def office_columns(matcher: Matcher, direction: Direction | str, frame: pd.DataF
     grades = matcher.grades()
     by_id = grades_by_id(grades) if grades is not None else None
     for column, source in GRADE_EXPORT.items():
-        values = patent_ids.map(by_id[source]) if by_id is not None and source in by_id else pd.Series("", index=out.index)
-        out[column] = values.where(values.notna(), "").to_numpy() if column != "patent_prospect" else pd.to_numeric(
-            values, errors="coerce").to_numpy()
+        values = patent_ids.map(by_id[source]) if by_id is not None else pd.Series(None, index=out.index, dtype=object)
+        out[column] = (pd.to_numeric(values, errors="coerce") if column == "patent_prospect" else values.fillna("")).to_numpy()
     pairs = pd.DataFrame({"patent_id": patent_ids.to_numpy(), "enterprise_id": out[enterprise_col].astype(str).to_numpy()})
     fits = fit_columns(pairs, _records(matcher, Kind.ENTERPRISE, pairs["enterprise_id"]),
                        _records(matcher, Kind.PATENT, pairs["patent_id"]))
