@@ -148,6 +148,10 @@ class MatcherConfig(BaseModel):
         "auto", description='Vector index: "auto" (exact inner product up to `exact_limit` vectors, IVF above), '
                             '"flat", "ivf" or "hnsw".')
     exact_limit: int = Field(200_000, description='The size up to which dense_backend "auto" keeps an exact index.')
+    vector_storage: Literal["float32", "float16"] = Field(
+        "float32", description='How the vectors are kept, in memory and in the index files: "float32", or "float16" '
+                               "(half the memory and disk of the vectors; scores move by about 1e-3, so a few near-tied "
+                               "pairs may swap places). The saved vector files are memory-mapped on load either way.")
     pool: int = Field(200, description="Candidates taken from each retriever before fusion (grown when filters "
                                        "remove too many).")
     fusion: dict[Direction, FusionConfig] = Field(

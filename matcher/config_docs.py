@@ -143,7 +143,8 @@ def render() -> str:
             "`--config FILE` and to the workbench with `MATCHER_CONFIG`; see `config/` for examples. A built index "
             "keeps the configuration it was built with (`config.json` in the index folder) and is loaded with it: a "
             "configuration given to a command that uses an existing index changes only the fields it sets. Fields "
-            "that change the index (`encoder`, `segment_mode`, `bm25_k1`, `bm25_b`, `dense_backend`, `exact_limit`) "
+            "that change the index (`encoder`, `segment_mode`, `bm25_k1`, `bm25_b`, `dense_backend`, `exact_limit`, "
+            "`vector_storage`) "
             "must then agree with it (else the command stops with an error); the others (fusion, pool, activity "
             "model, ...) override the saved ones (a command that rewrites the index, such as upsert, saves them "
             "with it).",

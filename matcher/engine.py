@@ -160,6 +160,7 @@ class Matcher:
                 self.encoder.model_id,
                 dense_backend=self.config.dense_backend,
                 exact_limit=self.config.exact_limit,
+                vector_storage=self.config.vector_storage,
                 bm25_k1=self.config.bm25_k1,
                 bm25_b=self.config.bm25_b,
                 segmenter_config=self.segmenter.config,

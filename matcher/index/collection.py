@@ -33,7 +33,7 @@ class Collection:
         kind: the record kind.
         dim: embedding dimension.
         model_id: the encoder the vectors come from (checked on load).
-        dense_backend, exact_limit: passed to DenseIndex.
+        dense_backend, exact_limit, vector_storage: passed to DenseIndex (and the items' DenseIndex).
         bm25_k1, bm25_b: passed to BM25Index.
     """
 
@@ -45,6 +45,7 @@ class Collection:
         *,
         dense_backend: str = default("dense_backend"),
         exact_limit: int = default("exact_limit"),
+        vector_storage: str = default("vector_storage"),
         bm25_k1: float = default("bm25_k1"),
         bm25_b: float = default("bm25_b"),
         segmenter_config: Mapping | None = None,
@@ -54,10 +55,11 @@ class Collection:
         self.dim = dim
         self.model_id = model_id
         self.segmenter_config = dict(segmenter_config or {})
-        self.dense = DenseIndex(dim, backend=dense_backend, exact_limit=exact_limit)
+        dense = {"backend": dense_backend, "exact_limit": exact_limit, "storage": vector_storage}
+        self.dense = DenseIndex(dim, **dense)
         self.lexical = BM25Index(k1=bm25_k1, b=bm25_b)
         # enterprises also keep their business-scope / demand items for best-item scoring
-        self.items = ItemIndex(dim, backend=dense_backend, exact_limit=exact_limit) if self.kind == Kind.ENTERPRISE else None
+        self.items = ItemIndex(dim, **dense) if self.kind == Kind.ENTERPRISE else None
         self.records = pd.DataFrame(columns=[*self.schema.columns, CONTENT], index=pd.Index([], dtype="int64"))
         self._row_of: dict[str, int] = {}
         self._next_row = 0
@@ -219,6 +221,7 @@ class Collection:
             built_at=utc_now(),
             params={
                 "dense_backend": self.dense.active_backend or self.dense.backend,
+                "vector_storage": self.dense.params.storage,
                 "bm25_k1": self.lexical.k1,
                 "bm25_b": self.lexical.b,
                 "segmenter": self.segmenter_config,

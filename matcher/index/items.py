@@ -23,14 +23,14 @@ class ItemIndex:
     Args:
         dim: embedding dimension.
         top_m: how many best items are averaged into a record's score.
-        backend, exact_limit: passed to the DenseIndex over distinct items.
+        backend, exact_limit, storage: passed to the DenseIndex over distinct items.
     """
 
     def __init__(self, dim: int, *, top_m: int = default("items_top_m"), backend: str = default("dense_backend"),
-                 exact_limit: int = default("exact_limit")) -> None:
+                 exact_limit: int = default("exact_limit"), storage: str = default("vector_storage")) -> None:
         self.dim = dim
         self.top_m = top_m
-        self.dense = DenseIndex(dim, backend=backend, exact_limit=exact_limit)
+        self.dense = DenseIndex(dim, backend=backend, exact_limit=exact_limit, storage=storage)
         self._id_of: dict[str, int] = {}
         self._texts: dict[int, str] = {}
         self._items_of_row: dict[int, np.ndarray] = {}

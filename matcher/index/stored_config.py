@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 
-INDEX_FIELDS = ("encoder", "segment_mode", "bm25_k1", "bm25_b", "dense_backend", "exact_limit")
+INDEX_FIELDS = ("encoder", "segment_mode", "bm25_k1", "bm25_b", "dense_backend", "exact_limit", "vector_storage")
 """Fields that change what is indexed: a given configuration may not contradict the saved one in them."""
 
 LOCAL_FIELDS = ("cache_dir",)

@@ -63,6 +63,11 @@ class AutoANN(ANN):
             return
         self.inner.upsert(ids, vectors, replaced)
 
+    def own(self) -> None:
+        """Copy the backend in use into memory."""
+        if self.inner is not None:
+            self.inner.own()
+
     def remove(self, ids: np.ndarray) -> None:
         """Pass the removal on."""
         if self.inner is not None:

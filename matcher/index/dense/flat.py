@@ -1,10 +1,11 @@
-"""Exact dense backend: faiss `IndexIDMap2(IndexFlatIP)`, whose labels are the ids."""
+"""Exact dense backend: faiss `IndexIDMap2(IndexFlatIP)` (or a float16 `IndexScalarQuantizer`), whose labels are
+the ids."""
 
 from __future__ import annotations
 
 import faiss
 
-from matcher.index.dense.base import ANN
+from matcher.index.dense.base import ANN, sq_type
 
 
 class FlatANN(ANN):
@@ -14,8 +15,10 @@ class FlatANN(ANN):
 
     def build(self) -> None:
         """Recreate the flat index from the store."""
-        ids, vecs = self.store.live()
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.store.dim))
+        ids, vecs = self.store.live_float32()
+        dim, qtype = self.store.dim, sq_type(self.params.storage)
+        inner = faiss.IndexFlatIP(dim) if qtype is None else faiss.IndexScalarQuantizer(dim, qtype, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexIDMap2(inner)
         if len(ids):
             index.add_with_ids(vecs, ids)
         self.index = index

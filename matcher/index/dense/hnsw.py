@@ -1,4 +1,5 @@
-"""Graph dense backend: faiss `IndexHNSWFlat` (inner product), with tombstones for removed vectors."""
+"""Graph dense backend: faiss `IndexHNSWFlat` (inner product; `IndexHNSWSQ` for float16 storage), with tombstones
+for removed vectors."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING
 import faiss
 import numpy as np
 
-from matcher.index.dense.base import ANN, DenseParams, damaged
+from matcher.index.dense.base import ANN, DenseParams, damaged, sq_type
 from matcher.index.dense.store import save_npy
 
 if TYPE_CHECKING:
@@ -36,8 +37,10 @@ class HNSWANN(ANN):
 
     def build(self) -> None:
         """Rebuild the graph from the store's live vectors (no tombstones)."""
-        ids, vecs = self.store.live()
-        index = faiss.IndexHNSWFlat(self.store.dim, self.params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        ids, vecs = self.store.live_float32()
+        dim, m, qtype = self.store.dim, self.params.hnsw_m, sq_type(self.params.storage)
+        index = (faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT) if qtype is None
+                 else faiss.IndexHNSWSQ(dim, qtype, m, faiss.METRIC_INNER_PRODUCT))
         index.hnsw.efConstruction = self.params.ef_construction
         if len(ids):
             index.add(vecs)

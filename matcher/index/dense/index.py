@@ -14,7 +14,7 @@ from matcher.errors import IndexMismatchError
 from matcher.index.atomic import atomic_write_text
 from matcher.index.dense.base import INDEX_FILE, DenseParams, as_ids, damaged
 from matcher.index.dense.factory import create_ann
-from matcher.index.dense.store import IDS_FILE, VECTORS_FILE, VectorStore
+from matcher.index.dense.store import IDS_FILE, STORAGE, VECTORS_FILE, VectorStore
 
 _FORMAT = 1
 _META_FILE = "dense.json"
@@ -46,6 +46,10 @@ class DenseIndex:
         ef_construction: HNSW construction beam width.
         rebuild_ratio: HNSW tombstone share that triggers a rebuild.
         seed: random seed for IVF training-set sampling and k-means.
+        storage: "float32" or "float16" (vectors kept at half precision, in the store and in faiss).
+
+    A loaded index memory-maps its saved vectors (`load`): processes that load the same files share one copy in the
+    page cache; the first change copies them into memory.
 
     Raises:
         ValueError: unknown backend or a dimension that is not positive.
@@ -64,9 +68,12 @@ class DenseIndex:
         ef_construction: int = 80,
         rebuild_ratio: float = 0.2,
         seed: int = 0,
+        storage: str = default("vector_storage"),
     ) -> None:
         if dim <= 0:
             raise ValueError(f"dense index dimension must be positive, got {dim}")
+        if storage not in STORAGE:
+            raise ValueError(f"unknown vector storage {storage!r}; choose one of {', '.join(STORAGE)}")
         self.dim = int(dim)
         self.params = DenseParams(
             backend=backend,
@@ -78,9 +85,11 @@ class DenseIndex:
             ef_construction=int(ef_construction),
             rebuild_ratio=float(rebuild_ratio),
             seed=int(seed),
+            storage=storage,
         )
-        self._store = VectorStore(self.dim)
+        self._store = VectorStore(self.dim, storage)
         self._ann = create_ann(self._store, self.params)
+        self._mapped = False
 
     # ------------------------------------------------------------------ properties
     def __len__(self) -> int:
@@ -100,6 +109,18 @@ class DenseIndex:
     def ids(self) -> np.ndarray:
         """Live ids, in storage order."""
         return self._store.ids
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the vectors are still memory-mapped from the files they were loaded from."""
+        return self._mapped
+
+    def _own(self) -> None:
+        """Copy memory-mapped vectors and faiss data into memory before a change (faiss cannot change mapped data)."""
+        if self._mapped:
+            self._store.own()
+            self._ann.own()
+            self._mapped = False
 
     # ------------------------------------------------------------------ mutation
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -137,6 +158,7 @@ class DenseIndex:
             keep = np.sort(len(ids) - 1 - last_rev)
             ids, vectors = ids[keep], vectors[keep]
         vectors = np.ascontiguousarray(vectors)
+        self._own()
         replaced = self._store.upsert(ids, vectors)
         self._ann.upsert(ids, vectors, replaced)
 
@@ -149,9 +171,11 @@ class DenseIndex:
         Returns:
             How many vectors were removed.
         """
-        removed = self._store.remove(np.unique(as_ids(ids)))
-        if len(removed) == 0:
+        ids = np.unique(as_ids(ids))
+        if not any(i in self._store for i in ids.tolist()):
             return 0
+        self._own()
+        removed = self._store.remove(ids)
         self._ann.remove(removed)
         self._store.maybe_compact()
         return len(removed)
@@ -239,11 +263,13 @@ class DenseIndex:
         atomic_write_text(directory / _META_FILE, json.dumps(meta, indent=2) + "\n")
 
     @classmethod
-    def load(cls, directory: str | Path) -> DenseIndex:
+    def load(cls, directory: str | Path, *, mmap: bool = True) -> DenseIndex:
         """Read an index written by `save`.
 
         Args:
             directory: the directory given to `save`.
+            mmap: memory-map the vectors (vectors.npy, and the vectors inside index.faiss of the flat and HNSW
+                backends) read-only instead of reading them into memory; the first change copies them.
 
         Returns:
             The index, searching exactly as before it was saved.
@@ -256,11 +282,16 @@ class DenseIndex:
             meta = json.loads((directory / _META_FILE).read_text(encoding="utf-8"))
             self = cls(int(meta["dim"]), **dict(meta["params"]))
             ids = np.load(directory / IDS_FILE, allow_pickle=False).astype(np.int64, copy=False)
-            vecs = np.load(directory / VECTORS_FILE, allow_pickle=False).astype(np.float32, copy=False)
+            dtype = STORAGE[self.params.storage]
+            mmap = mmap and len(ids) > 0  # an empty file cannot be mapped
+            vecs = np.load(directory / VECTORS_FILE, allow_pickle=False, mmap_mode="r" if mmap else None)
+            if vecs.dtype != dtype:  # a file of another precision (never written by `save`) is read into memory
+                vecs = np.asarray(vecs, dtype=dtype)
             index_path = directory / INDEX_FILE
             index = None
             if index_path.exists():
-                index = faiss.deserialize_index(np.frombuffer(index_path.read_bytes(), dtype=np.uint8))
+                flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0
+                index = faiss.read_index(str(index_path), flags)
             active = meta["active_backend"]
         except FileNotFoundError as exc:
             raise damaged(directory, f"missing {Path(exc.filename).name if exc.filename else exc}") from exc
@@ -274,7 +305,8 @@ class DenseIndex:
             raise damaged(directory, f"faiss index has dimension {index.d}, expected {self.dim}")
         if active != self._ann.active and self.backend != "auto":
             raise damaged(directory, f"active backend {active!r} does not match the configured {self.backend!r}")
-        self._store = VectorStore.from_arrays(ids, vecs)
+        self._store = VectorStore.from_arrays(ids, vecs, self.params.storage)
+        self._mapped = mmap
         self._ann = create_ann(self._store, self.params)
         try:
             self._ann.restore(directory, index, meta)

@@ -1,4 +1,5 @@
-"""Approximate dense backend: faiss `IndexIVFFlat` (inner product) trained on the collection, retrained as it grows."""
+"""Approximate dense backend: faiss `IndexIVFFlat` (inner product; `IndexIVFScalarQuantizer` for float16 storage)
+trained on the collection, retrained as it grows."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 import faiss
 import numpy as np
 
-from matcher.index.dense.base import ANN, DenseParams
+from matcher.index.dense.base import ANN, DenseParams, sq_type
 
 if TYPE_CHECKING:
     from matcher.index.dense.store import VectorStore
@@ -47,7 +48,7 @@ class IVFANN(ANN):
 
     def build(self) -> None:
         """Train a new IVF index on the store and add every live vector (no index while the store is empty)."""
-        ids, vecs = self.store.live()
+        ids, vecs = self.store.live_float32()
         n = len(ids)
         if n == 0:
             self.index, self._trained_rows = None, 0
@@ -55,7 +56,9 @@ class IVFANN(ANN):
         dim, seed = self.store.dim, self.params.seed
         nlist = self._nlist(n)
         quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        qtype = sq_type(self.params.storage)
+        index = (faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT) if qtype is None
+                 else faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, qtype, faiss.METRIC_INNER_PRODUCT))
         index.cp.seed = seed
         sample = vecs
         max_train = nlist * _MAX_POINTS_PER_CENTROID

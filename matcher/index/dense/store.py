@@ -1,4 +1,9 @@
-"""The vectors of a dense index in numpy (slot rows + id -> slot map), for exact scoring and rebuilds."""
+"""The vectors of a dense index in numpy (slot rows + id -> slot map), for exact scoring and rebuilds.
+
+The rows are kept as float32, or as float16 (`STORAGE`) to halve the memory of large sides; scores are always
+computed in float32. A store read from disk may be memory-mapped (read-only, shared with every process that maps the
+same file); it copies itself into memory on its first change.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,9 @@ IDS_FILE = "ids.npy"
 # The store is compacted when this share of its slots are dead.
 _COMPACT_RATIO = 0.25
 
+STORAGE: dict[str, type[np.floating]] = {"float32": np.float32, "float16": np.float16}
+"""Vector storage name -> numpy dtype of the stored rows."""
+
 
 def save_npy(path: Path, array: np.ndarray) -> None:
     """Write one array as .npy, atomically."""
@@ -28,29 +36,32 @@ class VectorStore:
 
     Args:
         dim: vector dimension.
+        storage: "float32" or "float16" (`STORAGE`).
     """
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, storage: str = "float32") -> None:
         self.dim = dim
+        self.dtype = STORAGE[storage]
         # rows [0, _n_slots) of _vecs; dead slots have id -1
-        self._vecs = np.empty((0, dim), dtype=np.float32)
+        self._vecs = np.empty((0, dim), dtype=self.dtype)
         self._slot_ids = np.empty(0, dtype=np.int64)
         self._n_slots = 0
         self._slot_of: dict[int, int] = {}
 
     @classmethod
-    def from_arrays(cls, ids: np.ndarray, vectors: np.ndarray) -> VectorStore:
-        """A store holding exactly these rows (as written by `save`).
+    def from_arrays(cls, ids: np.ndarray, vectors: np.ndarray, storage: str = "float32") -> VectorStore:
+        """A store holding exactly these rows (as written by `save`; a read-only memory map is used as it is).
 
         Args:
             ids: (n,) int64 distinct ids.
-            vectors: (n, dim) float32 vectors.
+            vectors: (n, dim) vectors of the storage's dtype.
+            storage: "float32" or "float16".
 
         Returns:
             The store.
         """
-        store = cls(vectors.shape[1])
-        store._vecs = np.ascontiguousarray(vectors)
+        store = cls(vectors.shape[1], storage)
+        store._vecs = vectors if isinstance(vectors, np.memmap) else np.ascontiguousarray(vectors, dtype=store.dtype)
         store._slot_ids = ids.copy()
         store._n_slots = len(ids)
         store._slot_of = dict(zip(ids.tolist(), range(len(ids))))
@@ -58,6 +69,16 @@ class VectorStore:
 
     def __len__(self) -> int:
         return len(self._slot_of)
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the rows are a read-only memory map of a saved file (until the first change)."""
+        return isinstance(self._vecs, np.memmap)
+
+    def own(self) -> None:
+        """Copy memory-mapped rows into memory, before a change."""
+        if self.mapped:
+            self._vecs = np.array(self._vecs)
 
     def __contains__(self, id_: int) -> bool:
         return id_ in self._slot_of
@@ -84,7 +105,7 @@ class VectorStore:
         if n <= self._vecs.shape[0]:
             return
         cap = max(n, int(self._vecs.shape[0] * 1.5) + 16)
-        vecs = np.empty((cap, self.dim), dtype=np.float32)
+        vecs = np.empty((cap, self.dim), dtype=self.dtype)
         vecs[: self._n_slots] = self._vecs[: self._n_slots]
         self._vecs = vecs
         slot_ids = np.full(cap, -1, dtype=np.int64)
@@ -96,11 +117,12 @@ class VectorStore:
 
         Args:
             ids: (n,) distinct int64 ids.
-            vectors: (n, dim) float32 vectors.
+            vectors: (n, dim) float32 vectors (rounded to float16 by a float16 store).
 
         Returns:
             The ids that were already stored (their old vectors are gone).
         """
+        self.own()
         slots = self.slots(ids)
         exists = slots >= 0
         self._vecs[slots[exists]] = vectors[exists]
@@ -148,25 +170,30 @@ class VectorStore:
             self._compact()
 
     def live(self) -> tuple[np.ndarray, np.ndarray]:
-        """The live (ids, vectors) in storage order (compacts the store; the arrays are views of it)."""
+        """The live (ids, vectors) in storage order, as stored (compacts the store; the arrays are views of it)."""
         self._compact()
         return self._slot_ids[: self._n_slots], self._vecs[: self._n_slots]
 
+    def live_float32(self) -> tuple[np.ndarray, np.ndarray]:
+        """`live` with the vectors as float32 (what faiss takes; a copy only for a float16 store)."""
+        ids, vecs = self.live()
+        return ids, np.ascontiguousarray(vecs, dtype=np.float32)
+
     def score(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """Inner products of one (dim,) query with the vectors of stored ids.
+        """Inner products (in float32) of one (dim,) query with the vectors of stored ids.
 
         Raises:
             KeyError: some id is not stored.
         """
-        return (self._vecs[self._slots_strict(ids)] @ query).astype(np.float32, copy=False)
+        return (self._vecs[self._slots_strict(ids)].astype(np.float32, copy=False) @ query).astype(np.float32, copy=False)
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
-        """A (n, dim) copy of the vectors of stored ids.
+        """A (n, dim) float32 copy of the vectors of stored ids.
 
         Raises:
             KeyError: some id is not stored.
         """
-        return self._vecs[self._slots_strict(ids)].copy()
+        return self._vecs[self._slots_strict(ids)].astype(np.float32)
 
     def save(self, directory: Path) -> None:
         """Write the live vectors and ids (vectors.npy, ids.npy)."""

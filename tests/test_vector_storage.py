@@ -1,0 +1,116 @@
+"""Compact (float16) vector storage and memory-mapped index files: what each keeps and what it changes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matcher.config import MatcherConfig
+from matcher.engine import Matcher
+from matcher.errors import IndexMismatchError
+from matcher.index.dense import DenseIndex
+from matcher.schema import Kind
+
+DIM = 32
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3000, DIM)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return np.arange(10, 3010, dtype=np.int64), x
+
+
+def _recall_at_10(found: np.ndarray, exact: np.ndarray) -> float:
+    return float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)]))
+
+
+@pytest.mark.parametrize("backend", ["flat", "ivf", "hnsw"])
+def test_float16_storage_halves_the_vectors_and_keeps_recall(data, tmp_path, backend):
+    ids, x = data
+    exact = DenseIndex(DIM, backend=backend)  # the same backend in float32
+    exact.add(ids, x)
+    half = DenseIndex(DIM, backend=backend, storage="float16")
+    half.add(ids, x)
+    queries = x[:200] + 0.05 * np.random.default_rng(1).standard_normal((200, DIM)).astype(np.float32)
+    truth = exact.search(queries, 10)[1]
+    assert _recall_at_10(half.search(queries, 10)[1], truth) >= 0.97
+    # exact rescoring and the vectors handed out stay float32, within float16's rounding of the stored ones
+    got = half.vectors(ids[:5])
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, x[:5], atol=1e-3)
+    np.testing.assert_allclose(half.score(queries[0], ids[:50]), exact.score(queries[0], ids[:50]), atol=5e-3)
+    exact.save(tmp_path / "f32")
+    half.save(tmp_path / "f16")
+    assert np.load(tmp_path / "f16" / "vectors.npy").dtype == np.float16
+    assert (tmp_path / "f16" / "vectors.npy").stat().st_size < 0.55 * (tmp_path / "f32" / "vectors.npy").stat().st_size
+    if backend == "flat":  # the faiss copy is float16 too
+        assert (tmp_path / "f16" / "index.faiss").stat().st_size < 0.55 * (tmp_path / "f32" / "index.faiss").stat().st_size
+    loaded = DenseIndex.load(tmp_path / "f16")
+    assert loaded.params.storage == "float16"
+    np.testing.assert_array_equal(loaded.search(queries, 10)[1], half.search(queries, 10)[1])
+
+
+def test_unknown_storage_is_refused():
+    with pytest.raises(ValueError, match="unknown vector storage"):
+        DenseIndex(DIM, storage="int4")
+
+
+@pytest.mark.parametrize("backend", ["flat", "ivf", "hnsw"])
+@pytest.mark.parametrize("storage", ["float32", "float16"])
+def test_mapped_index_searches_as_the_read_one_and_copies_itself_on_change(data, tmp_path, backend, storage):
+    ids, x = data
+    index = DenseIndex(DIM, backend=backend, storage=storage)
+    index.add(ids[:2000], x[:2000])
+    index.save(tmp_path / "saved")
+    files = {p.name: p.read_bytes() for p in (tmp_path / "saved").iterdir()}
+    mapped = DenseIndex.load(tmp_path / "saved")
+    in_memory = DenseIndex.load(tmp_path / "saved", mmap=False)
+    assert mapped.mapped and not in_memory.mapped
+    queries = x[2000:2100]
+    for a, b in zip(mapped.search(queries, 10), in_memory.search(queries, 10)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(mapped.score(queries[0], ids[:100]), in_memory.score(queries[0], ids[:100]))
+    # a change (faiss cannot write into mapped data) copies the index first: same result as the in-memory one
+    for idx in (mapped, in_memory):
+        idx.add(ids[1990:2100], x[1990:2100][::-1])
+        assert idx.remove(ids[:20]) == 20
+    assert not mapped.mapped
+    for a, b in zip(mapped.search(queries, 10), in_memory.search(queries, 10)):
+        np.testing.assert_array_equal(a, b)
+    # the files it was mapped from are untouched
+    assert {p.name: p.read_bytes() for p in (tmp_path / "saved").iterdir()} == files
+
+
+def test_mapped_index_ignores_a_removal_of_unknown_ids(data, tmp_path):
+    ids, x = data
+    index = DenseIndex(DIM, backend="flat")
+    index.add(ids[:100], x[:100])
+    index.save(tmp_path / "saved")
+    mapped = DenseIndex.load(tmp_path / "saved")
+    assert mapped.remove(np.array([99_999])) == 0
+    assert mapped.mapped  # nothing changed, nothing copied
+
+
+def test_engine_float16_storage_is_part_of_the_index(config, demo_patents, demo_enterprises, tmp_path):
+    half_config = config.model_copy(update={"vector_storage": "float16"})
+    full, half = Matcher(config), Matcher(half_config)
+    for m in (full, half):
+        m.index(Kind.PATENT, demo_patents)
+        m.index(Kind.ENTERPRISE, demo_enterprises)
+    half.save(tmp_path / "index")
+    loaded = Matcher.load(tmp_path / "index")
+    assert loaded.config.vector_storage == "float16"
+    assert np.load(tmp_path / "index" / "enterprise" / "items" / "dense" / "vectors.npy", mmap_mode="r").dtype == np.float16
+    # the rankings agree with float32's but for near-ties
+    overlaps = []
+    for eid in demo_enterprises["id"][:20]:
+        a = [m.target_id for m in full.search(full.query_for(Kind.ENTERPRISE, eid), Kind.PATENT, k=10, explain=False)[0].matches]
+        b = [m.target_id for m in loaded.search(loaded.query_for(Kind.ENTERPRISE, eid), Kind.PATENT, k=10,
+                                                explain=False)[0].matches]
+        overlaps.append(len(set(a) & set(b)) / 10)
+    assert np.mean(overlaps) >= 0.9
+    with pytest.raises(IndexMismatchError, match="vector_storage"):
+        Matcher.load(tmp_path / "index", MatcherConfig(encoder=config.encoder, cache_dir=config.cache_dir,
+                                                       vector_storage="float32"))
