@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -108,6 +111,48 @@ def peak_rss_mb() -> float:
     return round((own + children) / 1024, 1)
 
 
+def memory_status(mapped_under: Path | None = None) -> dict[str, float]:
+    """This process's memory now (Linux /proc/self, MB): peak resident (VmHWM), private resident (RssAnon) and,
+    with `mapped_under`, the resident pages of the files under that folder it memory-maps (the index's vectors,
+    shared with every process that maps the same files)."""
+    fields = {"VmHWM": "peak_rss_mb", "RssAnon": "rss_private_mb"}
+    found = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in fields:
+            found[fields[name]] = round(int(value.split()[0]) / 1024, 1)
+    if mapped_under is not None:
+        prefix, kib, inside = str(Path(mapped_under).resolve()), 0, False
+        for line in Path("/proc/self/smaps").read_text().splitlines():
+            head = line.split()
+            if head and "-" in head[0] and not head[0].endswith(":"):  # a mapping's first line: range perms ... path
+                inside = len(head) >= 6 and head[5].startswith(prefix)
+            elif inside and head and head[0] == "Rss:":
+                kib += int(head[1])
+        found["rss_index_files_mb"] = round(kib / 1024, 1)
+    return found
+
+
+def serve_probe(index_dir: str, queries: int, seed: int) -> None:
+    """Run in a fresh process by `serving_memory`: load the index as the workbench does, answer stored-record and
+    pasted-text queries both ways, print the memory figures as JSON."""
+    t0 = time.perf_counter()
+    matcher = Matcher.load(index_dir)
+    load_s = time.perf_counter() - t0
+    query_latency(matcher, queries, random.Random(seed))
+    print(json.dumps({"load_s": round(load_s, 2), **memory_status(Path(index_dir))}))
+
+
+def serving_memory(index_dir: Path, config: MatcherConfig, queries: int, seed: int) -> dict:
+    """Memory of a fresh process serving the saved index (what a workbench process holds), from `serve_probe`."""
+    env = {**os.environ, "MATCHER_CACHE_DIR": str(config.cache_dir)}
+    code = f"from pipelines.bench import serve_probe; serve_probe({str(index_dir)!r}, {queries}, {seed})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT)
+    if done.returncode != 0:
+        raise MatcherError(f"the serving probe failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
+    return {f"serve_{k}": v for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items()}
+
+
 def load_inputs(enterprises: int | None, demo: bool) -> list[LoadResult]:
     """The records benchmarked: the demo set, or the shared patents and demands plus the first `enterprises`
     registrations of tech_companies_200k.parquet (all 200,000 when None).
@@ -203,6 +248,9 @@ def run_main(config: MatcherConfig, inputs: list[LoadResult], work: Path, querie
         "peak_rss_build_mb": rss_build,
     }
     figures.update(query_latency(served, queries, random.Random(seed)))
+    figures.update(serving_memory(work / "index", config, queries, seed))
+    figures["vector_storage"] = config.vector_storage
+    figures["index_mb"] = round(sum(f.stat().st_size for f in (work / "index").rglob("*") if f.is_file()) / 2**20, 1)
     figures["cold"] = cold
     return figures, served
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from pipelines.main import app
 
 NUMBERS = ("segment_texts_per_s", "build_s", "match_s", "query_p50_ms", "query_p95_ms", "stored_p50_ms", "stored_p95_ms",
-           "peak_rss_mb")
+           "peak_rss_mb", "serve_peak_rss_mb", "serve_rss_private_mb", "index_mb")
 
 
 def _bench(*args) -> dict:
@@ -27,6 +27,8 @@ def test_bench_json_on_the_demo_data(tmp_path, demo_patents, demo_enterprises):
         assert isinstance(cold[key], (int, float)) and cold[key] > 0, key
     assert cold["query_p50_ms"] <= cold["query_p95_ms"]
     assert cold["cold"] is True
+    # a fresh process serving the index maps its vectors from the files instead of reading them into its own memory
+    assert cold["vector_storage"] == "float32" and cold["serve_rss_index_files_mb"] > 0
     (model, rate), = cold["encode_texts_per_s"].items()
     assert model == cold["encoder"] and rate > 0 and cold["encoded_texts"][model] > 0
     assert set(cold["queries"]) == {"pasted->patent", "pasted->enterprise", "enterprise->patent", "patent->enterprise"}
