@@ -33,6 +33,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from matcher.auth import COOKIE_NAME
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -194,7 +196,18 @@ def _sign_in(page, who: tuple[str, str] = EDITOR, heading: str = "匹配浏览")
     started = time.perf_counter()
     page.get_by_role("button", name="登录").click()
     page.get_by_role("heading", name=heading).wait_for(timeout=WAIT_MS)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    _wait_login_cookie(page)
+    return seconds
+
+
+def _wait_login_cookie(page) -> None:
+    """Wait until the page's script has stored the login cookie (written just after the first signed-in run), so
+    that opening another address right after signing in keeps the login."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not any(c["name"] == COOKIE_NAME and c["value"] for c in page.context.cookies()):
+        assert time.monotonic() < deadline, "the login cookie was not written after signing in"
+        page.wait_for_timeout(100)
 
 
 def _pick_demand(page, demand_id: str) -> None:
