@@ -94,6 +94,7 @@ def test_office_pages_catalogue_campaign_digest_sectors(server, browser, shots, 
     _visit(page, f"{server}/catalogue", "专利需求信息目录", data_words)
     page.get_by_role("heading", name="各需求的最佳专利").wait_for(timeout=WAIT_MS)
     page.get_by_text("判定方法：").wait_for(timeout=WAIT_MS)
+    page.locator('[data-testid="stDataFrame"]').nth(1).wait_for(timeout=WAIT_MS)  # rendered after the heading
     assert page.locator('[data-testid="stMetric"]').count() == 4  # 需求 and the three verdicts
     assert page.locator('[data-testid="stDataFrame"]').count() >= 2
     _shot(shots, "catalogue", page)
