@@ -33,8 +33,6 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from matcher.auth import COOKIE_NAME
-
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -204,10 +202,8 @@ def _sign_in(page, who: tuple[str, str] = EDITOR, heading: str = "匹配浏览")
 def _wait_login_cookie(page) -> None:
     """Wait until the page's script has stored the login cookie (written just after the first signed-in run), so
     that opening another address right after signing in keeps the login."""
-    deadline = time.monotonic() + WAIT_MS / 1000
-    while not any(c["name"] == COOKIE_NAME and c["value"] for c in page.context.cookies()):
-        assert time.monotonic() < deadline, "the login cookie was not written after signing in"
-        page.wait_for_timeout(100)
+    page.wait_for_function(f"document.cookie.split('; ').some(c => c.startsWith({COOKIE + '='!r}) && "
+                           f"c.length > {len(COOKIE) + 1})", timeout=WAIT_MS)
 
 
 def _pick_demand(page, demand_id: str) -> None:
