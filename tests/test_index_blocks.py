@@ -215,6 +215,36 @@ def test_dense_empty_index():
     assert i.shape == (2, 4) and (i == -1).all() and np.isneginf(s).all()
 
 
+def test_positions_follow_every_change_of_the_stores(tmp_path):
+    """The vectorised id -> position lookup of the vector store and of BM25 answers what a dict of the live ids
+    would, through appends, replacements, removals, compactions and a save / load."""
+    rng = np.random.default_rng(7)
+    store, bm25 = VectorStore(DIM), BM25Index()
+    live: set[int] = set()
+    for step in range(40):
+        if step == 20:  # the loaded stores go on from the saved ids
+            store.save(tmp_path)
+            store = VectorStore.from_arrays(np.load(tmp_path / "ids.npy"), np.load(tmp_path / "vectors.npy"))
+            bm25.save(tmp_path / "bm25")
+            bm25 = BM25Index.load(tmp_path / "bm25")
+        if step % 3 == 2 and live:
+            gone = rng.choice(sorted(live), size=min(len(live), int(rng.integers(1, 6))), replace=False)
+            store.remove(np.asarray(gone, dtype=np.int64))
+            store.maybe_compact()
+            bm25.remove(np.asarray(gone, dtype=np.int64))
+            live -= set(gone.tolist())
+        else:
+            ids = rng.choice(60, size=int(rng.integers(1, 8)), replace=False).astype(np.int64)
+            store.upsert(ids, _unit(rng, len(ids)))
+            bm25.add(ids, [["词", f"t{i % 5}"] for i in ids.tolist()])
+            live |= set(ids.tolist())
+        asked = np.array([-3, *range(-1, 62)], dtype=np.int64)
+        for found, ids_at in ((store.slots(asked), store._slot_ids[: store._n_slots]), (bm25._rows(asked), bm25._row_ids)):
+            assert ((found >= 0) == np.isin(asked, list(live))).all()
+            assert (ids_at[found[found >= 0]] == asked[found >= 0]).all()
+    assert sorted(store.ids.tolist()) == sorted(live) == sorted(bm25.ids.tolist())
+
+
 # ---------------------------------------------------------------------------------------------- BM25
 CORPUS = [
     "一种基于深度学习的工业图像缺陷检测方法及系统",

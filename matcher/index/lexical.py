@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from matcher.config import default
 from matcher.errors import MatcherError
 from matcher.index.atomic import atomic_write_bytes, atomic_write_text
+from matcher.index.positions import PositionLookup
 
 _FORMAT = 1
 _META_FILE = "bm25.json"
@@ -67,6 +68,7 @@ class BM25Index:
         self._doc_len = np.empty(0, dtype=np.float64)
         self._row_ids = np.empty(0, dtype=np.int64)  # id per row, -1 for dead rows
         self._row_of: dict[int, int] = {}
+        self._positions = PositionLookup()
         self._df = np.empty(0, dtype=np.int64)
         self._total_len = 0.0
         self._weights: sp.csr_matrix | None = None  # rows x terms, BM25 weights (lazy)
@@ -88,8 +90,7 @@ class BM25Index:
 
     # ------------------------------------------------------------------ helpers
     def _rows(self, ids: np.ndarray) -> np.ndarray:
-        get = self._row_of.get
-        return np.fromiter((get(i, -1) for i in ids.tolist()), dtype=np.int64, count=len(ids))
+        return self._positions.find(ids, lambda: self._row_ids)
 
     def _idf(self, df: np.ndarray) -> np.ndarray:
         n = len(self)
@@ -113,6 +114,7 @@ class BM25Index:
         for i in self._row_ids[rows].tolist():
             del self._row_of[i]
         self._row_ids[rows] = -1
+        self._positions.changed()
         self._doc_len[rows] = 0
 
     def _compact(self) -> None:
@@ -122,6 +124,7 @@ class BM25Index:
         self._doc_len = self._doc_len[live]
         self._row_ids = self._row_ids[live]
         self._row_of = dict(zip(self._row_ids.tolist(), range(len(live))))
+        self._positions.changed()
 
     def _encode(self, docs: Sequence[Sequence[str]], grow: bool) -> sp.csr_matrix:
         """Term-count matrix (len(docs) x vocabulary) of token lists; unknown tokens are added if `grow`."""
@@ -203,6 +206,7 @@ class BM25Index:
         self._doc_len = np.concatenate([self._doc_len, lengths])
         self._row_ids = np.concatenate([self._row_ids, ids])
         self._row_of.update(zip(ids.tolist(), range(first, first + len(ids))))
+        self._positions.changed()
         self._total_len += float(lengths.sum())
         if len(self._df) < n_vocab:
             self._df = np.concatenate([self._df, np.zeros(n_vocab - len(self._df), dtype=np.int64)])
@@ -391,6 +395,7 @@ class BM25Index:
         self._doc_len = doc_len
         self._row_ids = ids
         self._row_of = dict(zip(ids.tolist(), range(len(ids))))
+        self._positions.changed()
         self._df = np.bincount(tf.indices, minlength=len(terms)).astype(np.int64)
         self._total_len = float(doc_len.sum())
         return self

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from matcher.index.atomic import atomic_write_bytes
+from matcher.index.positions import PositionLookup
 
 VECTORS_FILE = "vectors.npy"
 IDS_FILE = "ids.npy"
@@ -47,6 +48,7 @@ class VectorStore:
         self._slot_ids = np.empty(0, dtype=np.int64)
         self._n_slots = 0
         self._slot_of: dict[int, int] = {}
+        self._positions = PositionLookup()
 
     @classmethod
     def from_arrays(cls, ids: np.ndarray, vectors: np.ndarray, storage: str = "float32") -> VectorStore:
@@ -65,6 +67,7 @@ class VectorStore:
         store._slot_ids = ids.copy()
         store._n_slots = len(ids)
         store._slot_of = dict(zip(ids.tolist(), range(len(ids))))
+        store._positions.changed()
         return store
 
     def __len__(self) -> int:
@@ -91,8 +94,7 @@ class VectorStore:
 
     def slots(self, ids: np.ndarray) -> np.ndarray:
         """Slot of each id, -1 for ids not stored."""
-        get = self._slot_of.get
-        return np.fromiter((get(i, -1) for i in ids.tolist()), dtype=np.int64, count=len(ids))
+        return self._positions.find(ids, lambda: self._slot_ids[: self._n_slots])
 
     def _slots_strict(self, ids: np.ndarray) -> np.ndarray:
         slots = self.slots(ids)
@@ -134,6 +136,7 @@ class VectorStore:
             self._slot_ids[new_slots] = ids[~exists]
             self._slot_of.update(zip(ids[~exists].tolist(), new_slots.tolist()))
             self._n_slots += n_new
+            self._positions.changed()
         return ids[exists]
 
     def remove(self, ids: np.ndarray) -> np.ndarray:
@@ -151,6 +154,7 @@ class VectorStore:
         for i in ids.tolist():
             del self._slot_of[i]
         self._slot_ids[slots] = -1
+        self._positions.changed()
         return ids
 
     def _compact(self) -> None:
@@ -162,6 +166,7 @@ class VectorStore:
         self._slot_ids = self._slot_ids[:n][live].copy()
         self._n_slots = len(self._slot_ids)
         self._slot_of = dict(zip(self._slot_ids.tolist(), range(self._n_slots)))
+        self._positions.changed()
 
     def maybe_compact(self) -> None:
         """Drop dead slots once they are a large share of the store."""
