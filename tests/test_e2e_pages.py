@@ -51,6 +51,8 @@ def test_helper_pages_open_from_links(server, browser, shots, data_words):
     _sign_in(page)
     _pick_demand(page, "DEMO-D-002")
     page.get_by_role("button", name="加入推送清单").first.click()
+    # the shortlist holds the pair once its card says so (the letter page below needs it; a loaded machine lost it)
+    page.get_by_text("跟踪状态：待推送").first.wait_for(timeout=WAIT_MS)
     _settle(page)
     # the card's link opens the patent's page with ?patent=
     page.locator('[data-testid="stMain"]').get_by_role("link", name="专利详情").first.click()
