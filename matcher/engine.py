@@ -384,7 +384,7 @@ class Matcher:
         for res in results:
             coll = self.collection(res.target)
             terms = self.query_terms(res.query.text, direction_of(res.query.kind, res.target))
-            docs = [self.terms(m.record[CONTENT]) for m in res.matches]
+            docs = coll.stored_terms([m.target_id for m in res.matches])
             idf = coll.lexical.term_idf(sorted(set(terms).union(*docs)))
             out.append(pair_features(res.matches, terms, docs, idf))
         return out

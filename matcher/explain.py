@@ -131,8 +131,9 @@ class Explainer:
         limit = self.engine.config.key_terms
         patent_texts, other_vectors, slots = [], [], []
         for i, res in enumerate(results):
-            for m in res.matches:
-                m.explanation = Explanation(shared_key_terms(terms[i], self.engine.terms(m.record[CONTENT]), idf, limit), "", 0.0)
+            stored = coll.stored_terms([m.target_id for m in res.matches])
+            for m, doc_terms in zip(res.matches, stored):
+                m.explanation = Explanation(shared_key_terms(terms[i], doc_terms, idf, limit), "", 0.0)
                 if coll.kind == Kind.PATENT:
                     patent_texts.append(m.record[CONTENT])
                     other_vectors.append(vectors[i])

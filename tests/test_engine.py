@@ -63,6 +63,18 @@ def test_explanations_have_components_terms_and_closest_sentence(matcher):
     assert all(m.explanation.closest_sentence in sentences for m in res.matches)
 
 
+def test_stored_terms_are_the_terms_of_the_record_text(matcher):
+    """Explanations and confidence read a stored record's terms from the BM25 index instead of segmenting its text
+    again: the same set, for every record of both sides."""
+    for kind in (Kind.PATENT, Kind.ENTERPRISE):
+        coll = matcher.collection(kind)
+        ids = coll.records["id"].astype(str).tolist()
+        stored = coll.stored_terms(ids)
+        assert len(stored) == len(ids) and any(stored)
+        for terms, text in zip(stored, coll.records[CONTENT]):
+            assert set(terms) == set(matcher.terms(text))
+
+
 def test_filters_never_silently_empty(matcher):
     from matcher.results import shortfall_note
 

@@ -333,6 +333,10 @@ def test_bm25_upsert_and_remove_match_fresh_build(tokenize, corpus_tokens):
     docs[3] = tokenize("机器视觉 测量 装置 改进")
     fresh = _bm25(list(docs), list(docs.values()))
     assert len(index) == len(fresh) == len(docs)
+    # each stored document's terms, read back from the term matrix, are the set it was added with
+    assert [set(t) for t in index.doc_terms(np.array(sorted(docs)))] == [set(docs[i]) for i in sorted(docs)]
+    with pytest.raises(KeyError):
+        index.doc_terms(np.array([0]))  # removed
     assert set(index.ids.tolist()) == set(docs)
     assert index.avgdl == pytest.approx(fresh.avgdl)
     ids = np.array(sorted(docs))
@@ -378,9 +382,13 @@ def test_bm25_search_many_equals_looped_search(tokenize, corpus_tokens):
 def test_bm25_save_load_round_trip(tokenize, corpus_tokens, tmp_path):
     index = _bm25(np.arange(len(CORPUS)), corpus_tokens, k1=1.2, b=0.6)
     index.remove(np.array([1, 4]))  # their terms are pruned from the saved vocabulary
+    live = index.ids
+    before = index.doc_terms(live)  # read before the pruning renumbers the vocabulary
     index.save(tmp_path / "bm25")
     loaded = BM25Index.load(tmp_path / "bm25")
     assert (loaded.k1, loaded.b, len(loaded)) == (1.2, 0.6, len(index))
+    for terms in (index.doc_terms(live), loaded.doc_terms(live)):
+        assert [set(t) for t in terms] == [set(t) for t in before] == [set(corpus_tokens[i]) for i in live.tolist()]
     for text in QUERIES:
         query = tokenize(text)
         s1, i1 = index.search(query, 5)

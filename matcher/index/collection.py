@@ -89,6 +89,11 @@ class Collection:
             raise MatcherError(f"unknown {self.kind.value} id(s): {shown}")
         return np.array([self._row_of[i] for i in ids], dtype=np.int64)
 
+    def stored_terms(self, ids: Sequence[str]) -> list[list[str]]:
+        """The distinct BM25 terms of stored records, read from the lexical index (the set `Matcher.terms` gives for
+        their text, without segmenting it again)."""
+        return self.lexical.doc_terms(self.rows_of(ids))
+
     def record(self, record_id: str) -> dict:
         """One record as a dict of its columns (raises MatcherError for an unknown id)."""
         row = self.rows_of([record_id])[0]

@@ -73,6 +73,7 @@ class BM25Index:
         self._total_len = 0.0
         self._weights: sp.csr_matrix | None = None  # rows x terms, BM25 weights (lazy)
         self._weights_t: sp.csr_matrix | None = None  # terms x rows (lazy)
+        self._terms: list[str] | None = None  # the vocabulary by column (lazy)
 
     # ------------------------------------------------------------------ properties
     def __len__(self) -> int:
@@ -99,6 +100,7 @@ class BM25Index:
     def _invalidate(self) -> None:
         self._weights = None
         self._weights_t = None
+        self._terms = None
 
     def _kill_rows(self, rows: np.ndarray) -> None:
         """Empty the given live rows: update df / lengths / id maps, zero their term frequencies."""
@@ -253,6 +255,32 @@ class BM25Index:
             col = self._vocab.get(token)
             df = int(self._df[col]) if col is not None else 0
             out[token] = math.log1p((n - df + 0.5) / (df + 0.5)) if df > 0 else 0.0
+        return out
+
+    def doc_terms(self, ids: np.ndarray) -> list[list[str]]:
+        """The distinct terms of stored documents, read from the term matrix (no segmentation): the set of the tokens
+        they were added with, in vocabulary order.
+
+        Args:
+            ids: (n,) int64 ids, all present in the index.
+
+        Returns:
+            One term list per id.
+
+        Raises:
+            KeyError: some id is not in the index.
+        """
+        ids = np.atleast_1d(np.asarray(ids, dtype=np.int64)).ravel()
+        rows = self._rows(ids)
+        if (rows < 0).any():
+            raise KeyError(f"ids not in the BM25 index: {ids[rows < 0][:10].tolist()}")
+        if self._terms is None:
+            self._terms = list(self._vocab)  # insertion order is column order
+        tf, terms = self._tf, self._terms
+        out = []
+        for r in rows.tolist():
+            lo, hi = tf.indptr[r], tf.indptr[r + 1]
+            out.append([terms[c] for c in tf.indices[lo:hi][tf.data[lo:hi] > 0].tolist()])
         return out
 
     def score(self, query_tokens: Sequence[str], ids: np.ndarray) -> np.ndarray:

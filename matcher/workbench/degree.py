@@ -19,7 +19,6 @@ import pandas as pd
 
 
 from matcher.engine import Matcher, SearchResult
-from matcher.index.collection import CONTENT
 from matcher.rank.confidence import (
     FEATURES,
     LIST_DEPTH,
@@ -216,8 +215,9 @@ def _shared_share(frame: pd.DataFrame, direction: Direction, matcher: Matcher, d
     if not (matcher.has(query_kind) and matcher.has(target)):
         return default
     queries, targets = matcher.collection(query_kind), matcher.collection(target)
-    contents = dict(zip(targets.records["id"].astype(str), targets.records[CONTENT]))
     out = default.copy()
+    stored = [t for t in frame["target_id"].astype(str).unique() if t in targets]
+    target_terms = dict(zip(stored, targets.stored_terms(stored)))
     query_terms: dict[str, list[str]] = {}
     for qid in frame["query_id"].astype(str).unique():
         if qid in queries:
@@ -228,7 +228,7 @@ def _shared_share(frame: pd.DataFrame, direction: Direction, matcher: Matcher, d
                        if idf.get(t, 0.0) >= MIN_TERM_IDF) for qid, ts in query_terms.items()}
     for i, (qid, tid) in enumerate(zip(frame["query_id"].astype(str), frame["target_id"].astype(str))):
         mass = masses.get(qid, 0.0)
-        if mass > 0 and tid in contents:
-            shared = informative_shared(query_terms[qid], matcher.terms(contents[tid]), idf)
+        if mass > 0 and tid in target_terms:
+            shared = informative_shared(query_terms[qid], target_terms[tid], idf)
             out[i] = sum(idf.get(t, 0.0) for t in shared) / mass
     return out
