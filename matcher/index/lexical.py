@@ -93,6 +93,13 @@ class BM25Index:
     def _rows(self, ids: np.ndarray) -> np.ndarray:
         return self._positions.find(ids, lambda: self._row_ids)
 
+    def _stored_rows(self, ids: np.ndarray) -> np.ndarray:
+        """The rows of stored ids; KeyError naming the first ids that are not stored."""
+        rows = self._rows(ids)
+        if (rows < 0).any():
+            raise KeyError(f"ids not in the BM25 index: {ids[rows < 0][:10].tolist()}")
+        return rows
+
     def _idf(self, df: np.ndarray) -> np.ndarray:
         n = len(self)
         return np.log1p((n - df + 0.5) / (df + 0.5))
@@ -271,9 +278,7 @@ class BM25Index:
             KeyError: some id is not in the index.
         """
         ids = np.atleast_1d(np.asarray(ids, dtype=np.int64)).ravel()
-        rows = self._rows(ids)
-        if (rows < 0).any():
-            raise KeyError(f"ids not in the BM25 index: {ids[rows < 0][:10].tolist()}")
+        rows = self._stored_rows(ids)
         if self._terms is None:
             self._terms = list(self._vocab)  # insertion order is column order
         tf, terms = self._tf, self._terms
@@ -297,9 +302,7 @@ class BM25Index:
             KeyError: some id is not in the index.
         """
         ids = np.atleast_1d(np.asarray(ids, dtype=np.int64)).ravel()
-        rows = self._rows(ids)
-        if (rows < 0).any():
-            raise KeyError(f"ids not in the BM25 index: {ids[rows < 0][:10].tolist()}")
+        rows = self._stored_rows(ids)
         if len(ids) == 0:
             return np.empty(0, dtype=np.float32)
         self._ensure_weights()
