@@ -124,6 +124,17 @@ def test_the_writers_accept_paths_and_buffers(tmp_path):
     assert book.sheetnames == ["x" * 31] and [c.value for c in book.active["A"]] == ["a", "'=1", "b"]
 
 
+def test_xlsx_text_that_looks_like_a_link_or_a_number_stays_text():
+    texts = ["https://example.com/p?id=1", "mailto:a@b.cn", "contact@example.com", "0571-8888", "00123", "1e5"]
+    frame = pd.DataFrame({"text": texts, "n": range(len(texts))})
+    buf = io.BytesIO()
+    write_xlsx(frame, buf)
+    cells = list(openpyxl.load_workbook(io.BytesIO(buf.getvalue())).active.iter_rows(min_row=2))
+    assert [row[0].value for row in cells] == texts
+    assert all(row[0].data_type == "s" and row[0].hyperlink is None for row in cells), "text became a link or number"
+    assert [row[1].value for row in cells] == list(range(len(texts)))
+
+
 # ----------------------------------------------------------------------------- markdown
 @pytest.mark.parametrize("text", MARKDOWN)
 def test_md_shows_markdown_and_html_literally_in_markdown_and_inside_html_blocks(text):

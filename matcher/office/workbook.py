@@ -10,7 +10,7 @@ from typing import IO
 
 import pandas as pd
 
-from matcher.export.sheets import spreadsheet_safe, write_csv
+from matcher.export.sheets import excel_writer, spreadsheet_safe, write_csv
 
 _BAD_SHEET = re.compile(r"[\[\]:*?/\\]")
 SIMULATED = "模拟数据（由模拟器生成，非真实反馈）"
@@ -67,10 +67,10 @@ def write_workbook(target: str | Path | IO, title: str, cover: Sequence[tuple[st
         sheets: sheet name -> rows (names made valid and unique; an empty frame keeps its header).
     """
     taken = {"封面"}
-    with pd.ExcelWriter(target, engine="openpyxl") as writer:
+    with excel_writer(target) as writer:
         spreadsheet_safe(cover_frame(title, cover), xlsx=True).to_excel(writer, index=False, sheet_name="封面")
-        writer.sheets["封面"].column_dimensions["A"].width = 16
-        writer.sheets["封面"].column_dimensions["B"].width = 90
+        writer.sheets["封面"].set_column(0, 0, 16)
+        writer.sheets["封面"].set_column(1, 1, 90)
         for name, frame in sheets.items():
             sheet = sheet_name(name, taken)
             spreadsheet_safe(frame, xlsx=True).to_excel(writer, index=False, sheet_name=sheet)
