@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -105,10 +106,23 @@ def cache_parts(encoder: Encoder) -> list[CachedEncoder]:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process plus the largest of its finished children (Linux: ru_maxrss in KiB)."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return round((own + children) / 1024, 1)
+    """Peak resident memory of this process since it started or since `reset_peak_rss` (Linux: VmHWM)."""
+    return memory_status()["peak_rss_mb"]
+
+
+def reset_peak_rss() -> None:
+    """Start measuring this process's peak resident memory afresh (Linux >= 4.0: "5" to /proc/self/clear_refs;
+    where that is refused the peak keeps counting from the start, an overestimate)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def children_peak_rss_mb() -> float:
+    """Peak resident memory of the largest finished child process (the build's segmentation workers: forked, so
+    most of it is pages shared with this process, not memory of their own)."""
+    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
 
 
 def memory_status(mapped_under: Path | None = None) -> dict[str, float]:
@@ -222,22 +236,28 @@ def run_main(config: MatcherConfig, inputs: list[LoadResult], work: Path, querie
     encoded = {t.model_id: (t.texts, t.seconds) for t in timers}
     matcher.save(work / "index")  # ranks the reciprocal lists
     build_s = time.perf_counter() - t0
-    rss_build = peak_rss_mb()
+    rss_build, rss_workers = peak_rss_mb(), children_peak_rss_mb()
     seg_texts, seg_s = segmenter.texts, segmenter.seconds
+    encoder, counts = matcher.encoder, {kind: matcher.count(kind) for kind in (Kind.ENTERPRISE, Kind.PATENT)}
+    del matcher  # the nightly job runs in a process that loads the saved index, as `matcher match` does
+    gc.collect()
 
+    reset_peak_rss()
     t0 = time.perf_counter()
-    loaded = Matcher.load(work / "index", encoder=matcher.encoder)
+    loaded = Matcher.load(work / "index", encoder=encoder)
     NightlyJob(loaded).run(work / "exports", show_progress=True)
     match_s = time.perf_counter() - t0
+    rss_match = peak_rss_mb()
     del loaded
+    gc.collect()
 
     t0 = time.perf_counter()
-    served = Matcher.load(work / "index", encoder=matcher.encoder)
+    served = Matcher.load(work / "index", encoder=encoder)
     load_s = time.perf_counter() - t0
     figures = {
-        "enterprises": matcher.count(Kind.ENTERPRISE),
-        "patents": matcher.count(Kind.PATENT),
-        "encoder": matcher.encoder.model_id,
+        "enterprises": counts[Kind.ENTERPRISE],
+        "patents": counts[Kind.PATENT],
+        "encoder": encoder.model_id,
         "segment_texts_per_s": round(seg_texts / seg_s, 1) if seg_s else None,
         "encode_texts_per_s": {m: round(n / s, 1) if s else None for m, (n, s) in encoded.items()},
         "encoded_texts": {m: n for m, (n, _) in encoded.items()},
@@ -246,6 +266,9 @@ def run_main(config: MatcherConfig, inputs: list[LoadResult], work: Path, querie
         "match_s": round(match_s, 1),
         "load_s": round(load_s, 2),
         "peak_rss_build_mb": rss_build,
+        "peak_rss_match_mb": rss_match,
+        "peak_rss_mb": max(rss_build, rss_match),
+        "peak_rss_segment_workers_mb": rss_workers,
     }
     figures.update(query_latency(served, queries, random.Random(seed)))
     figures.update(serving_memory(work / "index", config, queries, seed))
@@ -298,7 +321,9 @@ def run_vectors(base: np.ndarray, n: int, queries: int, seed: int, only: Sequenc
     for name, spec in vector_backends(vectors.shape[1], n).items():
         if only and not any(o in name for o in only):
             continue
-        rss0 = peak_rss_mb()
+        gc.collect()
+        rss0 = memory_status()["rss_private_mb"]
+        reset_peak_rss()
         t0 = time.perf_counter()
         kind, what = spec.split(":", 1)
         if kind == "dense":
@@ -324,7 +349,7 @@ def run_vectors(base: np.ndarray, n: int, queries: int, seed: int, only: Sequenc
         p50, p95 = percentiles(lat)
         results[name] = {"build_s": round(build_s, 1), "p50_ms": p50, "p95_ms": p95,
                          "recall_at_10": round(hits / (K * queries), 4), "index_mb": round(size / 2**20, 1),
-                         "peak_rss_mb": peak_rss_mb(), "rss_before_mb": rss0}
+                         "peak_rss_mb": peak_rss_mb(), "private_rss_before_mb": rss0}
         del index, search
     return {"n": n, "dim": int(vectors.shape[1]), "queries": queries, "backends": results}
 
@@ -386,7 +411,6 @@ def register(app: typer.Typer) -> None:
                                        for k in served.kinds]).astype(np.float32)
                 del served
                 figures["vectors"] = run_vectors(base, vectors, min(queries, 200), seed, vector_backends_)
-            figures["peak_rss_mb"] = peak_rss_mb()
         except MatcherError as exc:
             err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from typer.testing import CliRunner
 
+from pipelines.bench import peak_rss_mb, reset_peak_rss
 from pipelines.main import app
 
 NUMBERS = ("segment_texts_per_s", "build_s", "match_s", "query_p50_ms", "query_p95_ms", "stored_p50_ms", "stored_p95_ms",
-           "peak_rss_mb", "serve_peak_rss_mb", "serve_rss_private_mb", "index_mb")
+           "peak_rss_mb", "peak_rss_build_mb", "peak_rss_match_mb", "serve_peak_rss_mb", "serve_rss_private_mb", "index_mb")
 
 
 def _bench(*args) -> dict:
@@ -26,6 +29,7 @@ def test_bench_json_on_the_demo_data(tmp_path, demo_patents, demo_enterprises):
     for key in NUMBERS:
         assert isinstance(cold[key], (int, float)) and cold[key] > 0, key
     assert cold["query_p50_ms"] <= cold["query_p95_ms"]
+    assert cold["peak_rss_mb"] == max(cold["peak_rss_build_mb"], cold["peak_rss_match_mb"])
     assert cold["cold"] is True
     # a fresh process serving the index maps its vectors from the files instead of reading them into its own memory
     assert cold["vector_storage"] == "float32" and cold["serve_rss_index_files_mb"] > 0
@@ -40,3 +44,11 @@ def test_bench_json_on_the_demo_data(tmp_path, demo_patents, demo_enterprises):
     warm = _bench("--cache-dir", cache)  # the same texts again: nothing to encode
     assert warm["cold"] is False and warm["cache_hits"] > 0
     assert "vectors" not in warm
+
+
+def test_the_peak_memory_of_a_stage_starts_afresh():
+    block = np.ones(50_000_000)  # 400 MB, touched
+    before = peak_rss_mb()
+    del block
+    reset_peak_rss()
+    assert peak_rss_mb() < before - 300, "the build's peak would be counted as the nightly job's"
