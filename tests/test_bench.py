@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-
 from typer.testing import CliRunner
 
 from pipelines.bench import peak_rss_mb, reset_peak_rss
