@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from matcher.workbench.resources import get_matcher
-from matcher.workbench.session import APP_TITLE, login_gate, signed_in_user
+from matcher.workbench.session import APP_TITLE, RUNNING_INDICATOR_CSS, login_gate, signed_in_user
 
 PAGES = Path(__file__).resolve().parent / "matcher" / "workbench" / "page_files"
 
@@ -24,6 +24,7 @@ if not _log.handlers:
     _log.setLevel(logging.INFO)
 
 st.set_page_config(page_title=APP_TITLE, page_icon="🔗", layout="wide")
+st.html(RUNNING_INDICATOR_CSS)  # on every page, the login form included
 # signed in (this session or a login cookie)? Without a login the page list is hidden and no page runs: the login
 # form shows on the requested page's URL, so a shared link opens its page (and its ?pair= / ?patent= record) after it
 navigation = st.navigation([

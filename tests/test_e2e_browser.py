@@ -441,12 +441,26 @@ def test_hostile_text_a_long_paste_and_a_second_officer(server, browser, shots, 
     page.context.close()
 
 
-OPEN_ENGLISH = {
-    "专利盘点": {"Stop"},
-}
-"""English Streamlit itself still draws, with no setting to translate it: the running indicator's "Stop", seen while
-a page computes (st.file_uploader's is replaced by CSS: matcher.workbench.upload_page.uploader_in_chinese). A page
-may show no more than this, every other page none; remove a line when its page is fixed."""
+OPEN_ENGLISH: dict[str, set[str]] = {}
+"""English Streamlit itself still draws on a page, with no setting to translate it (none today: st.file_uploader's is
+replaced by CSS, matcher.workbench.upload_page.uploader_in_chinese, and the running indicator's "Stop" by
+matcher.workbench.session.RUNNING_INDICATOR_CSS). A page may show no more than its line, every other page none."""
+
+_RUNNING_INDICATOR = """() => {
+  // Streamlit's running indicator as Streamlit 1.67 draws it (a header button inside stStatusWidget, its text
+  // "Stop", "Stopping..." once clicked): what an officer sees of it under the app's CSS
+  const widget = document.createElement("div");
+  widget.setAttribute("data-testid", "stStatusWidget");
+  widget.style.cssText = "position: fixed; top: 8px; right: 8px; z-index: 2147483647";  // top right, above the header
+  widget.innerHTML = '<div><div><button kind="header">Stop</button><button kind="header" disabled>Stopping...</button></div></div>';
+  document.body.appendChild(widget);
+  const seen = [...widget.querySelectorAll("button")].map(b => ({
+    text_shown: b.checkVisibility({visibilityProperty: true}),
+    shown_instead: getComputedStyle(b, "::after").content,
+    clicked: (r => document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) === b)(b.getBoundingClientRect())}));
+  widget.remove();
+  return seen;
+}"""
 
 DETAIL_LINKS = {"patent": "patent=DEMO-P-001", "enterprise": "enterprise=DEMO-D-002"}
 """Detail pages and the record a link to them names."""
@@ -493,4 +507,18 @@ def test_every_page_in_chinese_with_screenshots(server, browser, shots, data_wor
     print("English still shown (OPEN_ENGLISH):", {title: words for title, words in english.items() if words})
     found = {title: sorted(set(words) - OPEN_ENGLISH.get(title, set())) for title, words in english.items()}
     assert not {title: words for title, words in found.items() if words}, f"English an officer sees: {found}"
+    page.context.close()
+
+
+def test_the_running_indicator_says_stop_in_chinese(server, browser):
+    """While a page computes, Streamlit shows a "Stop" button at the top right (seen on a slow page as English):
+    every page, the login form included, shows 停止 / 正在停止… in its place, and a click on it is still a click on
+    the button."""
+    page = _new_page(browser)
+    page.goto(server, wait_until="domcontentloaded")
+    page.get_by_label("用户名").wait_for(timeout=WAIT_MS)
+    _settle(page)
+    assert page.evaluate(_RUNNING_INDICATOR) == [
+        {"text_shown": False, "shown_instead": '"停止"', "clicked": True},
+        {"text_shown": False, "shown_instead": '"正在停止…"', "clicked": True}]
     page.context.close()

@@ -31,7 +31,7 @@ from matcher.workbench.guard import show_page_error
 from matcher.workbench.resources import get_matcher, get_store, get_users, index_dir, users_file_notes, warm_matcher
 from matcher.workbench.state import flash, keep
 
-__all__ = ["APP_TITLE", "client_key", "current_user", "download_buttons", "engine", "flash", "keep", "login_gate", "page",
+__all__ = ["APP_TITLE", "RUNNING_INDICATOR_CSS", "client_key", "current_user", "download_buttons", "engine", "flash", "keep", "login_gate", "page",
            "require_user", "show_flash", "sidebar_multiselect", "signed_in_user", "tracking_store", "url_pick", "url_put"]
 
 APP_TITLE = "专利–企业匹配工作台"
@@ -48,6 +48,16 @@ _CSS = """
 .mw-meta {color: #374151; font-size: .88rem;}
 </style>
 """
+
+RUNNING_INDICATOR_CSS = (
+    "<style>"
+    '[data-testid="stStatusWidget"] button {visibility: hidden; font-size: 0;}'
+    '[data-testid="stStatusWidget"] button::after {visibility: visible; font-size: .875rem; content: "停止";}'
+    '[data-testid="stStatusWidget"] button:disabled::after {content: "正在停止…";}'
+    "</style>")
+"""CSS that replaces the English of Streamlit's running indicator (its "Stop" / "Stopping..." button, shown at the
+top right while a page computes for more than half a second; Streamlit has no setting for it) with Chinese. The
+button still stops the run: a click on the visible text is a click on the button."""
 
 
 def show_flash() -> None:
