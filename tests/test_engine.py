@@ -107,6 +107,21 @@ def test_filter_pool_grows_beyond_the_direct_limit(matcher):
     assert set(h.row for h in ranking.hits) <= set(allowed.tolist())
 
 
+def test_fusion_ranks_ties_as_scipy_does():
+    from scipy.stats import rankdata
+
+    from matcher.rank.fusion import average_ranks
+
+    rng = np.random.default_rng(0)
+    cases = [np.array([]), np.array([0.5]), np.zeros(7), np.array([3.0, 1.0, 3.0, 2.0, 1.0, 3.0]),
+             -np.arange(9, dtype=float)]
+    cases += [rng.integers(0, 4, size=n).astype(float) for n in (2, 10, 257)]  # many ties (BM25 0s, floors)
+    cases += [rng.normal(size=n) for n in (3, 1_000)]
+    for values in cases:
+        ranks = average_ranks(values)
+        assert ranks.dtype == np.float64 and np.array_equal(ranks, rankdata(values, method="average")), values
+
+
 def _new_patent(pid: str, title: str, abstract: str) -> pd.DataFrame:
     row = {c: "" for c in ("id", "title", "abstract", "applicant", "applicant_type", "ipc", "industry", "region",
                            "grant_date", "legal_status", "license_mode", "price", "maturity")}

@@ -74,3 +74,23 @@ def test_item_scores_follow_changes_of_the_rows_items():
     index.add([9], [texts[4:6]], vectors)
     assert index.score(query, rows) == pytest.approx(expected(rows), abs=1e-6)
     assert index.score(query, rows)[[0, 2, 4]].tolist() == [0.0, 0.0, 0.0] and index.score(query, rows)[3] > 0.5
+
+
+def test_query_items_find_the_same_candidates_in_one_batch_as_one_by_one():
+    """Enterprise -> patent: the items of a whole batch of queries are searched at once, each item's list cut to its
+    query's depth (size // items, at least 10); every query gets the candidates it gets alone."""
+    from matcher.index.dense.index import DenseIndex
+    from matcher.rank.scorers import QueryItemScorer
+
+    rng = np.random.default_rng(3)
+    patents = DenseIndex(16)
+    patents.add(np.arange(500), _unit(rng, 500))
+    item_vectors = [_unit(rng, n) for n in (1, 0, 7, 3, 40)]  # one item, none, several, more items than size // 10
+    scorer = QueryItemScorer(patents, item_vectors)
+    for size in (10, 60, 200):
+        together = scorer.candidates(range(len(item_vectors)), size)
+        for q, found in enumerate(together):
+            alone = scorer.candidates([q], size)[0]
+            depth = max(size // len(item_vectors[q]), 10) if len(item_vectors[q]) else 0
+            expected = np.unique(patents.search(item_vectors[q], depth)[1]) if depth else np.empty(0)
+            assert found.dtype == np.int64 and found.tolist() == alone.tolist() == expected.tolist(), (size, q)

@@ -5,9 +5,24 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
-from scipy.stats import rankdata
 
 from matcher.config import FusionConfig
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks of `values` in ascending order, tied values sharing their average rank: the same numbers as
+    `scipy.stats.rankdata(values, method="average")`, at a fraction of its per-call cost on the short arrays fusion
+    ranks once per query and signal."""
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    first = np.empty(len(values), dtype=bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    group = np.cumsum(first) - 1
+    starts = np.append(np.flatnonzero(first), len(values))
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = ((starts[:-1] + starts[1:] + 1) / 2.0)[group]
+    return ranks
 
 
 class Fusion(Protocol):
@@ -77,7 +92,7 @@ class ReciprocalRankFusion:
                 continue
             # tied scores share their average rank, so ties (e.g. every record a signal scores 0) are not
             # ordered by their position in the pool
-            part = w / (self.k + rankdata(-values[known], method="average"))
+            part = w / (self.k + average_ranks(-values[known]))
             total[known] += part
             total[~known] += part.mean()
         return total

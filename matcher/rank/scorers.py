@@ -92,15 +92,20 @@ class QueryItemScorer:
         self.top_m = top_m
 
     def candidates(self, queries: Sequence[int], size: int) -> list[np.ndarray]:
-        out = []
-        for q in queries:
-            items = self.item_vectors[q]
-            if len(items) == 0:
-                out.append(np.empty(0, dtype=np.int64))
-                continue
-            per_item = max(size // max(len(items), 1), 10)
-            _, ids = self.index.search(items, per_item)
-            out.append(np.unique(ids[ids >= 0]))
+        """Each query's items' nearest records, `size // n_items` (at least 10) per item: the items of the whole
+        batch in one search (one matrix product instead of a small one per query), each item's list then cut to
+        its query's depth."""
+        counts = [len(self.item_vectors[q]) for q in queries]
+        depths = [max(size // n, 10) if n else 0 for n in counts]
+        if not any(counts):
+            return [np.empty(0, dtype=np.int64) for _ in queries]
+        _, ids = self.index.search(np.concatenate([self.item_vectors[q] for q, n in zip(queries, counts) if n]),
+                                   max(depths))
+        out, start = [], 0
+        for n, depth in zip(counts, depths):
+            found = ids[start : start + n, :depth]
+            out.append(np.unique(found[found >= 0]).astype(np.int64))
+            start += n
         return out
 
     def score(self, query: int, rows: np.ndarray) -> np.ndarray:
