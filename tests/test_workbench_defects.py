@@ -315,11 +315,14 @@ def test_no_english_on_any_page(app_env, nightly_run):
 
 
 def test_streamlit_settings_hide_the_developer_menu():
+    """No developer menu, no error details, and no file watcher (it would offer officers an English "Rerun" after a
+    deployment replaces the app's files)."""
     import tomllib
     from pathlib import Path
 
     settings = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert settings["client"]["toolbarMode"] == "viewer" and settings["client"]["showErrorDetails"] == "none"
+    assert settings["server"]["fileWatcherType"] == "none"
 
 
 # ----------------------------------------------------------------------------- 11. charts and the nightly cap

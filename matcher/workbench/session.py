@@ -31,8 +31,8 @@ from matcher.workbench.guard import show_page_error
 from matcher.workbench.resources import get_matcher, get_store, get_users, index_dir, users_file_notes, warm_matcher
 from matcher.workbench.state import flash, keep
 
-__all__ = ["APP_TITLE", "RUNNING_INDICATOR_CSS", "client_key", "current_user", "download_buttons", "engine", "flash", "keep", "login_gate", "page",
-           "require_user", "show_flash", "sidebar_multiselect", "signed_in_user", "tracking_store", "url_pick", "url_put"]
+__all__ = ["APP_TITLE", "RUNNING_INDICATOR_CSS", "client_key", "current_user", "download_buttons", "engine", "flash",
+           "keep", "login_gate", "page", "require_user", "show_flash", "sidebar_multiselect", "signed_in_user", "tracking_store", "url_pick", "url_put"]
 
 APP_TITLE = "专利–企业匹配工作台"
 log = logging.getLogger("matcher.auth")
@@ -57,7 +57,8 @@ RUNNING_INDICATOR_CSS = (
     "</style>")
 """CSS that replaces the English of Streamlit's running indicator (its "Stop" / "Stopping..." button, shown at the
 top right while a page computes for more than half a second; Streamlit has no setting for it) with Chinese. The
-button still stops the run: a click on the visible text is a click on the button."""
+button still stops the run: a click on the visible text is a click on the button. The indicator's other buttons
+("Rerun" after a change of the app's files) never show: .streamlit/config.toml turns the file watcher off."""
 
 
 def show_flash() -> None:
