@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -94,3 +98,66 @@ def test_query_items_find_the_same_candidates_in_one_batch_as_one_by_one():
             depth = max(size // len(item_vectors[q]), 10) if len(item_vectors[q]) else 0
             expected = np.unique(patents.search(item_vectors[q], depth)[1]) if depth else np.empty(0)
             assert found.dtype == np.int64 and found.tolist() == alone.tolist() == expected.tolist(), (size, q)
+
+
+@pytest.mark.parametrize("storage", ["float32", "float16"])
+def test_record_items_score_the_same_in_any_batch_as_alone(storage, monkeypatch):
+    """Patent -> enterprise: a deep list's candidates' items are scored from one matrix product per block of
+    queries; every query's scores equal the ones it gets alone, bit for bit, whatever the batch, the block position
+    and the number of BLAS threads (the sums are taken in float64), and match the float32 definition to 1e-6."""
+    import matcher.rank.scorers as scorers
+    from matcher.rank.scorers import RecordItemScorer
+
+    rng = np.random.default_rng(5)
+    dim, n_rows = 96, 300
+    texts = [f"条目{i}" for i in range(900)]
+    vectors = dict(zip(texts, _unit(rng, len(texts), dim)))
+    index = ItemIndex(dim, top_m=3, storage=storage)
+    index.add(range(n_rows), [list(rng.choice(texts, size=rng.integers(0, 9), replace=False)) for _ in range(n_rows)],
+              vectors)
+    queries = _unit(rng, 150, dim)
+    rows = rng.permutation(n_rows + 5)  # every row, and some without items or beyond the index
+
+    alone = [RecordItemScorer(index, queries[q : q + 1], top_m=3).score(0, rows) for q in range(len(queries))]
+    made = []
+    real_table = index.table
+    monkeypatch.setattr(index, "table", lambda block: made.append(len(block)) or real_table(block))
+    whole = RecordItemScorer(index, queries, top_m=3)
+    for q in rng.permutation(len(queries)):  # blocks computed out of order, some twice
+        assert np.array_equal(whole.score(q, rows), alone[q]), q
+    assert made and max(made) == scorers.TABLE_BLOCK  # the batch was scored from tables
+    shifted = RecordItemScorer(index, queries[37:], top_m=3)  # other blocks, other positions in them
+    for q in range(0, len(queries) - 37, 7):
+        assert np.array_equal(shifted.score(q, rows), alone[q + 37]), q
+
+    stored = index.dense.vectors(np.arange(len(index.dense)))  # as float32, rounded to float16 where so stored
+    for q in (0, 99):
+        expected = []
+        for r in rows.tolist():
+            ids = [index._id_of[t] for t in index.items_of(r)]
+            sims = sorted((stored[ids] @ queries[q]).tolist(), reverse=True)[:3]
+            expected.append(sum(sims) / len(sims) if sims else 0.0)
+        np.testing.assert_allclose(alone[q], expected, atol=1e-6)
+
+
+def test_stable_products_do_not_depend_on_the_batch_or_the_threads(tmp_path):
+    """The float32 values of `stable_products` for a (row, query) pair are the same alone, in any batch and under
+    one or several BLAS threads, on a product large enough for OpenBLAS to split it (a float32 product is not)."""
+    from matcher.index.dense.store import stable_products
+
+    rng = np.random.default_rng(0)
+    rows, queries = _unit(rng, 20_000, 256), _unit(rng, 64, 256)
+    table = stable_products(rows, queries)
+    order = rng.permutation(64)
+    assert np.array_equal(stable_products(rows, queries[order]), table[:, order])
+    picked = np.sort(rng.choice(len(rows), 3_000, replace=False))
+    assert np.array_equal(stable_products(rows[picked], queries[5]), table[picked, 5:6])
+
+    np.save(tmp_path / "rows.npy", rows)
+    np.save(tmp_path / "queries.npy", queries)
+    code = ("import sys, numpy as np; from matcher.index.dense.store import stable_products; "
+            "np.save(sys.argv[3], stable_products(np.load(sys.argv[1]), np.load(sys.argv[2])))")
+    one_thread = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-c", code, *(str(tmp_path / f) for f in ("rows.npy", "queries.npy", "out.npy"))],
+                   env=one_thread, check=True)
+    assert np.array_equal(np.load(tmp_path / "out.npy"), table)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,7 @@ from matcher.config import default
 from matcher.errors import MatcherError
 from matcher.index.atomic import atomic_write_text
 from matcher.index.dense import DenseIndex
+from matcher.index.dense.store import ScoreTable
 
 
 class ItemIndex:
@@ -36,7 +37,7 @@ class ItemIndex:
         self._items_of_row: dict[int, np.ndarray] = {}
         self._owners: dict[int, set[int]] = {}
         self._next_item = 0
-        self._table: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see `_lookup`
+        self._table: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see `_flat_table`
 
     def __len__(self) -> int:
         return len(self._items_of_row)
@@ -115,6 +116,9 @@ class ItemIndex:
     def score(self, query: np.ndarray, rows: np.ndarray, top_m: int | None = None) -> np.ndarray:
         """Mean of the top-m item similarities of each row to a query vector (0 for rows without items).
 
+        The similarities are the dense index's `stable_score`s, the values `score_in` reads from a table: a row
+        scores the same alone and in any batch.
+
         Args:
             query: (dim,) L2-normalised vector.
             rows: row ids to score.
@@ -123,12 +127,24 @@ class ItemIndex:
         Returns:
             float64 scores aligned with `rows`.
         """
+        return self._best_items(rows, lambda ids: self.dense.stable_score(query, ids), top_m)
+
+    def table(self, queries: np.ndarray) -> ScoreTable:
+        """The similarities of a block of (m, dim) queries with every stored item, for `score_in`."""
+        return self.dense.score_table(queries)
+
+    def score_in(self, table: ScoreTable, column: int, rows: np.ndarray, top_m: int | None = None) -> np.ndarray:
+        """`score` for query `column` of the block a `table` was made for (the same values, read from the table)."""
+        return self._best_items(rows, lambda ids: table.score(column, ids), top_m)
+
+    def _best_items(self, rows: np.ndarray, item_scores: Callable[[np.ndarray], np.ndarray], top_m: int | None) -> np.ndarray:
+        """Each row's mean of its top-m items' scores, the scores of distinct item ids given by `item_scores`."""
         lengths, flat = self._lookup(np.asarray(rows, dtype=np.int64))
         out = np.zeros(len(rows), dtype=np.float64)
         if lengths.sum() == 0:
             return out
         uniq, inverse = np.unique(flat, return_inverse=True)
-        sims = self.dense.score(query, uniq)[inverse]
+        sims = item_scores(uniq)[inverse]
         padded = np.full((len(rows), int(lengths.max())), -np.inf)
         mask = np.arange(padded.shape[1]) < lengths[:, None]
         padded[mask] = sims
@@ -140,9 +156,24 @@ class ItemIndex:
         out[has] = best[has].sum(axis=1) / counts[has]
         return out
 
+    def item_count(self, rows: np.ndarray) -> int:
+        """How many items the given rows hold together (an item shared by two of them counted twice)."""
+        counts = self._flat_table()[0]
+        rows = np.asarray(rows, dtype=np.int64)
+        rows = rows[(rows >= 0) & (rows < len(counts))]
+        return int(counts[rows].sum())
+
     def _lookup(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The number of items of each row and all their item ids, row after row (as the rows' lists concatenated),
-        read from a flat table of every row's items (built on first use after a change)."""
+        """The number of items of each row and all their item ids, row after row (as the rows' lists concatenated)."""
+        counts, starts, table = self._flat_table()
+        inside = (rows >= 0) & (rows < len(counts))
+        lengths = np.where(inside, counts[np.where(inside, rows, 0)], 0)
+        offsets = np.repeat(starts[np.where(inside, rows, 0)] - np.cumsum(lengths) + lengths, lengths)
+        return lengths, table[offsets + np.arange(int(lengths.sum()))]
+
+    def _flat_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every row's item count, the start of its items and all item ids row after row (built on first use after
+        a change)."""
         if self._table is None:
             n = max(self._items_of_row, default=-1) + 1
             counts = np.zeros(n, dtype=np.int64)
@@ -153,11 +184,7 @@ class ItemIndex:
             for r, ids in self._items_of_row.items():
                 flat[starts[r] : starts[r] + len(ids)] = ids
             self._table = (counts, starts, flat)
-        counts, starts, table = self._table
-        inside = (rows >= 0) & (rows < len(counts))
-        lengths = np.where(inside, counts[np.where(inside, rows, 0)], 0)
-        offsets = np.repeat(starts[np.where(inside, rows, 0)] - np.cumsum(lengths) + lengths, lengths)
-        return lengths, table[offsets + np.arange(int(lengths.sum()))]
+        return self._table
 
     def search(self, queries: np.ndarray, k: int) -> list[np.ndarray]:
         """Rows owning the items nearest to each query (item-level candidate generation).

@@ -9,9 +9,19 @@ import numpy as np
 
 from matcher.config import default
 from matcher.index.dense import DenseIndex
+from matcher.index.dense.store import ScoreTable
 from matcher.index.items import ItemIndex
 from matcher.index.lexical import BM25Index
 from matcher.index.substring import SubstringIndex
+
+
+TABLE_BLOCK = 64
+"""Queries whose item similarities `RecordItemScorer` computes in one matrix product."""
+TABLE_MIN_QUERIES = 8
+"""Below this many queries in a block, each query's candidates' items are scored directly."""
+TABLE_SHARE = 16
+"""A block's table is made when a query's candidates hold at least 1/TABLE_SHARE of all items (measured in
+docs/performance.md: a table costs about what gathering that share of the item vectors does for each query)."""
 
 
 class Scorer(Protocol):
@@ -132,12 +142,22 @@ class RecordItemScorer:
         self.index = index
         self.vectors = vectors
         self.top_m = top_m
+        self._block: tuple[int, ScoreTable] | None = None
 
     def candidates(self, queries: Sequence[int], size: int) -> list[np.ndarray]:
         return self.index.search(self.vectors[list(queries)], size)
 
     def score(self, query: int, rows: np.ndarray) -> np.ndarray:
-        return self.index.score(self.vectors[query], rows, top_m=self.top_m)
+        """The candidates' best-item scores. When the candidates' items are a large share of all items (the deep
+        lists of the nightly job and the reciprocal signal), the similarities of a block of `TABLE_BLOCK` queries
+        with every item are computed in one matrix product and read from it; the values are the same either way."""
+        start = query - query % TABLE_BLOCK
+        if self._block is None or self._block[0] != start:
+            block = self.vectors[start : start + TABLE_BLOCK]
+            if len(block) < TABLE_MIN_QUERIES or self.index.item_count(rows) * TABLE_SHARE < len(self.index.dense):
+                return self.index.score(self.vectors[query], rows, top_m=self.top_m)
+            self._block = (start, self.index.table(block))
+        return self.index.score_in(self._block[1], query - start, rows, top_m=self.top_m)
 
 
 class PhraseScorer(BM25Scorer):

@@ -14,7 +14,7 @@ from matcher.errors import IndexMismatchError
 from matcher.index.atomic import atomic_write_text
 from matcher.index.dense.base import INDEX_FILE, DenseParams, as_ids, damaged
 from matcher.index.dense.factory import create_ann
-from matcher.index.dense.store import IDS_FILE, STORAGE, VECTORS_FILE, VectorStore
+from matcher.index.dense.store import IDS_FILE, STORAGE, VECTORS_FILE, ScoreTable, VectorStore
 
 _FORMAT = 1
 _META_FILE = "dense.json"
@@ -220,10 +220,32 @@ class DenseIndex:
         Raises:
             KeyError: some id is not in the index.
         """
+        return self._store.score(self._query(query), as_ids(ids))
+
+    def _query(self, query: np.ndarray) -> np.ndarray:
+        """One query as a (dim,) float32 vector (IndexMismatchError when its dimension is not the index's)."""
         query = np.asarray(query, dtype=np.float32).ravel()
         if query.shape[0] != self.dim:
             raise IndexMismatchError(f"query of dimension {query.shape[0]} does not fit a dense index of dimension {self.dim}")
-        return self._store.score(query, as_ids(ids))
+        return query
+
+    def stable_score(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """`score` summed in float64 and rounded to float32: the same value whether the pair is scored alone or in
+        a `score_table` of any batch (`matcher.index.dense.store.stable_products`).
+
+        Raises:
+            KeyError: some id is not in the index.
+        """
+        return self._store.stable_score(self._query(query), as_ids(ids))
+
+    def score_table(self, queries: np.ndarray) -> ScoreTable:
+        """The `stable_score` of a block of (m, dim) queries with every stored vector, in one matrix product
+        (`ScoreTable.score(column, ids)` looks them up): cheaper than `stable_score` per query when each query
+        scores a large share of the index."""
+        queries = np.asarray(queries, dtype=np.float32)
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise IndexMismatchError(f"queries of shape {queries.shape} do not fit a dense index of dimension {self.dim}")
+        return self._store.score_table(queries)
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of the given ids.

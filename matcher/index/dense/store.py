@@ -24,6 +24,59 @@ _COMPACT_RATIO = 0.25
 STORAGE: dict[str, type[np.floating]] = {"float32": np.float32, "float16": np.float16}
 """Vector storage name -> numpy dtype of the stored rows."""
 
+_ROWS_PER_PRODUCT = 8192
+
+
+def stable_products(rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """(n, m) inner products of `rows` (n, dim) with `queries` (m, dim), summed in float64 and rounded to float32.
+
+    A float32 matrix product sums in an order that depends on its shapes and threads, so one (row, query) pair would
+    score differently in a batch than alone (in the last bits). Summed in float64 the order changes the sum by about
+    1e-16, which the rounding to float32 removes: a pair gets the same value whatever else is in the product, so
+    lists ranked in different batches (an incremental run, Ray's chunks) equal those of one batch. The rows are
+    widened a block at a time (memory-mapped rows are read, never copied whole).
+    """
+    wide = np.asarray(queries, dtype=np.float64).reshape(-1, rows.shape[1]).T
+    out = np.empty((len(rows), wide.shape[1]), dtype=np.float32)
+    for start in range(0, len(rows), _ROWS_PER_PRODUCT):
+        out[start : start + _ROWS_PER_PRODUCT] = np.asarray(rows[start : start + _ROWS_PER_PRODUCT], dtype=np.float64) @ wide
+    return out
+
+
+class ScoreTable:
+    """The stable inner products of a block of queries with every stored vector, looked up by id afterwards.
+
+    One matrix product for the block reads each stored vector once instead of gathering each query's candidates'
+    vectors again (the cost of ranking thousands of candidates per query); the values are those of
+    `VectorStore.stable_score`.
+
+    Args:
+        products: (n_slots, m) from `stable_products` over the store's slots (dead slots are never read).
+        slot_ids: the id held by each slot (-1: dead), as the products were made.
+    """
+
+    def __init__(self, products: np.ndarray, slot_ids: np.ndarray) -> None:
+        self.products = products
+        live = np.flatnonzero(slot_ids >= 0)
+        self._slot_of = np.full(int(slot_ids.max(initial=-1)) + 1, -1, dtype=np.int64)
+        self._slot_of[slot_ids[live]] = live
+
+    def __len__(self) -> int:
+        return self.products.shape[1]
+
+    def score(self, column: int, ids: np.ndarray) -> np.ndarray:
+        """(n,) float32 products of query `column` of the block with the vectors of stored ids.
+
+        Raises:
+            KeyError: some id is not stored.
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        inside = (ids >= 0) & (ids < len(self._slot_of))
+        slots = np.where(inside, self._slot_of[np.where(inside, ids, 0)], -1)
+        if (slots < 0).any():
+            raise KeyError(f"ids not in the dense index: {ids[slots < 0][:10].tolist()}")
+        return self.products[slots, column]
+
 
 def save_npy(path: Path, array: np.ndarray) -> None:
     """Write one array as .npy, atomically."""
@@ -191,6 +244,18 @@ class VectorStore:
             KeyError: some id is not stored.
         """
         return (self._vecs[self._slots_strict(ids)].astype(np.float32, copy=False) @ query).astype(np.float32, copy=False)
+
+    def stable_score(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """`score` summed as `stable_products` does: the value a `ScoreTable` holds for the same query and id.
+
+        Raises:
+            KeyError: some id is not stored.
+        """
+        return stable_products(self._vecs[self._slots_strict(ids)], query)[:, 0]
+
+    def score_table(self, queries: np.ndarray) -> ScoreTable:
+        """The stable products of (m, dim) queries with every stored vector (`ScoreTable`)."""
+        return ScoreTable(stable_products(self._vecs[: self._n_slots], queries), self._slot_ids[: self._n_slots])
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """A (n, dim) float32 copy of the vectors of stored ids.
