@@ -103,8 +103,9 @@ def test_query_items_find_the_same_candidates_in_one_batch_as_one_by_one():
 @pytest.mark.parametrize("storage", ["float32", "float16"])
 def test_record_items_score_the_same_in_any_batch_as_alone(storage, monkeypatch):
     """Patent -> enterprise: a deep list's candidates' items are scored from one matrix product per block of
-    queries; every query's scores equal the ones it gets alone, bit for bit, whatever the batch, the block position
-    and the number of BLAS threads (the sums are taken in float64), and match the float32 definition to 1e-6."""
+    queries; every query's scores equal the ones it gets alone, bit for bit, whatever the batch and the block
+    position (the sums are taken in float64), and match the float32 definition to 1e-6. A short list is scored
+    by `ItemIndex.score` as before."""
     import matcher.rank.scorers as scorers
     from matcher.rank.scorers import RecordItemScorer
 
@@ -129,6 +130,10 @@ def test_record_items_score_the_same_in_any_batch_as_alone(storage, monkeypatch)
     shifted = RecordItemScorer(index, queries[37:], top_m=3)  # other blocks, other positions in them
     for q in range(0, len(queries) - 37, 7):
         assert np.array_equal(shifted.score(q, rows), alone[q + 37]), q
+
+    few = rows[: len(rows) // (2 * scorers.TABLE_SHARE)]  # candidates holding well under 1/TABLE_SHARE of the items
+    made.clear()
+    assert np.array_equal(whole.score(3, few), index.score(queries[3], few)) and not made
 
     stored = index.dense.vectors(np.arange(len(index.dense)))  # as float32, rounded to float16 where so stored
     for q in (0, 99):

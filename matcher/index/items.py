@@ -116,9 +116,6 @@ class ItemIndex:
     def score(self, query: np.ndarray, rows: np.ndarray, top_m: int | None = None) -> np.ndarray:
         """Mean of the top-m item similarities of each row to a query vector (0 for rows without items).
 
-        The similarities are the dense index's `stable_score`s, the values `score_in` reads from a table: a row
-        scores the same alone and in any batch.
-
         Args:
             query: (dim,) L2-normalised vector.
             rows: row ids to score.
@@ -127,14 +124,15 @@ class ItemIndex:
         Returns:
             float64 scores aligned with `rows`.
         """
-        return self._best_items(rows, lambda ids: self.dense.stable_score(query, ids), top_m)
+        return self._best_items(rows, lambda ids: self.dense.score(query, ids), top_m)
 
     def table(self, queries: np.ndarray) -> ScoreTable:
-        """The similarities of a block of (m, dim) queries with every stored item, for `score_in`."""
+        """The similarities of a block of (m, dim) queries with every stored item, for `score_in` (summed in float64:
+        the same values for a query in any block, within float32 rounding of `score`'s)."""
         return self.dense.score_table(queries)
 
     def score_in(self, table: ScoreTable, column: int, rows: np.ndarray, top_m: int | None = None) -> np.ndarray:
-        """`score` for query `column` of the block a `table` was made for (the same values, read from the table)."""
+        """`score` for query `column` of the block a `table` was made for, its similarities read from the table."""
         return self._best_items(rows, lambda ids: table.score(column, ids), top_m)
 
     def _best_items(self, rows: np.ndarray, item_scores: Callable[[np.ndarray], np.ndarray], top_m: int | None) -> np.ndarray:

@@ -17,11 +17,12 @@ from matcher.index.substring import SubstringIndex
 
 TABLE_BLOCK = 64
 """Queries whose item similarities `RecordItemScorer` computes in one matrix product."""
-TABLE_MIN_QUERIES = 8
-"""Below this many queries in a block, each query's candidates' items are scored directly."""
-TABLE_SHARE = 16
-"""A block's table is made when a query's candidates hold at least 1/TABLE_SHARE of all items (measured in
-docs/performance.md: a table costs about what gathering that share of the item vectors does for each query)."""
+TABLE_SHARE = 4
+"""A list whose candidates hold at least 1/TABLE_SHARE of all items is scored from a table. On the shared data the
+reciprocal signal's 1,000-deep lists hold 1/2.8-1/1.3 of the items (median 1/2), the 10-deep lists of the nightly
+job and the workbench 1/12-1/5 (median 1/9); a table costs 7-12 ms a query in a block of 64 (about 150 ms for a query
+alone, which widens every item vector for it), gathering 1/16 of the item vectors 16 ms and 1/4 about 70 ms, and the
+10-deep lists gained nothing from tables (docs/performance.md)."""
 
 
 class Scorer(Protocol):
@@ -148,15 +149,16 @@ class RecordItemScorer:
         return self.index.search(self.vectors[list(queries)], size)
 
     def score(self, query: int, rows: np.ndarray) -> np.ndarray:
-        """The candidates' best-item scores. When the candidates' items are a large share of all items (the deep
-        lists of the nightly job and the reciprocal signal), the similarities of a block of `TABLE_BLOCK` queries
-        with every item are computed in one matrix product and read from it; the values are the same either way."""
+        """The candidates' best-item scores. A deep list (its candidates hold at least 1/`TABLE_SHARE` of all items:
+        the reciprocal signal's lists, 1,000 deep) reads them from the similarities of its block of `TABLE_BLOCK`
+        queries with every item, one matrix product summed in float64, so the list is the same in any batch; a
+        shorter one gathers its candidates' item vectors (`ItemIndex.score`). Whether a list is deep depends on its
+        candidates only, never on the batch."""
+        if self.index.item_count(rows) * TABLE_SHARE < len(self.index.dense):
+            return self.index.score(self.vectors[query], rows, top_m=self.top_m)
         start = query - query % TABLE_BLOCK
         if self._block is None or self._block[0] != start:
-            block = self.vectors[start : start + TABLE_BLOCK]
-            if len(block) < TABLE_MIN_QUERIES or self.index.item_count(rows) * TABLE_SHARE < len(self.index.dense):
-                return self.index.score(self.vectors[query], rows, top_m=self.top_m)
-            self._block = (start, self.index.table(block))
+            self._block = (start, self.index.table(self.vectors[start : start + TABLE_BLOCK]))
         return self.index.score_in(self._block[1], query - start, rows, top_m=self.top_m)
 
 

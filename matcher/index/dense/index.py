@@ -229,19 +229,11 @@ class DenseIndex:
             raise IndexMismatchError(f"query of dimension {query.shape[0]} does not fit a dense index of dimension {self.dim}")
         return query
 
-    def stable_score(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """`score` summed in float64 and rounded to float32: the same value whether the pair is scored alone or in
-        a `score_table` of any batch (`matcher.index.dense.store.stable_products`).
-
-        Raises:
-            KeyError: some id is not in the index.
-        """
-        return self._store.stable_score(self._query(query), as_ids(ids))
-
     def score_table(self, queries: np.ndarray) -> ScoreTable:
-        """The `stable_score` of a block of (m, dim) queries with every stored vector, in one matrix product
-        (`ScoreTable.score(column, ids)` looks them up): cheaper than `stable_score` per query when each query
-        scores a large share of the index."""
+        """The inner products of a block of (m, dim) queries with every stored vector in one matrix product, summed
+        in float64 so that a query's values do not depend on the block (`matcher.index.dense.store.stable_products`;
+        `ScoreTable.score(column, ids)` looks them up): cheaper than `score` per query when each query scores a
+        large share of the index."""
         queries = np.asarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise IndexMismatchError(f"queries of shape {queries.shape} do not fit a dense index of dimension {self.dim}")

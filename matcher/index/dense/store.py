@@ -47,8 +47,7 @@ class ScoreTable:
     """The stable inner products of a block of queries with every stored vector, looked up by id afterwards.
 
     One matrix product for the block reads each stored vector once instead of gathering each query's candidates'
-    vectors again (the cost of ranking thousands of candidates per query); the values are those of
-    `VectorStore.stable_score`.
+    vectors again (the cost of ranking thousands of candidates per query).
 
     Args:
         products: (n_slots, m) from `stable_products` over the store's slots (dead slots are never read).
@@ -244,14 +243,6 @@ class VectorStore:
             KeyError: some id is not stored.
         """
         return (self._vecs[self._slots_strict(ids)].astype(np.float32, copy=False) @ query).astype(np.float32, copy=False)
-
-    def stable_score(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """`score` summed as `stable_products` does: the value a `ScoreTable` holds for the same query and id.
-
-        Raises:
-            KeyError: some id is not stored.
-        """
-        return stable_products(self._vecs[self._slots_strict(ids)], query)[:, 0]
 
     def score_table(self, queries: np.ndarray) -> ScoreTable:
         """The stable products of (m, dim) queries with every stored vector (`ScoreTable`)."""
