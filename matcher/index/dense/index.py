@@ -220,14 +220,10 @@ class DenseIndex:
         Raises:
             KeyError: some id is not in the index.
         """
-        return self._store.score(self._query(query), as_ids(ids))
-
-    def _query(self, query: np.ndarray) -> np.ndarray:
-        """One query as a (dim,) float32 vector (IndexMismatchError when its dimension is not the index's)."""
         query = np.asarray(query, dtype=np.float32).ravel()
         if query.shape[0] != self.dim:
             raise IndexMismatchError(f"query of dimension {query.shape[0]} does not fit a dense index of dimension {self.dim}")
-        return query
+        return self._store.score(query, as_ids(ids))
 
     def score_table(self, queries: np.ndarray) -> ScoreTable:
         """The inner products of a block of (m, dim) queries with every stored vector in one matrix product, summed

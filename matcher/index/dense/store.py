@@ -8,6 +8,7 @@ same file); it copies itself into memory on its first change.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -51,17 +52,12 @@ class ScoreTable:
 
     Args:
         products: (n_slots, m) from `stable_products` over the store's slots (dead slots are never read).
-        slot_ids: the id held by each slot (-1: dead), as the products were made.
+        slots: the store's id -> slot lookup (`VectorStore.slots`, strict: an id not stored raises KeyError).
     """
 
-    def __init__(self, products: np.ndarray, slot_ids: np.ndarray) -> None:
+    def __init__(self, products: np.ndarray, slots: Callable[[np.ndarray], np.ndarray]) -> None:
         self.products = products
-        live = np.flatnonzero(slot_ids >= 0)
-        self._slot_of = np.full(int(slot_ids.max(initial=-1)) + 1, -1, dtype=np.int64)
-        self._slot_of[slot_ids[live]] = live
-
-    def __len__(self) -> int:
-        return self.products.shape[1]
+        self._slots = slots
 
     def score(self, column: int, ids: np.ndarray) -> np.ndarray:
         """(n,) float32 products of query `column` of the block with the vectors of stored ids.
@@ -69,12 +65,7 @@ class ScoreTable:
         Raises:
             KeyError: some id is not stored.
         """
-        ids = np.asarray(ids, dtype=np.int64)
-        inside = (ids >= 0) & (ids < len(self._slot_of))
-        slots = np.where(inside, self._slot_of[np.where(inside, ids, 0)], -1)
-        if (slots < 0).any():
-            raise KeyError(f"ids not in the dense index: {ids[slots < 0][:10].tolist()}")
-        return self.products[slots, column]
+        return self.products[self._slots(np.asarray(ids, dtype=np.int64)), column]
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:
@@ -246,7 +237,7 @@ class VectorStore:
 
     def score_table(self, queries: np.ndarray) -> ScoreTable:
         """The stable products of (m, dim) queries with every stored vector (`ScoreTable`)."""
-        return ScoreTable(stable_products(self._vecs[: self._n_slots], queries), self._slot_ids[: self._n_slots])
+        return ScoreTable(stable_products(self._vecs[: self._n_slots], queries), self._slots_strict)
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """A (n, dim) float32 copy of the vectors of stored ids.
