@@ -78,6 +78,8 @@ class QueryBatch:
         vectors: (m, dim) query vectors.
         terms: per query, its BM25 terms (segmented for its direction).
         own_rows: per query, its row in its own collection (None unless it is a stored record).
+        stored_rows: per query, its own row when it is a stored record asked with its stored text, so that what
+            its side stored for that text (terms, item vectors) stands for the text (None: derive them from the text).
     """
 
     queries: list[Query]
@@ -85,11 +87,13 @@ class QueryBatch:
     vectors: np.ndarray
     terms: list[list[str]]
     own_rows: list[int | None]
+    stored_rows: list[int | None]
 
     def subset(self, positions: Sequence[int]) -> QueryBatch:
         """The batch of the queries at `positions`, in that order."""
         return QueryBatch([self.queries[i] for i in positions], self.coll, self.vectors[list(positions)],
-                          [self.terms[i] for i in positions], [self.own_rows[i] for i in positions])
+                          [self.terms[i] for i in positions], [self.own_rows[i] for i in positions],
+                          [self.stored_rows[i] for i in positions])
 
     def rows_from(self, kinds: Callable[[Kind | None], bool]) -> list[int | None]:
         """Per query, its own row when its kind passes `kinds`, else None."""
@@ -365,10 +369,16 @@ def _items(signals: Signals, batch: QueryBatch, direction: Direction) -> Scorer:
     coll, top_m = batch.coll, signals.engine.config.items_top_m
     if coll.items is not None:  # the records have items (enterprises)
         return RecordItemScorer(coll.items, batch.vectors, top_m=top_m)
-    per_query = [split_items(q.text) for q in batch.queries]  # the queries have items (scopes, demands)
-    unique = sorted({t for its in per_query for t in its})
+    # the queries have items (scopes, demands): a stored enterprise asked with its stored text brings its stored item
+    # vectors (as its stored whole-text vector stands for its text), any other query's items are split and embedded
+    stored = [signals.engine.get(q.kind).items if row is not None and q.kind is not None else None
+              for q, row in zip(batch.queries, batch.stored_rows)]
+    per_query = [split_items(q.text) if items is None else None for q, items in zip(batch.queries, stored)]
+    unique = sorted({t for its in per_query if its is not None for t in its})
     vecs = dict(zip(unique, signals.engine.embed(unique))) if unique else {}
-    item_vectors = [np.array([vecs[t] for t in its], dtype=np.float32).reshape(-1, coll.dim) for its in per_query]
+    item_vectors = [items.row_vectors(row) if items is not None
+                    else np.array([vecs[t] for t in its], dtype=np.float32).reshape(-1, coll.dim)
+                    for items, its, row in zip(stored, per_query, batch.stored_rows)]
     return QueryItemScorer(coll.dense, item_vectors, top_m=top_m)
 
 

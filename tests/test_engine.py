@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matcher.config import FusionConfig, MatcherConfig
+from matcher.config import Direction, FusionConfig, MatcherConfig
 from matcher.engine import Matcher, Query
 from matcher.errors import IndexMismatchError, MatcherError, NotBuiltError
 from matcher.index.collection import CONTENT
@@ -73,6 +73,47 @@ def test_stored_terms_are_the_terms_of_the_record_text(matcher):
         assert len(stored) == len(ids) and any(stored)
         for terms, text in zip(stored, coll.records[CONTENT]):
             assert set(terms) == set(matcher.terms(text))
+
+
+def _matches(results):
+    return [[(m.target_id, m.score, m.components, m.explanation) for m in r.matches] for r in results]
+
+
+def test_stored_records_are_asked_with_what_their_side_stored(matcher, monkeypatch):
+    """A stored record asked with its stored text (the nightly job, the reciprocal lists) brings the tokens and item
+    vectors its side stored instead of segmenting and embedding its text again: the same lists, scores, components
+    and explanations as deriving them from the text, in both directions and 300 deep."""
+    for kind in (Kind.PATENT, Kind.ENTERPRISE):
+        coll = matcher.collection(kind)
+        tokens = coll.lexical.doc_tokens(coll.records.index.to_numpy())
+        for stored, text in zip(tokens, coll.records[CONTENT]):
+            assert sorted(stored) == sorted(matcher.terms(text))
+    enterprises = [matcher.query_for(Kind.ENTERPRISE, i) for i in matcher.collection(Kind.ENTERPRISE).ids]
+    patents = [matcher.query_for(Kind.PATENT, i) for i in matcher.collection(Kind.PATENT).ids]
+    assert all(row is not None for row in matcher._stored_text_rows(enterprises + patents))
+    other = Query(text=patents[1].text, kind=Kind.PATENT, id=patents[0].id)  # a stored id asked with another text
+    assert matcher._stored_text_rows([other]) == [None]
+
+    def ask():
+        return (_matches(matcher.search(enterprises, Kind.PATENT, k=10)), _matches(matcher.search(patents, Kind.ENTERPRISE, k=10)),
+                _matches(matcher.search([other], Kind.ENTERPRISE, k=10)),
+                [r.tolist() for r in matcher.ranked_rows(patents, Kind.ENTERPRISE, k=300)])
+
+    fast = ask()
+    monkeypatch.setattr(Matcher, "_stored_text_rows", lambda self, queries: [None] * len(queries))
+    assert ask() == fast
+    assert all(len(lists) and all(lists) for lists in fast)
+
+
+def test_a_direction_segmenting_queries_in_another_mode_segments_stored_records_too(matcher):
+    e2p = matcher.config.fusion_for(Direction.ENTERPRISE_TO_PATENT)
+    matcher.config = matcher.config.model_copy(update={"fusion": {**matcher.config.fusion,
+                                                                  Direction.ENTERPRISE_TO_PATENT: e2p.model_copy(update={"query_segment_mode": "accurate"})}})
+    queries = [matcher.query_for(Kind.ENTERPRISE, i) for i in matcher.collection(Kind.ENTERPRISE).ids[:5]]
+    terms = matcher._prepare(queries, matcher.collection(Kind.PATENT)).terms
+    assert terms == [matcher.segmenter.tokens(q.text, "accurate") for q in queries]
+    stored = matcher.collection(Kind.ENTERPRISE).lexical.doc_tokens(np.array(matcher._stored_text_rows(queries)))
+    assert any(sorted(a) != sorted(b) for a, b in zip(terms, stored))  # the modes differ on these texts
 
 
 def test_filters_never_silently_empty(matcher):

@@ -113,6 +113,11 @@ class ItemIndex:
         """The item texts of one row."""
         return [self._texts[i] for i in self._items_of_row.get(int(row), np.empty(0, dtype=np.int64)).tolist()]
 
+    def row_vectors(self, row: int) -> np.ndarray:
+        """(n_items, dim) float32 vectors of one row's items, in the order of `items_of` (empty without items)."""
+        ids = self._items_of_row.get(int(row), np.empty(0, dtype=np.int64))
+        return self.dense.vectors(ids).astype(np.float32, copy=False).reshape(-1, self.dim)
+
     def score(self, query: np.ndarray, rows: np.ndarray, top_m: int | None = None) -> np.ndarray:
         """Mean of the top-m item similarities of each row to a query vector (0 for rows without items).
 

@@ -277,6 +277,26 @@ class BM25Index:
         Raises:
             KeyError: some id is not in the index.
         """
+        return [terms for terms, _ in self._stored_counts(ids)]
+
+    def doc_tokens(self, ids: np.ndarray) -> list[list[str]]:
+        """The tokens stored documents were added with, each repeated as often as it occurred, in vocabulary order:
+        the same multiset as the token lists given to `add`, so a stored document used as a query scores every
+        document as its own token list does (`score` and `search` count a query's tokens, their order aside).
+
+        Args:
+            ids: (n,) int64 ids, all present in the index.
+
+        Returns:
+            One token list per id.
+
+        Raises:
+            KeyError: some id is not in the index.
+        """
+        return [[t for t, n in zip(terms, counts) for _ in range(n)] for terms, counts in self._stored_counts(ids)]
+
+    def _stored_counts(self, ids: np.ndarray) -> list[tuple[list[str], list[int]]]:
+        """Each stored document's distinct terms (vocabulary order) and how often each occurs."""
         ids = np.atleast_1d(np.asarray(ids, dtype=np.int64)).ravel()
         rows = self._stored_rows(ids)
         if self._terms is None:
@@ -285,7 +305,9 @@ class BM25Index:
         out = []
         for r in rows.tolist():
             lo, hi = tf.indptr[r], tf.indptr[r + 1]
-            out.append([terms[c] for c in tf.indices[lo:hi][tf.data[lo:hi] > 0].tolist()])
+            counts = tf.data[lo:hi]
+            present = counts > 0
+            out.append(([terms[c] for c in tf.indices[lo:hi][present].tolist()], counts[present].astype(np.int64).tolist()))
         return out
 
     def score(self, query_tokens: Sequence[str], ids: np.ndarray) -> np.ndarray:
