@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -63,18 +65,28 @@ def shared_key_terms(
     return chosen
 
 
+MEMO_SENTENCES = 20_000
+"""Patent sentence vectors a `SentenceLocator` keeps in memory, the most recently used (about 60 MB at 768
+dimensions): the nightly job explains the same popular patents in list after list, and reading each of their
+sentences from the embedding cache again cost about a sixth of an enterprise's list."""
+
+
 class SentenceLocator:
     """Finds, for a patent text and a vector of the other side, the patent sentence closest to it.
 
     Sentences are embedded with the engine's (cached) encoder, so each patent's sentences are
-    embedded once and reused across runs.
+    embedded once and reused across runs; the most recently used ones stay in memory.
 
     Args:
         encoder: the encoder used for the collection vectors.
+        memo_sentences: how many sentence vectors stay in memory.
     """
 
-    def __init__(self, encoder: Encoder) -> None:
+    def __init__(self, encoder: Encoder, memo_sentences: int = MEMO_SENTENCES) -> None:
         self.encoder = encoder
+        self.memo_sentences = memo_sentences
+        self._memo: OrderedDict[str, np.ndarray] = OrderedDict()  # sentence -> vector, most recently used last
+        self._lock = threading.Lock()  # the workbench's sessions explain on one engine
 
     def closest(self, patent_texts: Sequence[str], other_vectors: np.ndarray) -> list[tuple[str, float]]:
         """For each (patent text, other-side vector) pair, the closest patent sentence.
@@ -90,7 +102,7 @@ class SentenceLocator:
         unique = sorted({s for sents in split for s in sents})
         if not unique:
             return [("", 0.0)] * len(split)
-        vecs = self.encoder.encode(unique)
+        vecs = self._vectors(unique)
         pos = {s: i for i, s in enumerate(unique)}
         out = []
         for sents, vec in zip(split, other_vectors):
@@ -101,6 +113,22 @@ class SentenceLocator:
             best = int(np.argmax(sims))
             out.append((sents[best], float(sims[best])))
         return out
+
+    def _vectors(self, sentences: list[str]) -> np.ndarray:
+        """The sentences' vectors (rows in order): kept ones from memory, the others from the encoder in one call."""
+        with self._lock:
+            kept = [self._memo.get(s) for s in sentences]
+        missing = [s for s, v in zip(sentences, kept) if v is None]
+        fresh = {s: v.copy() for s, v in zip(missing, self.encoder.encode(missing))} if missing else {}
+        with self._lock:
+            for s, v in zip(sentences, kept):
+                if v is None:
+                    self._memo[s] = fresh[s]
+                elif s in self._memo:  # another session may have dropped it meanwhile
+                    self._memo.move_to_end(s)
+            while len(self._memo) > self.memo_sentences:
+                self._memo.popitem(last=False)
+        return np.stack([fresh[s] if v is None else v for s, v in zip(sentences, kept)])
 
 
 class Explainer:
@@ -114,6 +142,15 @@ class Explainer:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._locator: SentenceLocator | None = None
+
+    @property
+    def locator(self) -> SentenceLocator:
+        """The sentence locator of the engine's current encoder (its memory kept from one call to the next)."""
+        encoder = self.engine.encoder
+        if self._locator is None or self._locator.encoder is not encoder:
+            self._locator = SentenceLocator(encoder)
+        return self._locator
 
     def attach(self, results: Sequence[SearchResult], batch: QueryBatch) -> None:
         """Explain every match of `results` in place.
@@ -144,7 +181,7 @@ class Explainer:
                     continue
                 slots.append(m)
         if slots:
-            located = SentenceLocator(self.engine.encoder).closest(patent_texts, np.stack(other_vectors))
+            located = self.locator.closest(patent_texts, np.stack(other_vectors))
             for m, (sentence, sim) in zip(slots, located):
                 m.explanation.closest_sentence = sentence
                 m.explanation.sentence_similarity = sim

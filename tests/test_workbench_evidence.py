@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from matcher.explain import generic_terms, shared_key_terms
+from matcher.explain import SentenceLocator, generic_terms, shared_key_terms
+from matcher.index.collection import CONTENT
 from matcher.schema import Kind
 
 
@@ -23,3 +24,27 @@ def test_engine_evidence_on_the_demo_index(loaded):
     assert shown and all(len(m.explanation.shared_terms) <= 5 for m in result.matches)
     assert not set(shown) & generic_terms()
     assert "购物袋" in result.matches[0].explanation.shared_terms
+
+
+def test_the_closest_sentence_reads_kept_sentence_vectors_without_asking_the_encoder_again(loaded):
+    """The sentence locator keeps the most recently used sentence vectors (bounded) and gives the same sentences and
+    similarities as encoding them afresh."""
+    encoder = loaded.encoder
+    asked: list[int] = []
+
+    class Counting:
+        def encode(self, texts, **kwargs):
+            asked.append(len(texts))
+            return encoder.encode(texts, **kwargs)
+
+    patents = loaded.collection(Kind.PATENT).records[CONTENT].tolist()[:12]
+    others = loaded.embed(loaded.collection(Kind.ENTERPRISE).records[CONTENT].tolist()[:12])
+    reference = SentenceLocator(encoder, memo_sentences=0).closest(patents, others)
+    locator = SentenceLocator(Counting(), memo_sentences=10_000)
+    assert locator.closest(patents, others) == reference and len(asked) == 1
+    assert locator.closest(patents[::-1], others[::-1]) == reference[::-1] and len(asked) == 1  # all kept
+    small = SentenceLocator(Counting(), memo_sentences=5)
+    for _ in range(2):
+        assert small.closest(patents, others) == reference and len(small._memo) <= 5
+    assert len(asked) == 3  # a memory of 5 sentences keeps too few to spare the second call
+    assert loaded.explainer.locator is loaded.explainer.locator  # one locator, kept, per engine
