@@ -21,6 +21,7 @@ from matcher.index.dense.flat import FlatANN
 from matcher.index.dense.hnsw import HNSWANN
 from matcher.index.dense.ivf import IVFANN
 from matcher.index.lexical import BM25Index
+from matcher.rank.scorers import BM25Scorer
 from matcher.index.manifest import (
     Manifest,
     check_manifest,
@@ -377,6 +378,43 @@ def test_bm25_search_many_equals_looped_search(tokenize, corpus_tokens):
         s, i = index.search(query, 4)
         np.testing.assert_array_equal(found, i)
         np.testing.assert_array_equal(scores, s)
+
+
+def test_bm25_scores_of_every_document_are_the_scores_of_score_and_search(tokenize, corpus_tokens):
+    """`score_all` (kept by BM25Scorer for a batch, `scores_at` reading candidates from it) gives bit for bit what
+    `score` and `search_many` give, after replacements and removals too, and the stored tokens score as the text's."""
+    index = _bm25(np.arange(len(CORPUS)) * 10, corpus_tokens)
+    index.add(np.array([20, 999]), [tokenize("一种高效光伏组件清洗机器人"), tokenize("电池 电池 储能 系统")])
+    index.remove(np.array([0, 70]))
+    ids = np.sort(index.ids)
+    queries = [tokenize(q) for q in QUERIES] + [["量子计算"], [], ["电池", "电池", "储能"]] + corpus_tokens
+    table = index.score_all(queries)
+    assert table.shape == (len(queries), index.stored_rows) and table.dtype == np.float32
+    for query, row, (scores, found) in zip(queries, table, index.search_many(queries, 5)):
+        np.testing.assert_array_equal(index.scores_at(row, ids), index.score(query, ids))
+        top_scores, top_ids = index.top_of(row[None, :], 5)[0]
+        np.testing.assert_array_equal(top_ids, found)
+        np.testing.assert_array_equal(top_scores, scores)
+    docs = {10 * i: t for i, t in enumerate(corpus_tokens)} | {20: tokenize("一种高效光伏组件清洗机器人"),
+                                                                999: tokenize("电池 电池 储能 系统")}
+    added = [docs[i] for i in ids.tolist()]
+    stored = index.doc_tokens(ids)  # each document's tokens with their repeats, in vocabulary order
+    assert [sorted(t) for t in stored] == [sorted(t) for t in added] and stored != added
+    np.testing.assert_array_equal(index.score_all(stored), index.score_all(added))
+    with pytest.raises(KeyError):
+        index.scores_at(table[0], np.array([0]))  # removed
+
+
+def test_bm25_scorer_reads_the_kept_scores_as_it_would_compute_them(tokenize, corpus_tokens):
+    index = _bm25(np.arange(len(CORPUS)), corpus_tokens)
+    queries = [tokenize(q) for q in QUERIES] + corpus_tokens[:5]
+    kept = BM25Scorer(index, queries)
+    found = kept.candidates(list(range(len(queries))), 6)
+    assert kept._all and all(len(f) for f in found[:3])
+    ids = np.sort(index.ids)
+    for q, rows in enumerate(found):
+        assert found[q].tolist() == index.search(queries[q], 6)[1].tolist()
+        np.testing.assert_array_equal(kept.score(q, ids), index.score(queries[q], ids).astype(np.float64))
 
 
 def test_bm25_save_load_round_trip(tokenize, corpus_tokens, tmp_path):

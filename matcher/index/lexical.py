@@ -361,28 +361,59 @@ class BM25Index:
         if k <= 0 or len(self) == 0:
             return [_EMPTY] * m
         self._ensure_weights()
-        q = self._encode([list(t) for t in queries], grow=False)
-        q.resize((m, self._weights_t.shape[0]))
-        n_rows = self._weights_t.shape[1]
-        kk = min(k, n_rows)
-        chunk = max(1, _BLOCK_FLOATS // max(1, n_rows))
+        chunk = max(1, _BLOCK_FLOATS // max(1, self._weights_t.shape[1]))
         out: list[tuple[np.ndarray, np.ndarray]] = []
         for start in range(0, m, chunk):
-            block = (q[start : start + chunk] @ self._weights_t).toarray()
-            if kk < n_rows:
-                top = np.argpartition(block, n_rows - kk, axis=1)[:, n_rows - kk :]
-            else:
-                top = np.broadcast_to(np.arange(n_rows), block.shape).copy()
-            top_scores = np.take_along_axis(block, top, axis=1)
-            top_ids = self._row_ids[top]
-            order = np.lexsort((top_ids, -top_scores), axis=1)
-            top_scores = np.take_along_axis(top_scores, order, axis=1)
-            top_ids = np.take_along_axis(top_ids, order, axis=1)
-            positive = top_scores > 0
-            for i in range(len(block)):
-                keep = positive[i]
-                out.append((top_scores[i][keep].astype(np.float32), top_ids[i][keep].astype(np.int64)))
+            out.extend(self.top_of(self.score_all(queries[start : start + chunk]), k))
         return out
+
+    def score_all(self, queries: Sequence[Sequence[str]]) -> np.ndarray:
+        """Each query's score of every stored document, one sparse (queries x terms) @ (terms x docs) product.
+
+        Args:
+            queries: token lists.
+
+        Returns:
+            (m, stored rows) float32, removed documents 0: read a query's candidates with `top_of` and any documents'
+            scores with `scores_at`, which are the values `search` and `score` give (both sum a document's terms in
+            vocabulary order).
+        """
+        self._ensure_weights()
+        q = self._encode([list(t) for t in queries], grow=False)
+        q.resize((len(queries), self._weights_t.shape[0]))
+        return (q @ self._weights_t).toarray()
+
+    def top_of(self, scores: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The top-k documents of each row of `score_all`, as `search_many` returns them."""
+        k, n_rows = int(k), scores.shape[1]
+        if k <= 0 or len(self) == 0:
+            return [_EMPTY] * len(scores)
+        kk = min(k, n_rows)
+        if kk < n_rows:
+            top = np.argpartition(scores, n_rows - kk, axis=1)[:, n_rows - kk :]
+        else:
+            top = np.broadcast_to(np.arange(n_rows), scores.shape).copy()
+        top_scores = np.take_along_axis(scores, top, axis=1)
+        top_ids = self._row_ids[top]
+        order = np.lexsort((top_ids, -top_scores), axis=1)
+        top_scores = np.take_along_axis(top_scores, order, axis=1)
+        top_ids = np.take_along_axis(top_ids, order, axis=1)
+        positive = top_scores > 0
+        return [(top_scores[i][positive[i]].astype(np.float32), top_ids[i][positive[i]].astype(np.int64))
+                for i in range(len(scores))]
+
+    def scores_at(self, scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """The scores of documents `ids` in one row of `score_all` (the values `score` gives).
+
+        Raises:
+            KeyError: some id is not in the index.
+        """
+        return scores[self._stored_rows(np.atleast_1d(np.asarray(ids, dtype=np.int64)).ravel())]
+
+    @property
+    def stored_rows(self) -> int:
+        """The width of a `score_all` row (stored documents, removed ones included until the next compaction)."""
+        return self._tf.shape[0]
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path) -> None:
