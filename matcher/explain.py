@@ -68,7 +68,7 @@ def shared_key_terms(
 MEMO_SENTENCES = 20_000
 """Patent sentence vectors a `SentenceLocator` keeps in memory, the most recently used (about 60 MB at 768
 dimensions): the nightly job explains the same popular patents in list after list, and reading each of their
-sentences from the embedding cache again cost about a sixth of an enterprise's list."""
+sentences from the embedding cache again cost about an eighth of an enterprise's list."""
 
 
 class SentenceLocator:
