@@ -424,29 +424,19 @@ class Matcher:
     def _stored_text_rows(self, queries: Sequence[Query]) -> list[int | None]:
         """Per query, its row in its own collection when it is a stored record asked with its stored text (as the
         nightly job and the reciprocal lists ask), else None."""
-        out: list[int | None] = [None] * len(queries)
-        positions: dict[Kind, list[int]] = {}
-        for i, q in enumerate(queries):
-            source = self._collections.get(q.kind) if q.kind is not None else None
-            if source is not None and q.id is not None and q.id in source:
-                positions.setdefault(source.kind, []).append(i)
-        for kind, idx in positions.items():
-            source = self._collections[kind]
-            rows = source.rows_of([queries[i].id for i in idx])
-            for i, row, text in zip(idx, rows.tolist(), source.records.loc[rows, CONTENT].tolist()):
-                if text == queries[i].text:
-                    out[i] = row
-        return out
+        rows = [self._own_row(q) for q in queries]
+        return [row if row is not None and self._collections[q.kind].records.at[row, CONTENT] == q.text else None
+                for q, row in zip(queries, rows)]
 
     def _query_term_lists(self, queries: Sequence[Query], stored: Sequence[int | None], coll: Collection) -> list[list[str]]:
         """Each query's BM25 terms for ranking `coll`: a stored record asked with its stored text (`stored`), in a
-        direction whose query mode is the mode its side was indexed in, reads its indexed tokens (the multiset
-        segmenting its text gives, which is all BM25 counts); any other query is segmented."""
+        direction whose query mode is the mode its side was indexed in (every side is indexed with this engine's
+        segmenter, checked on load), reads its indexed tokens (the multiset segmenting its text gives, which is all
+        BM25 counts); any other query is segmented."""
         out: list[list[str] | None] = [None] * len(queries)
         positions: dict[Kind, list[int]] = {}
         for i, (q, row) in enumerate(zip(queries, stored)):
-            mode = self.config.fusion_for(direction_of(q.kind, coll.kind)).query_segment_mode
-            if row is not None and mode == self.segmenter.mode and self._collections[q.kind].segmenter_config == self.segmenter.config:
+            if row is not None and self.config.fusion_for(direction_of(q.kind, coll.kind)).query_segment_mode == self.segmenter.mode:
                 positions.setdefault(q.kind, []).append(i)
         for kind, idx in positions.items():
             for i, tokens in zip(idx, self._collections[kind].lexical.doc_tokens(np.array([stored[i] for i in idx]))):
