@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from matcher.threads import one_thread_per_query
 from matcher.workbench.resources import get_matcher
 from matcher.workbench.session import APP_TITLE, RUNNING_INDICATOR_CSS, login_gate, signed_in_user
 
@@ -41,6 +42,7 @@ navigation = st.navigation([
     st.Page(PAGES / "letter.py", title="推送函", icon=":material/mail:"),
     st.Page(PAGES / "upload.py", title="数据上传", icon=":material/upload_file:"),
 ], position="sidebar" if signed_in_user() else "hidden")
+one_thread_per_query()  # this run's thread (and the process's BLAS) answers its queries with one thread each
 login_gate()
 try:
     get_matcher()  # warm the cached engine once per process

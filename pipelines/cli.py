@@ -22,6 +22,7 @@ from matcher.errors import MatcherError
 from matcher.ingest import LoadResult, load_records, load_source, parse_mapping, shared_dir
 from matcher.results import shortfall_note
 from matcher.schema import Kind
+from matcher.threads import one_thread_per_query
 
 app = typer.Typer(help="专利–企业 matchmaking: build indexes, rank and explain matches, export nightly batches.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -256,6 +257,7 @@ def search(
     try:
         if sum(x is not None for x in (text, demand, patent)) != 1:
             raise MatcherError('give exactly one of: "文本", --demand ID, --patent ID')
+        one_thread_per_query()
         matcher = _load(index_dir, config, encoder)
         if demand is not None:
             query, tgt = matcher.query_for(Kind.ENTERPRISE, demand), Kind.PATENT

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
+from threadpoolctl import OpenBLASController, threadpool_info, threadpool_limits
 
 from matcher.engine import Matcher
 from matcher.export import NightlyJob
@@ -290,6 +291,15 @@ def test_enterprise_to_patents_cards(app_env):
     frame = at.dataframe[0].value
     assert list(frame.columns) == PAIR_COLUMNS and len(frame) == 10
     assert frame["专利号"].iloc[0] == "DEMO-P-001" and frame["企业/需求编号"].iloc[0] == "DEMO-D-002"
+
+
+def test_the_pages_answer_queries_with_one_blas_thread(app_env):
+    """app.py limits the numeric libraries as a process answering one query at a time should (`matcher.threads`)."""
+    with threadpool_limits(limits=2, user_api="blas"):  # as a server process starts on two cores; restored after
+        OpenBLASController.clear_controlling_thread()  # threadpoolctl lets one thread at a time set it: the page's
+        assert "共 60 条专利符合筛选条件" in _texts(pick_demand(login(new_app())))
+        numpy_blas = [lib for lib in threadpool_info() if lib.get("threading_layer") == "pthreads"]  # process-wide
+        assert numpy_blas and all(lib["num_threads"] == 1 for lib in numpy_blas)
 
 
 def test_a_company_holding_patents_sees_the_held_patent_and_never_its_own(app_env):
