@@ -295,8 +295,9 @@ def test_enterprise_to_patents_cards(app_env):
 
 def test_the_pages_answer_queries_with_one_blas_thread(app_env):
     """app.py limits the numeric libraries as a process answering one query at a time should (`matcher.threads`)."""
+    OpenBLASController.clear_controlling_thread(force=True)  # threadpoolctl lets one live thread at a time set it
     with threadpool_limits(limits=2, user_api="blas"):  # as a server process starts on two cores; restored after
-        OpenBLASController.clear_controlling_thread()  # threadpoolctl lets one thread at a time set it: the page's
+        OpenBLASController.clear_controlling_thread()  # now the page's thread may set it
         assert "共 60 条专利符合筛选条件" in _texts(pick_demand(login(new_app())))
         numpy_blas = [lib for lib in threadpool_info() if lib.get("threading_layer") == "pthreads"]  # process-wide
         assert numpy_blas and all(lib["num_threads"] == 1 for lib in numpy_blas)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import OpenBLASController, threadpool_info, threadpool_limits
 
 from matcher.threads import one_thread_per_query
 
@@ -31,6 +31,7 @@ def _threads_of_another_thread() -> dict[str, dict[str, int]]:
 def test_the_limit_covers_blas_in_every_thread_and_openmp_in_the_calling_one_until_the_block_ends():
     import faiss  # noqa: F401 - its BLAS and OpenMP libraries are loaded before the figures are taken
 
+    OpenBLASController.clear_controlling_thread(force=True)  # threadpoolctl lets one live thread at a time set BLAS's
     with threadpool_limits(limits=2):  # as a process starts on two cores (an earlier test may have limited this one)
         before, elsewhere = _threads(), _threads_of_another_thread()
         assert before["process"] and before["thread"]  # numpy's BLAS; FAISS's OpenMP and BLAS
