@@ -1,4 +1,5 @@
-"""Threads of the numeric libraries in a process that answers queries one at a time (the workbench, `matcher search`).
+"""Threads of the numeric libraries in a process that answers queries one at a time (the workbench, `matcher search`,
+`matcher digest` and `matcher campaign`).
 
 A single query's products are small, so a second BLAS or OpenMP thread gains little on them; but OpenBLAS keeps its
 worker threads spinning for a while after each product, and FAISS's OpenMP threads, which come next, then wait for a

@@ -40,9 +40,13 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
-def _load(index_dir: Path):
+def _load(index_dir: Path, *, one_query_at_a_time: bool = False):
+    """The saved engine; `one_query_at_a_time` for commands that ask it single queries (`matcher.threads`)."""
     from matcher.engine import Matcher
+    from matcher.threads import one_thread_per_query
 
+    if one_query_at_a_time:
+        one_thread_per_query()
     return Matcher.load(index_dir)
 
 
@@ -115,7 +119,7 @@ def campaign(
     from matcher.office.workbook import officer_table, write_outputs
 
     try:
-        matcher = _load(index_dir)
+        matcher = _load(index_dir, one_query_at_a_time=True)
         store = _store(database_url)
         camp = build_campaign(matcher, patent, n=n, pool=max(pool, n), lam=lam, skip_days=skip_days,
                               weekly_cap=weekly_cap, store=store,
@@ -161,7 +165,7 @@ def digest(
     try:
         if fit is not None and fit not in FIT_LEVELS:
             raise MatcherError(f"--fit must be 契合 or 可协商 (got {fit!r})")
-        matcher = _load(index_dir)
+        matcher = _load(index_dir, one_query_at_a_time=True)
         store = _store(database_url)
         contacts, terms = contact_history(store), current_terms(store)
         for eid in enterprise:
