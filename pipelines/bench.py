@@ -203,29 +203,25 @@ def query_latency(matcher: Matcher, queries: int, rng: random.Random) -> dict:
     one thread per numeric library as the workbench answers them): pasted text -> top-10 patents and -> top-10
     enterprises, and stored record -> top-10 of the other side."""
     with one_thread_per_query():
-        return _query_latency(matcher, queries, rng)
-
-
-def _query_latency(matcher: Matcher, queries: int, rng: random.Random) -> dict:
-    found: dict[str, list[float]] = {}
-    for source, target in ((Kind.ENTERPRISE, Kind.PATENT), (Kind.PATENT, Kind.ENTERPRISE)):
-        texts = pasted_texts(matcher, source, queries, rng)
-        matcher.search(texts[0] + " 预热", target, k=K)  # loads the model; not timed
-        for text in texts:
-            t = time.perf_counter()
-            matcher.search(text, target, k=K)
-            found.setdefault(f"pasted->{target.value}", []).append(time.perf_counter() - t)
-        ids = rng.sample(matcher.collection(source).ids, min(queries, matcher.count(source)))
-        for i in ids:
-            t = time.perf_counter()
-            matcher.search(matcher.query_for(source, i), target, k=K)
-            found.setdefault(f"{source.value}->{target.value}", []).append(time.perf_counter() - t)
-    pasted = [s for name, v in found.items() if name.startswith("pasted") for s in v]
-    stored = [s for name, v in found.items() if not name.startswith("pasted") for s in v]
-    result = dict(zip(("query_p50_ms", "query_p95_ms"), percentiles(pasted)))
-    result.update(zip(("stored_p50_ms", "stored_p95_ms"), percentiles(stored)))
-    result["queries"] = {name: dict(zip(("p50_ms", "p95_ms"), percentiles(v)), n=len(v)) for name, v in found.items()}
-    return result
+        found: dict[str, list[float]] = {}
+        for source, target in ((Kind.ENTERPRISE, Kind.PATENT), (Kind.PATENT, Kind.ENTERPRISE)):
+            texts = pasted_texts(matcher, source, queries, rng)
+            matcher.search(texts[0] + " 预热", target, k=K)  # loads the model; not timed
+            for text in texts:
+                t = time.perf_counter()
+                matcher.search(text, target, k=K)
+                found.setdefault(f"pasted->{target.value}", []).append(time.perf_counter() - t)
+            ids = rng.sample(matcher.collection(source).ids, min(queries, matcher.count(source)))
+            for i in ids:
+                t = time.perf_counter()
+                matcher.search(matcher.query_for(source, i), target, k=K)
+                found.setdefault(f"{source.value}->{target.value}", []).append(time.perf_counter() - t)
+        pasted = [s for name, v in found.items() if name.startswith("pasted") for s in v]
+        stored = [s for name, v in found.items() if not name.startswith("pasted") for s in v]
+        result = dict(zip(("query_p50_ms", "query_p95_ms"), percentiles(pasted)))
+        result.update(zip(("stored_p50_ms", "stored_p95_ms"), percentiles(stored)))
+        result["queries"] = {name: dict(zip(("p50_ms", "p95_ms"), percentiles(v)), n=len(v)) for name, v in found.items()}
+        return result
 
 
 def run_main(config: MatcherConfig, inputs: list[LoadResult], work: Path, queries: int, seed: int) -> tuple[dict, Matcher]:

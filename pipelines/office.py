@@ -16,6 +16,7 @@ from rich.table import Table
 
 from matcher.config import PROJECT_ROOT
 from matcher.errors import MatcherError
+from matcher.threads import one_thread_per_query
 from pipelines.cli import parse_filters
 
 out = Console()
@@ -40,13 +41,9 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
-def _load(index_dir: Path, *, one_query_at_a_time: bool = False):
-    """The saved engine; `one_query_at_a_time` for commands that ask it single queries (`matcher.threads`)."""
+def _load(index_dir: Path):
     from matcher.engine import Matcher
-    from matcher.threads import one_thread_per_query
 
-    if one_query_at_a_time:
-        one_thread_per_query()
     return Matcher.load(index_dir)
 
 
@@ -119,7 +116,8 @@ def campaign(
     from matcher.office.workbook import officer_table, write_outputs
 
     try:
-        matcher = _load(index_dir, one_query_at_a_time=True)
+        one_thread_per_query()  # single queries (matcher.threads)
+        matcher = _load(index_dir)
         store = _store(database_url)
         camp = build_campaign(matcher, patent, n=n, pool=max(pool, n), lam=lam, skip_days=skip_days,
                               weekly_cap=weekly_cap, store=store,
@@ -165,7 +163,8 @@ def digest(
     try:
         if fit is not None and fit not in FIT_LEVELS:
             raise MatcherError(f"--fit must be 契合 or 可协商 (got {fit!r})")
-        matcher = _load(index_dir, one_query_at_a_time=True)
+        one_thread_per_query()  # single queries (matcher.threads)
+        matcher = _load(index_dir)
         store = _store(database_url)
         contacts, terms = contact_history(store), current_terms(store)
         for eid in enterprise:
