@@ -177,6 +177,11 @@ class Signals:
             return np.zeros(0)
         return self._priors.get(name, key, lambda: by_row(coll.records, values(self, coll.records)))
 
+    def prior_order(self, name: str) -> np.ndarray:
+        """The rows prior `name` proposes as candidates, best first (`matcher.rank.priors.proposed_order` of
+        `prior(name)`, kept with its values)."""
+        return self._priors.order(name) if len(self.prior(name)) else np.zeros(0, dtype=np.int64)
+
     @property
     def activity(self) -> np.ndarray:
         """Per enterprise row (indexed by row id): its patent-activity percentile among the indexed organisations
@@ -336,7 +341,7 @@ def _prior(name: str) -> ScorerFactory:
         if batch.coll.kind != PRIORS[name][0]:
             return None
         values = signals.prior(name)
-        return PriorScorer(name, values) if len(values) else None
+        return PriorScorer(name, values, signals.prior_order(name)) if len(values) else None
     return build
 
 

@@ -14,7 +14,7 @@ from matcher.engine import Matcher
 from matcher.grading import GRADE_COLUMNS, grade_patents, write_grades
 from matcher.grading.prior import grade_values
 from matcher.office.licence_fit import licence_fit
-from matcher.rank.priors import PriorCache, by_row
+from matcher.rank.priors import PriorCache, by_row, proposed_order
 from matcher.schema import Kind
 
 QUERIES = ["DEMO-D-001", "DEMO-D-002", "DEMO-D-010", "DEMO-C-003", "DEMO-C-012"]
@@ -58,6 +58,30 @@ def test_prior_values_by_row_and_cache():
     assert len(calls) == 1 and len(cache.get("grade", None, compute)) == 0  # no source: silent
     cache.get("grade", 2, compute)
     assert len(calls) == 2  # a new source recomputes
+
+
+def test_the_proposed_order_is_kept_with_its_values():
+    values = np.array([0.2, -np.inf, 0.9, np.nan, 0.5, 0.9])
+    assert proposed_order(values).tolist() == [2, 5, 4, 0]  # ties by row id; no deleted row, none without a value
+    cache = PriorCache()
+    cache.get("activity", "model-1", lambda: values)
+    first = cache.order("activity")
+    assert cache.order("activity") is first  # sorted once for these values
+    cache.get("activity", "model-2", lambda: values[::-1].copy())
+    assert cache.order("activity").tolist() == [0, 3, 1, 5]  # new values, sorted again
+    cache.clear()
+    with pytest.raises(KeyError):
+        cache.order("activity")
+
+
+def test_the_engine_keeps_the_order_a_prior_proposes(matcher, grades):
+    assert len(matcher.signals.prior_order("grade")) == 0  # no grades yet: nothing to propose
+    matcher.signals.use_grades(grades)
+    order = matcher.signals.prior_order("grade")
+    assert len(order) and order.tolist() == proposed_order(matcher.signals.prior("grade")).tolist()
+    assert matcher.signals.prior_order("grade") is order  # not sorted again for the next query
+    matcher.signals.use_grades(grades.iloc[::-1].reset_index(drop=True))  # a new version of the grades
+    assert matcher.signals.prior_order("grade") is not order
 
 
 def test_zero_weights_rank_byte_identically(matcher, grades):

@@ -13,6 +13,7 @@ from matcher.index.dense.store import ScoreTable
 from matcher.index.items import ItemIndex
 from matcher.index.lexical import BM25Index
 from matcher.index.substring import SubstringIndex
+from matcher.rank.priors import proposed_order
 
 
 TABLE_BLOCK = 64
@@ -287,17 +288,18 @@ class PriorScorer:
         name: the fusion key ("activity").
         values: (n_records,) the prior of every record of the collection; NaN for a record it has nothing to say
             about (scored, never proposed), -inf for a row id that holds no record (never proposed).
+        order: the rows it proposes, best first (`matcher.rank.priors.proposed_order` of `values`, which the engine
+            keeps with them); None computes it on first use.
     """
 
-    def __init__(self, name: str, values: np.ndarray) -> None:
+    def __init__(self, name: str, values: np.ndarray, order: np.ndarray | None = None) -> None:
         self.name = name
         self.values = np.asarray(values, dtype=np.float64)
-        self._order: np.ndarray | None = None
+        self._order = order
 
     def candidates(self, queries: Sequence[int], size: int) -> list[np.ndarray]:
         if self._order is None:
-            order = np.argsort(-self.values, kind="stable")
-            self._order = order[np.isfinite(self.values[order])]
+            self._order = proposed_order(self.values)
         top = self._order[:size]
         return [top for _ in queries]
 
