@@ -10,7 +10,7 @@ import pytest
 from matcher.config import Direction, FusionConfig, MatcherConfig
 from matcher.engine import Matcher, Query
 from matcher.errors import IndexMismatchError, MatcherError, NotBuiltError
-from matcher.index.collection import CONTENT
+from matcher.index.collection import CONTENT, read_records_file
 from matcher.schema import Kind
 from matcher.text.sentences import split_sentences
 
@@ -354,3 +354,13 @@ def test_a_query_can_leave_out_given_targets(matcher):
     patent = matcher.query_for(Kind.PATENT, full[0])
     patent.exclude = ("DEMO-D-002",)
     assert "DEMO-D-002" not in [m.target_id for m in matcher.search(patent, Kind.ENTERPRISE, k=40, explain=False)[0].matches]
+
+
+def test_saved_records_load_with_each_column_in_one_piece(tmp_path):
+    frame = pd.DataFrame({"_row": np.arange(6, dtype=np.int64), "id": [f"E{i}" for i in range(6)],
+                          "text": ["光伏 组件", "", "锂电池", "陶瓷", "传感器", "机器人"]})
+    frame.to_parquet(tmp_path / "records.parquet", index=False, row_group_size=2)  # three row groups
+    assert pd.read_parquet(tmp_path / "records.parquet")["text"].array.__arrow_array__().num_chunks == 3
+    records = read_records_file(tmp_path / "records.parquet")
+    pd.testing.assert_frame_equal(records, pd.read_parquet(tmp_path / "records.parquet"))  # same values and dtypes
+    assert {c: records[c].array.__arrow_array__().num_chunks for c in ("id", "text")} == {"id": 1, "text": 1}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from matcher.config import default
 from matcher.errors import MatcherError, NotBuiltError
@@ -20,6 +21,17 @@ from matcher.schema import Kind, schema_for
 RECORDS_FILE = "records.parquet"
 # the indexed text of a record (its schema text fields joined), stored beside the canonical columns
 CONTENT = "content"
+
+
+def read_records_file(path: Path) -> pd.DataFrame:
+    """A saved records file with each column in one piece: `pd.read_parquet` may hand a string column over in
+    several chunks, and taking a query's ten hits from a chunked column copies the whole column first (about 20 ms
+    for the 14 columns of 201,725 enterprises, on every query).
+
+    Raises:
+        OSError, ValueError: the file cannot be read as parquet.
+    """
+    return pq.read_table(path).combine_chunks().to_pandas()
 
 
 class Collection:
@@ -244,7 +256,7 @@ class Collection:
         path = Path(directory) / RECORDS_FILE
         if not path.is_file():
             raise NotBuiltError(f"no saved records at {path}: run `matcher build` first")
-        return pd.read_parquet(path).set_index("_row").rename_axis(None)
+        return read_records_file(path).set_index("_row").rename_axis(None)
 
     def save(self, directory: str | Path) -> None:
         """Write records, both indexes and the manifest into `directory` (caller makes it atomic)."""
@@ -288,7 +300,7 @@ class Collection:
             segmenter_config=params.get("segmenter"),
         )
         try:
-            records = pd.read_parquet(directory / RECORDS_FILE)
+            records = read_records_file(directory / RECORDS_FILE)
             coll.dense = DenseIndex.load(directory / "dense")
             coll.lexical = BM25Index.load(directory / "bm25")
             if coll.items is not None:
