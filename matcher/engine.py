@@ -19,6 +19,7 @@ from matcher.explain import Explainer
 from matcher.grading.term import pushable_rows
 from matcher.grading.tiers import TIER_FILTER, graded_pushable_rows, tier_rows
 from matcher.index.atomic import KeptChangingError, atomic_dir, fault_point, read_stable, readable_dir, recover_dir
+from matcher.index.changes import RecordChanges
 from matcher.index.collection import CONTENT, Collection
 from matcher.index.lock import held, writer_lock
 from matcher.index.manifest import read_manifest
@@ -178,6 +179,19 @@ class Matcher:
         """Delete records of one kind by id (from records, FAISS and BM25)."""
         self.signals.invalidate()
         return self.collection(kind).delete(ids)
+
+    def apply(self, changes: RecordChanges, *, show_progress: bool = False) -> None:
+        """Make one kind's collection hold the records `changes` were computed for (`matcher.index.changes`): index
+        the new and changed records, delete the ones that are gone."""
+        self.index(changes.kind, changes.upserts, show_progress=show_progress)
+        if changes.deletions:
+            self.delete(changes.kind, changes.deletions)
+
+    def drop(self, kind: Kind | str) -> int:
+        """Remove a whole collection (the next `save` leaves it out); returns how many records it held."""
+        self.signals.invalidate()
+        coll = self._collections.pop(Kind(kind), None)
+        return len(coll) if coll is not None else 0
 
     # ----------------------------------------------------------------- persistence
     @staticmethod

@@ -263,6 +263,13 @@ class Signals:
             self._reciprocal = ReciprocalRanks.from_lists(lists, shape, fingerprint)
         return self._reciprocal
 
+    def reciprocal_current(self) -> bool:
+        """Whether the patents' enterprise lists held (ranked or saved with the index) fit the records and settings
+        as they are now; True when the signal is not used."""
+        if not self.uses_reciprocal():
+            return True
+        return self._reciprocal is not None and self._reciprocal.fingerprint == self._reciprocal_fingerprint()
+
     def restore(self, reciprocal: ReciprocalRanks | None) -> None:
         """Adopt the enterprise lists saved with an index (used while their fingerprint matches)."""
         self._reciprocal = reciprocal

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -20,11 +21,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from matcher.build import BuildReport, build_index
 from matcher.config import PROJECT_ROOT, MatcherConfig, load_config
 from matcher.encode import CachedEncoder, Encoder, EnsembleEncoder, load_encoder
 from matcher.engine import Matcher, Query
 from matcher.errors import MatcherError
 from matcher.ingest import LoadResult, load_records, load_source
+from matcher.office.pair_columns import office_columns
 from matcher.schema import Kind
 from matcher.text.segment import Segmenter
 from matcher.threads import one_thread_per_query
@@ -233,22 +236,23 @@ def run_main(config: MatcherConfig, inputs: list[LoadResult], work: Path, querie
     t0 = time.perf_counter()
     matcher = Matcher(config, encoder=encoder, segmenter=segmenter)
     cold = all(c.cached_count() == 0 for c in cache_parts(matcher.encoder))
-    for result in inputs:
-        matcher.index(result.kind, result.frame, show_progress=True)
+    # as `matcher build` builds: the saved index of an earlier run in `work` is updated when its settings are the same
+    report = build_index(matcher, inputs, work / "index", show_progress=True)  # saving ranks the reciprocal lists
+    build_s = time.perf_counter() - t0
+    matcher = report.matcher
     hits = sum(c.stats.hits for c in cache_parts(matcher.encoder))
     encoded = {t.model_id: (t.texts, t.seconds) for t in timers}
-    matcher.save(work / "index")  # ranks the reciprocal lists
-    build_s = time.perf_counter() - t0
+    build_mode = _build_mode(report)
     rss_build, rss_workers = peak_rss_mb(), children_peak_rss_mb()
     seg_texts, seg_s = segmenter.texts, segmenter.seconds
     encoder, counts = matcher.encoder, {kind: matcher.count(kind) for kind in (Kind.ENTERPRISE, Kind.PATENT)}
-    del matcher  # the nightly job runs in a process that loads the saved index, as `matcher match` does
+    del matcher, report  # the nightly job runs in a process that loads the saved index, as `matcher match` does
     gc.collect()
 
     reset_peak_rss()
     t0 = time.perf_counter()
     loaded = Matcher.load(work / "index", encoder=encoder)
-    NightlyJob(loaded).run(work / "exports", show_progress=True)
+    NightlyJob(loaded, annotate=partial(office_columns, loaded)).run(work / "exports", show_progress=True)  # as `matcher match`
     match_s = time.perf_counter() - t0
     rss_match = peak_rss_mb()
     del loaded
@@ -266,6 +270,7 @@ def run_main(config: MatcherConfig, inputs: list[LoadResult], work: Path, querie
         "encoded_texts": {m: n for m, (n, _) in encoded.items()},
         "cache_hits": hits,
         "build_s": round(build_s, 1),
+        "build_mode": build_mode,
         "match_s": round(match_s, 1),
         "load_s": round(load_s, 2),
         "peak_rss_build_mb": rss_build,
@@ -279,6 +284,14 @@ def run_main(config: MatcherConfig, inputs: list[LoadResult], work: Path, querie
     figures["index_mb"] = round(sum(f.stat().st_size for f in (work / "index").rglob("*") if f.is_file()) / 2**20, 1)
     figures["cold"] = cold
     return figures, served
+
+
+def _build_mode(report: BuildReport) -> str:
+    """How the build went: "full", or "incremental" with what changed."""
+    if not report.incremental:
+        return "full"
+    changed = sum(len(c.upserts) + len(c.deletions) for c in report.changes.values())
+    return f"incremental: {changed:,} records added, changed or deleted" if changed else "incremental: nothing changed"
 
 
 def synthetic_vectors(base: np.ndarray, n: int, noise: float, rng: np.random.Generator) -> np.ndarray:

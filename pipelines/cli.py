@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from matcher.build import build_index
 from matcher.config import PROJECT_ROOT, load_config
 from matcher.engine import Matcher, Query
 from matcher.errors import MatcherError
@@ -150,12 +151,15 @@ def build(
     encoder: EncoderOpt = None,
     replace_all: Annotated[bool, typer.Option(
         "--replace-all", help="Drop the side (patents or enterprises) given no input; by default the index keeps it.")] = False,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Index every record again even when the saved index has the same settings.")] = False,
     lock_timeout: LockTimeoutOpt = None,
     engine: EngineOpt = "local",
     address: AddressOpt = None,
 ) -> None:
-    """Ingest -> segment -> embed -> index. Rebuilds the sides given inputs and keeps the other side's current records
-    (unless --replace-all); the index is replaced atomically (the old one stays until done)."""
+    """Ingest -> segment -> embed -> index. The sides given inputs hold exactly their records, the other side keeps
+    its current records (unless --replace-all). When the saved index has the same settings, only the new, changed
+    and gone records are applied to it; the index is replaced atomically (the old one stays until done)."""
     try:
         t0 = time.perf_counter()
         on_ray = _check_engine(engine, address)
@@ -165,23 +169,29 @@ def build(
             from matcher.distributed.data import ray_matcher
 
             matcher = ray_matcher(matcher.config, loaded, address=address)
-        _index_all(matcher, loaded)
-        rebuilt = {result.kind for result in loaded}
-        with Matcher.lock(index_dir, timeout=lock_timeout, on_wait=_waiting):
-            others = [kind for kind in Kind if kind not in rebuilt]
-            dropped = Matcher.stored_counts(index_dir) if replace_all else {}
-            kept = {} if replace_all else matcher.keep(index_dir, others)
-            matcher.save(index_dir)
+        report = build_index(matcher, loaded, index_dir, replace_all=replace_all, incremental=not (full or on_ray),
+                             lock_timeout=lock_timeout, on_wait=_waiting, show_progress=True)
     except MatcherError as exc:
         _fail(exc)
+    matcher = report.matcher
+    if report.incremental:
+        out.print(f"updated the saved index ({escape(report.reason)}; --full indexes everything again)")
+    else:
+        out.print(f"full build ({escape(report.reason)})")
     for kind in Kind:
-        if kind in rebuilt:
+        if kind in report.changes:
+            c = report.changes[kind]
+            out.print(f"{kind.value}: {c.added:,} added, {len(c.upserts) - c.added:,} changed, {len(c.deletions):,} "
+                      f"deleted, {c.unchanged:,} unchanged ({matcher.count(kind):,} records)")
+        elif kind in {r.kind for r in loaded}:
             out.print(f"{kind.value}: rebuilt from the inputs ({matcher.count(kind):,} records)")
-        elif kind in kept:
-            out.print(f"{kind.value}: kept from the current index ({kept[kind]:,} records; --replace-all drops them)")
-        elif dropped.get(kind):
-            out.print(f"{kind.value}: dropped ({dropped[kind]:,} records, --replace-all)")
-    table = Table(title=f"index built at {index_dir}")
+        elif kind in report.kept:
+            out.print(f"{kind.value}: kept from the current index ({report.kept[kind]:,} records; --replace-all drops them)")
+        elif report.dropped.get(kind):
+            out.print(f"{kind.value}: dropped ({report.dropped[kind]:,} records, --replace-all)")
+    if not report.saved:
+        out.print(f"nothing changed: the index at {index_dir} is left as it is")
+    table = Table(title=f"index {'built' if report.saved else 'unchanged'} at {index_dir}")
     for col in ("kind", "records", "encoder", "dense backend"):
         table.add_column(col)
     for coll in (matcher.get(kind) for kind in matcher.kinds):  # `map` is the --map option here

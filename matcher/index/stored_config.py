@@ -96,3 +96,17 @@ def resolve_config(directory: str | Path, config: MatcherConfig | None = None, *
         logger.warning("overriding the configuration saved with the index at %s: %s", directory,
                     "; ".join(f"{f}={given[f]!r} (saved {stored[f]!r})" for f in overrides))
     return saved.model_copy(update={f: copy.deepcopy(getattr(config, f)) for f in explicit})
+
+
+def changed_fields(directory: str | Path, config: MatcherConfig) -> list[str] | None:
+    """The fields (but the machine's own) in which `config` differs from the configuration saved in an index folder,
+    every field counted whether set explicitly or by default; None when the folder holds no saved configuration.
+
+    Raises:
+        MatcherError: the saved file is damaged.
+    """
+    saved = read_config(directory)
+    if saved is None:
+        return None
+    given, stored = config.model_dump(mode="json"), saved.model_dump(mode="json")
+    return sorted(f for f in given.keys() | stored.keys() if f not in LOCAL_FIELDS and given.get(f) != stored.get(f))
