@@ -325,6 +325,7 @@ class NightlyJob:
         kept, keep = reuse if reuse is not None else (pd.DataFrame(), set())
         kept_spans = spans(kept) if keep else {}
         missing, recomputed = [], 0
+        kept_only: set[int] = set()  # chunks whose every list is kept: assembled from `kept` when read, never stored
         for n, (chunk, part) in enumerate(zip(chunks, parts)):
             problem = part_problem(part) if part.exists() else None
             if problem == "":
@@ -334,7 +335,7 @@ class NightlyJob:
                 manifest.notes.append(f"{part.name} of an interrupted run was unreadable ({problem[:200]}); recomputed")
             todo = [i for i in chunk if i not in keep]
             if not todo:
-                write_part(assemble(chunk, None, kept, kept_spans, keep), part)
+                kept_only.add(n)
                 continue
             recomputed += len(todo)
             # under a cap most deep candidates are dropped: they are explained once kept (`_explained`)
@@ -350,9 +351,15 @@ class NightlyJob:
             manifest.recomputed[direction.value] = recomputed
             manifest.notes.append(f"{direction}: incremental: {recomputed:,} of {len(ids):,} lists ranked again (new "
                                   "queries or changed ones), the others kept from the previous run")
+
+        def part_rows(n: int) -> pd.DataFrame:
+            if n in kept_only:
+                return assemble(chunks[n], None, kept, kept_spans, keep)
+            return pd.read_parquet(parts[n])
+
         cap = self.max_per_target.get(direction)
         if cap is None:
-            frames = [f for f in (pd.read_parquet(p) for p in parts) if len(f)]
+            frames = [f for f in map(part_rows, range(len(parts))) if len(f)]
             if not frames:
                 return pd.DataFrame()
             frame = pd.concat(frames, ignore_index=True)
@@ -361,15 +368,15 @@ class NightlyJob:
             return frame
         # the cap is decided on the pairs' keys alone, then each part keeps only its capped rows, so memory holds
         # the deep candidates' keys and the final rows, never every deep row with its explanation
-        keys = [f[KEY_COLUMNS] for f in (pd.read_parquet(p) for p in parts) if len(f)]
+        keys = [f[KEY_COLUMNS] for f in map(part_rows, range(len(parts))) if len(f)]
         if not keys:
             return pd.DataFrame()
-        self._raw[direction] = pd.concat([f for f in (pd.read_parquet(p) for p in parts) if len(f)], ignore_index=True)
+        self._raw[direction] = pd.concat([f for f in map(part_rows, range(len(parts))) if len(f)], ignore_index=True)
         kept, stats = cap_exposure(pd.concat(keys, ignore_index=True), self.k, cap)
         kept = kept[["query_id", "engine_rank", "rank"]]
         frames = []
-        for p in parts:
-            part = pd.read_parquet(p)
+        for n in range(len(parts)):
+            part = part_rows(n)
             if len(part):
                 columns = [c for col in part.columns for c in ((col, "engine_rank") if col == "rank" else (col,))]
                 # an inner merge keeps the part's order: queries as ranked, each query's rows by engine rank
