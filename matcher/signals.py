@@ -189,6 +189,14 @@ class Signals:
         empty without a model or enterprises."""
         return self.prior("activity")
 
+    def activity_source(self) -> list:
+        """What the activity prior derives from besides the enterprises' records (which fix its values): the model's
+        folder and when it was trained ("None" and 0 without a model)."""
+        path = self.engine.config.activity_model
+        model = Path(path) if path is not None else None
+        trained = max((f.stat().st_mtime for f in model.rglob("*") if f.is_file()), default=0.0) if model and model.is_dir() else 0.0
+        return [str(model), trained]
+
     def activity_model(self) -> ActivityModel:
         """The configured activity model, loaded once per directory."""
         path = self.engine.config.activity_model
@@ -236,11 +244,9 @@ class Signals:
         if self._data_hashes is None:
             self._data_hashes = ",".join(self.engine.get(k).manifest().data_hash for k in (Kind.PATENT, Kind.ENTERPRISE))
         cfg = self.engine.config
-        model = Path(cfg.activity_model) if cfg.activity_model is not None else None
-        trained = max((f.stat().st_mtime for f in model.rglob("*") if f.is_file()), default=0.0) if model and model.is_dir() else 0.0
         return json.dumps({"data": self._data_hashes, "encoder": self.engine.encoder.model_id, "depth": cfg.reciprocal_depth,
                            "fusion": cfg.fusion_for(Direction.PATENT_TO_ENTERPRISE).model_dump(mode="json"),
-                           "activity": [str(model), trained], "pool": cfg.pool, "exclude_held": cfg.exclude_held},
+                           "activity": self.activity_source(), "pool": cfg.pool, "exclude_held": cfg.exclude_held},
                           sort_keys=True)
 
     @property

@@ -5,6 +5,9 @@ export column and workbench line, and the CLI."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,8 +16,9 @@ from typer.testing import CliRunner
 
 from conftest import SHARED
 from matcher.config import Direction, FusionConfig
+from matcher.engine import Matcher
 from matcher.errors import MatcherError
-from matcher.export import EXPORT_COLUMNS, result_rows
+from matcher.export import EXPORT_COLUMNS, NightlyJob, result_rows
 from matcher.rank.activity import ActivityModel, fold_of, profile_parts
 from matcher.rank.fusion import ReciprocalRankFusion, WeightedSum
 from matcher.rank.scorers import PriorScorer
@@ -313,3 +317,22 @@ def test_evaluation_reads_the_registered_capital_from_the_registry(tmp_path):
     assert json.loads(result.stdout.strip().splitlines()[-1])["p2c-mini"]["mrr@10"] == 0.5  # the capital decides
     result = RUNNER.invoke(app, ["lab", "evaluate", str(bench), "--config", str(config), "--enterprise-attributes", "none"])
     assert result.exit_code == 0 and "registered capital" not in result.stderr
+
+
+def test_nightly_lists_of_patents_are_ranked_again_when_the_activity_model_is_retrained(demo_index, tmp_path, activity_dir, config):
+    model = Path(shutil.copytree(activity_dir, tmp_path / "activity"))
+    settings = config.model_copy(update={"activity_model": model})
+    out, p2e = tmp_path / "out", Direction.PATENT_TO_ENTERPRISE.value
+
+    def run():
+        return NightlyJob(Matcher.load(demo_index, settings), formats=("parquet",)).run(out)
+
+    run()
+    again = run()  # the prior's values follow from the model and the records: neither changed
+    assert again.mode == "incremental" and again.recomputed[p2e] == 0
+    later = max(f.stat().st_mtime_ns for f in model.rglob("*")) + 10**9
+    for f in model.rglob("*"):  # retrained in place
+        os.utime(f, ns=(later, later))
+    retrained = run()
+    assert p2e not in retrained.recomputed
+    assert any(n.startswith(f"{p2e}: every list ranked again: the enterprises ranked changed") for n in retrained.notes)
