@@ -10,7 +10,7 @@ import pytest
 
 from matcher.engine import Matcher
 from matcher.export import NightlyJob, RunManifest
-from matcher.schema import Direction, Kind
+from matcher.schema import RECORD_DIRECTIONS, Direction, Kind
 
 STEMS = ("enterprise_to_patent", "patent_to_enterprise")
 
@@ -109,3 +109,37 @@ def test_patents_changed_under_a_cap_match_a_full_run(index, tmp_path, config, d
     # other settings than the previous run's: a full run, said so
     other = NightlyJob(Matcher.load(index), k=4, formats=("parquet",)).run(out)
     assert other.mode == "full" and any("previous run in this export folder had other settings" in n for n in other.notes)
+
+
+def test_unchanged_rows_keep_the_previous_files_and_state(index, tmp_path, config, demo_enterprises):
+    out = tmp_path / "out"
+    formats = ("parquet", "csv", "xlsx")
+    NightlyJob(Matcher.load(index), formats=formats).run(out)
+    files = {p.name: p.stat() for p in (out / "matches").iterdir() if p.name != "run_manifest.json"}
+    state = {p.name: p.stat().st_mtime_ns for p in (out / ".incremental").iterdir()}
+    full_csv = (out / "matches" / "enterprise_to_patent.csv").read_bytes()
+
+    again = NightlyJob(Matcher.load(index), formats=formats).run(out)
+    assert sum("the same rows as the previous run: its files kept" in n for n in again.notes) == 2
+    assert sorted(again.files) == sorted(files) and set(again.digests) == {d.value for d in RECORD_DIRECTIONS}
+    for name, before in files.items():  # the same files, linked: not written again
+        now = (out / "matches" / name).stat()
+        assert (now.st_ino, now.st_size, now.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    assert {p.name: p.stat().st_mtime_ns for p in (out / ".incremental").iterdir()} == state
+    assert RunManifest.read(out / "matches" / "run_manifest.json").finished_at == again.finished_at
+
+    # a file changed by hand since is written again; the untouched ones stay kept
+    edited = out / "matches" / "enterprise_to_patent.csv"
+    edited.write_bytes(b"edited")
+    third = NightlyJob(Matcher.load(index), formats=formats).run(out)
+    assert edited.read_bytes() == full_csv
+    assert any(n.startswith("patent->enterprise: the same rows") for n in third.notes)
+    assert not any(n.startswith("enterprise->patent: the same rows") for n in third.notes)
+
+    # changed rows are written again, and the state with them
+    _change(index, Kind.ENTERPRISE, demo_enterprises, config)
+    fourth = NightlyJob(Matcher.load(index), formats=formats).run(out)
+    assert not any("its files kept" in n for n in fourth.notes)
+    assert (out / "matches" / "patent_to_enterprise.parquet").stat().st_ino != files["patent_to_enterprise.parquet"].st_ino
+    assert {p.name: p.stat().st_mtime_ns for p in (out / ".incremental").iterdir()} != state
+    _same_as_full(index, out, tmp_path / "full")

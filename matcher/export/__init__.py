@@ -15,7 +15,9 @@ from tqdm.auto import tqdm
 from matcher import __version__
 from matcher.engine import Match, Matcher, Query, SearchResult
 from matcher.errors import InputError
-from matcher.export.incremental import DirectionState, RunState, assemble, query_fingerprints, ranked_side, spans, unchanged
+from matcher.export.incremental import (DirectionState, RunState, assemble, query_fingerprints, ranked_side, same_state, spans,
+                                        unchanged)
+from matcher.export.kept import file_stat, link_kept, rows_digest
 from matcher.export.chunks import ChunkExecutor, ChunkTask, LocalExecutor, compute_chunk
 from matcher.export.rows import EXPLANATION_COLUMNS, EXPORT_COLUMNS, explanation_values, result_rows
 from matcher.export.sheets import write_csv, write_xlsx
@@ -57,6 +59,8 @@ class RunManifest:
     mode: str = "full"
     recomputed: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)  # per direction: `rows_digest` of the rows written
+    file_stats: dict[str, list[int]] = field(default_factory=dict)  # per file: `file_stat` once written
 
     @classmethod
     def read(cls, path: str | Path) -> RunManifest:
@@ -82,6 +86,14 @@ def index_info(matcher: Matcher) -> dict[str, dict]:
     """What a run records of the index it ranked: kind -> rows, encoder model id and the records' data hash."""
     return {k.value: {"rows": len(c), "model_id": c.model_id, "data_hash": c.manifest().data_hash}
             for k, c in sorted((k, matcher.get(k)) for k in matcher.kinds)}
+
+
+def _previous_manifest(folder: Path) -> RunManifest | None:
+    """The manifest of the export in `folder` (None when there is none or it is unreadable)."""
+    try:
+        return RunManifest.read(folder / "run_manifest.json")
+    except InputError:
+        return None
 
 
 def export_stem(direction: Direction | str) -> str:
@@ -240,15 +252,18 @@ class NightlyJob:
                 frames[direction] = self._confident(direction, self._run_direction(direction, work.path, manifest,
                                                                                    show_progress, reuse.get(direction)),
                                                     manifest)
+            before = _previous_manifest(out_dir / "matches")
             with atomic_dir(out_dir / "matches") as tmp:
                 for direction, frame in frames.items():
-                    self._write(direction, self.annotate(direction, frame) if self.annotate else frame, tmp, manifest)
+                    self._write(direction, self.annotate(direction, frame) if self.annotate else frame, tmp, manifest,
+                                before, out_dir / "matches")
                 manifest.finished_at = utc_now()
                 manifest.seconds = round(time.perf_counter() - t0, 2)
                 atomic_write_text(tmp / "run_manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=2))
-            for direction, now in current.items():
-                now.rows = self._raw.get(direction, pd.DataFrame())
-            state.write(params, current)  # what the next run reuses (a crash before it: the next run is a full one)
+            if previous is None or set(previous) != set(current) or not all(same_state(previous[d], now) for d, now in current.items()):
+                for direction, now in current.items():
+                    now.rows = self._raw.get(direction, pd.DataFrame())
+                state.write(params, current)  # what the next run reuses (a crash before it: the next run is a full one)
             finished = True
         finally:
             work.release(remove=finished)
@@ -287,14 +302,24 @@ class NightlyJob:
                               "left out (--keep-unconfident keeps them)")
         return frame[~low].reset_index(drop=True)
 
-    def _write(self, direction: Direction, frame: pd.DataFrame, folder: Path, manifest: RunManifest) -> None:
+    def _write(self, direction: Direction, frame: pd.DataFrame, folder: Path, manifest: RunManifest,
+               before: RunManifest | None, previous: Path) -> None:
         """One direction's export files in `folder`: Parquet holds the raw rows (a data file); CSV and XLSX are
-        spreadsheet-safe (`matcher.export.sheets`)."""
+        spreadsheet-safe (`matcher.export.sheets`). When the rows are the ones the previous run wrote (`before`,
+        in `previous`) and its files are as it wrote them, those files are kept (linked) instead."""
         stem = export_stem(direction)
         manifest.rows[direction] = len(frame)
+        digest = rows_digest(frame)
+        manifest.digests[direction] = digest
+        names = [f"{stem}.{fmt}" for fmt in self.formats if fmt != "xlsx" or len(frame) <= XLSX_MAX_ROWS]
+        same = before is not None and before.digests.get(direction) == digest and set(names) <= set(before.files)
+        if same and link_kept(previous, names, before.file_stats, folder):
+            manifest.notes.append(f"{direction}: the same rows as the previous run: its files kept ({', '.join(names)})")
         for fmt in self.formats:
             path = folder / f"{stem}.{fmt}"
-            if fmt == "csv":
+            if path.exists():  # kept from the previous run
+                pass
+            elif fmt == "csv":
                 write_csv(frame, path)
             elif fmt == "parquet":
                 frame.to_parquet(path, index=False)
@@ -304,6 +329,7 @@ class NightlyJob:
             else:
                 write_xlsx(frame, path, sheet=stem)
             manifest.files.append(path.name)
+            manifest.file_stats[path.name] = file_stat(path)
 
     def _run_direction(self, direction: Direction, work: Path, manifest: RunManifest, show_progress: bool,
                        reuse: tuple[pd.DataFrame, set[str]] | None = None) -> pd.DataFrame:

@@ -139,6 +139,13 @@ class RunState:
             atomic_write_text(tmp / STATE_FILE, json.dumps(meta, indent=2))
 
 
+def same_state(before: DirectionState, now: DirectionState) -> bool:
+    """Whether a direction's fingerprints are the previous run's: the same ranked side and the same queries, in the
+    same order, with the same fingerprints (every list was kept, so its rows are the previous rows)."""
+    return (before.ranked_side == now.ranked_side and before.queries.index.equals(now.queries.index)
+            and np.array_equal(before.queries.to_numpy(), now.queries.to_numpy()))
+
+
 def spans(frame: pd.DataFrame) -> dict[str, tuple[int, int]]:
     """Query id -> the (start, stop) positions of its rows in a frame whose rows are grouped by query."""
     if frame.empty:
