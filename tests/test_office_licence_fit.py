@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 
-from matcher.office.licence_fit import GOOD, MISMATCH, TALK, cooperation_modes, free_first, licence_fit, mode_fit, money_fit
+from matcher.office.licence_fit import (GOOD, MISMATCH, TALK, cooperation_modes, fit_columns, free_first, licence_fit, mode_fit,
+                                        money_fit)
 
 
 def test_cooperation_modes_are_read_from_the_demand_cell():
@@ -65,3 +67,22 @@ def test_the_registration_date_is_read_from_the_input_and_flags_young_firms(tmp_
     firm = load_registry_companies(registry).frame.iloc[0].to_dict()
     assert firm["registered"] == "2023-05-10"
     assert free_first(firm, today) == "注册资本 100 万元、成立不满 5 年"
+
+
+def test_the_columns_of_many_pairs_are_each_pairs_own_fit():
+    demo = Path(__file__).resolve().parent.parent / "data" / "demo"
+    enterprises = pd.read_csv(demo / "enterprises.csv", dtype=str, keep_default_na=False).to_dict("records")
+    patents = pd.read_csv(demo / "patents.csv", dtype=str, keep_default_na=False).to_dict("records")
+    enterprises += [{"id": "R-1", "capital": "300万人民币", "registered": "2024-03-01"},
+                    {"id": "R-2", "capital": "300万人民币", "size": "微型"}, {"id": "R-3", "capital": "30000(万元人民币)"}]
+    patents += [{"id": "P-open", "license_mode": "开放许可", "price": "5万元"}, {"id": "P-none"}]
+    by_e, by_p = {e["id"]: e for e in enterprises}, {p["id"]: p for p in patents}
+    pairs = pd.DataFrame([(e, p) for e in [*by_e, "GONE"] for p in [*by_p, "GONE"]], columns=["enterprise_id", "patent_id"])
+    today = date(2026, 12, 7)
+    out = fit_columns(pairs, by_e, by_p, today=today)
+    fits = [licence_fit(by_e.get(e, {}), by_p.get(p, {}), today) for e, p in zip(pairs["enterprise_id"], pairs["patent_id"])]
+    assert out["licence_line"].tolist() == [f.line() for f in fits]
+    assert out["free_first"].tolist() == [f.free_first for f in fits]
+    assert set(out["licence_fit"]) >= {"契合", "不符", "未知"} and len(out) == len(pairs)
+    assert "成立不满 5 年" in out.loc[(out["enterprise_id"] == "R-1") & (out["patent_id"] == "P-open"), "free_first"].item()
+    assert fit_columns(pairs.iloc[:0], by_e, by_p)["licence_line"].tolist() == []

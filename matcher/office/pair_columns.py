@@ -6,7 +6,7 @@ import pandas as pd
 
 from matcher.engine import Matcher
 from matcher.grading.grades import grades_by_id
-from matcher.office.licence_fit import fit_columns
+from matcher.office.licence_fit import ENTERPRISE_TERMS, PATENT_TERMS, fit_columns
 from matcher.schema import Direction, Kind
 
 GRADE_EXPORT = {"patent_tier": "tier", "patent_tier_reason": "tier_reason", "patent_maturity_grade": "maturity",
@@ -40,18 +40,18 @@ def office_columns(matcher: Matcher, direction: Direction | str, frame: pd.DataF
         values = patent_ids.map(by_id[source]) if by_id is not None else pd.Series(None, index=out.index, dtype=object)
         out[column] = (pd.to_numeric(values, errors="coerce") if column == "patent_prospect" else values.fillna("")).to_numpy()
     pairs = pd.DataFrame({"patent_id": patent_ids.to_numpy(), "enterprise_id": out[enterprise_col].astype(str).to_numpy()})
-    fits = fit_columns(pairs, _records(matcher, Kind.ENTERPRISE, pairs["enterprise_id"]),
-                       _records(matcher, Kind.PATENT, pairs["patent_id"]))
+    fits = fit_columns(pairs, _records(matcher, Kind.ENTERPRISE, pairs["enterprise_id"], ENTERPRISE_TERMS),
+                       _records(matcher, Kind.PATENT, pairs["patent_id"], PATENT_TERMS))
     for column in LICENCE_EXPORT:
         out[column] = fits[column].to_numpy()
     return out
 
 
-def _records(matcher: Matcher, kind: Kind, ids: pd.Series) -> dict[str, dict]:
-    """id -> record of the indexed records of one kind among `ids`."""
+def _records(matcher: Matcher, kind: Kind, ids: pd.Series, columns: tuple[str, ...]) -> dict[str, dict]:
+    """id -> the given columns (those it has) of the indexed records of one kind among `ids`."""
     coll = matcher.get(kind)
     if coll is None or not len(coll):
         return {}
     records = coll.records
-    records = records[records["id"].astype(str).isin(set(ids))]
-    return records.set_index(records["id"].astype(str)).to_dict("index")
+    records = records.loc[records["id"].astype(str).isin(set(ids)), [c for c in columns if c in records]]
+    return records.set_index(coll.records.loc[records.index, "id"].astype(str)).to_dict("index")
