@@ -81,10 +81,12 @@ def build_index(
     reason = _why_full(matcher, index_dir) if incremental else "asked for a full build"
     if reason is None:
         with Matcher.lock(index_dir, timeout=lock_timeout, on_wait=on_wait):
-            report = _update(matcher, inputs, index_dir, replace_all=replace_all, show_progress=show_progress)
-        if report is not None:
-            return report
-        reason = "the saved index could not be read with this build's encoder"
+            try:
+                saved = Matcher.load(index_dir, matcher.config, encoder=matcher.encoder, segmenter=matcher.segmenter)
+            except MatcherError as exc:
+                saved, reason = None, f"the saved index cannot be updated ({exc})"
+            if saved is not None:
+                return _update(saved, inputs, index_dir, replace_all=replace_all, show_progress=show_progress)
     logger.info("full build: %s", reason)
     for result in inputs:
         matcher.index(result.kind, result.frame, show_progress=show_progress)
@@ -119,15 +121,10 @@ def _why_full(matcher: Matcher, index_dir: Path) -> str | None:
     return None
 
 
-def _update(matcher: Matcher, inputs: Sequence[LoadResult], index_dir: Path, *, replace_all: bool,
-            show_progress: bool) -> BuildReport | None:
-    """Apply the inputs' changes to the saved index (under the writer lock); None when it holds another encoder's
-    vectors (the full build then says why)."""
-    try:
-        saved = Matcher.load(index_dir, matcher.config, encoder=matcher.encoder, segmenter=matcher.segmenter)
-    except MatcherError as exc:
-        logger.info("cannot update the saved index (%s)", exc)
-        return None
+def _update(saved: Matcher, inputs: Sequence[LoadResult], index_dir: Path, *, replace_all: bool,
+            show_progress: bool) -> BuildReport:
+    """Apply the inputs' changes to the saved index (`saved`, loaded under the writer lock) and save it when
+    something changed."""
     given = {result.kind for result in inputs}
     changes = {}
     for kind in (k for k in Kind if k in given):

@@ -134,6 +134,11 @@ def test_other_settings_or_a_full_build_index_everything_again(tmp_path, demo_pa
     assert "full build (the saved index was built with other library versions)" in build(
         "--patents", patents, "--index-dir", index, "--config", settings)
 
+    (index / "patent" / "records.parquet").write_bytes(b"damaged")  # unreadable: built again from the inputs
+    damaged = build("--patents", patents, "--index-dir", index, "--config", settings)
+    assert "full build (the saved index cannot be updated (" in damaged and "is damaged" in damaged
+    assert Matcher.stored_counts(index) == {Kind.PATENT: 60}
+
 
 def test_reciprocal_lists_out_of_date_are_ranked_again_and_saved(tmp_path, config, demo_patents, demo_enterprises):
     index = tmp_path / "index"
