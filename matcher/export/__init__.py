@@ -15,8 +15,8 @@ from tqdm.auto import tqdm
 from matcher import __version__
 from matcher.engine import Match, Matcher, Query, SearchResult
 from matcher.errors import InputError
-from matcher.export.incremental import (DirectionState, RunState, assemble, query_fingerprints, ranked_side, same_state, spans,
-                                        unchanged)
+from matcher.export.incremental import (DirectionState, RunState, assemble, query_fingerprints, ranked_side, same_state,
+                                        spans, unchanged)
 from matcher.export.kept import file_stat, link_kept, rows_digest
 from matcher.export.chunks import ChunkExecutor, ChunkTask, LocalExecutor, compute_chunk
 from matcher.export.rows import EXPLANATION_COLUMNS, EXPORT_COLUMNS, explanation_values, result_rows
@@ -260,7 +260,9 @@ class NightlyJob:
                 manifest.finished_at = utc_now()
                 manifest.seconds = round(time.perf_counter() - t0, 2)
                 atomic_write_text(tmp / "run_manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=2))
-            if previous is None or set(previous) != set(current) or not all(same_state(previous[d], now) for d, now in current.items()):
+            unchanged_state = previous is not None and set(previous) == set(current) and all(
+                same_state(previous[d], now) for d, now in current.items())
+            if not unchanged_state:  # else every list was kept: the saved rows are this run's
                 for direction, now in current.items():
                     now.rows = self._raw.get(direction, pd.DataFrame())
                 state.write(params, current)  # what the next run reuses (a crash before it: the next run is a full one)
