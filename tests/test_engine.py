@@ -10,7 +10,7 @@ import pytest
 from matcher.config import Direction, FusionConfig, MatcherConfig
 from matcher.engine import Matcher, Query
 from matcher.errors import IndexMismatchError, MatcherError, NotBuiltError
-from matcher.index.collection import CONTENT, read_records_file
+from matcher.index.collection import CONTENT, read_parquet_whole
 from matcher.schema import Kind
 from matcher.text.sentences import split_sentences
 
@@ -361,6 +361,6 @@ def test_saved_records_load_with_each_column_in_one_piece(tmp_path):
                           "text": ["光伏 组件", "", "锂电池", "陶瓷", "传感器", "机器人"]})
     frame.to_parquet(tmp_path / "records.parquet", index=False, row_group_size=2)  # three row groups
     assert pd.read_parquet(tmp_path / "records.parquet")["text"].array.__arrow_array__().num_chunks == 3
-    records = read_records_file(tmp_path / "records.parquet")
+    records = read_parquet_whole(tmp_path / "records.parquet")
     pd.testing.assert_frame_equal(records, pd.read_parquet(tmp_path / "records.parquet"))  # same values and dtypes
     assert {c: records[c].array.__arrow_array__().num_chunks for c in ("id", "text")} == {"id": 1, "text": 1}

@@ -20,6 +20,7 @@ import pandas as pd
 
 from matcher.engine import Matcher
 from matcher.index.atomic import atomic_dir, atomic_write_text
+from matcher.index.collection import read_parquet_whole
 from matcher.schema import Direction, Kind
 
 STATE_DIR = ".incremental"
@@ -123,7 +124,7 @@ class RunState:
                 queries = pd.read_parquet(self.folder / f"{direction.stem}-queries.parquet")
                 out[direction] = DirectionState(info["ranked_side"], pd.Series(queries["fingerprint"].to_numpy(),
                                                                                index=queries["query_id"].to_numpy()),
-                                                pd.read_parquet(self.folder / f"{direction.stem}.parquet"))
+                                                read_parquet_whole(self.folder / f"{direction.stem}.parquet"))
             return out
         except (OSError, ValueError, KeyError, TypeError):  # no state, or an unreadable one: a full run
             return None

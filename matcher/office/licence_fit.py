@@ -7,6 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -176,7 +177,14 @@ def _patent_terms(patent: dict) -> tuple[str, str]:
 
 def _enterprise_terms(enterprise: dict, today: date) -> tuple[str, str, str]:
     """What a pair's fit reads of its enterprise: cooperation modes, budget and the 先免费后有偿 reason."""
-    return cell(enterprise, "cooperation"), cell(enterprise, "budget"), free_first(enterprise, today)
+    reason = _free_first_of(cell(enterprise, "size"), cell(enterprise, "capital"), cell(enterprise, "registered"), today)
+    return cell(enterprise, "cooperation"), cell(enterprise, "budget"), reason
+
+
+@lru_cache(maxsize=65536)
+def _free_first_of(size: str, capital: str, registered: str, today: date) -> str:
+    """`free_first` of the columns it reads (many enterprises share them: 201,725 registrations, 5 s a night)."""
+    return free_first({"size": size, "capital": capital, "registered": registered}, today)
 
 
 def _fit(enterprise: tuple[str, str, str], patent: tuple[str, str]) -> Fit:

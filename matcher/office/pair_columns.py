@@ -53,5 +53,8 @@ def _records(matcher: Matcher, kind: Kind, ids: pd.Series, columns: tuple[str, .
     if coll is None or not len(coll):
         return {}
     records = coll.records
-    records = records.loc[records["id"].astype(str).isin(set(ids)), [c for c in columns if c in records]]
-    return records.set_index(coll.records.loc[records.index, "id"].astype(str)).to_dict("index")
+    records = records[records["id"].astype(str).isin(set(ids))]
+    names = [c for c in columns if c in records]
+    # plain object arrays zipped (a frame's to_dict walks its string columns value by value: 11 s at 201,725 records)
+    values = [records[c].astype(object).to_numpy() for c in names]
+    return {i: dict(zip(names, row)) for i, row in zip(records["id"].astype(str).tolist(), zip(*values))}
