@@ -143,3 +143,10 @@ def test_unchanged_rows_keep_the_previous_files_and_state(index, tmp_path, confi
     assert (out / "matches" / "patent_to_enterprise.parquet").stat().st_ino != files["patent_to_enterprise.parquet"].st_ino
     assert {p.name: p.stat().st_mtime_ns for p in (out / ".incremental").iterdir()} != state
     _same_as_full(index, out, tmp_path / "full")
+
+
+def test_empty_filters_are_the_settings_of_no_filter(index):
+    # `matcher match` passes an empty filter per side: the same run as the library's default, so one keeps the other's lists
+    matcher = Matcher.load(index)
+    assert NightlyJob(matcher, filters={"patent": {}, "enterprise": {}}).run_key() == NightlyJob(matcher).run_key()
+    assert NightlyJob(matcher, filters={"patent": {"applicant_type": ["高校"]}}).run_key() != NightlyJob(matcher).run_key()

@@ -169,7 +169,7 @@ class NightlyJob:
         self.matcher = matcher
         self.k = k
         self.chunk_size = chunk_size
-        self.filters = {str(kind): dict(f) for kind, f in (filters or {}).items()}
+        self.filters = {str(kind): dict(f) for kind, f in (filters or {}).items() if f}  # no filter: the same run
         self.formats = tuple(formats)
         self.directions = [Direction(d) for d in directions if d in RECORD_DIRECTIONS]
         self.max_per_target = {Direction(d): int(c) for d, c in caps.items() if d in self.directions}
