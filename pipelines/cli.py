@@ -183,7 +183,7 @@ def build(
             c = report.changes[kind]
             out.print(f"{kind.value}: {c.added:,} added, {len(c.upserts) - c.added:,} changed, {len(c.deletions):,} "
                       f"deleted, {c.unchanged:,} unchanged ({matcher.count(kind):,} records)")
-        elif kind in {r.kind for r in loaded}:
+        elif any(r.kind == kind for r in loaded):
             out.print(f"{kind.value}: rebuilt from the inputs ({matcher.count(kind):,} records)")
         elif kind in report.kept:
             out.print(f"{kind.value}: kept from the current index ({report.kept[kind]:,} records; --replace-all drops them)")

@@ -315,19 +315,20 @@ class NightlyJob:
         manifest.digests[direction] = digest
         names = [f"{stem}.{fmt}" for fmt in self.formats if fmt != "xlsx" or len(frame) <= XLSX_MAX_ROWS]
         same = before is not None and before.digests.get(direction) == digest and set(names) <= set(before.files)
-        if same and link_kept(previous, names, before.file_stats, folder):
+        kept = same and link_kept(previous, names, before.file_stats, folder)
+        if kept:
             manifest.notes.append(f"{direction}: the same rows as the previous run: its files kept ({', '.join(names)})")
         for fmt in self.formats:
             path = folder / f"{stem}.{fmt}"
-            if path.exists():  # kept from the previous run
+            if fmt == "xlsx" and len(frame) > XLSX_MAX_ROWS:
+                manifest.notes.append(f"{stem}.xlsx skipped: {len(frame):,} rows exceed Excel's sheet limit")
+                continue
+            if kept:
                 pass
             elif fmt == "csv":
                 write_csv(frame, path)
             elif fmt == "parquet":
                 frame.to_parquet(path, index=False)
-            elif len(frame) > XLSX_MAX_ROWS:
-                manifest.notes.append(f"{stem}.xlsx skipped: {len(frame):,} rows exceed Excel's sheet limit")
-                continue
             else:
                 write_xlsx(frame, path, sheet=stem)
             manifest.files.append(path.name)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matcher.index.collection import Collection
+from matcher.index.collection import Collection, as_stored
 from matcher.schema import Kind, schema_for
 
 # two keys of pandas' row hash (16 characters each)
@@ -23,19 +23,16 @@ class RecordChanges:
     Attributes:
         kind: the record kind.
         upserts: the given records that are new or differ in any column (in the order given).
+        added: how many of the upserts are new ids (the others replace a stored record).
         deletions: the ids the collection holds that the given records no longer have (in row order).
         unchanged: how many given records equal the stored ones in every column.
     """
 
     kind: Kind
     upserts: pd.DataFrame
+    added: int
     deletions: tuple[str, ...]
     unchanged: int
-
-    @property
-    def added(self) -> int:
-        """How many of the upserts are new ids (the others replace a stored record)."""
-        return int(self.upserts.attrs.get("added", 0))
 
     @property
     def empty(self) -> bool:
@@ -47,7 +44,7 @@ def complete_records(kind: Kind, frames: Sequence[pd.DataFrame]) -> pd.DataFrame
     """The records of one kind that several inputs give together, as a build indexes them one after the other: the
     canonical columns as strings, and for an id given twice its last version (in the position of its first)."""
     columns = list(schema_for(kind).columns)
-    parts = [f.reindex(columns=columns, fill_value="").astype(object).fillna("").astype(str) for f in frames]
+    parts = [as_stored(f, columns) for f in frames]
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     if frame["id"].duplicated().any():
         last = frame.drop_duplicates("id", keep="last").set_index("id")
@@ -69,20 +66,16 @@ def record_changes(coll: Collection | None, kind: Kind, frame: pd.DataFrame) -> 
     """
     columns = list(schema_for(kind).columns)
     if coll is None or len(coll) == 0:
-        upserts = frame.copy()
-        upserts.attrs["added"] = len(frame)
-        return RecordChanges(kind, upserts, (), 0)
+        return RecordChanges(kind, frame.copy(), len(frame), (), 0)
     stored = coll.records[columns]
     stored_hash, given_hash = _row_hashes(stored), _row_hashes(frame[columns])
     position = pd.Index(stored["id"].to_numpy()).get_indexer(frame["id"].to_numpy())
     known = position >= 0
     same = known.copy()
     same[known] = (stored_hash[position[known]] == given_hash[known]).all(axis=1)
-    upserts = frame.loc[~same].reset_index(drop=True)
-    upserts.attrs["added"] = int((~known).sum())
     kept = set(frame["id"])
     deletions = tuple(i for i in stored["id"] if i not in kept)
-    return RecordChanges(kind, upserts, deletions, int(same.sum()))
+    return RecordChanges(kind, frame.loc[~same].reset_index(drop=True), int((~known).sum()), deletions, int(same.sum()))
 
 
 def _row_hashes(frame: pd.DataFrame) -> np.ndarray:

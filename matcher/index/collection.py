@@ -35,6 +35,12 @@ def read_parquet_whole(path: Path) -> pd.DataFrame:
     return pq.read_table(path).combine_chunks().to_pandas()
 
 
+def as_stored(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Records as a collection stores them: exactly `columns` (missing ones empty), every value a string ("" for
+    none)."""
+    return frame.reindex(columns=list(columns), fill_value="").astype(object).fillna("").astype(str)
+
+
 class Collection:
     """Records of one kind with their dense vectors and BM25 terms, addressed by string id.
 
@@ -163,7 +169,7 @@ class Collection:
                 self._row_of[rid] = self._next_row
                 self._next_row += 1
         rows_arr = np.asarray(rows, dtype=np.int64)
-        new = frame.reindex(columns=self.records.columns, fill_value="").astype(object).fillna("").astype(str)
+        new = as_stored(frame, self.records.columns)
         new.index = pd.Index(rows_arr, dtype="int64")
         self.dense.add(rows_arr, np.ascontiguousarray(vectors, dtype=np.float32))
         self.lexical.add(rows_arr, [list(t) for t in tokens])
