@@ -136,9 +136,11 @@ def _update(saved: Matcher, inputs: Sequence[LoadResult], index_dir: Path, *, re
     dropped = {kind: saved.drop(kind) for kind in others} if replace_all else {}
     kept = {} if replace_all else {kind: saved.count(kind) for kind in others}
     changed = any(not c.empty for c in changes.values()) or bool(dropped)
-    stale = not saved.signals.reciprocal_current()
+    stale = [what for what, current in (("its reciprocal lists were out of date and are ranked again",
+                                          saved.signals.reciprocal_current()),
+                                         ("its enterprises' activity scores were missing or out of date",
+                                          saved.signals.activity_current())) if not current]
     if changed or stale:
         saved.save(index_dir)
-    reason = "the saved index has the same settings" + (
-        "" if changed or not stale else "; its reciprocal lists were out of date and are ranked again")
-    return BuildReport(saved, True, reason, changes=changes, kept=kept, dropped=dropped, saved=changed or stale)
+    reason = "; ".join(["the saved index has the same settings", *([] if changed else stale)])
+    return BuildReport(saved, True, reason, changes=changes, kept=kept, dropped=dropped, saved=changed or bool(stale))

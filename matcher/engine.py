@@ -24,6 +24,7 @@ from matcher.index.collection import CONTENT, Collection
 from matcher.index.lock import held, writer_lock
 from matcher.index.manifest import read_manifest
 from matcher.index.stored_config import resolve_config, write_config
+from matcher.rank.activity_scores import ActivityScores
 from matcher.rank.confidence import ConfidenceModel, attach, pair_features
 from matcher.rank.fusion import make_fusion
 from matcher.rank.reciprocal import ReciprocalRanks
@@ -220,12 +221,15 @@ class Matcher:
             MatcherError: the lock was not free in time, or the folder cannot be written (the previous index is kept).
         """
         reciprocal = self.signals.reciprocal if self.signals.uses_reciprocal() else None  # ranked before the swap
+        activity = self.signals.activity_scores()
         try:
             with writer_lock(directory, timeout=lock_timeout, on_wait=logger.warning), atomic_dir(directory) as tmp:
                 for kind, coll in self._collections.items():
                     coll.save(tmp / kind.value)
                 if reciprocal is not None:
                     reciprocal.save(tmp)
+                if activity is not None:
+                    activity.save(tmp)
                 write_config(tmp, self.config)
         except OSError as exc:
             raise MatcherError(f"cannot save the index at {directory} ({exc}); the previous index is unchanged") from None
@@ -281,7 +285,7 @@ class Matcher:
                                                              segmenter=matcher.segmenter.config)
         if not matcher._collections:
             raise NotBuiltError(f"the index at {directory} is empty: run `matcher build` first")
-        matcher.signals.restore(ReciprocalRanks.load(source))
+        matcher.signals.restore(ReciprocalRanks.load(source), ActivityScores.load(source))
         matcher.signals.use_grades(directory)  # the "grade" prior reads the index's grades (`matcher grade --index`)
         return matcher
 

@@ -20,7 +20,8 @@ from matcher.grading.grades import read_grades
 from matcher.grading.prior import grade_values
 from matcher.index.collection import Collection
 from matcher.index.portfolio import FLOOR_QUANTILE, Portfolio, chance_similarity
-from matcher.rank.activity import ActivityModel
+from matcher.rank.activity import ActivityModel, percentile_ranks
+from matcher.rank.activity_scores import ActivityScores
 from matcher.rank.licence import ENTERPRISE_TERMS, PATENT_TERMS, LicenceScorer, states_terms
 from matcher.rank.priors import PriorCache, by_row
 from matcher.rank.reciprocal import ReciprocalRanks, ReciprocalScorer
@@ -119,6 +120,8 @@ class Signals:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._activity_model: tuple[Path, ActivityModel] | None = None  # (its directory, the loaded model)
+        # the enterprises' log-odds by record content (kept across changes of the records: see ActivityScores)
+        self._activity_scores: ActivityScores | None = None
         # the grades the "grade" prior reads: a table, or an index folder to read it from; bumped on every change
         self._grades: pd.DataFrame | Path | None = None
         self._grades_version = 0
@@ -196,6 +199,36 @@ class Signals:
         model = Path(path) if path is not None else None
         trained = max((f.stat().st_mtime for f in model.rglob("*") if f.is_file()), default=0.0) if model and model.is_dir() else 0.0
         return [str(model), trained]
+
+    def activity_log_odds(self, records: pd.DataFrame) -> np.ndarray:
+        """The configured activity model's log-odds of enterprise `records` (NaN for those that are not
+        organisations), scoring only the records whose content it has not scored yet (kept, or saved with the index)."""
+        source = self.activity_source()
+        if self._activity_scores is None or self._activity_scores.source != source:
+            self._activity_scores = ActivityScores(source)
+        return self._activity_scores.log_odds(self.activity_model(), records)
+
+    def activity_scores(self) -> ActivityScores | None:
+        """The log-odds of the indexed enterprises to save with the index, scored now where missing; None when no
+        fusion weights the activity prior, or there is no model or no enterprise."""
+        if not self._activity_weighted():
+            return None
+        self.prior("activity")  # scores the records not scored yet
+        return self._activity_scores
+
+    def activity_current(self) -> bool:
+        """Whether the activity log-odds held (scored, or saved with the index) come from the configured model; True
+        when the fusions do not weight the activity prior or there is no model. (Whether they cover the records as
+        they are now is not checked: a change of the records is saved anyway, with the log-odds brought up to date.)"""
+        if not self._activity_weighted():
+            return True
+        return self._activity_scores is not None and self._activity_scores.source == self.activity_source()
+
+    def _activity_weighted(self) -> bool:
+        """Whether a fusion weights the activity prior, with a model configured and enterprises indexed."""
+        cfg, enterprises = self.engine.config, self.engine.get(Kind.ENTERPRISE)
+        weighted = any(cfg.fusion_for(d).weights.get("activity") for d in Direction)
+        return weighted and cfg.activity_model is not None and enterprises is not None and len(enterprises) > 0
 
     def activity_model(self) -> ActivityModel:
         """The configured activity model, loaded once per directory."""
@@ -276,9 +309,11 @@ class Signals:
             return True
         return self._reciprocal is not None and self._reciprocal.fingerprint == self._reciprocal_fingerprint()
 
-    def restore(self, reciprocal: ReciprocalRanks | None) -> None:
-        """Adopt the enterprise lists saved with an index (used while their fingerprint matches)."""
+    def restore(self, reciprocal: ReciprocalRanks | None, activity: ActivityScores | None = None) -> None:
+        """Adopt the enterprise lists and the activity log-odds saved with an index (used while their fingerprint,
+        or their model, is the one configured)."""
         self._reciprocal = reciprocal
+        self._activity_scores = activity
 
     # ----------------------------------------------------------------- scorers
     def scorers(self, batch: QueryBatch, direction: Direction) -> list[Scorer]:
@@ -330,8 +365,7 @@ def _portfolio(signals: Signals, batch: QueryBatch, direction: Direction) -> Sco
 
 
 def _activity_values(signals: Signals, records: pd.DataFrame) -> np.ndarray:
-    capitals = records["capital"].tolist() if "capital" in records else None
-    return signals.activity_model().percentiles(records["name"].tolist(), records["text"].tolist(), capitals)
+    return percentile_ranks(signals.activity_log_odds(records))
 
 
 def _grade_values(signals: Signals, records: pd.DataFrame) -> np.ndarray:

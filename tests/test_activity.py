@@ -336,3 +336,73 @@ def test_nightly_lists_of_patents_are_ranked_again_when_the_activity_model_is_re
     retrained = run()
     assert p2e not in retrained.recomputed
     assert any(n.startswith(f"{p2e}: every list ranked again: the enterprises ranked changed") for n in retrained.notes)
+
+
+def _scored(monkeypatch) -> list[int]:
+    """Record how many profiles each call of the activity model scores."""
+    calls: list[int] = []
+    real = ActivityModel.organisation_log_odds
+
+    def counting(self, names, texts, capitals=None):
+        calls.append(len(names))
+        return real(self, names, texts, capitals)
+
+    monkeypatch.setattr(ActivityModel, "organisation_log_odds", counting)
+    return calls
+
+
+def _expected_percentiles(matcher: Matcher, activity_dir: Path, calls: list[int]) -> np.ndarray:
+    """The percentiles of scoring every enterprise afresh (not counted in `calls`)."""
+    records, before = matcher.collection(Kind.ENTERPRISE).records, len(calls)
+    out = ActivityModel.load(activity_dir).percentiles(records["name"].tolist(), records["text"].tolist(),
+                                                       records["capital"].tolist())
+    del calls[before:]
+    return out
+
+
+def test_the_index_keeps_the_activity_scores_and_a_change_scores_only_the_changed_records(tmp_path, matcher,
+                                                                                          activity_dir, monkeypatch):
+    activity_dir = Path(shutil.copytree(activity_dir, tmp_path / "activity"))  # retrained below
+    matcher.config = matcher.config.model_copy(update={"activity_model": activity_dir})
+    calls = _scored(monkeypatch)
+    matcher.save(tmp_path / "index")
+    enterprises = matcher.collection(Kind.ENTERPRISE)
+    assert calls == [len(enterprises)] and (tmp_path / "index" / "activity.npz").is_file()
+    # a fresh process (the workbench, the nightly job) reads the percentiles without scoring anyone
+    loaded = Matcher.load(tmp_path / "index")
+    rows = enterprises.records.index.to_numpy()
+    assert np.array_equal(loaded.signals.activity[rows], _expected_percentiles(loaded, activity_dir, calls), equal_nan=True)
+    assert calls == [len(enterprises)]
+    # one changed and one new company: only those two are scored, the percentiles are those of a full scoring
+    company = enterprises.records.loc[enterprises.records["id"] == "DEMO-C-003"].iloc[0]
+    frame = pd.DataFrame([{**company.to_dict(), "text": company["text"] + "；锂电池隔膜研发"},
+                          {**company.to_dict(), "id": "NEW-C-1", "name": "示例新材料股份有限公司"}])
+    loaded.index(Kind.ENTERPRISE, frame[[c for c in frame if not c.startswith("_")]])
+    rows = loaded.collection(Kind.ENTERPRISE).records.index.to_numpy()
+    assert np.array_equal(loaded.signals.activity[rows], _expected_percentiles(loaded, activity_dir, calls), equal_nan=True)
+    assert calls == [len(enterprises), 2]
+    loaded.save(tmp_path / "index")
+    assert calls == [len(enterprises), 2]  # saved as scored
+    # the model retrained: everyone is scored again
+    later = (activity_dir / "weights.npz").stat().st_mtime + 60
+    os.utime(activity_dir / "weights.npz", (later, later))
+    again = Matcher.load(tmp_path / "index")
+    assert np.array_equal(again.signals.activity[rows], _expected_percentiles(again, activity_dir, calls), equal_nan=True)
+    assert calls[-1] == len(rows)
+
+
+def test_a_build_with_nothing_changed_adds_missing_activity_scores(tmp_path, config, activity_dir):
+    from matcher.build import build_index
+    from matcher.ingest import load_records
+
+    from conftest import DEMO
+
+    cfg = config.model_copy(update={"activity_model": activity_dir})
+    inputs = [load_records(DEMO / "patents.csv", Kind.PATENT), load_records(DEMO / "enterprises.csv", Kind.ENTERPRISE)]
+    build_index(Matcher(cfg), inputs, tmp_path / "index")
+    (tmp_path / "index" / "activity.npz").unlink()  # an index saved before the scores were kept
+    report = build_index(Matcher(cfg), inputs, tmp_path / "index")
+    assert report.saved and "activity scores were missing" in report.reason
+    assert (tmp_path / "index" / "activity.npz").is_file()
+    report = build_index(Matcher(cfg), inputs, tmp_path / "index")
+    assert not report.saved and report.reason == "the saved index has the same settings"

@@ -68,7 +68,7 @@ def record_changes(coll: Collection | None, kind: Kind, frame: pd.DataFrame) -> 
     if coll is None or len(coll) == 0:
         return RecordChanges(kind, frame.copy(), len(frame), (), 0)
     stored = coll.records[columns]
-    stored_hash, given_hash = _row_hashes(stored), _row_hashes(frame[columns])
+    stored_hash, given_hash = row_hashes(stored), row_hashes(frame[columns])
     position = pd.Index(stored["id"].to_numpy()).get_indexer(frame["id"].to_numpy())
     known = position >= 0
     same = known.copy()
@@ -78,7 +78,7 @@ def record_changes(coll: Collection | None, kind: Kind, frame: pd.DataFrame) -> 
     return RecordChanges(kind, frame.loc[~same].reset_index(drop=True), int((~known).sum()), deletions, int(same.sum()))
 
 
-def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
+def row_hashes(frame: pd.DataFrame) -> np.ndarray:
     """Two independent 64-bit hashes of each row's values (columns in the order given), shape (rows, 2): a changed
     record passes for unchanged only if both collide."""
     rows = frame.reset_index(drop=True)

@@ -158,6 +158,15 @@ class _Member:
         return self._features(keys, scopes, capitals) @ self.coef + self.intercept
 
 
+def percentile_ranks(log_odds: np.ndarray) -> np.ndarray:
+    """Each finite value's share of the finite values below it (ties share), in [0, 1); NaN stays NaN."""
+    out = np.full(len(log_odds), np.nan)
+    known = np.flatnonzero(~np.isnan(log_odds))
+    if len(known):
+        out[known] = (rankdata(log_odds[known], method="average") - 1.0) / len(known)
+    return out
+
+
 def fold_of(key: str, folds: int) -> int:
     """The member that scores an enterprise: a salted hash of its company key (independent of the benchmark
     folds of matcher.lab.folds.company_fold)."""
@@ -242,12 +251,17 @@ class ActivityModel:
         """Each organisation's share of the given organisations that look less patent-active (ties share), in
         [0, 1); NaN for records that are not organisations (a demand's title and text are not a company profile,
         so the model has nothing to say about them; see `is_organisation_name`)."""
+        return percentile_ranks(self.organisation_log_odds(names, texts, capitals))
+
+    def organisation_log_odds(self, names: Sequence[object], texts: Sequence[object],
+                              capitals: Sequence[object] | None = None) -> np.ndarray:
+        """`log_odds` of the records that are organisations, NaN for the others (see `percentiles`). A record's
+        value depends on its own name, text and capital only, never on the other records given with it."""
         out = np.full(len(names), np.nan)
         companies = np.flatnonzero([is_organisation_name(None if n is None else str(n)) for n in names])
         if len(companies):
-            scores = self.log_odds([names[i] for i in companies], [texts[i] for i in companies],
-                                   None if capitals is None else [capitals[i] for i in companies])
-            out[companies] = (rankdata(scores, method="average") - 1.0) / len(scores)
+            out[companies] = self.log_odds([names[i] for i in companies], [texts[i] for i in companies],
+                                           None if capitals is None else [capitals[i] for i in companies])
         return out
 
     def top_terms(self, k: int = 20) -> list[tuple[str, float]]:
