@@ -250,8 +250,10 @@ class NightlyJob:
             frames: dict[Direction, pd.DataFrame] = {}
             for direction in self.directions:
                 frames[direction] = self._confident(direction, self._run_direction(direction, work.path, manifest,
-                                                                                   show_progress, reuse.get(direction)),
+                                                                                   show_progress, reuse.pop(direction, None)),
                                                     manifest)
+                if previous is not None and direction in previous:  # its kept rows are in the frame now, and a new
+                    previous[direction].rows = pd.DataFrame()  # state is written from this run's rows: let them go
             before = _previous_manifest(out_dir / "matches")
             with atomic_dir(out_dir / "matches") as tmp:
                 for direction, frame in frames.items():
@@ -387,6 +389,13 @@ class NightlyJob:
             return pd.read_parquet(parts[n])
 
         cap = self.max_per_target.get(direction)
+        if cap is None and keep and len(kept_only) == len(chunks) and list(kept_spans) == list(ids):
+            # every list kept, in the same order: the previous rows are this run's rows (2 million at 200,000
+            # enterprises: assembling them chunk by chunk would hold a second copy)
+            frame = kept.copy(deep=False)
+            self._raw[direction] = kept
+            frame.insert(frame.columns.get_loc("rank") + 1, "engine_rank", frame["rank"])
+            return frame
         if cap is None:
             frames = [f for f in map(part_rows, range(len(parts))) if len(f)]
             if not frames:

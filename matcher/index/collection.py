@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from matcher.config import default
@@ -32,7 +33,12 @@ def read_parquet_whole(path: Path) -> pd.DataFrame:
     Raises:
         OSError, ValueError: the file cannot be read as parquet.
     """
-    return pq.read_table(path).combine_chunks().to_pandas()
+    table = pq.read_table(path)
+    schema, columns = table.schema, table.columns
+    del table
+    for i, column in enumerate(columns):  # one column at a time: never two copies of the whole file
+        columns[i] = column.combine_chunks()
+    return pa.Table.from_arrays(columns, schema=schema).to_pandas(self_destruct=True, split_blocks=True)
 
 
 def as_stored(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
