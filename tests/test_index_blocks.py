@@ -315,8 +315,10 @@ def test_bm25_matches_bm25s_on_chinese(k1, b, tokenize, corpus_tokens):
         np.testing.assert_allclose(scores, top, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(expected[found], scores, rtol=1e-5, atol=1e-5)
         ref_docs, ref_scores = reference.retrieve([query], k=len(found), show_progress=False)
-        distinct = np.abs(np.diff(np.concatenate([[np.inf], top, [0.0]]))) > 1e-5
-        unique_rank = distinct[:-1] & distinct[1:]  # ranks whose score is not tied with a neighbour
+        ranked = np.sort(expected[expected > 0])[::-1]
+        after = ranked[len(top)] if len(ranked) > len(top) else 0.0  # the best score left out
+        distinct = np.abs(np.diff(np.concatenate([[np.inf], top, [after]]))) > 1e-5
+        unique_rank = distinct[:-1] & distinct[1:]  # ranks whose score is not tied with a neighbour, in or out
         np.testing.assert_array_equal(found[unique_rank], ref_docs[0][unique_rank])
 
 
@@ -378,6 +380,28 @@ def test_bm25_search_many_equals_looped_search(tokenize, corpus_tokens):
         s, i = index.search(query, 4)
         np.testing.assert_array_equal(found, i)
         np.testing.assert_array_equal(scores, s)
+
+
+def test_bm25_top_documents_are_the_best_by_score_then_id_and_only_those_sharing_a_term():
+    """Many documents with the same score (a term each, the same length, as thousands of registrations are): the
+    k best are the first k of every positive score sorted by score, then by id, at every k."""
+    rng = np.random.default_rng(3)
+    ids = rng.permutation(400) * 7  # ids not in storage order
+    docs = [[f"t{i % 5}", "filler", "filler"][: 1 + i % 3] if i % 4 else ["other"] for i in range(400)]
+    index = _bm25(ids, docs)
+    queries = [["t1"], ["t1", "t2", "filler"], ["t3", "filler"], ["nothing"], ["other", "t4"]]
+    table = index.score_all(queries)
+    every = np.sort(ids)
+    for row, query in zip(table, queries):
+        values = index.scores_at(row, every)
+        order = np.lexsort((every, -values))  # every document: score descending, then id ascending
+        best = order[values[order] > 0]
+        for k in (1, 3, 10, 25, 80, 400, 1000):
+            scores, found = index.top_of(row[None, :], k)[0]
+            np.testing.assert_array_equal(found, every[best[:k]])
+            np.testing.assert_array_equal(scores, values[best[:k]])
+            np.testing.assert_array_equal(index.search(query, k)[1], found)
+        assert len(best) == 0 or len(np.unique(values[best])) < len(best) / 5  # many ties at every cut
 
 
 def test_bm25_scores_of_every_document_are_the_scores_of_score_and_search(tokenize, corpus_tokens):

@@ -388,19 +388,29 @@ class BM25Index:
         k, n_rows = int(k), scores.shape[1]
         if k <= 0 or len(self) == 0:
             return [_EMPTY] * len(scores)
-        kk = min(k, n_rows)
-        if kk < n_rows:
-            top = np.argpartition(scores, n_rows - kk, axis=1)[:, n_rows - kk :]
-        else:
-            top = np.broadcast_to(np.arange(n_rows), scores.shape).copy()
-        top_scores = np.take_along_axis(scores, top, axis=1)
-        top_ids = self._row_ids[top]
-        order = np.lexsort((top_ids, -top_scores), axis=1)
-        top_scores = np.take_along_axis(top_scores, order, axis=1)
-        top_ids = np.take_along_axis(top_ids, order, axis=1)
-        positive = top_scores > 0
-        return [(top_scores[i][positive[i]].astype(np.float32), top_ids[i][positive[i]].astype(np.int64))
-                for i in range(len(scores))]
+        out = []
+        for row in scores:
+            top = self._top_columns(row, min(k, n_rows))
+            top_scores, top_ids = row[top], self._row_ids[top]
+            order = np.lexsort((top_ids, -top_scores))
+            out.append((top_scores[order].astype(np.float32), top_ids[order].astype(np.int64)))
+        return out
+
+    def _top_columns(self, row: np.ndarray, k: int) -> np.ndarray:
+        """The columns of the k best documents of one `score_all` row, by score and then by id; only documents that
+        score above 0 (share a term with the query).
+
+        The selection runs over those documents alone: a large collection's row is mostly zeros, and selecting among
+        many equal values is slow (np.argpartition over 201,725 registrations: 30 ms, against 1.5 ms over distinct
+        values)."""
+        positive = np.flatnonzero(row > 0)
+        if len(positive) <= k:
+            return positive
+        values = row[positive]
+        cut = np.partition(values, len(values) - k)[len(values) - k]  # the k-th best score
+        above = positive[values > cut]
+        tied = positive[values == cut]  # as many as fit, lowest ids first
+        return np.concatenate([above, tied[np.argsort(self._row_ids[tied], kind="stable")[: k - len(above)]]])
 
     def scores_at(self, scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """The scores of documents `ids` in one row of `score_all` (the values `score` gives).
