@@ -225,10 +225,12 @@ class Signals:
         return self._activity_scores is not None and self._activity_scores.source == self.activity_source()
 
     def _activity_weighted(self) -> bool:
-        """Whether a fusion weights the activity prior, with a model configured and enterprises indexed."""
+        """Whether a fusion weights the activity prior, with a model in the configured folder and enterprises
+        indexed (a missing model is reported when a query needs it, not when the index is saved)."""
         cfg, enterprises = self.engine.config, self.engine.get(Kind.ENTERPRISE)
         weighted = any(cfg.fusion_for(d).weights.get("activity") for d in Direction)
-        return weighted and cfg.activity_model is not None and enterprises is not None and len(enterprises) > 0
+        model = cfg.activity_model is not None and Path(cfg.activity_model).is_dir()
+        return weighted and model and enterprises is not None and len(enterprises) > 0
 
     def activity_model(self) -> ActivityModel:
         """The configured activity model, loaded once per directory."""

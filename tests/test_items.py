@@ -55,6 +55,31 @@ def test_item_index_shares_items_and_scores_best_items(tmp_path):
     np.testing.assert_allclose(again.score(q, np.array([0, 2])), index.score(q, np.array([0, 2])))
 
 
+def test_item_search_proposes_each_items_rows_in_row_order_and_items_live_while_a_row_lists_them(tmp_path):
+    rng = np.random.default_rng(1)
+    texts = ["技术开发", "电池", "电机", "软件"]
+    vectors = dict(zip(texts, _unit(rng, 4)))
+    index = ItemIndex(16)
+    index.add([7, 3, 9, 1], [["技术开发", "电池"], ["技术开发"], ["电机", "技术开发"], ["技术开发", "技术开发"]], vectors)
+    query = vectors["技术开发"][None, :]
+    assert index.search(query, 3)[0].tolist() == [1, 3, 7]  # the rows of the best item, lowest first, cut at 3
+    assert index.search(query, 10)[0].tolist()[:4] == [1, 3, 7, 9]
+    # in one change, row 7 lets go of "电池" and row 3 takes it up: it stays, with its vector
+    index.add([7, 3], [["软件"], ["电池"]], vectors)
+    assert index.items_of(3) == ["电池"] and index.missing([["电池"]]) == [] and len(index.dense) == 4
+    assert index.search(vectors["电池"][None, :], 1)[0].tolist() == [3]
+    # dropped only when no row lists it any more; a row listing an item twice counts once
+    index.remove([1, 9])
+    assert index.missing([["技术开发", "电机"]]) == ["技术开发", "电机"] and len(index.dense) == 2
+    index.save(tmp_path / "items")
+    again = ItemIndex.load(tmp_path / "items")
+    for text in ("电池", "软件"):
+        q = vectors[text][None, :]
+        assert again.search(q, 5)[0].tolist() == index.search(q, 5)[0].tolist()
+    again.remove([3])
+    assert again.missing([["电池"]]) == ["电池"] and len(again.dense) == 1
+
+
 def test_item_scores_follow_changes_of_the_rows_items():
     """Best-item scores read every row's items from a flat table that is rebuilt after each add / remove."""
     rng = np.random.default_rng(0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
 import shutil
@@ -12,6 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
+
+import numpy as np
 
 from matcher.errors import MatcherError
 
@@ -88,6 +92,37 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def atomic_write_npz(path: str | Path, meta: dict, **arrays: np.ndarray) -> None:
+    """Write arrays and a JSON-able `meta` dict as one .npz file, atomically (see `atomic_write_bytes`)."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays, meta=np.array(json.dumps(meta)))
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def read_npz(path: str | Path, make: Callable[[dict[str, np.ndarray], dict], T], rebuild: str) -> T | None:
+    """What `make` builds from the arrays and `meta` of a file written by `atomic_write_npz`; None when there is no
+    such file.
+
+    Args:
+        path: the file.
+        make: builds the object from the arrays (by name) and the meta dict; raising KeyError, ValueError or
+            TypeError means the file is damaged.
+        rebuild: what to rebuild when it is damaged, for the message (e.g. "the index with `matcher build`").
+
+    Raises:
+        MatcherError: the file is there but cannot be read.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {name: z[name] for name in z.files}
+        return make(arrays, json.loads(str(arrays.pop("meta"))))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MatcherError(f"{path} is damaged ({exc}): rebuild {rebuild}") from None
 
 
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:

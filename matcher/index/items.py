@@ -35,9 +35,10 @@ class ItemIndex:
         self._id_of: dict[str, int] = {}
         self._texts: dict[int, str] = {}
         self._items_of_row: dict[int, np.ndarray] = {}
-        self._owners: dict[int, set[int]] = {}
+        self._uses = np.zeros(0, dtype=np.int64)  # per item id: how many rows list it
         self._next_item = 0
         self._table: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see `_flat_table`
+        self._owners: tuple[np.ndarray, np.ndarray] | None = None  # see `_owner_table`
 
     def __len__(self) -> int:
         return len(self._items_of_row)
@@ -66,35 +67,30 @@ class ItemIndex:
                 raise MatcherError(f"no vector given for {len(lost)} new item(s), e.g. {lost[0]!r}")
             ids = np.arange(self._next_item, self._next_item + len(fresh), dtype=np.int64)
             self._next_item += len(fresh)
+            if len(self._uses) < self._next_item:
+                self._uses = np.concatenate([self._uses, np.zeros(max(self._next_item, 2 * len(self._uses)) - len(self._uses),
+                                                                  dtype=np.int64)])
             self.dense.add(ids, np.stack([new_vectors[t] for t in fresh]).astype(np.float32))
             for t, i in zip(fresh, ids.tolist()):
                 self._id_of[t] = i
                 self._texts[i] = t
-        self._table = None
-        orphans: list[int] = []
+        self._table = self._owners = None
+        released: list[int] = []
         for row, its in zip(rows, items):
             row = int(row)
             ids = np.array([self._id_of[t] for t in its], dtype=np.int64)
-            old = self._items_of_row.get(row, np.empty(0, dtype=np.int64))
+            now, before = set(ids.tolist()), set(self._items_of_row.get(row, np.empty(0, dtype=np.int64)).tolist())
             self._items_of_row[row] = ids
-            for i in ids.tolist():
-                self._owners.setdefault(i, set()).add(row)
-            for i in set(old.tolist()) - set(ids.tolist()):
-                orphans += self._release(i, row)
-        self._drop(orphans)
+            self._uses[list(now - before)] += 1
+            gone = list(before - now)
+            self._uses[gone] -= 1
+            released += gone
+        self._drop(released)
 
-    def _release(self, item: int, row: int) -> list[int]:
-        """Remove `row` from an item's owners; returns [item] when nobody uses it any more."""
-        owners = self._owners.get(item)
-        if owners is None:
-            return []
-        owners.discard(row)
-        if owners:
-            return []
-        del self._owners[item]
-        return [item]
-
-    def _drop(self, items: list[int]) -> None:
+    def _drop(self, released: list[int]) -> None:
+        """Drop the items among `released` that no row lists any more (one row may have let go of an item that a
+        later row of the same change took up)."""
+        items = sorted({i for i in released if self._uses[i] == 0})
         if items:
             self.dense.remove(np.array(items, dtype=np.int64))
             for i in items:
@@ -102,12 +98,13 @@ class ItemIndex:
 
     def remove(self, rows: Sequence[int]) -> None:
         """Forget the items of the given rows; items no record uses any more are dropped."""
-        self._table = None
-        orphans: list[int] = []
+        self._table = self._owners = None
+        released: list[int] = []
         for row in rows:
-            for i in self._items_of_row.pop(int(row), np.empty(0, dtype=np.int64)).tolist():
-                orphans += self._release(i, int(row))
-        self._drop(orphans)
+            gone = list(set(self._items_of_row.pop(int(row), np.empty(0, dtype=np.int64)).tolist()))
+            self._uses[gone] -= 1
+            released += gone
+        self._drop(released)
 
     def items_of(self, row: int) -> list[str]:
         """The item texts of one row."""
@@ -189,6 +186,19 @@ class ItemIndex:
             self._table = (counts, starts, flat)
         return self._table
 
+    def _owner_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """For every item id, the start of its rows, and all rows item after item, each item's rows ascending
+        (built on first use after a change, from `_flat_table`)."""
+        if self._owners is None:
+            counts, _, flat = self._flat_table()
+            rows = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+            order = np.lexsort((rows, flat))
+            items, rows = flat[order], rows[order]
+            first = np.r_[True, (items[1:] != items[:-1]) | (rows[1:] != rows[:-1])]  # a row listing an item twice
+            items, rows = items[first], rows[first]
+            self._owners = (np.searchsorted(items, np.arange(self._next_item + 1)), rows)
+        return self._owners
+
     def search(self, queries: np.ndarray, k: int) -> list[np.ndarray]:
         """Rows owning the items nearest to each query (item-level candidate generation).
 
@@ -197,17 +207,18 @@ class ItemIndex:
             k: rows wanted per query.
 
         Returns:
-            Per query, up to k row ids, owners of the best items first.
+            Per query, up to k row ids: the rows of the best item first (in row order), then those of the next
+            item not listed yet, and so on.
         """
         _, ids = self.dense.search(queries, max(k, 1))
+        starts, owners = self._owner_table()
         out = []
         for row_ids in ids:
             found: dict[int, None] = {}
             for i in row_ids.tolist():
                 if i < 0:
                     break
-                for r in self._owners.get(i, ()):
-                    found.setdefault(r, None)
+                found.update(dict.fromkeys(owners[starts[i] : starts[i + 1]].tolist()))
                 if len(found) >= k:
                     break
             out.append(np.fromiter(found, dtype=np.int64, count=len(found))[:k])
@@ -242,9 +253,7 @@ class ItemIndex:
         index._next_item = payload["next_item"]
         index._texts = {int(i): t for i, t in payload["items"].items()}
         index._id_of = {t: i for i, t in index._texts.items()}
-        for r, ids in payload["rows"].items():
-            arr = np.array(ids, dtype=np.int64)
-            index._items_of_row[int(r)] = arr
-            for i in ids:
-                index._owners.setdefault(i, set()).add(int(r))
+        index._items_of_row = {int(r): np.array(ids, dtype=np.int64) for r, ids in payload["rows"].items()}
+        starts, _ = index._owner_table()
+        index._uses = np.diff(starts)
         return index

@@ -10,16 +10,13 @@ percentiles without scoring anyone, as long as the same model is configured.
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from matcher.errors import MatcherError
-from matcher.index.atomic import atomic_write_bytes
+from matcher.index.atomic import atomic_write_npz, read_npz
 from matcher.index.changes import row_hashes
 from matcher.rank.activity import ActivityModel
 
@@ -81,18 +78,10 @@ class ActivityScores:
 
     def save(self, directory: Path) -> None:
         """Write `activity.npz` into an index directory (atomically)."""
-        buf = io.BytesIO()
-        np.savez(buf, keys=self.keys, values=self.values, meta=np.array(json.dumps({"source": self.source})))
-        atomic_write_bytes(Path(directory) / self.FILE, buf.getvalue())
+        atomic_write_npz(Path(directory) / self.FILE, {"source": self.source}, keys=self.keys, values=self.values)
 
     @classmethod
     def load(cls, directory: Path) -> ActivityScores | None:
         """The log-odds saved in an index directory, or None when it has none."""
-        path = Path(directory) / cls.FILE
-        if not path.exists():
-            return None
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return cls(json.loads(str(z["meta"]))["source"], z["keys"], z["values"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise MatcherError(f"{path} is damaged ({exc}): rebuild the index with `matcher build`") from None
+        return read_npz(Path(directory) / cls.FILE, lambda z, meta: cls(meta["source"], z["keys"], z["values"]),
+                        "the index with `matcher build`")

@@ -8,16 +8,13 @@ in its top-`depth` list; `ReciprocalScorer` turns them into the "reciprocal" sig
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
-from matcher.errors import MatcherError
-from matcher.index.atomic import atomic_write_bytes
+from matcher.index.atomic import atomic_write_npz, read_npz
 
 
 def list_rank(value: float | None) -> int | None:
@@ -61,24 +58,15 @@ class ReciprocalRanks:
 
     def save(self, directory: Path) -> None:
         """Write `reciprocal.npz` into an index directory (atomically)."""
-        buf = io.BytesIO()
-        np.savez(buf, indptr=self.ranks.indptr, indices=self.ranks.indices, data=self.ranks.data,
-                 shape=np.array(self.ranks.shape), meta=np.array(json.dumps({"fingerprint": self.fingerprint})))
-        atomic_write_bytes(Path(directory) / self.FILE, buf.getvalue())
+        atomic_write_npz(Path(directory) / self.FILE, {"fingerprint": self.fingerprint}, indptr=self.ranks.indptr,
+                         indices=self.ranks.indices, data=self.ranks.data, shape=np.array(self.ranks.shape))
 
     @classmethod
     def load(cls, directory: Path) -> ReciprocalRanks | None:
         """The saved ranks of an index directory, or None when it has none."""
-        path = Path(directory) / cls.FILE
-        if not path.exists():
-            return None
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                ranks = sparse.csc_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
-                meta = json.loads(str(z["meta"]))
-        except (OSError, ValueError, KeyError) as exc:
-            raise MatcherError(f"{path} is damaged ({exc}): rebuild the index with `matcher build`") from None
-        return cls(ranks, str(meta["fingerprint"]))
+        return read_npz(Path(directory) / cls.FILE, lambda z, meta: cls(
+            sparse.csc_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"])), str(meta["fingerprint"])),
+            "the index with `matcher build`")
 
 
 class ReciprocalScorer:
