@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 
@@ -70,21 +70,32 @@ def _tmp_name(name: str) -> str:
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see either the old file or the complete new one.
-
-    The bytes go to a temporary file in the same directory, are flushed and fsynced, and the file
-    is then renamed over `path` with `os.replace`. On any error the temporary file is removed.
+    """Write `data` to `path` so that readers see either the old file or the complete new one (`atomic_write_with`).
 
     Args:
         path: destination file; its parent directory is created if missing.
         data: the complete file content.
+    """
+    atomic_write_with(path, lambda fh: fh.write(data))
+
+
+def atomic_write_with(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
+    """Have `write` fill a file that replaces `path` only once complete, streaming: nothing is held in memory whole
+    (a 1.9 GB vector file written through a buffer held two more copies of it).
+
+    `write` writes into a temporary file in the same directory, which is flushed and fsynced, and then renamed over
+    `path` with `os.replace`. On any error the temporary file is removed.
+
+    Args:
+        path: destination file; its parent directory is created if missing.
+        write: writes the complete content into the open binary file it is given.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / _tmp_name(path.name)
     try:
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

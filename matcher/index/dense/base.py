@@ -11,7 +11,7 @@ import numpy as np
 
 from matcher.config import default
 from matcher.errors import MatcherError
-from matcher.index.atomic import atomic_write_bytes
+from matcher.index.atomic import atomic_write_with
 
 if TYPE_CHECKING:
     from matcher.index.dense.store import VectorStore
@@ -153,7 +153,7 @@ class ANN:
     def save(self, directory: Path) -> None:
         """Write the faiss index (or drop a stale one when there is none)."""
         if self.index is not None:
-            atomic_write_bytes(directory / INDEX_FILE, faiss.serialize_index(self.index).tobytes())
+            atomic_write_with(directory / INDEX_FILE, lambda fh: faiss.write_index(self.index, faiss.PyCallbackIOWriter(fh.write)))
         else:
             (directory / INDEX_FILE).unlink(missing_ok=True)
 

@@ -7,13 +7,12 @@ same file); it copies itself into memory on its first change.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from matcher.index.atomic import atomic_write_bytes
+from matcher.index.atomic import atomic_write_with
 from matcher.index.positions import PositionLookup
 
 VECTORS_FILE = "vectors.npy"
@@ -69,10 +68,8 @@ class ScoreTable:
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:
-    """Write one array as .npy, atomically."""
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    atomic_write_bytes(path, buf.getvalue())
+    """Write one array as .npy, atomically, streamed into the file."""
+    atomic_write_with(path, lambda fh: np.save(fh, array, allow_pickle=False))
 
 
 class VectorStore:
