@@ -389,19 +389,18 @@ class NightlyJob:
             return pd.read_parquet(parts[n])
 
         cap = self.max_per_target.get(direction)
-        if cap is None and keep and len(kept_only) == len(chunks) and list(kept_spans) == list(ids):
-            # every list kept, in the same order: the previous rows are this run's rows (2 million at 200,000
-            # enterprises: assembling them chunk by chunk would hold a second copy)
-            frame = kept.copy(deep=False)
-            self._raw[direction] = kept
-            frame.insert(frame.columns.get_loc("rank") + 1, "engine_rank", frame["rank"])
-            return frame
         if cap is None:
-            frames = [f for f in map(part_rows, range(len(parts))) if len(f)]
-            if not frames:
-                return pd.DataFrame()
-            frame = pd.concat(frames, ignore_index=True)
-            self._raw[direction] = frame.copy()
+            if keep and len(kept_only) == len(chunks) and list(kept_spans) == list(ids):
+                # every list kept, in the same order: the previous rows are this run's rows (2 million at 200,000
+                # enterprises: assembling them chunk by chunk would hold a second copy)
+                raw = kept
+            else:
+                frames = [f for f in map(part_rows, range(len(parts))) if len(f)]
+                if not frames:
+                    return pd.DataFrame()
+                raw = pd.concat(frames, ignore_index=True)
+            self._raw[direction] = raw
+            frame = raw.copy(deep=False)  # the export's frame gains a column; the raw rows stay as they are
             frame.insert(frame.columns.get_loc("rank") + 1, "engine_rank", frame["rank"])
             return frame
         # the cap is decided on the pairs' keys alone, then each part keeps only its capped rows, so memory holds
