@@ -88,9 +88,10 @@ def build_index(
             if saved is not None:
                 return _update(saved, inputs, index_dir, replace_all=replace_all, show_progress=show_progress)
     logger.info("full build: %s", reason)
-    for result in inputs:
-        matcher.index(result.kind, result.frame, show_progress=show_progress)
-    rebuilt = {result.kind for result in inputs}
+    rebuilt = list(dict.fromkeys(result.kind for result in inputs))
+    for kind in rebuilt:  # several inputs of one kind as one frame: the new index takes its vectors without a copy
+        matcher.index(kind, complete_records(kind, [r.frame for r in inputs if r.kind == kind]),
+                      show_progress=show_progress)
     others = [kind for kind in Kind if kind not in rebuilt]
     with Matcher.lock(index_dir, timeout=lock_timeout, on_wait=on_wait):
         dropped = {k: n for k, n in Matcher.stored_counts(index_dir).items() if k in others} if replace_all else {}

@@ -169,12 +169,12 @@ class Matcher:
             )
         coll = self._collections[kind]
         self.signals.invalidate()
-        items, item_vectors = None, None
+        items, new_items, item_vectors = None, [], None
         if coll.items is not None:
             items = [split_items(t) for t in texts]
-            new = coll.items.missing(items)
-            item_vectors = dict(zip(new, self.embed(new, show_progress=show_progress)))
-        return coll.upsert(frame, vectors, tokens, items, item_vectors)
+            new_items = coll.items.missing(items)
+            item_vectors = self.embed(new_items, show_progress=show_progress)
+        return coll.upsert(frame, vectors, tokens, items, new_items, item_vectors, handed_over=True)
 
     def delete(self, kind: Kind | str, ids: Sequence[str]) -> int:
         """Delete records of one kind by id (from records, FAISS and BM25)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -168,3 +169,30 @@ def test_record_changes_compare_every_column_and_take_the_last_of_an_id_given_tw
     assert changes.deletions[0] == demo_patents["id"].iloc[3]
     assert record_changes(coll, Kind.PATENT, complete_records(Kind.PATENT, [demo_patents])).empty
     assert record_changes(None, Kind.PATENT, frame).added == 3
+
+
+def test_a_full_build_of_several_inputs_of_one_kind_equals_indexing_them_one_after_the_other(tmp_path, config,
+                                                                                             demo_enterprises):
+    """A full build indexes the inputs of a kind as one frame (so that the new index keeps its vectors without a
+    copy): the same rows, vectors, BM25 terms and scope items as indexing each input in turn, where a later record
+    replaces an earlier one with its id in that one's row. (BM25 numbers its terms in the order first met: the record
+    given twice is met in its later version first, so its terms are numbered in another order and a score may differ
+    in its last float32 bit, as for an updated index.)"""
+    first = demo_enterprises.iloc[:8].copy()
+    later = demo_enterprises.iloc[6:].copy()
+    later.iloc[0, later.columns.get_loc("text")] += "；另外从事锂电池回收与储能系统集成"  # an id given twice
+    built = build_index(Matcher(config), [LoadResult(first, kind=Kind.ENTERPRISE),
+                                          LoadResult(later, kind=Kind.ENTERPRISE)], tmp_path / "index").matcher
+    in_turn = Matcher(config)
+    for frame in (first, later):
+        in_turn.index(Kind.ENTERPRISE, frame)
+    a, b = built.collection(Kind.ENTERPRISE), in_turn.collection(Kind.ENTERPRISE)
+    pd.testing.assert_frame_equal(a.records, b.records)
+    assert a.ids == b.ids and len(a) == len(demo_enterprises)
+    np.testing.assert_array_equal(a.vectors(a.ids), b.vectors(b.ids))
+    # the same terms; the vocabulary numbers them in the order first met, which the record given twice changes
+    assert [sorted(t) for t in a.stored_terms(a.ids)] == [sorted(t) for t in b.stored_terms(b.ids)]
+    rows = a.rows_of(a.ids)
+    assert [a.items.items_of(r) for r in rows] == [b.items.items_of(r) for r in rows]
+    np.testing.assert_array_equal(a.items.dense.ids, b.items.dense.ids)
+    assert "锂电池回收" in a.record(later["id"].iloc[0])["text"]

@@ -218,10 +218,12 @@ def test_dense_empty_index():
 
 def test_positions_follow_every_change_of_the_stores(tmp_path):
     """The vectorised id -> position lookup of the vector store and of BM25 answers what a dict of the live ids
-    would, through appends, replacements, removals, compactions and a save / load."""
+    would, through appends, replacements, removals, compactions and a save / load; the store keeps each id's last
+    vector."""
     rng = np.random.default_rng(7)
     store, bm25 = VectorStore(DIM), BM25Index()
     live: set[int] = set()
+    expected: dict[int, np.ndarray] = {}
     for step in range(40):
         if step == 20:  # the loaded stores go on from the saved ids
             store.save(tmp_path)
@@ -236,7 +238,9 @@ def test_positions_follow_every_change_of_the_stores(tmp_path):
             live -= set(gone.tolist())
         else:
             ids = rng.choice(60, size=int(rng.integers(1, 8)), replace=False).astype(np.int64)
-            store.upsert(ids, _unit(rng, len(ids)))
+            vectors = _unit(rng, len(ids))
+            store.upsert(ids, vectors)  # some ids new, some stored already
+            expected.update(zip(ids.tolist(), vectors))
             bm25.add(ids, [["词", f"t{i % 5}"] for i in ids.tolist()])
             live |= set(ids.tolist())
         asked = np.array([-3, *range(-1, 62)], dtype=np.int64)
@@ -244,6 +248,8 @@ def test_positions_follow_every_change_of_the_stores(tmp_path):
             assert ((found >= 0) == np.isin(asked, list(live))).all()
             assert (ids_at[found[found >= 0]] == asked[found >= 0]).all()
     assert sorted(store.ids.tolist()) == sorted(live) == sorted(bm25.ids.tolist())
+    kept = np.array(sorted(live), dtype=np.int64)
+    np.testing.assert_array_equal(store.vectors(kept), np.stack([expected[i] for i in kept.tolist()]))
 
 
 # ---------------------------------------------------------------------------------------------- BM25

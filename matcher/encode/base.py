@@ -32,7 +32,8 @@ class Encoder(Protocol):
             show_progress: show a progress bar.
 
         Returns:
-            float32 array of shape (len(texts), dim) whose rows have norm 1; shape (0, dim) for no texts.
+            float32 array of shape (len(texts), dim) whose rows have norm 1; shape (0, dim) for no texts. A new
+            array on every call: the caller may keep it (an index takes a build's vectors as they are).
         """
         ...
 

@@ -232,7 +232,7 @@ class CachedEncoder:
 
         if missing:
             self._encode_missing(unique, hashes, missing, vectors, batch_size=batch_size, show_progress=show_progress)
-        return vectors[inverse]
+        return vectors if len(unique) == len(items) else vectors[inverse]  # distinct texts need no second copy
 
     def _encode_missing(
         self,

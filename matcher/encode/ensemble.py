@@ -23,6 +23,7 @@ from matcher.errors import MatcherError
 
 SEPARATOR = "+"
 WEIGHT_MARK = "*"
+_NORM_BLOCK = 65_536  # rows whose norms are taken together (a bounded temporary)
 
 
 class EnsembleEncoder:
@@ -73,13 +74,23 @@ class EnsembleEncoder:
         items = check_texts(texts)
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = np.concatenate([scale * encoder.encode(items, batch_size=batch_size, show_progress=show_progress)
-                                  for (encoder, _), scale in zip(self.parts, self.scales)], axis=1).astype(np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        uneven = (np.abs(norms - 1.0) > 1e-4) & (norms > 0)
-        if uneven.any():
-            vectors = np.where(uneven, vectors / np.where(norms > 0, norms, 1.0), vectors).astype(np.float32)
-        return np.ascontiguousarray(vectors)
+        # one output array, each part scaled into its columns and let go before the next is encoded: a large call
+        # (600,000 scope items) holds one part's vectors and the result, not every part, their scaled copies and
+        # their concatenation at once
+        vectors = np.empty((len(items), self.dim), dtype=np.float32)
+        start = 0
+        for (encoder, _), scale in zip(self.parts, self.scales):
+            part = encoder.encode(items, batch_size=batch_size, show_progress=show_progress)
+            np.multiply(part, np.float32(scale), out=vectors[:, start : start + part.shape[1]])
+            start += part.shape[1]
+            del part
+        for block in range(0, len(vectors), _NORM_BLOCK):
+            rows = vectors[block : block + _NORM_BLOCK]
+            norms = np.linalg.norm(rows, axis=1, keepdims=True)
+            uneven = ((np.abs(norms - 1.0) > 1e-4) & (norms > 0))[:, 0]
+            if uneven.any():
+                rows[uneven] = rows[uneven] / norms[uneven]
+        return vectors
 
     def __repr__(self) -> str:
         return f"EnsembleEncoder(model_id={self.model_id!r}, dim={self.dim})"

@@ -143,7 +143,10 @@ class Collection:
         vectors: np.ndarray,
         tokens: Sequence[Sequence[str]],
         items: Sequence[Sequence[str]] | None = None,
-        item_vectors: Mapping[str, np.ndarray] | None = None,
+        new_items: Sequence[str] = (),
+        item_vectors: np.ndarray | None = None,
+        *,
+        handed_over: bool = False,
     ) -> tuple[int, int]:
         """Insert new records or replace existing ones (matched by `id`) in records, FAISS, BM25 and items.
 
@@ -152,7 +155,10 @@ class Collection:
             vectors: their embeddings, aligned with `frame` rows.
             tokens: their BM25 terms, aligned with `frame` rows.
             items: per row, its items (required for enterprises: see `matcher.text.items`).
-            item_vectors: vectors of the item texts `self.items.missing(items)` reported as new.
+            new_items: the item texts `self.items.missing(items)` reported as new.
+            item_vectors: their vectors, row by row.
+            handed_over: the caller no longer uses `vectors` and `item_vectors`: an empty collection keeps them as
+                its rows instead of copies.
 
         Returns:
             (number added, number replaced).
@@ -177,12 +183,12 @@ class Collection:
         rows_arr = np.asarray(rows, dtype=np.int64)
         new = as_stored(frame, self.records.columns)
         new.index = pd.Index(rows_arr, dtype="int64")
-        self.dense.add(rows_arr, np.ascontiguousarray(vectors, dtype=np.float32))
+        self.dense.add(rows_arr, np.ascontiguousarray(vectors, dtype=np.float32), handed_over=handed_over)
         self.lexical.add(rows_arr, [list(t) for t in tokens])
         if self.items is not None:
             if items is None or len(items) != len(frame):
                 raise ValueError("enterprise records need their items (one list per row)")
-            self.items.add(rows_arr.tolist(), items, dict(item_vectors or {}))
+            self.items.add(rows_arr.tolist(), items, new_items, item_vectors, handed_over=handed_over)
         keep = self.records.drop(index=rows_arr, errors="ignore")
         self.records = pd.concat([keep, new]).sort_index() if len(keep) else new.sort_index()
         self._substrings = None

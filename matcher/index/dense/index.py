@@ -18,6 +18,7 @@ from matcher.index.dense.store import IDS_FILE, STORAGE, VECTORS_FILE, ScoreTabl
 
 _FORMAT = 1
 _META_FILE = "dense.json"
+_CHECK_BLOCK = 65_536  # rows checked for NaN / inf together (a bounded temporary)
 
 
 class DenseIndex:
@@ -123,7 +124,7 @@ class DenseIndex:
             self._mapped = False
 
     # ------------------------------------------------------------------ mutation
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def add(self, ids: np.ndarray, vectors: np.ndarray, *, handed_over: bool = False) -> None:
         """Insert or replace vectors (upsert): an id already present gets the new vector, never a duplicate.
 
         Within one call, a repeated id keeps its last vector.
@@ -131,6 +132,8 @@ class DenseIndex:
         Args:
             ids: (n,) int64 ids (>= 0; -1 is reserved for padding).
             vectors: (n, dim) float32 vectors (inner product is the score: normalise for cosine).
+            handed_over: the caller no longer uses `vectors` (nor changes them): an empty index keeps them as its
+                rows instead of a copy.
 
         Raises:
             IndexMismatchError: the vectors do not have the index dimension.
@@ -151,7 +154,7 @@ class DenseIndex:
             return
         if (ids < 0).any():
             raise ValueError("dense index ids must be >= 0 (-1 marks padding in results)")
-        if not np.isfinite(vectors).all():
+        if not all(np.isfinite(vectors[i : i + _CHECK_BLOCK]).all() for i in range(0, len(vectors), _CHECK_BLOCK)):
             raise ValueError("vectors contain NaN or infinite values")
         if len(np.unique(ids)) != len(ids):  # keep the last occurrence of each id
             _, last_rev = np.unique(ids[::-1], return_index=True)
@@ -159,7 +162,7 @@ class DenseIndex:
             ids, vectors = ids[keep], vectors[keep]
         vectors = np.ascontiguousarray(vectors)
         self._own()
-        replaced = self._store.upsert(ids, vectors)
+        replaced = self._store.upsert(ids, vectors, handed_over=handed_over)
         self._ann.upsert(ids, vectors, replaced)
 
     def remove(self, ids: np.ndarray) -> int:

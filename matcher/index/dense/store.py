@@ -154,28 +154,38 @@ class VectorStore:
         slot_ids[: self._n_slots] = self._slot_ids[: self._n_slots]
         self._slot_ids = slot_ids
 
-    def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    def upsert(self, ids: np.ndarray, vectors: np.ndarray, *, handed_over: bool = False) -> np.ndarray:
         """Overwrite the vectors of stored ids in place and append the others.
 
         Args:
             ids: (n,) distinct int64 ids.
             vectors: (n, dim) float32 vectors (rounded to float16 by a float16 store).
+            handed_over: the caller no longer uses `vectors`: an empty store keeps them as its rows instead of a copy
+                (a build's largest array, the scope items' vectors, is then held once).
 
         Returns:
             The ids that were already stored (their old vectors are gone).
         """
         self.own()
+        if handed_over and self._n_slots == 0 and vectors.dtype == self.dtype and vectors.flags.c_contiguous:
+            self._vecs, self._slot_ids = vectors, ids.astype(np.int64, copy=True)
+            self._n_slots = len(ids)
+            self._slot_of = dict(zip(ids.tolist(), range(len(ids))))
+            self._positions.changed()
+            return ids[:0]
         slots = self.slots(ids)
         exists = slots >= 0
-        self._vecs[slots[exists]] = vectors[exists]
+        if exists.any():  # boolean selections copy: taken only when some ids are stored already
+            self._vecs[slots[exists]] = vectors[exists]
         n_new = int((~exists).sum())
         if n_new:
+            fresh_ids, fresh = (ids, vectors) if n_new == len(ids) else (ids[~exists], vectors[~exists])
             self._ensure_capacity(self._n_slots + n_new)
-            new_slots = np.arange(self._n_slots, self._n_slots + n_new, dtype=np.int64)
-            self._vecs[new_slots] = vectors[~exists]
-            self._slot_ids[new_slots] = ids[~exists]
-            self._slot_of.update(zip(ids[~exists].tolist(), new_slots.tolist()))
-            self._n_slots += n_new
+            end = self._n_slots + n_new
+            self._vecs[self._n_slots : end] = fresh
+            self._slot_ids[self._n_slots : end] = fresh_ids
+            self._slot_of.update(zip(fresh_ids.tolist(), range(self._n_slots, end)))
+            self._n_slots = end
             self._positions.changed()
         return ids[exists]
 
