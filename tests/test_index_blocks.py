@@ -64,7 +64,7 @@ def test_dense_search_returns_nearest(backend, data):
     assert scores.shape == found.shape == (40, 3)
     assert scores.dtype == np.float32 and found.dtype == np.int64
     np.testing.assert_array_equal(found[:, 0], ids[:40])
-    np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-5)
+    np.testing.assert_allclose(scores[:, 0], 1.0, atol=2e-3 if backend == "ivf" else 1e-5)  # IVF: float16 codes
     assert (np.diff(scores, axis=1) <= 1e-6).all()
     # exact scoring of an arbitrary candidate set, and stored vectors
     np.testing.assert_allclose(index.score(x[3], ids[[5, 3, 9]]), x[[5, 3, 9]] @ x[3], rtol=1e-6, atol=1e-6)

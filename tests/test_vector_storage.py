@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 import pytest
 
@@ -50,6 +51,28 @@ def test_float16_storage_halves_the_vectors_and_keeps_recall(data, tmp_path, bac
     loaded = DenseIndex.load(tmp_path / "f16")
     assert loaded.params.storage == "float16"
     np.testing.assert_array_equal(loaded.search(queries, 10)[1], half.search(queries, 10)[1])
+
+
+def test_ivf_lists_hold_float16_codes_and_the_scores_stay_exact(data, tmp_path):
+    """The IVF lists only propose candidates: they keep float16 codes (half the float32 vectors' size), propose what
+    float32 codes in the same lists would, and the scores come from the float32 store, equal to exact search's."""
+    ids, x = data
+    ivf, flat = DenseIndex(DIM, backend="ivf"), DenseIndex(DIM, backend="flat")
+    for index in (ivf, flat):
+        index.add(ids, x)
+    lists = faiss.extract_index_ivf(ivf._ann.index)
+    same_lists = faiss.IndexFlatIP(DIM)
+    same_lists.add(lists.quantizer.reconstruct_n(0, lists.nlist))
+    float32_codes = faiss.IndexIVFFlat(same_lists, DIM, lists.nlist, faiss.METRIC_INNER_PRODUCT)
+    float32_codes.is_trained, float32_codes.nprobe = True, lists.nprobe
+    float32_codes.add_with_ids(x, ids)
+    queries = x[:200] + 0.05 * np.random.default_rng(1).standard_normal((200, DIM)).astype(np.float32)
+    truth, proposed, reference = flat.search(queries, 10)[1], ivf.search(queries, 10)[1], float32_codes.search(queries, 10)[1]
+    assert _recall_at_10(proposed, reference) >= 0.99
+    assert _recall_at_10(proposed, truth) >= _recall_at_10(reference, truth) - 0.005 and _recall_at_10(proposed, truth) > 0.9
+    np.testing.assert_array_equal(ivf.score(queries[0], ids[:50]), flat.score(queries[0], ids[:50]))
+    ivf.save(tmp_path / "ivf")
+    assert (tmp_path / "ivf" / "index.faiss").stat().st_size < 0.6 * (tmp_path / "ivf" / "vectors.npy").stat().st_size
 
 
 def test_unknown_storage_is_refused():

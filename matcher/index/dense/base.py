@@ -33,8 +33,9 @@ class DenseParams:
         ef_construction: HNSW construction beam width.
         rebuild_ratio: HNSW tombstone share that triggers a rebuild.
         seed: random seed for IVF training-set sampling and k-means.
-        storage: "float32" or "float16": how the vectors are kept, in the store and in the faiss index (faiss's
-            float16 scalar quantizer); float16 halves the memory, scores move by about 1e-3.
+        storage: "float32" or "float16": how the vectors are kept, in the store and in the flat or HNSW faiss index
+            (faiss's float16 scalar quantizer; the IVF lists hold float16 codes either way); float16 halves the
+            memory, scores move by about 1e-3.
     """
 
     backend: str = default("dense_backend")

@@ -193,7 +193,8 @@ class DenseIndex:
 
         Returns:
             (scores, ids), both (m, k): float32 scores best first and int64 ids; when fewer than k
-            vectors are found, the rest is padded with id -1 and score -inf.
+            vectors are found, the rest is padded with id -1 and score -inf. The scores are faiss's: from float16
+            codes for the IVF backend and float16 storage (within about 1e-3); `score` gives exact ones.
         """
         queries = np.asarray(queries, dtype=np.float32)
         if queries.ndim == 1:
