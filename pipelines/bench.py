@@ -311,7 +311,7 @@ def vector_backends(dim: int, n: int) -> dict[str, str]:
     nlist = int(4 * np.sqrt(n))
     return {
         "flat (exact, float32)": "dense:flat",
-        "ivf (float32)": "dense:ivf",
+        "ivf (float32 store, float16 lists)": "dense:ivf",
         "hnsw (float32)": "dense:hnsw",
         "ivf + SQ8": f"faiss:IVF{nlist},SQ8",
         "ivf + float16": f"faiss:IVF{nlist},SQfp16",

@@ -367,6 +367,23 @@ def test_ensemble_renormalises_rows_with_a_zero_part() -> None:
     np.testing.assert_allclose(vectors[1, 4:], 0.0)  # the zero part stays zero, the other part carries the row
 
 
+def test_ensemble_vectors_are_the_scaled_parts_concatenated_bit_for_bit() -> None:
+    """Each part is scaled into one output array (a large call holds one part at a time): the same bits as
+    concatenating the scaled parts and renormalising the uneven rows."""
+    parts = [(HashEncoder(dim=8, model_id="a"), 1.0), (ZeroForEmptyEncoder(dim=16, model_id="z"), 3.0)]
+    ensemble = EnsembleEncoder(parts)
+    texts = [*TEXTS, "无关文本", "专利"]
+    joined = np.concatenate([scale * encoder.encode(texts) for (encoder, _), scale in zip(parts, ensemble.scales)],
+                            axis=1).astype(np.float32)
+    norms = np.linalg.norm(joined, axis=1, keepdims=True)
+    uneven = (np.abs(norms - 1.0) > 1e-4) & (norms > 0)
+    assert uneven.any() and not uneven.all()
+    expected = np.where(uneven, joined / np.where(norms > 0, norms, 1.0), joined).astype(np.float32)
+    got = ensemble.encode(texts)
+    assert got.flags.c_contiguous and got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_parse_ensemble_specs(tmp_path: Path) -> None:
     assert parse_ensemble("use-m3") is None
     assert parse_ensemble("use-m3+models/x*2") == [("use-m3", 1.0), ("models/x", 2.0)]
