@@ -3,7 +3,7 @@ collection, retrained as it grows.
 
 The inverted lists only propose candidates: every score is computed exactly from the vector store (`DenseIndex`), so
 their codes are float16 whatever the storage. They take half the memory and disk of float32 codes (1.2 GB less at
-200,000 registrations, whose scope items are the largest list), and propose the same candidates up to a few swaps
+200,000 registrations, mostly the scope items' lists), and propose the same candidates up to a few swaps
 at the cut (docs/performance.md, "Compact and memory-mapped vectors")."""
 
 from __future__ import annotations
