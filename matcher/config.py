@@ -148,6 +148,10 @@ class MatcherConfig(BaseModel):
         "auto", description='Vector index: "auto" (exact inner product up to `exact_limit` vectors, IVF above), '
                             '"flat", "ivf" or "hnsw".')
     exact_limit: int = Field(200_000, description='The size up to which dense_backend "auto" keeps an exact index.')
+    ivf_nprobe: int = Field(32, ge=1, description="Lists an IVF index scans per query (the records and scope items of "
+                                                  "a side larger than `exact_limit`): more finds more of the exact "
+                                                  "nearest neighbours, slower (docs/performance.md). A search setting: "
+                                                  "it can change without building the index again.")
     vector_storage: Literal["float32", "float16"] = Field(
         "float32", description='How the vectors are kept, in memory and in the index files: "float32", or "float16" '
                                "(half the memory and disk of the vectors; scores move by about 1e-3, so a few near-tied "

@@ -167,6 +167,7 @@ class Matcher:
                 bm25_b=self.config.bm25_b,
                 segmenter_config=self.segmenter.config,
             )
+            self._collections[kind].set_nprobe(self.config.ivf_nprobe)
         coll = self._collections[kind]
         self.signals.invalidate()
         items, new_items, item_vectors = None, [], None
@@ -283,6 +284,7 @@ class Matcher:
             if sub.is_dir():
                 matcher._collections[kind] = Collection.load(sub, model_id=matcher.encoder.model_id, kind=kind,
                                                              segmenter=matcher.segmenter.config)
+                matcher._collections[kind].set_nprobe(matcher.config.ivf_nprobe)
         if not matcher._collections:
             raise NotBuiltError(f"the index at {directory} is empty: run `matcher build` first")
         matcher.signals.restore(ReciprocalRanks.load(source), ActivityScores.load(source))

@@ -137,3 +137,42 @@ def test_engine_float16_storage_is_part_of_the_index(config, demo_patents, demo_
     with pytest.raises(IndexMismatchError, match="vector_storage"):
         Matcher.load(tmp_path / "index", MatcherConfig(encoder=config.encoder, cache_dir=config.cache_dir,
                                                        vector_storage="float32"))
+
+
+def test_nprobe_is_a_search_setting_of_the_ivf_lists(data, tmp_path):
+    """More lists scanned find more of the exact neighbours; the setting changes a built or loaded index's searches
+    without changing what it holds, and a loaded index answers as the one saved at the same setting."""
+    ids, x = data
+    ivf, flat = DenseIndex(DIM, backend="ivf"), DenseIndex(DIM, backend="flat")
+    for index in (ivf, flat):
+        index.add(ids, x)
+    queries = x[:200] + 0.3 * np.random.default_rng(2).standard_normal((200, DIM)).astype(np.float32)
+    truth = flat.search(queries, 10)[1]
+    ivf.set_nprobe(1)
+    one = ivf.search(queries, 10)[1]
+    ivf.set_nprobe(100_000)  # capped at the lists there are: every list scanned
+    every = ivf.search(queries, 10)[1]
+    assert _recall_at_10(one, truth) < _recall_at_10(every, truth) and _recall_at_10(every, truth) >= 0.98
+    ivf.save(tmp_path / "ivf")
+    loaded = DenseIndex.load(tmp_path / "ivf")
+    np.testing.assert_array_equal(loaded.search(queries, 10)[1], every)
+    loaded.set_nprobe(1)
+    np.testing.assert_array_equal(loaded.search(queries, 10)[1], one)
+    assert loaded.mapped  # a search setting: nothing copied
+    with pytest.raises(ValueError, match="at least 1"):
+        loaded.set_nprobe(0)
+
+
+def test_engine_ivf_nprobe_reaches_every_dense_index_when_built_and_when_loaded(config, demo_enterprises, tmp_path):
+    ivf_config = config.model_copy(update={"dense_backend": "ivf", "ivf_nprobe": 2})
+    built = Matcher(ivf_config)
+    built.index(Kind.ENTERPRISE, demo_enterprises)
+    coll = built.collection(Kind.ENTERPRISE)
+    assert coll.dense.params.nprobe == coll.items.dense.params.nprobe == 2
+    built.save(tmp_path / "index")
+    assert Matcher.load(tmp_path / "index").collection(Kind.ENTERPRISE).dense.params.nprobe == 2
+    wider = Matcher.load(tmp_path / "index", MatcherConfig(encoder=config.encoder, cache_dir=config.cache_dir, ivf_nprobe=5))
+    coll = wider.collection(Kind.ENTERPRISE)
+    assert wider.config.ivf_nprobe == 5 and coll.dense.params.nprobe == coll.items.dense.params.nprobe == 5
+    lists = faiss.extract_index_ivf(coll.items.dense._ann.index)
+    assert lists.nprobe == min(5, lists.nlist)

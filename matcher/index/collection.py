@@ -90,6 +90,12 @@ class Collection:
         self._next_row = 0
         self._substrings: SubstringIndex | None = None
 
+    def set_nprobe(self, nprobe: int) -> None:
+        """Scan `nprobe` IVF lists per query in this collection's dense indexes (its records' and its items')."""
+        self.dense.set_nprobe(nprobe)
+        if self.items is not None:
+            self.items.dense.set_nprobe(nprobe)
+
     # ----------------------------------------------------------------- access
     def __len__(self) -> int:
         return len(self.records)

@@ -45,6 +45,12 @@ class AutoANN(ANN):
         """Training size of the inner backend (0 for flat)."""
         return self.inner.trained_rows if self.inner is not None else 0
 
+    def set_nprobe(self, nprobe: int) -> None:
+        """Keep the setting, and pass it to the backend in use."""
+        super().set_nprobe(nprobe)
+        if self.inner is not None:
+            self.inner.set_nprobe(nprobe)
+
     def _switch(self, name: str) -> None:
         self.inner = _CHOICES[name](self.store, self.params)
 

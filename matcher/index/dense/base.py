@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -103,6 +103,10 @@ class ANN:
     def build(self) -> None:
         """Recreate the faiss index from the live vectors of the store."""
         raise NotImplementedError
+
+    def set_nprobe(self, nprobe: int) -> None:
+        """Scan `nprobe` lists per query from now on (IVF; the other backends only keep the setting)."""
+        self.params = replace(self.params, nprobe=int(nprobe))
 
     def needs_build(self) -> bool:
         """Whether the next upsert rebuilds the index from the store instead of applying the batch (default: no

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import faiss
@@ -122,6 +122,14 @@ class DenseIndex:
             self._store.own()
             self._ann.own()
             self._mapped = False
+
+    def set_nprobe(self, nprobe: int) -> None:
+        """Scan `nprobe` IVF lists per query from now on (a search setting: the saved index is unchanged; ignored by
+        the flat and HNSW backends)."""
+        if nprobe < 1:
+            raise ValueError(f"nprobe must be at least 1, got {nprobe}")
+        self.params = replace(self.params, nprobe=int(nprobe))
+        self._ann.set_nprobe(nprobe)
 
     # ------------------------------------------------------------------ mutation
     def add(self, ids: np.ndarray, vectors: np.ndarray, *, handed_over: bool = False) -> None:

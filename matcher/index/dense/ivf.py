@@ -76,6 +76,13 @@ class IVFANN(ANN):
         self._trained_rows = n
         self.index = index
 
+    def set_nprobe(self, nprobe: int) -> None:
+        """Scan `nprobe` lists per query from now on (capped at the lists there are)."""
+        super().set_nprobe(nprobe)
+        if self.index is not None:
+            ivf = faiss.extract_index_ivf(self.index)
+            ivf.nprobe = max(1, min(self.params.nprobe, ivf.nlist))
+
     def needs_build(self) -> bool:
         """Retrain when untrained or grown past `_RETRAIN_GROWTH` times the rows it was trained on."""
         return self.index is None or len(self.store) > _RETRAIN_GROWTH * self._trained_rows
