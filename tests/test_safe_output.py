@@ -124,6 +124,21 @@ def test_the_writers_accept_paths_and_buffers(tmp_path):
     assert book.sheetnames == ["x" * 31] and [c.value for c in book.active["A"]] == ["a", "'=1", "b"]
 
 
+@pytest.mark.parametrize("rows", [0, 1, 7, 9])
+def test_csv_written_block_by_block_is_the_csv_of_the_whole_frame(monkeypatch, tmp_path, rows):
+    """Rows are made safe and written a block at a time: the same bytes as the whole frame in one piece (one BOM,
+    one header, every number as pandas writes it, line breaks inside cells quoted)."""
+    frame = pd.DataFrame({"text": ["=1+1", "多行\r\n文本", "-5", "普通", None, "@x", "a,b", "\"引号\"", "末行"][:rows],
+                          "score": [0.1, -0.25, 1e-7, 3.0, float("nan"), 2.5, 0.0, 1.0, 7.125][:rows],
+                          "rank": list(range(1, rows + 1))})
+    whole = spreadsheet_safe(frame).to_csv(index=False, encoding="utf-8-sig", lineterminator="\r\n").encode("utf-8-sig")
+    monkeypatch.setattr("matcher.export.sheets.CSV_BLOCK", 3)
+    write_csv(frame, tmp_path / "blocks.csv")
+    buffer = io.BytesIO()
+    write_csv(frame, buffer)
+    assert (tmp_path / "blocks.csv").read_bytes() == buffer.getvalue() == whole
+
+
 def test_xlsx_text_that_looks_like_a_link_or_a_number_stays_text():
     texts = ["https://example.com/p?id=1", "mailto:a@b.cn", "contact@example.com", "0571-8888", "00123", "1e5"]
     frame = pd.DataFrame({"text": texts, "n": range(len(texts))})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
 from typing import IO
 
@@ -13,6 +15,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Control characters an XLSX file cannot hold (XML 1.0 forbids them; readers such as openpyxl refuse the file);
 # \t \n \r stay.
 XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+CSV_BLOCK = 100_000  # rows made safe and written at a time
 
 
 def _text_columns(frame: pd.DataFrame) -> list:
@@ -49,15 +52,29 @@ def spreadsheet_safe(frame: pd.DataFrame, *, xlsx: bool = False) -> pd.DataFrame
     return out
 
 
-def write_csv(frame: pd.DataFrame, target: str | IO) -> None:
+def write_csv(frame: pd.DataFrame, target: str | os.PathLike | IO) -> None:
     """Write the frame as CSV (UTF-8 with BOM, so that Excel opens it as UTF-8; no index), formula-safe, with RFC 4180
     CRLF line ends: a cell holding a line break (\r included) is then always quoted, so it cannot start a new row.
+
+    The rows are made safe and written `CSV_BLOCK` at a time (the same bytes as in one piece): the safe copy of the
+    nightly job's 2 million enterprise -> patent rows took 3.5 GB at 200,000 registrations.
 
     Args:
         frame: the rows.
         target: a path or a binary file object.
     """
-    spreadsheet_safe(frame).to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    if not isinstance(target, (str, os.PathLike)):
+        _write_csv_blocks(frame, target)
+        return
+    with open(target, "wb") as fh:
+        _write_csv_blocks(frame, fh)
+
+
+def _write_csv_blocks(frame: pd.DataFrame, fh: IO) -> None:
+    fh.write(codecs.BOM_UTF8)
+    for start in range(0, max(len(frame), 1), CSV_BLOCK):
+        spreadsheet_safe(frame.iloc[start : start + CSV_BLOCK]).to_csv(fh, header=start == 0, index=False,
+                                                                       encoding="utf-8", lineterminator="\r\n")
 
 
 def excel_writer(target: str | IO) -> pd.ExcelWriter:
