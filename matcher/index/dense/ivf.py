@@ -71,14 +71,18 @@ class IVFANN(ANN):
             sample = vecs[np.sort(rng.choice(n, size=max_train, replace=False))]
         index.train(np.ascontiguousarray(sample))
         index.add_with_ids(vecs, ids)
-        index.nprobe = max(1, min(self.params.nprobe, nlist))
         self._quantizer = quantizer  # keep the Python owner alive as long as the index
         self._trained_rows = n
         self.index = index
+        self._apply_nprobe()
 
     def set_nprobe(self, nprobe: int) -> None:
         """Scan `nprobe` lists per query from now on (capped at the lists there are)."""
         super().set_nprobe(nprobe)
+        self._apply_nprobe()
+
+    def _apply_nprobe(self) -> None:
+        """Give the faiss index the configured `nprobe`, capped at the lists there are."""
         if self.index is not None:
             ivf = faiss.extract_index_ivf(self.index)
             ivf.nprobe = max(1, min(self.params.nprobe, ivf.nlist))
@@ -91,6 +95,4 @@ class IVFANN(ANN):
         """Take over a saved IVF index, its training size and the configured `nprobe`."""
         super().restore(directory, index, meta)
         self._trained_rows = int(meta.get("trained_rows", 0))
-        if index is not None:
-            ivf = faiss.extract_index_ivf(index)
-            ivf.nprobe = max(1, min(self.params.nprobe, ivf.nlist))
+        self._apply_nprobe()
