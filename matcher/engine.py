@@ -33,6 +33,7 @@ from matcher.results import Match, Query, SearchResult, direction_of
 from matcher.schema import Kind, record_text
 from matcher.signals import BATCH, QueryBatch, Signals
 from matcher.text.boilerplate import embedding_text
+from matcher.text.interning import one_object_each
 from matcher.text.items import split_items
 from matcher.text.normalize import normalize
 from matcher.text.phrases import query_phrases
@@ -172,7 +173,7 @@ class Matcher:
         self.signals.invalidate()
         items, new_items, item_vectors = None, [], None
         if coll.items is not None:
-            items = [split_items(t) for t in texts]
+            items = one_object_each((split_items(t) for t in texts), {})  # one object per distinct item
             new_items = coll.items.missing(items)
             item_vectors = self.embed(new_items, show_progress=show_progress)
         return coll.upsert(frame, vectors, tokens, items, new_items, item_vectors, handed_over=True)

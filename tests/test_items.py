@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -59,6 +60,14 @@ def test_item_index_shares_items_and_scores_best_items(tmp_path):
     again = ItemIndex.load(tmp_path / "items")
     assert again.items_of(0) == ["软件"] and again.items_of(2) == ["电机"]
     np.testing.assert_allclose(again.score(q, np.array([0, 2])), index.score(q, np.array([0, 2])))
+    # items.json is written row by row: the same text as the whole payload given to json.dumps
+    payload = {"dim": 16, "top_m": 2, "next_item": index._next_item,
+               "items": {str(i): t for i, t in index._texts.items()},
+               "rows": {str(r): index._items_of_row[r].tolist() for r in sorted(index._items_of_row)}}
+    assert (tmp_path / "items" / "items.json").read_text(encoding="utf-8") == json.dumps(payload, ensure_ascii=False)
+    empty = ItemIndex(16)
+    empty.save(tmp_path / "empty")
+    assert len(ItemIndex.load(tmp_path / "empty")) == 0
 
 
 def test_item_search_proposes_each_items_rows_in_row_order_and_items_live_while_a_row_lists_them(tmp_path):

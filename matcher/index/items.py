@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from matcher.config import default
 from matcher.errors import MatcherError
-from matcher.index.atomic import atomic_write_text
+from matcher.index.atomic import atomic_write_with
 from matcher.index.dense import DenseIndex
 from matcher.index.dense.store import ScoreTable
 
@@ -209,7 +211,8 @@ class ItemIndex:
             rows = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
             order = np.lexsort((rows, flat))
             items, rows = flat[order], rows[order]
-            first = np.r_[True, (items[1:] != items[:-1]) | (rows[1:] != rows[:-1])]  # a row listing an item twice
+            # a row listing an item twice counts once (cut to the items there are: an empty index has none)
+            first = np.r_[True, (items[1:] != items[:-1]) | (rows[1:] != rows[:-1])][: len(items)]
             items, rows = items[first], rows[first]
             self._owners = (np.searchsorted(items, np.arange(self._next_item + 1)), rows)
         return self._owners
@@ -243,16 +246,23 @@ class ItemIndex:
         """Write items, row lists and item vectors into `directory`."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        rows = sorted(self._items_of_row)
-        payload = {
-            "dim": self.dim,
-            "top_m": self.top_m,
-            "next_item": self._next_item,
-            "items": {str(i): t for i, t in self._texts.items()},
-            "rows": {str(r): self._items_of_row[r].tolist() for r in rows},
-        }
-        atomic_write_text(directory / "items.json", json.dumps(payload, ensure_ascii=False))
+        atomic_write_with(directory / "items.json", self._write_json)
         self.dense.save(directory / "dense")
+
+    def _write_json(self, fh: BinaryIO) -> None:
+        """Stream items.json into a binary file: the text of `json.dumps` of {dim, top_m, next_item, items: {id:
+        text}, rows: {row: [item ids]}}, written row by row (at 200,000 registrations the whole text and the rows as
+        Python lists held about 0.3 GB at once)."""
+        out = io.TextIOWrapper(fh, encoding="utf-8", newline="")
+        head = {"dim": self.dim, "top_m": self.top_m, "next_item": self._next_item}
+        out.write(json.dumps(head)[:-1] + ', "items": ')
+        json.dump({str(i): t for i, t in self._texts.items()}, out, ensure_ascii=False)
+        out.write(', "rows": {')
+        for n, row in enumerate(sorted(self._items_of_row)):
+            out.write(f'{", " if n else ""}"{row}": {json.dumps(self._items_of_row[row].tolist())}')
+        out.write("}}")
+        out.flush()
+        out.detach()  # the caller flushes, syncs and closes the file
 
     @classmethod
     def load(cls, directory: str | Path) -> ItemIndex:

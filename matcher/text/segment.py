@@ -7,7 +7,7 @@ import multiprocessing
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -15,6 +15,7 @@ from pathlib import Path
 import jieba
 
 from matcher.config import default
+from matcher.text.interning import one_object_each
 from matcher.text.normalize import normalize
 
 # A token is kept when it has at least one CJK character, letter or digit.
@@ -38,14 +39,7 @@ def _segment_chunk(job: tuple[list[str], str | None]) -> list[list[str]]:
     """In a worker process: segment one chunk of texts with the forked segmenter (each distinct term one object, so
     that pickle sends it once)."""
     texts, mode = job
-    return _one_object_per_term((_WORKER.tokens(t, mode) for t in texts), {})
-
-
-def _one_object_per_term(docs: Iterable[list[str]], terms: dict[str, str]) -> list[list[str]]:
-    """The token lists with every occurrence of a term as the same str object, the one `terms` holds (it learns
-    the new ones). A term is a few bytes; its object about 60: the 200,000 registrations' 8.7 million tokens held as
-    separate objects took about 0.9 GB, as some 100,000 shared ones about 0.1 GB."""
-    return [[terms.setdefault(t, t) for t in doc] for doc in docs]
+    return one_object_each((_WORKER.tokens(t, mode) for t in texts), {})
 
 
 def _resource(name: str) -> Path:
@@ -152,7 +146,7 @@ class Segmenter:
         workers = min(processes or _cores(), len(texts))
         terms: dict[str, str] = {}
         if workers < 2 or len(texts) < pool_min or "fork" not in multiprocessing.get_all_start_methods():
-            return _one_object_per_term((self.tokens(t, mode) for t in texts), terms)
+            return one_object_each((self.tokens(t, mode) for t in texts), terms)
         chunk = min(_POOL_CHUNK, -(-len(texts) // workers))
         _WORKER = self
         out: list[list[str]] = []
@@ -160,7 +154,7 @@ class Segmenter:
             with multiprocessing.get_context("fork").Pool(workers) as pool:
                 jobs = [(texts[i : i + chunk], mode) for i in range(0, len(texts), chunk)]
                 for part in pool.imap(_segment_chunk, jobs):  # in order; each chunk's objects let go as it is merged
-                    out.extend(_one_object_per_term(part, terms))
+                    out.extend(one_object_each(part, terms))
         finally:
             _WORKER = None
         return out
