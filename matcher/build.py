@@ -15,6 +15,7 @@ from matcher.index.changes import RecordChanges, complete_records, record_change
 from matcher.index.manifest import current_versions, read_manifest
 from matcher.index.stored_config import changed_fields
 from matcher.ingest import LoadResult
+from matcher.memory import give_back_freed_memory
 from matcher.schema import Kind
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def build_index(
         matcher.index(kind, complete_records(kind, [r.frame for r in inputs if r.kind == kind]),
                       show_progress=show_progress)
     others = [kind for kind in Kind if kind not in rebuilt]
+    give_back_freed_memory()  # the indexing's temporaries, before the reciprocal lists and the save
     with Matcher.lock(index_dir, timeout=lock_timeout, on_wait=on_wait):
         dropped = {k: n for k, n in Matcher.stored_counts(index_dir).items() if k in others} if replace_all else {}
         kept = {} if replace_all else matcher.keep(index_dir, others)
@@ -142,6 +144,7 @@ def _update(saved: Matcher, inputs: Sequence[LoadResult], index_dir: Path, *, re
                                          ("its enterprises' activity scores were missing or out of date",
                                           saved.signals.activity_current())) if not current]
     if changed or stale:
+        give_back_freed_memory()
         saved.save(index_dir)
     reason = "; ".join(["the saved index has the same settings", *([] if changed else stale)])
     return BuildReport(saved, True, reason, changes=changes, kept=kept, dropped=dropped, saved=changed or bool(stale))
