@@ -15,7 +15,7 @@ def _libc() -> ctypes.CDLL | None:
         libc = ctypes.CDLL(name) if name else None
     except OSError:  # pragma: no cover - no loadable C library
         return None
-    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+    return libc if hasattr(libc, "malloc_trim") else None
 
 
 def give_back_freed_memory() -> bool:

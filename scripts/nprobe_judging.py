@@ -6,7 +6,8 @@ that only one of the two lists holds as a blind packet (per patent, shuffled wit
 plus the key that says which list each came from.
 `score`: read the key and the judgements (`pair_id  grade  judge  note`, pair_id `patent_id~enterprise_id`, grades
 0 / 1 / 2) and compare the two lists: the grades of what each adds, and per patent the sum of its own candidates'
-grades (paired bootstrap 95 % interval and randomisation p, 10,000 resamples each).
+grades (`matcher.lab.significance.paired_test`: paired bootstrap 95 % interval and randomisation p, as
+`matcher lab compare`; 10,000 resamples).
 
 Usage:
     python scripts/nprobe_judging.py pool INDEX_DIR OUT_DIR [--patents 150] [--step 27] [--seed 0]
@@ -23,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from matcher.engine import Matcher
+from matcher.lab.significance import paired_test
 from matcher.schema import Kind
 
 LISTS = ("nprobe", "exhaustive")
@@ -73,15 +75,12 @@ def score(out: Path, judgements: Path, resamples: int = 10_000) -> None:
               f"grade 2 {int((g == 2).sum())}, mean rank {judged.loc[judged['list'] == name, 'rank'].mean():.1f}")
     judged["patent"] = judged["pair_id"].str.split("~").str[0]
     sums = judged.pivot_table(index="patent", columns="list", values="grade", aggfunc="sum", fill_value=0)
-    gain = (sums["exhaustive"] - sums["nprobe"]).to_numpy(dtype=float)
-    rng = random.Random(0)
-    n, mean = len(gain), float(gain.mean())
-    boot = sorted(sum(rng.choice(gain) for _ in range(n)) / n for _ in range(resamples))
-    flips = sum(abs(sum(x if rng.random() < 0.5 else -x for x in gain) / n) >= abs(mean) - 1e-12
-                for _ in range(resamples))
-    print(f"{n} patents: exhaustive better for {int((gain > 0).sum())}, nprobe better for {int((gain < 0).sum())}, "
-          f"tied {int((gain == 0).sum())}; exhaustive - nprobe, sum of grades a patent: {mean:+.3f} "
-          f"[{boot[int(0.025 * resamples)]:+.3f}, {boot[int(0.975 * resamples)]:+.3f}], p {flips / resamples:.3f}")
+    exact, mine = sums["exhaustive"].to_numpy(dtype=float), sums["nprobe"].to_numpy(dtype=float)
+    gain = exact - mine
+    low, high, p = paired_test(exact, mine, resamples=resamples)
+    print(f"{len(gain)} patents: exhaustive better for {int((gain > 0).sum())}, nprobe better for "
+          f"{int((gain < 0).sum())}, tied {int((gain == 0).sum())}; exhaustive - nprobe, sum of grades a patent: "
+          f"{gain.mean():+.3f} [{low:+.3f}, {high:+.3f}], p {p:.3f}")
 
 
 def main() -> None:

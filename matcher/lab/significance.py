@@ -162,6 +162,23 @@ def _mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray
     return np.mean(x - y, axis=axis)
 
 
+def paired_test(x: np.ndarray, y: np.ndarray, *, resamples: int = 10_000, seed: int = 0) -> tuple[float, float, float]:
+    """The 95 % confidence interval of the mean of x - y (paired bootstrap, BCa) and the two-sided p-value of the
+    paired randomisation test of "no difference", for values paired by position (e.g. per query).
+
+    Returns:
+        (low, high, p).
+    """
+    diff = np.asarray(x, dtype=float) - np.asarray(y, dtype=float)
+    if np.ptp(diff) == 0:  # the same difference everywhere: nothing to resample, the exact test is direct
+        p = 1.0 if diff[0] == 0 else min(1.0, 2.0 ** (1 - len(diff)))
+        return float(diff[0]), float(diff[0]), p
+    rng = np.random.default_rng(seed)
+    p = _p_value(np.asarray(x, dtype=float), np.asarray(y, dtype=float), _mean_difference, "samples", resamples, rng)
+    low, high = _interval((diff,), np.mean, resamples, rng)
+    return low, high, p
+
+
 def compare_runs(
     base: Mapping[str, Sequence[str]],
     new: Mapping[str, Sequence[str]],
@@ -193,13 +210,7 @@ def compare_runs(
     for metric in metrics:
         x, y = n[metric], b[metric]
         diff = x - y
-        if np.ptp(diff) == 0:  # the same difference on every query: nothing to resample, the exact test is direct
-            low = high = float(diff[0])
-            p = 1.0 if diff[0] == 0 else min(1.0, 2.0 ** (1 - len(diff)))
-        else:
-            rng = np.random.default_rng(seed)
-            p = _p_value(x, y, _mean_difference, "samples", resamples, rng)
-            low, high = _interval((diff,), np.mean, resamples, rng)
+        low, high, p = paired_test(x, y, resamples=resamples, seed=seed)
         out.append(Comparison(metric=metric, queries=len(diff), base=float(y.mean()), new=float(x.mean()),
                               delta=float(diff.mean()), low=low, high=high, p_value=p, wins=int((diff > 0).sum()),
                               ties=int((diff == 0).sum()), losses=int((diff < 0).sum())))
