@@ -152,10 +152,13 @@ class MatcherConfig(BaseModel):
                                                   "a side larger than `exact_limit`): more finds more of the exact "
                                                   "nearest neighbours, slower (docs/performance.md). A search setting: "
                                                   "it can change without building the index again.")
-    vector_storage: Literal["float32", "float16"] = Field(
-        "float32", description='How the vectors are kept, in memory and in the index files: "float32", or "float16" '
-                               "(half the memory and disk of the vectors; scores move by about 1e-3, so a few near-tied "
-                               "pairs may swap places). The saved vector files are memory-mapped on load either way.")
+    vector_storage: Literal["auto", "float32", "float16"] = Field(
+        "auto", description='How the vectors are kept, in memory and in the index files: "float32", "float16" (half '
+                            "the memory and disk of the vectors; scores move by about 1e-3, so a few near-tied pairs "
+                            'may swap places) or "auto": float16 for the vectors of a side or of its scope items that '
+                            "number more than `exact_limit` when the index is built (where the search goes "
+                            "approximate too), float32 for the others; decided again by a full build. The saved vector "
+                            "files are memory-mapped on load either way.")
     pool: int = Field(200, description="Candidates taken from each retriever before fusion (grown when filters "
                                        "remove too many).")
     fusion: dict[Direction, FusionConfig] = Field(

@@ -170,12 +170,13 @@ class Matcher:
             )
             self._collections[kind].set_nprobe(self.config.ivf_nprobe)
         coll = self._collections[kind]
+        vectors = coll.dense.as_stored(vectors)
         self.signals.invalidate()
         items, new_items, item_vectors = None, [], None
         if coll.items is not None:
             items = one_object_each((split_items(t) for t in texts), {})  # one object per distinct item
             new_items = coll.items.missing(items)
-            item_vectors = self.embed(new_items, show_progress=show_progress)
+            item_vectors = coll.items.dense.as_stored(self.embed(new_items, show_progress=show_progress))
         return coll.upsert(frame, vectors, tokens, items, new_items, item_vectors, handed_over=True)
 
     def delete(self, kind: Kind | str, ids: Sequence[str]) -> int:
@@ -291,6 +292,15 @@ class Matcher:
         matcher.signals.restore(ReciprocalRanks.load(source), ActivityScores.load(source))
         matcher.signals.use_grades(directory)  # the "grade" prior reads the index's grades (`matcher grade --index`)
         return matcher
+
+    def mapped_files(self) -> list[Path]:
+        """The index files this matcher reads through memory maps (the vectors of each side and of its scope items)."""
+        files = []
+        for coll in self._collections.values():
+            files += coll.dense.mapped_files
+            if coll.items is not None:
+                files += coll.items.dense.mapped_files
+        return files
 
     @staticmethod
     def stored_counts(directory: str | Path) -> dict[Kind, int]:

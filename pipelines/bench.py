@@ -24,7 +24,7 @@ from rich.table import Table
 from matcher.build import BuildReport, build_index
 from matcher.config import PROJECT_ROOT, MatcherConfig, load_config
 from matcher.encode import CachedEncoder, Encoder, EnsembleEncoder, load_encoder
-from matcher.engine import Matcher, Query
+from matcher.engine import Matcher
 from matcher.errors import MatcherError
 from matcher.ingest import LoadResult, load_records, load_source
 from matcher.office.pair_columns import office_columns
@@ -281,9 +281,21 @@ def run_main(config: MatcherConfig, inputs: list[LoadResult], work: Path, querie
     figures.update(query_latency(served, queries, random.Random(seed)))
     figures.update(serving_memory(work / "index", config, queries, seed))
     figures["vector_storage"] = config.vector_storage
+    figures["stored_as"] = stored_as(served)
     figures["index_mb"] = round(sum(f.stat().st_size for f in (work / "index").rglob("*") if f.is_file()) / 2**20, 1)
     figures["cold"] = cold
     return figures, served
+
+
+def stored_as(matcher: Matcher) -> dict[str, str]:
+    """How each side's vectors (and the scope items') are kept: "float32" or "float16" ("auto" decides by size)."""
+    found = {}
+    for kind in matcher.kinds:
+        coll = matcher.get(kind)
+        found[kind.value] = coll.dense.params.storage
+        if coll.items is not None:
+            found[f"{kind.value}_items"] = coll.items.dense.params.storage
+    return found
 
 
 def _build_mode(report: BuildReport) -> str:

@@ -139,6 +139,89 @@ def test_engine_float16_storage_is_part_of_the_index(config, demo_patents, demo_
                                                        vector_storage="float32"))
 
 
+@pytest.mark.parametrize("backend", ["flat", "ivf"])
+def test_a_float16_index_keeps_float16_rows_handed_over_and_feeds_faiss_a_block_at_a_time(data, backend, monkeypatch):
+    """A build hands a float16 index its rows already in float16 (`as_stored`): the index keeps that very array and
+    converts blocks of it for faiss, which gives the faiss index that one float32 array would."""
+    import matcher.index.dense.base as base
+
+    ids, x = data
+    whole = DenseIndex(DIM, backend=backend, storage="float16")
+    whole.add(ids, x)
+    half = DenseIndex(DIM, backend=backend, storage="float16")
+    rows = half.as_stored(x)
+    assert rows.dtype == np.float16
+    monkeypatch.setattr(base, "FAISS_BLOCK", 700)
+    half.add(ids, rows, handed_over=True)
+    assert np.shares_memory(half._store._vecs, rows)  # kept, not copied
+    queries = x[:50]
+    np.testing.assert_array_equal(half.search(queries, 10)[1], whole.search(queries, 10)[1])
+    np.testing.assert_array_equal(half.search(queries, 10)[0], whole.search(queries, 10)[0])
+
+
+def test_faiss_gets_float16_rows_as_float32_blocks_and_float32_rows_in_one_call(monkeypatch):
+    import matcher.index.dense.base as base
+
+    class Recorder:
+        def __init__(self):
+            self.calls = []
+
+        def add_with_ids(self, vectors, ids):
+            self.calls.append((vectors.dtype, vectors.flags.c_contiguous, len(vectors), ids.tolist()))
+
+    monkeypatch.setattr(base, "FAISS_BLOCK", 4)
+    rows, ids = np.ones((10, 3), dtype=np.float16), np.arange(10, dtype=np.int64)
+    half, full = Recorder(), Recorder()
+    base.add_with_ids(half, rows, ids)
+    base.add_with_ids(full, rows.astype(np.float32), ids)
+    assert half.calls == [(np.float32, True, 4, [0, 1, 2, 3]), (np.float32, True, 4, [4, 5, 6, 7]),
+                          (np.float32, True, 2, [8, 9])]
+    assert full.calls == [(np.float32, True, 10, list(range(10)))]
+
+
+def test_ivf_of_a_float16_store_trains_on_a_float32_sample_of_64_points_per_centroid(data, monkeypatch):
+    ids, x = data
+    trained: list[tuple[int, np.dtype]] = []
+    real = faiss.IndexIVFScalarQuantizer.train
+    monkeypatch.setattr(faiss.IndexIVFScalarQuantizer, "train",
+                        lambda self, v: (trained.append((len(v), v.dtype)), real(self, v))[1])
+    for storage in ("float32", "float16"):
+        DenseIndex(DIM, backend="ivf", nlist=20, storage=storage).add(ids, x)
+    # float32: every row (3,000 <= 20 x 256); float16: a sample of 20 x 64, converted to float32
+    assert trained == [(3000, np.float32), (1280, np.float32)]
+
+
+def test_auto_storage_is_float16_for_an_index_first_filled_above_the_exact_limit(data, tmp_path):
+    ids, x = data
+    small, large = (DenseIndex(DIM, exact_limit=2000, storage="auto") for _ in range(2))
+    small.add(ids[:2000], x[:2000])
+    rows = large.as_stored(x)  # a build converts its own copy first, deciding the storage
+    assert rows.dtype == np.float16
+    large.add(ids, rows, handed_over=True)
+    assert (small.params.storage, small.active_backend) == ("float32", "flat")
+    assert (large.params.storage, large.active_backend) == ("float16", "ivf")
+    small.add(ids[2000:], x[2000:])  # growing past the limit later keeps the storage (a full build decides again)
+    assert small.params.storage == "float32" and small.active_backend == "ivf"
+    large.save(tmp_path / "large")
+    loaded = DenseIndex.load(tmp_path / "large")
+    assert loaded.params.storage == "float16"
+    assert np.load(tmp_path / "large" / "vectors.npy", mmap_mode="r").dtype == np.float16
+    np.testing.assert_array_equal(loaded.search(x[:20], 10)[1], large.search(x[:20], 10)[1])
+
+
+def test_engine_auto_storage_halves_only_the_large_sides(config, demo_patents, demo_enterprises, tmp_path):
+    """With `exact_limit` below the demo enterprises' scope items but above the patents, only the items go float16;
+    an index built at the default limit keeps everything in float32, so its rankings are those of float32."""
+    assert config.vector_storage == "auto"
+    m = Matcher(config.model_copy(update={"exact_limit": len(demo_patents)}))
+    m.index(Kind.PATENT, demo_patents)
+    m.index(Kind.ENTERPRISE, demo_enterprises)
+    m.save(tmp_path / "index")
+    assert np.load(tmp_path / "index" / "patent" / "dense" / "vectors.npy", mmap_mode="r").dtype == np.float32
+    assert np.load(tmp_path / "index" / "enterprise" / "items" / "dense" / "vectors.npy", mmap_mode="r").dtype == np.float16
+    assert Matcher.load(tmp_path / "index").config.vector_storage == "auto"
+
+
 def test_nprobe_is_a_search_setting_of_the_ivf_lists(data, tmp_path):
     """More lists scanned find more of the exact neighbours; the setting changes a built or loaded index's searches
     without changing what it holds, and a loaded index answers as the one saved at the same setting."""

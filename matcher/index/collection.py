@@ -189,7 +189,7 @@ class Collection:
         rows_arr = np.asarray(rows, dtype=np.int64)
         new = as_stored(frame, self.records.columns)
         new.index = pd.Index(rows_arr, dtype="int64")
-        self.dense.add(rows_arr, np.ascontiguousarray(vectors, dtype=np.float32), handed_over=handed_over)
+        self.dense.add(rows_arr, vectors, handed_over=handed_over)
         self.lexical.add(rows_arr, [list(t) for t in tokens])
         if self.items is not None:
             if items is None or len(items) != len(frame):

@@ -97,12 +97,12 @@ class ItemIndex:
     def _fresh_vectors(self, fresh: list[str], given: list[str], vectors: np.ndarray | None) -> np.ndarray:
         """The vectors of the `fresh` items, in their order, from the `given` texts' `vectors`."""
         if given == fresh and vectors is not None and len(vectors) == len(fresh):
-            return np.asarray(vectors, dtype=np.float32)
+            return vectors
         position = {t: i for i, t in enumerate(given)}
         lost = [t for t in fresh if t not in position]
         if lost or vectors is None:
             raise MatcherError(f"no vector given for {len(lost or fresh)} new item(s), e.g. {(lost or fresh)[0]!r}")
-        return np.asarray(vectors, dtype=np.float32)[[position[t] for t in fresh]]
+        return np.asarray(vectors)[[position[t] for t in fresh]]
 
     def _drop(self, released: list[int]) -> None:
         """Drop the items among `released` that no row lists any more (one row may have let go of an item that a

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from matcher.index.dense.store import VectorStore
 
 INDEX_FILE = "index.faiss"
+# Rows converted to float32 at a time on their way from a float16 store to faiss (192 MB at 768 dimensions).
+FAISS_BLOCK = 65_536
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,17 @@ class DenseParams:
 def sq_type(storage: str) -> int | None:
     """The faiss scalar-quantizer type for a storage, None for plain float32."""
     return faiss.ScalarQuantizer.QT_fp16 if storage == "float16" else None
+
+
+def add_with_ids(index: faiss.Index, vectors: np.ndarray, ids: np.ndarray) -> None:
+    """`index.add_with_ids` of float32 or float16 rows. faiss takes float32: float16 rows (a float16 store's) are
+    converted a block at a time, so the store is never copied whole; float32 rows go in one call, as they are."""
+    if vectors.dtype == np.float32:
+        index.add_with_ids(np.ascontiguousarray(vectors), ids)
+        return
+    for start in range(0, len(ids), FAISS_BLOCK):
+        stop = start + FAISS_BLOCK
+        index.add_with_ids(np.ascontiguousarray(vectors[start:stop], dtype=np.float32), ids[start:stop])
 
 
 def as_ids(ids: np.ndarray | list[int] | int) -> np.ndarray:
@@ -119,7 +132,7 @@ class ANN:
 
         Args:
             ids: (n,) distinct ids just written.
-            vectors: (n, dim) their vectors.
+            vectors: (n, dim) their vectors (float32, or float16 from a float16 store).
             replaced: the ids among them that were present before (their old vectors must go).
         """
         if self.needs_build():
@@ -127,7 +140,7 @@ class ANN:
             return
         if len(replaced):
             self.index.remove_ids(replaced)
-        self.index.add_with_ids(vectors, ids)
+        add_with_ids(self.index, vectors, ids)
 
     def own(self) -> None:
         """Copy a memory-mapped faiss index into memory (faiss cannot change a mapped one), before a change."""

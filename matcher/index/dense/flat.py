@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import faiss
 
-from matcher.index.dense.base import ANN, sq_type
+from matcher.index.dense.base import ANN, add_with_ids, sq_type
 
 
 class FlatANN(ANN):
@@ -15,10 +15,10 @@ class FlatANN(ANN):
 
     def build(self) -> None:
         """Recreate the flat index from the store."""
-        ids, vecs = self.store.live_float32()
+        ids, vecs = self.store.live()
         dim, qtype = self.store.dim, sq_type(self.params.storage)
         inner = faiss.IndexFlatIP(dim) if qtype is None else faiss.IndexScalarQuantizer(dim, qtype, faiss.METRIC_INNER_PRODUCT)
         index = faiss.IndexIDMap2(inner)
         if len(ids):
-            index.add_with_ids(vecs, ids)
+            add_with_ids(index, vecs, ids)
         self.index = index

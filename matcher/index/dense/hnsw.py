@@ -70,7 +70,7 @@ class HNSWANN(ANN):
             return
         self._tombstone(replaced)
         start = self.index.ntotal
-        self.index.add(vectors)
+        self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         self._label_ids = np.concatenate([self._label_ids, ids])
         self._label_of.update(zip(ids.tolist(), range(start, start + len(ids))))
         self._bitmap = None

@@ -14,7 +14,7 @@ from matcher.errors import IndexMismatchError
 from matcher.index.atomic import atomic_write_text
 from matcher.index.dense.base import INDEX_FILE, DenseParams, as_ids, damaged
 from matcher.index.dense.factory import create_ann
-from matcher.index.dense.store import IDS_FILE, STORAGE, VECTORS_FILE, ScoreTable, VectorStore
+from matcher.index.dense.store import AUTO_STORAGE, IDS_FILE, STORAGE, VECTORS_FILE, ScoreTable, VectorStore
 
 _FORMAT = 1
 _META_FILE = "dense.json"
@@ -47,7 +47,8 @@ class DenseIndex:
         ef_construction: HNSW construction beam width.
         rebuild_ratio: HNSW tombstone share that triggers a rebuild.
         seed: random seed for IVF training-set sampling and k-means.
-        storage: "float32" or "float16" (vectors kept at half precision, in the store and in faiss).
+        storage: "float32", "float16" (vectors kept at half precision, in the store and in faiss) or "auto" (float16
+            when the index is first filled with more than `exact_limit` vectors, else float32; kept from then on).
 
     A loaded index memory-maps its saved vectors (`load`): processes that load the same files share one copy in the
     page cache; the first change copies them into memory.
@@ -73,8 +74,8 @@ class DenseIndex:
     ) -> None:
         if dim <= 0:
             raise ValueError(f"dense index dimension must be positive, got {dim}")
-        if storage not in STORAGE:
-            raise ValueError(f"unknown vector storage {storage!r}; choose one of {', '.join(STORAGE)}")
+        if storage not in STORAGE and storage != AUTO_STORAGE:
+            raise ValueError(f"unknown vector storage {storage!r}; choose one of {', '.join([*STORAGE, AUTO_STORAGE])}")
         self.dim = int(dim)
         self.params = DenseParams(
             backend=backend,
@@ -88,9 +89,19 @@ class DenseIndex:
             seed=int(seed),
             storage=storage,
         )
-        self._store = VectorStore(self.dim, storage)
+        self._store = VectorStore(self.dim, "float32" if storage == AUTO_STORAGE else storage)
         self._ann = create_ann(self._store, self.params)
         self._mapped = False
+        self._mapped_from: Path | None = None
+
+    def _settle_storage(self, n: int) -> None:
+        """Decide an "auto" storage when the index is first filled, with `n` vectors: float16 above `exact_limit`
+        (where the "auto" backend goes approximate too), else float32. It is kept from then on (saved as decided)."""
+        if self.params.storage != AUTO_STORAGE or len(self._store):
+            return
+        self.params = replace(self.params, storage="float16" if n > self.params.exact_limit else "float32")
+        self._store = VectorStore(self.dim, self.params.storage)
+        self._ann = create_ann(self._store, self.params)
 
     # ------------------------------------------------------------------ properties
     def __len__(self) -> int:
@@ -116,6 +127,13 @@ class DenseIndex:
         """Whether the vectors are still memory-mapped from the files they were loaded from."""
         return self._mapped
 
+    @property
+    def mapped_files(self) -> list[Path]:
+        """The files whose contents this index reads through memory maps (none once a change copied them)."""
+        if not self._mapped or self._mapped_from is None:
+            return []
+        return [p for p in (self._mapped_from / VECTORS_FILE, self._mapped_from / INDEX_FILE) if p.is_file()]
+
     def _own(self) -> None:
         """Copy memory-mapped vectors and faiss data into memory before a change (faiss cannot change mapped data)."""
         if self._mapped:
@@ -131,6 +149,12 @@ class DenseIndex:
         self.params = replace(self.params, nprobe=int(nprobe))
         self._ann.set_nprobe(nprobe)
 
+    def as_stored(self, vectors: np.ndarray) -> np.ndarray:
+        """`vectors` in the dtype this index keeps (float16 for a float16 index), for `add`: a caller that converts
+        its own copy first holds the float32 vectors only until then."""
+        self._settle_storage(len(vectors))
+        return np.asarray(vectors, dtype=self._store.dtype)
+
     # ------------------------------------------------------------------ mutation
     def add(self, ids: np.ndarray, vectors: np.ndarray, *, handed_over: bool = False) -> None:
         """Insert or replace vectors (upsert): an id already present gets the new vector, never a duplicate.
@@ -139,7 +163,8 @@ class DenseIndex:
 
         Args:
             ids: (n,) int64 ids (>= 0; -1 is reserved for padding).
-            vectors: (n, dim) float32 vectors (inner product is the score: normalise for cosine).
+            vectors: (n, dim) float32 vectors (inner product is the score: normalise for cosine), or float16 ones for
+                a float16 index (`as_stored`), which it then keeps without a float32 copy.
             handed_over: the caller no longer uses `vectors` (nor changes them): an empty index keeps them as its
                 rows instead of a copy.
 
@@ -148,7 +173,9 @@ class DenseIndex:
             ValueError: ids / vectors counts differ, negative ids, or non-finite values.
         """
         ids = as_ids(ids)
-        vectors = np.asarray(vectors, dtype=np.float32)
+        vectors = np.asarray(vectors)
+        if vectors.dtype != self._store.dtype:  # float16 rows for a float16 store are kept as they are
+            vectors = vectors.astype(np.float32, copy=False)
         if vectors.ndim == 1 and len(ids) == 1:
             vectors = vectors[None, :]
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
@@ -169,6 +196,7 @@ class DenseIndex:
             keep = np.sort(len(ids) - 1 - last_rev)
             ids, vectors = ids[keep], vectors[keep]
         vectors = np.ascontiguousarray(vectors)
+        self._settle_storage(len(ids))
         self._own()
         replaced = self._store.upsert(ids, vectors, handed_over=handed_over)
         self._ann.upsert(ids, vectors, replaced)
@@ -304,7 +332,8 @@ class DenseIndex:
             meta = json.loads((directory / _META_FILE).read_text(encoding="utf-8"))
             self = cls(int(meta["dim"]), **dict(meta["params"]))
             ids = np.load(directory / IDS_FILE, allow_pickle=False).astype(np.int64, copy=False)
-            dtype = STORAGE[self.params.storage]
+            held = "float32" if self.params.storage == AUTO_STORAGE else self.params.storage  # "auto": never filled
+            dtype = STORAGE[held]
             mmap = mmap and len(ids) > 0  # an empty file cannot be mapped
             vecs = np.load(directory / VECTORS_FILE, allow_pickle=False, mmap_mode="r" if mmap else None)
             if vecs.dtype != dtype:  # a file of another precision (never written by `save`) is read into memory
@@ -327,8 +356,8 @@ class DenseIndex:
             raise damaged(directory, f"faiss index has dimension {index.d}, expected {self.dim}")
         if active != self._ann.active and self.backend != "auto":
             raise damaged(directory, f"active backend {active!r} does not match the configured {self.backend!r}")
-        self._store = VectorStore.from_arrays(ids, vecs, self.params.storage)
-        self._mapped = mmap
+        self._store = VectorStore.from_arrays(ids, vecs, held)
+        self._mapped, self._mapped_from = mmap, directory if mmap else None
         self._ann = create_ann(self._store, self.params)
         try:
             self._ann.restore(directory, index, meta)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import faiss
 import numpy as np
 
-from matcher.index.dense.base import ANN, DenseParams
+from matcher.index.dense.base import ANN, DenseParams, add_with_ids
 
 if TYPE_CHECKING:
     from matcher.index.dense.store import VectorStore
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 # faiss wants at least this many training points per centroid, and uses at most 256.
 _MIN_POINTS_PER_CENTROID = 39
 _MAX_POINTS_PER_CENTROID = 256
+# A float16 store trains on at most this many points per centroid: k-means needs its sample as a float32 copy
+# (a float32 store trains on its own rows when they are few enough).
+_MAX_POINTS_PER_CENTROID_FLOAT16 = 64
 # The index is retrained when the collection has grown this many times past the size it was trained on.
 _RETRAIN_GROWTH = 4.0
 
@@ -31,7 +34,7 @@ class IVFANN(ANN):
     """Inverted lists over k-means centroids (fixed seed); `nprobe` lists are scanned per query.
 
     `nlist` defaults to ~4*sqrt(n), capped so that each centroid has at least 39 training points;
-    training uses at most 256 points per centroid (a seeded sample). The index is retrained from
+    training uses at most 256 points per centroid (64 from a float16 store; a seeded sample). The index is retrained from
     the store when the collection grows 4x past its training size.
     """
 
@@ -53,7 +56,7 @@ class IVFANN(ANN):
 
     def build(self) -> None:
         """Train a new IVF index on the store and add every live vector (no index while the store is empty)."""
-        ids, vecs = self.store.live_float32()
+        ids, vecs = self.store.live()
         n = len(ids)
         if n == 0:
             self.index, self._trained_rows = None, 0
@@ -65,12 +68,13 @@ class IVFANN(ANN):
                                               faiss.METRIC_INNER_PRODUCT)
         index.cp.seed = seed
         sample = vecs
-        max_train = nlist * _MAX_POINTS_PER_CENTROID
+        per_centroid = _MAX_POINTS_PER_CENTROID if vecs.dtype == np.float32 else _MAX_POINTS_PER_CENTROID_FLOAT16
+        max_train = nlist * per_centroid
         if n > max_train:
             rng = np.random.default_rng(seed)
             sample = vecs[np.sort(rng.choice(n, size=max_train, replace=False))]
-        index.train(np.ascontiguousarray(sample))
-        index.add_with_ids(vecs, ids)
+        index.train(np.ascontiguousarray(sample, dtype=np.float32))
+        add_with_ids(index, vecs, ids)
         self._quantizer = quantizer  # keep the Python owner alive as long as the index
         self._trained_rows = n
         self.index = index

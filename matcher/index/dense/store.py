@@ -24,6 +24,9 @@ _COMPACT_RATIO = 0.25
 STORAGE: dict[str, type[np.floating]] = {"float32": np.float32, "float16": np.float16}
 """Vector storage name -> numpy dtype of the stored rows."""
 
+AUTO_STORAGE = "auto"
+"""The storage a `DenseIndex` decides by its size when first filled (float16 above its `exact_limit`)."""
+
 _ROWS_PER_PRODUCT = 8192
 
 
