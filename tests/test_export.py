@@ -25,6 +25,7 @@ import matcher.export as export
 from matcher.engine import Matcher
 from matcher.errors import MatcherError
 from matcher.export import NightlyJob
+from matcher.memory import mapped_resident_kib
 from matcher.office.pair_columns import office_columns
 from matcher.schema import RECORD_DIRECTIONS, Direction, Kind
 from pipelines.cli import app
@@ -615,3 +616,28 @@ def test_parts_are_fsynced_and_old_work_folders_removed_unless_held(loaded, tmp_
     finally:
         os.close(lock)
     assert held.is_dir()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps")
+def test_the_nightly_job_lets_go_of_the_mapped_vectors_once_every_list_is_ranked(demo_index, config, tmp_path,
+                                                                                  monkeypatch):
+    """The index's vectors are memory-mapped; the pages ranking touched are taken out of the job's resident set before
+    the export is built and written (they are not read again), and the export is the same."""
+    matcher = Matcher.load(demo_index, config)
+    files = matcher.mapped_files()
+    names = {(f.parent.parent.name, f.name) for f in files}
+    assert {("patent", "vectors.npy"), ("enterprise", "vectors.npy"), ("items", "vectors.npy")} <= names
+    resident: dict[str, int] = {}
+
+    def annotate(direction, frame):  # runs after the ranking, before the files are written
+        resident[direction.value] = mapped_resident_kib(files)
+        return frame
+
+    query = matcher.query_for(Kind.PATENT, matcher.collection(Kind.PATENT).ids[0])
+    matcher.search(query, Kind.ENTERPRISE, k=5)
+    assert mapped_resident_kib(files) > 0
+    NightlyJob(matcher, k=5, annotate=annotate).run(tmp_path / "out")
+    assert resident == {"enterprise->patent": 0, "patent->enterprise": 0}
+    matcher.search(query, Kind.ENTERPRISE, k=5)
+    assert mapped_resident_kib(files) > 0  # the maps still work: pages come back when read
+

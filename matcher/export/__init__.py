@@ -25,6 +25,7 @@ from matcher.export.workdir import WorkDir, part_problem, write_part
 from matcher.index.collection import CONTENT
 from matcher.index.atomic import atomic_dir, atomic_write_text
 from matcher.index.manifest import utc_now
+from matcher.memory import drop_mapped_pages
 from matcher.rank.exposure import KEY_COLUMNS, cap_exposure
 from matcher.schema import RECORD_DIRECTIONS, Direction, Kind
 
@@ -254,6 +255,7 @@ class NightlyJob:
                                                     manifest)
                 if previous is not None and direction in previous:  # its kept rows are in the frame now, and a new
                     previous[direction].rows = pd.DataFrame()  # state is written from this run's rows: let them go
+            drop_mapped_pages(self.matcher.mapped_files())  # every list is ranked: the vectors are not read again
             before = _previous_manifest(out_dir / "matches")
             with atomic_dir(out_dir / "matches") as tmp:
                 for direction, frame in frames.items():
