@@ -48,9 +48,11 @@ def drop_mapped_pages(files: Iterable[str | Path]) -> int:
     (`madvise(MADV_DONTNEED)`). The files stay mapped: a later read faults its page back in from the page cache
     (or the disk), so nothing changes but the memory counted against the process.
 
-    The nightly job calls it once every list is ranked: the index's vectors (several GB at 200,000 registrations)
-    are mapped, and the pages it touched while ranking would otherwise count until it exits, while it builds and
-    writes the export, which needs none of them.
+    The nightly job calls it after ranking each direction: the index's vectors (several GB at 200,000
+    registrations) are mapped, and the pages one direction touched would otherwise count until the job exits, while
+    the other direction reads other files (the enterprise -> patent lists read the enterprises' vectors and scope
+    items, the patent -> enterprise lists mostly their IVF lists) and while the export is built and written, which
+    needs none of them.
 
     Returns:
         The bytes of mappings advised (0 where the C library or /proc/self/maps is not there, e.g. macOS).

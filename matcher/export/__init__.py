@@ -255,7 +255,9 @@ class NightlyJob:
                                                     manifest)
                 if previous is not None and direction in previous:  # its kept rows are in the frame now, and a new
                     previous[direction].rows = pd.DataFrame()  # state is written from this run's rows: let them go
-            drop_mapped_pages(self.matcher.mapped_files())  # every list is ranked: the vectors are not read again
+                # the pages of the index this direction read: the next one reads others (or the same again from the
+                # page cache), and the export needs none of them
+                drop_mapped_pages(self.matcher.mapped_files())
             before = _previous_manifest(out_dir / "matches")
             with atomic_dir(out_dir / "matches") as tmp:
                 for direction, frame in frames.items():
