@@ -179,7 +179,9 @@ def test_faiss_gets_float16_rows_as_float32_blocks_and_float32_rows_in_one_call(
     assert full.calls == [(np.float32, True, 10, list(range(10)))]
 
 
-def test_ivf_of_a_float16_store_trains_on_a_float32_sample_of_64_points_per_centroid(data, monkeypatch):
+def test_ivf_of_a_float16_store_trains_on_a_float32_sample_of_at_most_1_gib(data, monkeypatch):
+    import matcher.index.dense.ivf as ivf
+
     ids, x = data
     trained: list[tuple[int, np.dtype]] = []
     real = faiss.IndexIVFScalarQuantizer.train
@@ -187,8 +189,13 @@ def test_ivf_of_a_float16_store_trains_on_a_float32_sample_of_64_points_per_cent
                         lambda self, v: (trained.append((len(v), v.dtype)), real(self, v))[1])
     for storage in ("float32", "float16"):
         DenseIndex(DIM, backend="ivf", nlist=20, storage=storage).add(ids, x)
-    # float32: every row (3,000 <= 20 x 256); float16: a sample of 20 x 64, converted to float32
-    assert trained == [(3000, np.float32), (1280, np.float32)]
+    monkeypatch.setattr(ivf, "_MAX_TRAIN_COPY_BYTES", 1000 * 4 * DIM)  # room for 1,000 float32 rows
+    for storage in ("float32", "float16"):
+        DenseIndex(DIM, backend="ivf", nlist=20, storage=storage).add(ids, x)
+    monkeypatch.setattr(ivf, "_MAX_TRAIN_COPY_BYTES", 10 * 4 * DIM)  # never below 39 points per centroid
+    DenseIndex(DIM, backend="ivf", nlist=20, storage="float16").add(ids, x)
+    # every row (3,000 <= 20 x 256) unless the float32 copy of a float16 store's sample would exceed the budget
+    assert trained == [(3000, np.float32), (3000, np.float32), (3000, np.float32), (1000, np.float32), (780, np.float32)]
 
 
 def test_auto_storage_is_float16_for_an_index_first_filled_above_the_exact_limit(data, tmp_path):

@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 # faiss wants at least this many training points per centroid, and uses at most 256.
 _MIN_POINTS_PER_CENTROID = 39
 _MAX_POINTS_PER_CENTROID = 256
-# A float16 store trains on at most this many points per centroid: k-means needs its sample as a float32 copy
-# (a float32 store trains on its own rows when they are few enough).
-_MAX_POINTS_PER_CENTROID_FLOAT16 = 64
+# A float16 store trains on a float32 copy of its sample (a float32 store on its own rows when they are few enough),
+# of at most this many bytes: every row of the 201,725 registrations, 349,525 of their 614,823 scope items.
+_MAX_TRAIN_COPY_BYTES = 1 << 30
 # The index is retrained when the collection has grown this many times past the size it was trained on.
 _RETRAIN_GROWTH = 4.0
 
@@ -34,7 +34,8 @@ class IVFANN(ANN):
     """Inverted lists over k-means centroids (fixed seed); `nprobe` lists are scanned per query.
 
     `nlist` defaults to ~4*sqrt(n), capped so that each centroid has at least 39 training points;
-    training uses at most 256 points per centroid (64 from a float16 store; a seeded sample). The index is retrained from
+    training uses at most 256 points per centroid (from a float16 store, at most 1 GiB of them as float32; a seeded
+    sample). The index is retrained from
     the store when the collection grows 4x past its training size.
     """
 
@@ -68,8 +69,9 @@ class IVFANN(ANN):
                                               faiss.METRIC_INNER_PRODUCT)
         index.cp.seed = seed
         sample = vecs
-        per_centroid = _MAX_POINTS_PER_CENTROID if vecs.dtype == np.float32 else _MAX_POINTS_PER_CENTROID_FLOAT16
-        max_train = nlist * per_centroid
+        max_train = nlist * _MAX_POINTS_PER_CENTROID
+        if vecs.dtype != np.float32:
+            max_train = min(max_train, max(nlist * _MIN_POINTS_PER_CENTROID, _MAX_TRAIN_COPY_BYTES // (4 * dim)))
         if n > max_train:
             rng = np.random.default_rng(seed)
             sample = vecs[np.sort(rng.choice(n, size=max_train, replace=False))]
