@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import faiss
 import numpy as np
 
-from matcher.index.dense.base import ANN, DenseParams, add_with_ids
+from matcher.index.dense.base import ANN, FAISS_BLOCK, DenseParams, add_with_ids
 
 if TYPE_CHECKING:
     from matcher.index.dense.store import VectorStore
@@ -28,6 +28,14 @@ _MAX_POINTS_PER_CENTROID = 256
 _MAX_TRAIN_COPY_BYTES = 1 << 30
 # The index is retrained when the collection has grown this many times past the size it was trained on.
 _RETRAIN_GROWTH = 4.0
+
+
+def _float32_rows(vecs: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`vecs[rows]` as float32, gathered a block at a time (no float16 copy of the whole sample beside it)."""
+    out = np.empty((len(rows), vecs.shape[1]), dtype=np.float32)
+    for start in range(0, len(rows), FAISS_BLOCK):
+        out[start : start + FAISS_BLOCK] = vecs[rows[start : start + FAISS_BLOCK]]
+    return out
 
 
 class IVFANN(ANN):
@@ -74,8 +82,9 @@ class IVFANN(ANN):
             max_train = min(max_train, max(nlist * _MIN_POINTS_PER_CENTROID, _MAX_TRAIN_COPY_BYTES // (4 * dim)))
         if n > max_train:
             rng = np.random.default_rng(seed)
-            sample = vecs[np.sort(rng.choice(n, size=max_train, replace=False))]
+            sample = _float32_rows(vecs, np.sort(rng.choice(n, size=max_train, replace=False)))
         index.train(np.ascontiguousarray(sample, dtype=np.float32))
+        del sample
         add_with_ids(index, vecs, ids)
         self._quantizer = quantizer  # keep the Python owner alive as long as the index
         self._trained_rows = n
