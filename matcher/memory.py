@@ -81,7 +81,7 @@ def mapped_resident_kib(files: Iterable[str | Path]) -> int:
         return 0
     kib, inside = 0, False
     for line in smaps.read_text().splitlines():
-        head = line.split()
+        head = line.split(maxsplit=5)
         if head and "-" in head[0] and not head[0].endswith(":"):  # a mapping's first line: range perms ... path
             inside = len(head) >= 6 and head[5] in wanted
         elif inside and head and head[0] == "Rss:":

@@ -27,6 +27,7 @@ from matcher.encode import CachedEncoder, Encoder, EnsembleEncoder, load_encoder
 from matcher.engine import Matcher
 from matcher.errors import MatcherError
 from matcher.ingest import LoadResult, load_records, load_source
+from matcher.memory import mapped_resident_kib
 from matcher.office.pair_columns import office_columns
 from matcher.schema import Kind
 from matcher.text.segment import Segmenter
@@ -129,25 +130,14 @@ def children_peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
 
 
-def memory_status(mapped_under: Path | None = None) -> dict[str, float]:
-    """This process's memory now (Linux /proc/self, MB): peak resident (VmHWM), private resident (RssAnon) and,
-    with `mapped_under`, the resident pages of the files under that folder it memory-maps (the index's vectors,
-    shared with every process that maps the same files)."""
+def memory_status() -> dict[str, float]:
+    """This process's memory now (Linux /proc/self, MB): peak resident (VmHWM) and private resident (RssAnon)."""
     fields = {"VmHWM": "peak_rss_mb", "RssAnon": "rss_private_mb"}
     found = {}
     for line in Path("/proc/self/status").read_text().splitlines():
         name, _, value = line.partition(":")
         if name in fields:
             found[fields[name]] = round(int(value.split()[0]) / 1024, 1)
-    if mapped_under is not None:
-        prefix, kib, inside = str(Path(mapped_under).resolve()), 0, False
-        for line in Path("/proc/self/smaps").read_text().splitlines():
-            head = line.split()
-            if head and "-" in head[0] and not head[0].endswith(":"):  # a mapping's first line: range perms ... path
-                inside = len(head) >= 6 and head[5].startswith(prefix)
-            elif inside and head and head[0] == "Rss:":
-                kib += int(head[1])
-        found["rss_index_files_mb"] = round(kib / 1024, 1)
     return found
 
 
@@ -158,7 +148,8 @@ def serve_probe(index_dir: str, queries: int, seed: int) -> None:
     matcher = Matcher.load(index_dir)
     load_s = time.perf_counter() - t0
     query_latency(matcher, queries, random.Random(seed))
-    print(json.dumps({"load_s": round(load_s, 2), **memory_status(Path(index_dir))}))
+    mapped = round(mapped_resident_kib(matcher.mapped_files()) / 1024, 1)  # shared with every process mapping them
+    print(json.dumps({"load_s": round(load_s, 2), **memory_status(), "rss_index_files_mb": mapped}))
 
 
 def serving_memory(index_dir: Path, config: MatcherConfig, queries: int, seed: int) -> dict:

@@ -43,8 +43,7 @@ class IVFANN(ANN):
 
     `nlist` defaults to ~4*sqrt(n), capped so that each centroid has at least 39 training points;
     training uses at most 256 points per centroid (from a float16 store, at most 1 GiB of them as float32; a seeded
-    sample). The index is retrained from
-    the store when the collection grows 4x past its training size.
+    sample). The index is retrained from the store when the collection grows 4x past its training size.
     """
 
     name = "ivf"
