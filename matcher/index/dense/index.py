@@ -91,8 +91,7 @@ class DenseIndex:
         )
         self._store = VectorStore(self.dim, "float32" if storage == AUTO_STORAGE else storage)
         self._ann = create_ann(self._store, self.params)
-        self._mapped = False
-        self._mapped_from: Path | None = None
+        self._mapped_from: Path | None = None  # the folder whose files the vectors are mapped from, until a change
 
     def _settle_storage(self, n: int) -> None:
         """Decide an "auto" storage when the index is first filled, with `n` vectors: float16 above `exact_limit`
@@ -125,21 +124,21 @@ class DenseIndex:
     @property
     def mapped(self) -> bool:
         """Whether the vectors are still memory-mapped from the files they were loaded from."""
-        return self._mapped
+        return self._mapped_from is not None
 
     @property
     def mapped_files(self) -> list[Path]:
         """The files whose contents this index reads through memory maps (none once a change copied them)."""
-        if not self._mapped or self._mapped_from is None:
+        if self._mapped_from is None:
             return []
         return [p for p in (self._mapped_from / VECTORS_FILE, self._mapped_from / INDEX_FILE) if p.is_file()]
 
     def _own(self) -> None:
         """Copy memory-mapped vectors and faiss data into memory before a change (faiss cannot change mapped data)."""
-        if self._mapped:
+        if self._mapped_from is not None:
             self._store.own()
             self._ann.own()
-            self._mapped = False
+            self._mapped_from = None
 
     def set_nprobe(self, nprobe: int) -> None:
         """Scan `nprobe` IVF lists per query from now on (a search setting: the saved index is unchanged; ignored by
@@ -357,7 +356,7 @@ class DenseIndex:
         if active != self._ann.active and self.backend != "auto":
             raise damaged(directory, f"active backend {active!r} does not match the configured {self.backend!r}")
         self._store = VectorStore.from_arrays(ids, vecs, held)
-        self._mapped, self._mapped_from = mmap, directory if mmap else None
+        self._mapped_from = directory if mmap else None
         self._ann = create_ann(self._store, self.params)
         try:
             self._ann.restore(directory, index, meta)
