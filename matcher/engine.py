@@ -21,6 +21,7 @@ from matcher.grading.tiers import TIER_FILTER, graded_pushable_rows, tier_rows
 from matcher.index.atomic import KeptChangingError, atomic_dir, fault_point, read_stable, readable_dir, recover_dir
 from matcher.index.changes import RecordChanges
 from matcher.index.collection import CONTENT, Collection
+from matcher.index.dense import DenseIndex
 from matcher.index.lock import held, writer_lock
 from matcher.index.manifest import read_manifest
 from matcher.index.stored_config import resolve_config, write_config
@@ -293,14 +294,18 @@ class Matcher:
         matcher.signals.use_grades(directory)  # the "grade" prior reads the index's grades (`matcher grade --index`)
         return matcher
 
+    def dense_indexes(self) -> dict[str, DenseIndex]:
+        """Every dense index, by name: each side's ("patent", "enterprise") and its scope items' ("enterprise_items")."""
+        found = {}
+        for kind, coll in self._collections.items():
+            found[kind.value] = coll.dense
+            if coll.items is not None:
+                found[f"{kind.value}_items"] = coll.items.dense
+        return found
+
     def mapped_files(self) -> list[Path]:
         """The index files this matcher reads through memory maps (the vectors of each side and of its scope items)."""
-        files = []
-        for coll in self._collections.values():
-            files += coll.dense.mapped_files
-            if coll.items is not None:
-                files += coll.items.dense.mapped_files
-        return files
+        return [f for dense in self.dense_indexes().values() for f in dense.mapped_files]
 
     @staticmethod
     def stored_counts(directory: str | Path) -> dict[Kind, int]:

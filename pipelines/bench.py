@@ -280,13 +280,7 @@ def run_main(config: MatcherConfig, inputs: list[LoadResult], work: Path, querie
 
 def stored_as(matcher: Matcher) -> dict[str, str]:
     """How each side's vectors (and the scope items') are kept: "float32" or "float16" ("auto" decides by size)."""
-    found = {}
-    for kind in matcher.kinds:
-        coll = matcher.get(kind)
-        found[kind.value] = coll.dense.params.storage
-        if coll.items is not None:
-            found[f"{kind.value}_items"] = coll.items.dense.params.storage
-    return found
+    return {name: dense.params.storage for name, dense in matcher.dense_indexes().items()}
 
 
 def _build_mode(report: BuildReport) -> str:
